@@ -1,0 +1,725 @@
+//! The typed configuration and its validation.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+use crate::locate;
+
+/// A node's whole configuration, as read from `conf/deployment.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub super_admin: SuperAdmin,
+    #[serde(default)]
+    pub database: Databases,
+    #[serde(default)]
+    pub keystore: Keystores,
+    #[serde(default)]
+    pub apim: Apim,
+    #[serde(default)]
+    pub transport: Transports,
+    /// The node's home directory (parent of `conf/`); relative paths in the file resolve here.
+    #[serde(skip)]
+    pub home: PathBuf,
+    /// The file this was read from, for messages.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    #[serde(default = "default_hostname")]
+    pub hostname: String,
+    /// Added to every port, so that several nodes share one machine.
+    #[serde(default)]
+    pub offset: u16,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Address every listener binds to.
+    #[serde(default = "default_bind")]
+    pub bind_address: IpAddr,
+    /// Seconds in-flight requests get to finish on SIGINT/SIGTERM.
+    #[serde(default = "default_drain")]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            hostname: default_hostname(),
+            offset: 0,
+            mode: Mode::default(),
+            bind_address: default_bind(),
+            shutdown_grace_seconds: default_drain(),
+        }
+    }
+}
+
+fn default_hostname() -> String {
+    "localhost".to_owned()
+}
+fn default_bind() -> IpAddr {
+    IpAddr::from([0, 0, 0, 0])
+}
+fn default_drain() -> u64 {
+    10
+}
+
+/// `dev` accepts any admin password and serves samples; `production` enforces the hardening rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Dev,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuperAdmin {
+    #[serde(default = "default_admin")]
+    pub username: String,
+    /// Plain password (may be `$env{NAME}`); hashed with argon2id before it is stored.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// PHC-format argon2id hash, as `portico init` writes it.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    #[serde(default = "default_true")]
+    pub create_admin_account: bool,
+}
+
+impl Default for SuperAdmin {
+    fn default() -> Self {
+        SuperAdmin {
+            username: default_admin(),
+            password: None,
+            password_hash: None,
+            create_admin_account: true,
+        }
+    }
+}
+
+fn default_admin() -> String {
+    "admin".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Databases {
+    #[serde(default)]
+    pub apim_db: Database,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    #[default]
+    Sqlite,
+    /// WSO2 spells it `postgre`; both are accepted.
+    #[serde(alias = "postgre", alias = "postgresql")]
+    Postgres,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    #[serde(rename = "type", default)]
+    pub kind: DatabaseKind,
+    /// `sqlite:database/portico.db` (relative to the home) or `postgres://user@host:5432/db`.
+    #[serde(default = "default_sqlite_url")]
+    pub url: String,
+    /// Overrides the URL's user name (WSO2 keeps them apart).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Overrides the URL's password; usually `$env{NAME}`.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default = "default_pool")]
+    pub pool_size: u32,
+    /// Seconds to wait for a connection from the pool.
+    #[serde(default = "default_connect_timeout")]
+    pub connection_timeout_seconds: u64,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            kind: DatabaseKind::Sqlite,
+            url: default_sqlite_url(),
+            username: None,
+            password: None,
+            pool_size: default_pool(),
+            connection_timeout_seconds: default_connect_timeout(),
+        }
+    }
+}
+
+fn default_sqlite_url() -> String {
+    "sqlite:database/portico.db".to_owned()
+}
+fn default_pool() -> u32 {
+    10
+}
+fn default_connect_timeout() -> u64 {
+    5
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keystores {
+    /// Serves TLS on the management and gateway HTTPS listeners.
+    #[serde(default)]
+    pub tls: Keystore,
+    /// Signs tokens (JWT access tokens, API keys, backend JWTs).
+    #[serde(default)]
+    pub primary: Keystore,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keystore {
+    /// Only `PEM` for now.
+    #[serde(rename = "type", default = "default_keystore_type")]
+    pub kind: String,
+    /// Certificate chain, PEM, relative to the home.
+    #[serde(default = "default_cert")]
+    pub certificate: PathBuf,
+    /// Private key (PKCS#8 PEM), relative to the home.
+    #[serde(default = "default_key")]
+    pub private_key: PathBuf,
+}
+
+impl Default for Keystore {
+    fn default() -> Self {
+        Keystore {
+            kind: default_keystore_type(),
+            certificate: default_cert(),
+            private_key: default_key(),
+        }
+    }
+}
+
+fn default_keystore_type() -> String {
+    "PEM".to_owned()
+}
+fn default_cert() -> PathBuf {
+    PathBuf::from("conf/security/node-cert.pem")
+}
+fn default_key() -> PathBuf {
+    PathBuf::from("conf/security/node-key.pem")
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Apim {
+    #[serde(default)]
+    pub gateway: Gateway,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gateway {
+    /// Gateway environments APIs are deployed to; `Default` when none is written.
+    #[serde(default)]
+    pub environment: Vec<Environment>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `hybrid`, `production` or `sandbox` (which keys the environment serves).
+    #[serde(rename = "type", default = "default_env_type")]
+    pub kind: String,
+    #[serde(default = "default_gateway_type")]
+    pub gateway_type: String,
+    #[serde(default = "default_provider")]
+    pub provider: String,
+    /// Where the environment's deployment service lives (the seed's ServerURL).
+    #[serde(default)]
+    pub service_url: Option<String>,
+    #[serde(default)]
+    pub http_endpoint: Option<String>,
+    #[serde(default)]
+    pub https_endpoint: Option<String>,
+    /// Virtual hosts this environment answers; the server's hostname when empty.
+    #[serde(default)]
+    pub vhosts: Vec<String>,
+    #[serde(default = "default_true")]
+    pub show_in_api_console: bool,
+}
+
+fn default_env_type() -> String {
+    "hybrid".to_owned()
+}
+fn default_gateway_type() -> String {
+    "Regular".to_owned()
+}
+fn default_provider() -> String {
+    "wso2".to_owned()
+}
+
+impl Environment {
+    fn default_for(server: &Server, ports: &Ports) -> Self {
+        Environment {
+            name: "Default".to_owned(),
+            display_name: Some("Default".to_owned()),
+            description: Some(
+                "This is a hybrid gateway that handles both production and sandbox token traffic.".to_owned(),
+            ),
+            kind: default_env_type(),
+            gateway_type: default_gateway_type(),
+            provider: default_provider(),
+            service_url: Some(format!(
+                "https://{}:{}/services/",
+                server.hostname, ports.management_https
+            )),
+            http_endpoint: Some(format!("http://{}:{}", server.hostname, ports.gateway_http)),
+            https_endpoint: Some(format!("https://{}:{}", server.hostname, ports.gateway_https)),
+            vhosts: vec![server.hostname.clone()],
+            show_in_api_console: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transports {
+    /// Management listener: REST APIs, portals, OAuth2 (WSO2's 9443).
+    #[serde(default)]
+    pub https: Transport,
+    /// Gateway plain HTTP listener (WSO2's 8280).
+    #[serde(default)]
+    pub passthru_http: Transport,
+    /// Gateway HTTPS listener (WSO2's 8243).
+    #[serde(default)]
+    pub passthru_https: Transport,
+    /// Traffic Manager receiver (WSO2's 9611).
+    #[serde(default)]
+    pub traffic_manager: Transport,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transport {
+    /// Port before `[server] offset` is added; WSO2's default when absent.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Largest request body accepted, in bytes (413 above it).
+    #[serde(default)]
+    pub max_request_body: Option<u64>,
+}
+
+/// Effective ports, offset applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    pub management_https: u16,
+    pub gateway_http: u16,
+    pub gateway_https: u16,
+    pub traffic_manager: u16,
+}
+
+/// Default management request body limit: 10 MiB.
+const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+
+impl Config {
+    /// Reads and validates `<home>/conf/deployment.toml`.
+    pub fn load(home: &Path) -> Result<Config, ConfigError> {
+        let path = home.join(crate::DEPLOYMENT_TOML);
+        let src = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::parse(&src, home, &path)
+    }
+
+    /// Parses and validates configuration text; `path` only labels messages.
+    pub fn parse(src: &str, home: &Path, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(src).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let (line, column) = locate::line_col(src, span.start);
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key: locate::key_at(src, &span),
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        config.home = home.to_path_buf();
+        config.path = path.to_path_buf();
+        let checker = Checker { src, path };
+        config.validate(&checker)?;
+        Ok(config)
+    }
+
+    fn validate(&mut self, c: &Checker<'_>) -> Result<(), ConfigError> {
+        if self.server.hostname.trim().is_empty() || self.server.hostname.contains(char::is_whitespace) {
+            return Err(c.invalid("server.hostname", "must be a host name without spaces"));
+        }
+        self.ports_checked(c)?;
+
+        let admin = &mut self.super_admin;
+        if admin.username.trim().is_empty() {
+            return Err(c.invalid("super_admin.username", "must not be empty"));
+        }
+        admin.password = c.expand_opt("super_admin.password", admin.password.take())?;
+        admin.password_hash = c.expand_opt("super_admin.password_hash", admin.password_hash.take())?;
+        if let Some(hash) = &admin.password_hash {
+            if !hash.starts_with("$argon2id$") {
+                return Err(c.invalid(
+                    "super_admin.password_hash",
+                    "must be an argon2id PHC string ($argon2id$...)",
+                ));
+            }
+        }
+        if admin.create_admin_account && admin.password.is_none() && admin.password_hash.is_none() {
+            return Err(c.invalid(
+                "super_admin",
+                "needs `password` or `password_hash` while create_admin_account is true",
+            ));
+        }
+
+        let db = &mut self.database.apim_db;
+        db.url = c.expand("database.apim_db.url", &db.url)?;
+        db.username = c.expand_opt("database.apim_db.username", db.username.take())?;
+        db.password = c.expand_opt("database.apim_db.password", db.password.take())?;
+        let scheme_ok = match db.kind {
+            DatabaseKind::Sqlite => db.url.starts_with("sqlite:"),
+            DatabaseKind::Postgres => db.url.starts_with("postgres://") || db.url.starts_with("postgresql://"),
+        };
+        if !scheme_ok {
+            let want = match db.kind {
+                DatabaseKind::Sqlite => "sqlite:<path>",
+                DatabaseKind::Postgres => "postgres://user@host:port/database",
+            };
+            return Err(c.invalid(
+                "database.apim_db.url",
+                &format!("does not match type (expected {want})"),
+            ));
+        }
+        if !(1..=1000).contains(&db.pool_size) {
+            return Err(c.invalid("database.apim_db.pool_size", "must be between 1 and 1000"));
+        }
+        if !(1..=600).contains(&db.connection_timeout_seconds) {
+            return Err(c.invalid(
+                "database.apim_db.connection_timeout_seconds",
+                "must be between 1 and 600",
+            ));
+        }
+
+        for (name, ks) in [("tls", &self.keystore.tls), ("primary", &self.keystore.primary)] {
+            if !ks.kind.eq_ignore_ascii_case("PEM") {
+                return Err(c.invalid(&format!("keystore.{name}.type"), "only \"PEM\" is supported"));
+            }
+        }
+
+        if self.apim.gateway.environment.is_empty() {
+            let ports = self.ports();
+            self.apim
+                .gateway
+                .environment
+                .push(Environment::default_for(&self.server, &ports));
+        }
+        let mut seen = HashSet::new();
+        for (i, env) in self.apim.gateway.environment.iter_mut().enumerate() {
+            let key = format!("apim.gateway.environment[{i}]");
+            if env.name.trim().is_empty() {
+                return Err(c.invalid(&format!("{key}.name"), "must not be empty"));
+            }
+            if !seen.insert(env.name.to_ascii_lowercase()) {
+                return Err(c.invalid(
+                    &format!("{key}.name"),
+                    &format!("environment `{}` is defined twice", env.name),
+                ));
+            }
+            if !["hybrid", "production", "sandbox"].contains(&env.kind.as_str()) {
+                return Err(c.invalid(&format!("{key}.type"), "must be one of hybrid, production, sandbox"));
+            }
+            if env.vhosts.is_empty() {
+                env.vhosts.push(self.server.hostname.clone());
+            }
+        }
+
+        if let Some(0) = self.transport.https.max_request_body {
+            return Err(c.invalid("transport.https.max_request_body", "must be greater than 0"));
+        }
+        Ok(())
+    }
+
+    fn ports_checked(&self, c: &Checker<'_>) -> Result<Ports, ConfigError> {
+        let offset = self.server.offset;
+        let pick = |key: &str, t: &Transport, default: u16| -> Result<u16, ConfigError> {
+            let base = t.port.unwrap_or(default);
+            base.checked_add(offset)
+                .filter(|p| *p != 0)
+                .ok_or_else(|| c.invalid(key, &format!("port {base} plus offset {offset} is not a valid port")))
+        };
+        let t = &self.transport;
+        let ports = Ports {
+            management_https: pick("transport.https.port", &t.https, 9443)?,
+            gateway_http: pick("transport.passthru_http.port", &t.passthru_http, 8280)?,
+            gateway_https: pick("transport.passthru_https.port", &t.passthru_https, 8243)?,
+            traffic_manager: pick("transport.traffic_manager.port", &t.traffic_manager, 9611)?,
+        };
+        let all = [
+            ports.management_https,
+            ports.gateway_http,
+            ports.gateway_https,
+            ports.traffic_manager,
+        ];
+        let unique: HashSet<u16> = all.iter().copied().collect();
+        if unique.len() != all.len() {
+            return Err(c.invalid("transport", "two listeners share one port"));
+        }
+        Ok(ports)
+    }
+
+    /// Effective ports with the offset applied (validated at load).
+    pub fn ports(&self) -> Ports {
+        let offset = self.server.offset;
+        let t = &self.transport;
+        let p = |t: &Transport, d: u16| t.port.unwrap_or(d).saturating_add(offset);
+        Ports {
+            management_https: p(&t.https, 9443),
+            gateway_http: p(&t.passthru_http, 8280),
+            gateway_https: p(&t.passthru_https, 8243),
+            traffic_manager: p(&t.traffic_manager, 9611),
+        }
+    }
+
+    /// Largest request body the management listener accepts.
+    pub fn management_body_limit(&self) -> u64 {
+        self.transport.https.max_request_body.unwrap_or(DEFAULT_MAX_BODY)
+    }
+
+    /// Resolves a path from the file against the node's home.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.home.join(p)
+        }
+    }
+
+    /// The database URL to connect with: SQLite paths resolved against the home, and the
+    /// separate username/password applied to PostgreSQL URLs.
+    pub fn database_url(&self) -> String {
+        let db = &self.database.apim_db;
+        match db.kind {
+            DatabaseKind::Sqlite => {
+                let rest = db.url.trim_start_matches("sqlite:").trim_start_matches("//");
+                let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
+                let path = self.resolve(Path::new(file));
+                let mut url = format!("sqlite://{}", path.display());
+                if !query.is_empty() {
+                    url.push('?');
+                    url.push_str(query);
+                }
+                url
+            }
+            DatabaseKind::Postgres => with_credentials(&db.url, db.username.as_deref(), db.password.as_deref()),
+        }
+    }
+}
+
+/// Puts user and password into a `scheme://[user[:pw]@]host...` URL.
+fn with_credentials(url: &str, user: Option<&str>, password: Option<&str>) -> String {
+    if user.is_none() && password.is_none() {
+        return url.to_owned();
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (userinfo, host) = match rest.split_once('@') {
+        Some((u, h)) if !u.contains('/') => (Some(u), h),
+        _ => (None, rest),
+    };
+    let (old_user, old_pw) = match userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((a, b)) => (Some(a.to_owned()), Some(b.to_owned())),
+            None => (Some(u.to_owned()), None),
+        },
+        None => (None, None),
+    };
+    let user = user.map(percent_encode).or(old_user).unwrap_or_default();
+    let pw = password.map(percent_encode).or(old_pw);
+    match pw {
+        Some(pw) => format!("{scheme}://{user}:{pw}@{host}"),
+        None => format!("{scheme}://{user}@{host}"),
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Validation context: builds errors that carry the file and line.
+struct Checker<'a> {
+    src: &'a str,
+    path: &'a Path,
+}
+
+impl Checker<'_> {
+    fn invalid(&self, key: &str, message: &str) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: locate::line_of(self.src, key),
+            key: key.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    /// Replaces `$env{NAME}` references with the variables' values.
+    fn expand(&self, key: &str, value: &str) -> Result<String, ConfigError> {
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        while let Some(start) = rest.find("$env{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 5..];
+            let Some(end) = after.find('}') else {
+                return Err(self.invalid(key, "unterminated $env{...} reference"));
+            };
+            let name = &after[..end];
+            let var = std::env::var(name)
+                .map_err(|_| self.invalid(key, &format!("environment variable `{name}` is not set")))?;
+            out.push_str(&var);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn expand_opt(&self, key: &str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+        value.map(|v| self.expand(key, &v)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<Config, ConfigError> {
+        Config::parse(src, Path::new("/home/n"), Path::new("conf/deployment.toml"))
+    }
+
+    const MIN: &str = "[super_admin]\npassword = \"pw\"\n";
+
+    #[test]
+    fn defaults_are_wso2_ports_and_a_default_environment() {
+        let c = parse(MIN).expect("valid");
+        assert_eq!(
+            c.ports(),
+            Ports {
+                management_https: 9443,
+                gateway_http: 8280,
+                gateway_https: 8243,
+                traffic_manager: 9611
+            }
+        );
+        assert_eq!(c.apim.gateway.environment.len(), 1);
+        assert_eq!(c.apim.gateway.environment[0].name, "Default");
+        assert_eq!(c.database_url(), "sqlite:///home/n/database/portico.db");
+        assert_eq!(c.management_body_limit(), 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn offset_shifts_every_port() {
+        let c = parse(&format!("[server]\noffset = 1\n{MIN}")).expect("valid");
+        assert_eq!(c.ports().management_https, 9444);
+        assert_eq!(c.ports().traffic_manager, 9612);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let err = parse(&format!("{MIN}\n[server]\nhostnme = \"x\"\n")).expect_err("unknown key");
+        let text = err.to_string();
+        assert_eq!(err.line(), Some(5), "{text}");
+        assert!(text.contains("hostnme"), "{text}");
+        assert!(text.starts_with("conf/deployment.toml:5:"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let err = parse(&format!("{MIN}[database.apim_db]\npool_size = \"ten\"\n")).expect_err("bad type");
+        assert_eq!(err.key(), Some("database.apim_db.pool_size"), "{err}");
+        assert_eq!(err.line(), Some(4));
+    }
+
+    #[test]
+    fn out_of_range_value_names_key_and_line() {
+        let err = parse(&format!("{MIN}[database.apim_db]\npool_size = 0\n")).expect_err("range");
+        assert_eq!(err.key(), Some("database.apim_db.pool_size"));
+        assert_eq!(err.line(), Some(4));
+    }
+
+    #[test]
+    fn url_must_match_type() {
+        let err = parse(&format!(
+            "{MIN}[database.apim_db]\ntype = \"postgres\"\nurl = \"sqlite:x.db\"\n"
+        ))
+        .expect_err("mismatch");
+        assert_eq!(err.key(), Some("database.apim_db.url"));
+    }
+
+    #[test]
+    fn env_references_expand_and_missing_ones_are_named() {
+        // SAFETY of the test: the variable names are unique to this test.
+        let err = parse("[super_admin]\npassword = \"$env{PORTICO_TEST_SURELY_UNSET_VAR}\"\n").expect_err("unset");
+        assert!(err.to_string().contains("PORTICO_TEST_SURELY_UNSET_VAR"), "{err}");
+        assert_eq!(err.line(), Some(2));
+    }
+
+    #[test]
+    fn postgres_credentials_are_applied() {
+        assert_eq!(
+            with_credentials("postgres://h:5432/db", Some("u"), Some("p@ss")),
+            "postgres://u:p%40ss@h:5432/db"
+        );
+        assert_eq!(
+            with_credentials("postgres://a:b@h/db", None, Some("c")),
+            "postgres://a:c@h/db"
+        );
+        assert_eq!(with_credentials("postgres://h/db", None, None), "postgres://h/db");
+    }
+
+    #[test]
+    fn duplicate_environment_is_refused() {
+        let err = parse(&format!(
+            "{MIN}[[apim.gateway.environment]]\nname = \"A\"\n[[apim.gateway.environment]]\nname = \"a\"\n"
+        ))
+        .expect_err("dup");
+        assert_eq!(err.key(), Some("apim.gateway.environment[1].name"));
+        assert_eq!(err.line(), Some(6));
+    }
+
+    #[test]
+    fn admin_without_password_is_refused() {
+        let err = parse("[server]\nhostname = \"x\"\n").expect_err("no pw");
+        assert_eq!(err.key(), Some("super_admin"));
+    }
+}

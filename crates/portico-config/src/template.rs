@@ -1,0 +1,177 @@
+//! The commented `deployment.toml` that `portico init` writes.
+
+/// What `portico init` decided; everything else takes its documented default.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub hostname: String,
+    pub offset: u16,
+    pub admin_username: String,
+    /// argon2id PHC string of the admin password.
+    pub admin_password_hash: String,
+    /// `None` for the embedded SQLite database.
+    pub postgres_url: Option<String>,
+    /// Certificate and key file names under the home (`conf/security/...`).
+    pub certificate: String,
+    pub private_key: String,
+}
+
+fn quote(s: &str) -> String {
+    // TOML basic strings: escape backslashes and quotes.
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Renders a complete, commented configuration file.
+pub fn render_deployment_toml(o: &InitOptions) -> String {
+    let database = match &o.postgres_url {
+        None => "\
+# The store: `sqlite` (embedded, one node) or `postgres` (shared by every node of a cluster).
+type = \"sqlite\"
+# sqlite:<path relative to the home> or postgres://user@host:5432/database.
+url = \"sqlite:database/portico.db\"
+"
+        .to_owned(),
+        Some(url) => format!(
+            "\
+# The store: `sqlite` (embedded, one node) or `postgres` (shared by every node of a cluster).
+type = \"postgres\"
+# postgres://user@host:5432/database; the password may be given apart, e.g.
+# password = \"$env{{PORTICO_DB_PASSWORD}}\"
+url = {}
+",
+            quote(url)
+        ),
+    };
+    format!(
+        r#"# Portico node configuration. Section names follow WSO2 API Manager 4.x where the meaning is
+# the same. Unknown keys and invalid values stop the node with the file, line and key named.
+# Any string may use $env{{NAME}} to read an environment variable (keep secrets out of this file).
+# Check this file with: portico config check --home <this node's home>
+
+[server]
+# Host name used in URLs the node prints and in the certificate.
+hostname = {hostname}
+# Added to every port below, so that several nodes can share one machine (node 2: offset = 1).
+offset = {offset}
+# "dev" accepts any admin password and serves samples; "production" enforces hardening rules.
+mode = "dev"
+# Address all listeners bind to.
+bind_address = "0.0.0.0"
+# Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+shutdown_grace_seconds = 10
+
+[super_admin]
+# The administrator created at start-up (roles: admin, creator, publisher, subscriber).
+username = {admin}
+# argon2id hash written by `portico init`. To set a new password instead, remove this line and
+# write `password = "..."` (or `password = "$env{{PORTICO_ADMIN_PASSWORD}}"`); it is hashed on start.
+password_hash = {hash}
+create_admin_account = true
+
+[database.apim_db]
+{database}# Connections in the pool.
+pool_size = 10
+# Seconds to wait for a free connection before a request fails.
+connection_timeout_seconds = 5
+
+# The key and certificate that serve TLS on the HTTPS listeners (PEM, paths relative to the home).
+[keystore.tls]
+type = "PEM"
+certificate = {cert}
+private_key = {key}
+
+# The key that signs tokens (JWTs, API keys, backend JWTs). As in WSO2's default pack it is the
+# same key as [keystore.tls]; every node of a cluster must hold the same primary key.
+[keystore.primary]
+type = "PEM"
+certificate = {cert}
+private_key = {key}
+
+# Gateway environments that API revisions are deployed to. Repeat the block for more.
+[[apim.gateway.environment]]
+name = "Default"
+display_name = "Default"
+description = "This is a hybrid gateway that handles both production and sandbox token traffic."
+# hybrid | production | sandbox
+type = "hybrid"
+gateway_type = "Regular"
+provider = "wso2"
+# The deployment service of the node that hosts this environment (the seed's ServerURL).
+service_url = "https://{host_bare}:{mgmt}/services/"
+http_endpoint = "http://{host_bare}:{gw_http}"
+https_endpoint = "https://{host_bare}:{gw_https}"
+vhosts = [{hostname}]
+show_in_api_console = true
+
+# Listener ports before the offset is added (WSO2's defaults).
+[transport.https]
+# Management: REST APIs, portals, OAuth2 endpoints.
+port = 9443
+# Largest request body accepted, in bytes (larger ones get 413).
+max_request_body = 10485760
+
+[transport.passthru_http]
+# Gateway, plain HTTP.
+port = 8280
+
+[transport.passthru_https]
+# Gateway, HTTPS.
+port = 8243
+
+[transport.traffic_manager]
+# Traffic Manager: receives request events from every node's gateway.
+port = 9611
+"#,
+        hostname = quote(&o.hostname),
+        host_bare = o.hostname,
+        offset = o.offset,
+        admin = quote(&o.admin_username),
+        hash = quote(&o.admin_password_hash),
+        database = database,
+        cert = quote(&o.certificate),
+        key = quote(&o.private_key),
+        mgmt = 9443u32 + u32::from(o.offset),
+        gw_http = 8280u32 + u32::from(o.offset),
+        gw_https = 8243u32 + u32::from(o.offset),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, DatabaseKind};
+    use std::path::Path;
+
+    fn options(pg: Option<&str>) -> InitOptions {
+        InitOptions {
+            hostname: "node1.example".into(),
+            offset: 2,
+            admin_username: "admin".into(),
+            admin_password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+            postgres_url: pg.map(str::to_owned),
+            certificate: "conf/security/node-cert.pem".into(),
+            private_key: "conf/security/node-key.pem".into(),
+        }
+    }
+
+    #[test]
+    fn rendered_file_is_valid_config() {
+        let text = render_deployment_toml(&options(None));
+        let c = Config::parse(&text, Path::new("/h"), Path::new("d.toml")).expect("valid");
+        assert_eq!(c.server.offset, 2);
+        assert_eq!(c.ports().management_https, 9445);
+        assert_eq!(c.server.hostname, "node1.example");
+        assert_eq!(c.database.apim_db.kind, DatabaseKind::Sqlite);
+        assert_eq!(
+            c.apim.gateway.environment[0].https_endpoint.as_deref(),
+            Some("https://node1.example:8245")
+        );
+    }
+
+    #[test]
+    fn postgres_url_is_written() {
+        let text = render_deployment_toml(&options(Some("postgres://u@127.0.0.1:5432/db")));
+        let c = Config::parse(&text, Path::new("/h"), Path::new("d.toml")).expect("valid");
+        assert_eq!(c.database.apim_db.kind, DatabaseKind::Postgres);
+        assert_eq!(c.database_url(), "postgres://u@127.0.0.1:5432/db");
+    }
+}

@@ -1,0 +1,105 @@
+//! The change feed: an outbox of cluster events with a gap-free, commit-ordered sequence.
+//!
+//! On PostgreSQL, appends serialise on a transaction-scoped advisory lock, so a reader that has
+//! seen sequence N never later finds a committed event below N (an identity column alone allows
+//! that when two transactions commit out of order). Each append also sends a NOTIFY on
+//! [`FEED_CHANNEL`] carrying the sequence number, delivered when the transaction commits.
+
+use crate::{Store, StoreError, now_millis, with_pool};
+
+/// PostgreSQL LISTEN/NOTIFY channel that wakes followers of the feed.
+pub const FEED_CHANNEL: &str = "portico_change_feed";
+
+/// Advisory lock key for appends ("portico" in ASCII, so it is recognisable in pg_locks).
+const FEED_LOCK: i64 = 0x706f_7274_6963_6f;
+
+/// One event of the feed.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ChangeEvent {
+    pub seq: i64,
+    /// What happened, e.g. `api.deployed`, `token.revoked`.
+    pub kind: String,
+    /// The thing it happened to (API id, token jti, ...).
+    pub entity_id: String,
+    /// JSON text with the details a follower needs.
+    pub payload: String,
+    /// The node that wrote it.
+    pub origin_node: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Appends one event and returns its sequence number.
+    pub async fn append_event(
+        &self,
+        kind: &str,
+        entity_id: &str,
+        payload: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        let payload = payload.to_string();
+        let now = now_millis();
+        let seq = match &self.pool {
+            crate::Pool::Sqlite(pool) => {
+                // SQLite has one writer at a time, so AUTOINCREMENT order is commit order.
+                sqlx::query_scalar(
+                    "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                )
+                .bind(kind)
+                .bind(entity_id)
+                .bind(&payload)
+                .bind(&self.node_id)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+            }
+            crate::Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(FEED_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                let seq: i64 = sqlx::query_scalar(
+                    "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                )
+                .bind(kind)
+                .bind(entity_id)
+                .bind(&payload)
+                .bind(&self.node_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(FEED_CHANNEL)
+                    .bind(seq.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                seq
+            }
+        };
+        Ok(seq)
+    }
+
+    /// Events with a sequence number above `after`, oldest first, at most `limit`.
+    pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<ChangeEvent>, StoreError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT seq, kind, entity_id, payload, origin_node, created_at FROM change_feed WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The highest sequence number written so far (0 for an empty feed).
+    pub async fn latest_seq(&self) -> Result<i64, StoreError> {
+        let seq: Option<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT MAX(seq) FROM change_feed")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(seq.unwrap_or(0))
+    }
+}

@@ -1,0 +1,157 @@
+//! The store: every durable fact of an API manager, in SQLite (embedded, one node) or PostgreSQL
+//! (shared by the nodes of a cluster).
+//!
+//! Both backends run the same `$N`-placeholder SQL; the schema is migrated per backend from
+//! `migrations/<backend>` at start-up. Callers see one [`Store`] and never a pool type.
+#![forbid(unsafe_code)]
+
+mod error;
+mod feed;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use error::StoreError;
+pub use feed::ChangeEvent;
+pub use users::{NewUser, Role, User};
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub backend: Backend,
+    /// `sqlite:///abs/path.db` or `postgres://user:pw@host:port/db`.
+    pub url: String,
+    pub pool_size: u32,
+    pub acquire_timeout: Duration,
+    /// Names this node in the change feed (`origin_node`).
+    pub node_id: String,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A connection pool to the migrated database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    node_id: String,
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool; the body is compiled once per backend.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Store {
+    /// Connects, creating the SQLite file if needed, and applies pending migrations.
+    pub async fn connect(options: &StoreOptions) -> Result<Store, StoreError> {
+        let pool = match options.backend {
+            Backend::Sqlite => {
+                let connect = SqliteConnectOptions::from_str(&options.url)
+                    .map_err(|e| StoreError::connect(options, e))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(options.pool_size)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|e| StoreError::connect(options, e))?;
+                SQLITE_MIGRATIONS
+                    .run(&pool)
+                    .await
+                    .map_err(|e| StoreError::Migrate(e.to_string()))?;
+                Pool::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let connect = PgConnectOptions::from_str(&options.url).map_err(|e| StoreError::connect(options, e))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.pool_size)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|e| StoreError::connect(options, e))?;
+                POSTGRES_MIGRATIONS
+                    .run(&pool)
+                    .await
+                    .map_err(|e| StoreError::Migrate(e.to_string()))?;
+                Pool::Postgres(pool)
+            }
+        };
+        Ok(Store {
+            pool,
+            node_id: options.node_id.clone(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// One round trip to the database; readiness uses it.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The newest applied migration version.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let version: Option<i64> = with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(version.unwrap_or(0))
+    }
+
+    /// Closes every connection (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// Milliseconds since the Unix epoch, the store's timestamp format on both backends.
+pub(crate) fn now_millis() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}

@@ -166,6 +166,16 @@ impl Default for Database {
     }
 }
 
+impl Database {
+    /// `sqlite` or `postgres`, as written in the file.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            DatabaseKind::Sqlite => "sqlite",
+            DatabaseKind::Postgres => "postgres",
+        }
+    }
+}
+
 fn default_sqlite_url() -> String {
     "sqlite:database/portico.db".to_owned()
 }

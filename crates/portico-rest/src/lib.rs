@@ -1,1 +1,52 @@
+//! The management HTTP surface on :9443: health, the REST APIs (Publisher v4, DevPortal v3,
+//! Admin v4 as they land), with WSO2's error body and authentication on every REST path.
+//!
+//! Everything here turns HTTP into calls on the store and the key manager and back; the error
+//! mapping to HTTP happens once, in [`error::ApiError`].
 #![forbid(unsafe_code)]
+
+mod admin;
+mod auth;
+pub mod error;
+mod health;
+mod middleware;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use portico_config::Config;
+use portico_keymanager::Authenticator;
+use portico_store::Store;
+
+pub use auth::Auth;
+pub use error::ApiError;
+
+/// What the management handlers share.
+#[derive(Clone)]
+pub struct RestState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub authenticator: Arc<Authenticator>,
+    /// SHA-256 fingerprints of the loaded TLS and primary certificates (readiness shows them).
+    pub key_fingerprints: Arc<KeyFingerprints>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyFingerprints {
+    pub tls: String,
+    pub primary: String,
+}
+
+/// The whole management router.
+pub fn router(state: RestState) -> Router {
+    let body_limit = usize::try_from(state.config.management_body_limit()).unwrap_or(usize::MAX);
+    Router::new()
+        .merge(health::routes())
+        .nest("/api/am/admin/v4", admin::routes())
+        .fallback(middleware::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(body_limit, middleware::reject_large_bodies))
+        .layer(axum::middleware::from_fn(middleware::wso2_error_bodies))
+        .with_state(state)
+}

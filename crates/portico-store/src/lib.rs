@@ -15,7 +15,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use error::StoreError;
+pub use error::{StoreError, redact};
 pub use feed::ChangeEvent;
 pub use users::{NewUser, Role, User};
 

@@ -1,0 +1,232 @@
+//! Turns credentials into a [`Principal`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portico_store::{Role, Store, StoreError};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::password;
+use crate::scopes::allowed_scopes;
+
+/// How a principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Basic,
+    Bearer,
+}
+
+/// An authenticated caller and the scopes it holds for this request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: String,
+    pub username: String,
+    pub roles: Vec<Role>,
+    pub scopes: BTreeSet<String>,
+    pub method: AuthMethod,
+}
+
+impl Principal {
+    /// WSO2's rule: an operation's scopes are alternatives; holding any one of them suffices.
+    pub fn has_any_scope(&self, scopes: &[&str]) -> bool {
+        scopes.iter().any(|s| self.scopes.contains(*s))
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong username or password (deliberately not saying which).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The credentials are not in a form we read.
+    #[error("malformed credentials: {0}")]
+    Malformed(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password check failed: {0}")]
+    Internal(String),
+}
+
+/// How long a verified password is remembered; a password change or user deletion ends it at once.
+const CACHE_TTL: Duration = Duration::from_secs(300);
+/// Upper bound on remembered credentials, so that the cache cannot grow without limit.
+const CACHE_MAX: usize = 10_000;
+
+struct Cached {
+    password_hash: String,
+    at: Instant,
+}
+
+/// Authenticates management requests. Argon2 costs tens of milliseconds and 19 MiB per check, so
+/// verified credentials are remembered (keyed by a SHA-256 of username and password, never the
+/// password itself) and checks run on blocking threads, at most one per core at a time.
+pub struct Authenticator {
+    store: Store,
+    verified: Mutex<HashMap<[u8; 32], Cached>>,
+    hashing: Semaphore,
+    /// A hash to verify against when the user does not exist, so that timing does not tell.
+    decoy_hash: String,
+}
+
+impl Authenticator {
+    pub fn new(store: Store) -> Result<Arc<Authenticator>, AuthError> {
+        let decoy_hash = password::hash_password("portico-decoy").map_err(|e| AuthError::Internal(e.to_string()))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Arc::new(Authenticator {
+            store,
+            verified: Mutex::new(HashMap::new()),
+            hashing: Semaphore::new(cores),
+            decoy_hash,
+        }))
+    }
+
+    /// Checks a username and password.
+    pub async fn basic(&self, username: &str, password: &str) -> Result<Principal, AuthError> {
+        let user = self.store.find_user(username).await?;
+        let key = cache_key(username, password);
+        if let Some(user) = &user {
+            if self.remembered(&key, &user.password_hash) {
+                return Ok(principal(user.id.clone(), user.username.clone(), user.roles.clone()));
+            }
+        }
+        let hash = user.as_ref().map_or_else(|| self.decoy_hash.clone(), |u| u.password_hash.clone());
+        let ok = self.verify(hash.clone(), password.to_owned()).await?;
+        match user {
+            Some(user) if ok => {
+                self.remember(key, hash);
+                Ok(principal(user.id, user.username, user.roles))
+            }
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+
+    /// Decodes an `Authorization: Basic ...` value and checks it.
+    pub async fn basic_header(&self, encoded: &str) -> Result<Principal, AuthError> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| AuthError::Malformed("Basic credentials are not base64"))?;
+        let text = String::from_utf8(bytes).map_err(|_| AuthError::Malformed("Basic credentials are not UTF-8"))?;
+        let (user, pass) = text.split_once(':').ok_or(AuthError::Malformed("Basic credentials lack a ':'"))?;
+        self.basic(user, pass).await
+    }
+
+    /// Checks a bearer token. Token issuance is the OAuth2 slice of the Key Manager; until it
+    /// lands no token is valid, so every bearer credential is refused as invalid.
+    pub async fn bearer(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.is_empty() {
+            return Err(AuthError::Malformed("empty bearer token"));
+        }
+        Err(AuthError::InvalidCredentials)
+    }
+
+    /// Forgets every remembered credential (after a password or role change elsewhere).
+    pub fn forget_all(&self) {
+        if let Ok(mut map) = self.verified.lock() {
+            map.clear();
+        }
+    }
+
+    async fn verify(&self, hash: String, password: String) -> Result<bool, AuthError> {
+        let _permit = self.hashing.acquire().await.map_err(|e| AuthError::Internal(e.to_string()))?;
+        let result = tokio::task::spawn_blocking(move || password::verify_password(&hash, &password))
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        result.map_err(|e| AuthError::Internal(e.to_string()))
+    }
+
+    fn remembered(&self, key: &[u8; 32], current_hash: &str) -> bool {
+        let Ok(map) = self.verified.lock() else { return false };
+        map.get(key).is_some_and(|c| c.password_hash == current_hash && c.at.elapsed() < CACHE_TTL)
+    }
+
+    fn remember(&self, key: [u8; 32], password_hash: String) {
+        let Ok(mut map) = self.verified.lock() else { return };
+        if map.len() >= CACHE_MAX {
+            map.retain(|_, c| c.at.elapsed() < CACHE_TTL);
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+        }
+        map.insert(key, Cached { password_hash, at: Instant::now() });
+    }
+}
+
+fn cache_key(username: &str, password: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(username.as_bytes());
+    h.update([0u8]);
+    h.update(password.as_bytes());
+    h.finalize().into()
+}
+
+fn principal(user_id: String, username: String, roles: Vec<Role>) -> Principal {
+    let scopes = allowed_scopes(&roles).into_iter().map(str::to_owned).collect();
+    Principal { user_id, username, roles, scopes, method: AuthMethod::Basic }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portico_store::{Backend, NewUser, StoreOptions};
+
+    async fn store(dir: &tempfile::TempDir) -> Store {
+        Store::connect(&StoreOptions {
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}", dir.path().join("t.db").display()),
+            pool_size: 2,
+            acquire_timeout: Duration::from_secs(5),
+            node_id: "t".into(),
+        })
+        .await
+        .expect("store")
+    }
+
+    #[tokio::test]
+    async fn basic_auth_checks_password_and_follows_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir).await;
+        let hash = password::hash_password("pw1").expect("hash");
+        let user = store
+            .create_user(&NewUser { username: "bob".into(), password_hash: hash, roles: vec![Role::Subscriber] })
+            .await
+            .expect("create");
+        let auth = Authenticator::new(store.clone()).expect("auth");
+
+        let p = auth.basic("bob", "pw1").await.expect("valid");
+        assert_eq!(p.username, "bob");
+        assert!(p.has_any_scope(&["apim:api_create", "apim:subscribe"]));
+        assert!(!p.has_any_scope(&["apim:api_create"]));
+        assert!(matches!(auth.basic("bob", "wrong").await, Err(AuthError::InvalidCredentials)));
+        assert!(matches!(auth.basic("nobody", "pw1").await, Err(AuthError::InvalidCredentials)));
+
+        // Cached, yet a password change takes effect immediately.
+        auth.basic("bob", "pw1").await.expect("cached");
+        store.set_password_hash(&user.id, &password::hash_password("pw2").expect("hash")).await.expect("set");
+        assert!(matches!(auth.basic("bob", "pw1").await, Err(AuthError::InvalidCredentials)));
+        auth.basic("bob", "pw2").await.expect("new password");
+
+        // Role changes show in the next request, cached or not.
+        store.set_user_roles(&user.id, &[Role::Creator]).await.expect("roles");
+        let p = auth.basic("bob", "pw2").await.expect("valid");
+        assert!(p.has_any_scope(&["apim:api_create"]));
+
+        // A deleted user is refused at once.
+        store.delete_user(&user.id).await.expect("delete");
+        assert!(matches!(auth.basic("bob", "pw2").await, Err(AuthError::InvalidCredentials)));
+    }
+
+    #[tokio::test]
+    async fn malformed_basic_headers_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let auth = Authenticator::new(store(&dir).await).expect("auth");
+        assert!(matches!(auth.basic_header("%%%").await, Err(AuthError::Malformed(_))));
+        assert!(matches!(auth.basic_header("bm9jb2xvbg==").await, Err(AuthError::Malformed(_)))); // "nocolon"
+    }
+}

@@ -1,0 +1,147 @@
+//! `portico serve`: load the configuration, open the store, start the listeners, drain on signal.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use portico_config::{Config, DEPLOYMENT_TOML, DatabaseKind};
+use portico_keystore::KeyMaterial;
+use portico_store::{Backend, NewUser, Role, Store, StoreOptions};
+
+use crate::cli::{HomeArg, InitArgs, KeyTypeArg};
+
+pub fn run(home: &Path, started: Instant) -> anyhow::Result<()> {
+    if !home.join(DEPLOYMENT_TOML).exists() {
+        println!("No node home at {}: initialising one first.", home.display());
+        crate::init::run(&InitArgs {
+            home: HomeArg { home: home.to_path_buf() },
+            admin_password: std::env::var("PORTICO_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
+            admin_username: "admin".into(),
+            offset: 0,
+            database_url: None,
+            key_type: KeyTypeArg::Ec,
+            hostname: "localhost".into(),
+        })?;
+    }
+    let config = Config::load(home)?;
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
+    runtime.block_on(serve(config, started))
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PORTICO_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let tls = load_keys(&config, "tls")?;
+    let primary = load_keys(&config, "primary")?;
+    let ports = config.ports();
+
+    let db = &config.database.apim_db;
+    let store = Store::connect(&StoreOptions {
+        backend: match db.kind {
+            DatabaseKind::Sqlite => Backend::Sqlite,
+            DatabaseKind::Postgres => Backend::Postgres,
+        },
+        url: config.database_url(),
+        pool_size: db.pool_size,
+        acquire_timeout: Duration::from_secs(db.connection_timeout_seconds),
+        node_id: format!("{}:{}", config.server.hostname, ports.management_https),
+    })
+    .await?;
+    bootstrap_super_admin(&config, &store).await?;
+    let authenticator = portico_keymanager::Authenticator::new(store.clone())?;
+
+    let state = portico_rest::RestState {
+        config: config.clone(),
+        store: store.clone(),
+        authenticator,
+        key_fingerprints: Arc::new(portico_rest::KeyFingerprints { tls: tls.fingerprint(), primary: primary.fingerprint() }),
+    };
+    let router = portico_rest::router(state);
+    let bind = config.server.bind_address;
+    let management = portico_net::bind((bind, ports.management_https).into()).await?;
+    let tls_config = tls.server_config(&[b"h2", b"http/1.1"])?;
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+
+    let host = &config.server.hostname;
+    let mgmt = format!("https://{host}:{}", ports.management_https);
+    println!("Portico {} node ready in {} ms", env!("CARGO_PKG_VERSION"), started.elapsed().as_millis());
+    println!("  store:          {} (schema v{})", store.backend(), store.schema_version().await?);
+    println!("  management:     {mgmt}  (health: {mgmt}/health/ready)");
+    println!("  admin REST:     {mgmt}/api/am/admin/v4");
+    println!("  config:         {}", config.path.display());
+    println!("Press Ctrl-C to stop.");
+
+    let service = router.into_service();
+    portico_net::serve(management, Some(tls_config), service, portico_net::ListenerLimits::default(), shutdown_signal(), grace)
+        .await;
+    println!("Draining finished; closing the store.");
+    store.close().await;
+    println!("Stopped.");
+    Ok(())
+}
+
+fn load_keys(config: &Config, which: &str) -> anyhow::Result<KeyMaterial> {
+    let ks = if which == "tls" { &config.keystore.tls } else { &config.keystore.primary };
+    KeyMaterial::load(&config.resolve(&ks.certificate), &config.resolve(&ks.private_key))
+        .with_context(|| format!("[keystore.{which}] in {}", config.path.display()))
+}
+
+/// Makes the configured super admin exist with the configured password and every role.
+async fn bootstrap_super_admin(config: &Config, store: &Store) -> anyhow::Result<()> {
+    let admin = &config.super_admin;
+    if !admin.create_admin_account {
+        return Ok(());
+    }
+    let hash = match (&admin.password_hash, &admin.password) {
+        (Some(hash), _) => hash.clone(),
+        (None, Some(plain)) => {
+            // Keep the stored hash when it already matches, so restarts do not rehash.
+            let existing = store.find_user(&admin.username).await?;
+            let plain = plain.clone();
+            let current = existing.map(|u| u.password_hash);
+            tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+                if let Some(current) = current {
+                    if portico_keymanager::verify_password(&current, &plain).unwrap_or(false) {
+                        return Ok(current);
+                    }
+                }
+                Ok(portico_keymanager::hash_password(&plain)?)
+            })
+            .await??
+        }
+        (None, None) => anyhow::bail!("[super_admin] needs password or password_hash"),
+    };
+    store
+        .upsert_user(&NewUser { username: admin.username.clone(), password_hash: hash, roles: Role::ALL.to_vec() })
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    println!("Shutdown requested: no new connections; draining in-flight requests.");
+}

@@ -391,13 +391,13 @@ impl Config {
         }
         admin.password = c.expand_opt("super_admin.password", admin.password.take())?;
         admin.password_hash = c.expand_opt("super_admin.password_hash", admin.password_hash.take())?;
-        if let Some(hash) = &admin.password_hash {
-            if !hash.starts_with("$argon2id$") {
-                return Err(c.invalid(
-                    "super_admin.password_hash",
-                    "must be an argon2id PHC string ($argon2id$...)",
-                ));
-            }
+        if let Some(hash) = &admin.password_hash
+            && !hash.starts_with("$argon2id$")
+        {
+            return Err(c.invalid(
+                "super_admin.password_hash",
+                "must be an argon2id PHC string ($argon2id$...)",
+            ));
         }
         if admin.create_admin_account && admin.password.is_none() && admin.password_hash.is_none() {
             return Err(c.invalid(

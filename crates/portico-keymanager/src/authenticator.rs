@@ -90,12 +90,14 @@ impl Authenticator {
     pub async fn basic(&self, username: &str, password: &str) -> Result<Principal, AuthError> {
         let user = self.store.find_user(username).await?;
         let key = cache_key(username, password);
-        if let Some(user) = &user {
-            if self.remembered(&key, &user.password_hash) {
-                return Ok(principal(user.id.clone(), user.username.clone(), user.roles.clone()));
-            }
+        if let Some(user) = &user
+            && self.remembered(&key, &user.password_hash)
+        {
+            return Ok(principal(user.id.clone(), user.username.clone(), user.roles.clone()));
         }
-        let hash = user.as_ref().map_or_else(|| self.decoy_hash.clone(), |u| u.password_hash.clone());
+        let hash = user
+            .as_ref()
+            .map_or_else(|| self.decoy_hash.clone(), |u| u.password_hash.clone());
         let ok = self.verify(hash.clone(), password.to_owned()).await?;
         match user {
             Some(user) if ok => {
@@ -113,7 +115,9 @@ impl Authenticator {
             .decode(encoded.trim())
             .map_err(|_| AuthError::Malformed("Basic credentials are not base64"))?;
         let text = String::from_utf8(bytes).map_err(|_| AuthError::Malformed("Basic credentials are not UTF-8"))?;
-        let (user, pass) = text.split_once(':').ok_or(AuthError::Malformed("Basic credentials lack a ':'"))?;
+        let (user, pass) = text
+            .split_once(':')
+            .ok_or(AuthError::Malformed("Basic credentials lack a ':'"))?;
         self.basic(user, pass).await
     }
 
@@ -134,7 +138,11 @@ impl Authenticator {
     }
 
     async fn verify(&self, hash: String, password: String) -> Result<bool, AuthError> {
-        let _permit = self.hashing.acquire().await.map_err(|e| AuthError::Internal(e.to_string()))?;
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
         let result = tokio::task::spawn_blocking(move || password::verify_password(&hash, &password))
             .await
             .map_err(|e| AuthError::Internal(e.to_string()))?;
@@ -143,7 +151,8 @@ impl Authenticator {
 
     fn remembered(&self, key: &[u8; 32], current_hash: &str) -> bool {
         let Ok(map) = self.verified.lock() else { return false };
-        map.get(key).is_some_and(|c| c.password_hash == current_hash && c.at.elapsed() < CACHE_TTL)
+        map.get(key)
+            .is_some_and(|c| c.password_hash == current_hash && c.at.elapsed() < CACHE_TTL)
     }
 
     fn remember(&self, key: [u8; 32], password_hash: String) {
@@ -154,7 +163,13 @@ impl Authenticator {
                 map.clear();
             }
         }
-        map.insert(key, Cached { password_hash, at: Instant::now() });
+        map.insert(
+            key,
+            Cached {
+                password_hash,
+                at: Instant::now(),
+            },
+        );
     }
 }
 
@@ -168,7 +183,13 @@ fn cache_key(username: &str, password: &str) -> [u8; 32] {
 
 fn principal(user_id: String, username: String, roles: Vec<Role>) -> Principal {
     let scopes = allowed_scopes(&roles).into_iter().map(str::to_owned).collect();
-    Principal { user_id, username, roles, scopes, method: AuthMethod::Basic }
+    Principal {
+        user_id,
+        username,
+        roles,
+        scopes,
+        method: AuthMethod::Basic,
+    }
 }
 
 #[cfg(test)]
@@ -194,7 +215,11 @@ mod tests {
         let store = store(&dir).await;
         let hash = password::hash_password("pw1").expect("hash");
         let user = store
-            .create_user(&NewUser { username: "bob".into(), password_hash: hash, roles: vec![Role::Subscriber] })
+            .create_user(&NewUser {
+                username: "bob".into(),
+                password_hash: hash,
+                roles: vec![Role::Subscriber],
+            })
             .await
             .expect("create");
         let auth = Authenticator::new(store.clone()).expect("auth");
@@ -203,13 +228,25 @@ mod tests {
         assert_eq!(p.username, "bob");
         assert!(p.has_any_scope(&["apim:api_create", "apim:subscribe"]));
         assert!(!p.has_any_scope(&["apim:api_create"]));
-        assert!(matches!(auth.basic("bob", "wrong").await, Err(AuthError::InvalidCredentials)));
-        assert!(matches!(auth.basic("nobody", "pw1").await, Err(AuthError::InvalidCredentials)));
+        assert!(matches!(
+            auth.basic("bob", "wrong").await,
+            Err(AuthError::InvalidCredentials)
+        ));
+        assert!(matches!(
+            auth.basic("nobody", "pw1").await,
+            Err(AuthError::InvalidCredentials)
+        ));
 
         // Cached, yet a password change takes effect immediately.
         auth.basic("bob", "pw1").await.expect("cached");
-        store.set_password_hash(&user.id, &password::hash_password("pw2").expect("hash")).await.expect("set");
-        assert!(matches!(auth.basic("bob", "pw1").await, Err(AuthError::InvalidCredentials)));
+        store
+            .set_password_hash(&user.id, &password::hash_password("pw2").expect("hash"))
+            .await
+            .expect("set");
+        assert!(matches!(
+            auth.basic("bob", "pw1").await,
+            Err(AuthError::InvalidCredentials)
+        ));
         auth.basic("bob", "pw2").await.expect("new password");
 
         // Role changes show in the next request, cached or not.
@@ -219,7 +256,10 @@ mod tests {
 
         // A deleted user is refused at once.
         store.delete_user(&user.id).await.expect("delete");
-        assert!(matches!(auth.basic("bob", "pw2").await, Err(AuthError::InvalidCredentials)));
+        assert!(matches!(
+            auth.basic("bob", "pw2").await,
+            Err(AuthError::InvalidCredentials)
+        ));
     }
 
     #[tokio::test]
@@ -227,6 +267,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let auth = Authenticator::new(store(&dir).await).expect("auth");
         assert!(matches!(auth.basic_header("%%%").await, Err(AuthError::Malformed(_))));
-        assert!(matches!(auth.basic_header("bm9jb2xvbg==").await, Err(AuthError::Malformed(_)))); // "nocolon"
+        assert!(matches!(
+            auth.basic_header("bm9jb2xvbg==").await,
+            Err(AuthError::Malformed(_))
+        )); // "nocolon"
     }
 }

@@ -9,5 +9,5 @@ mod authenticator;
 mod password;
 pub mod scopes;
 
-pub use authenticator::{AuthError, Authenticator, AuthMethod, Principal};
+pub use authenticator::{AuthError, AuthMethod, Authenticator, Principal};
 pub use password::{PasswordError, hash_password, verify_password};

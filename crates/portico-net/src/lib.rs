@@ -54,7 +54,9 @@ impl Default for ListenerLimits {
 
 /// Binds a TCP listener, naming the address on failure.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, NetError> {
-    TcpListener::bind(addr).await.map_err(|source| NetError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| NetError::Bind { addr, source })
 }
 
 /// Serves `service` on `listener` until `shutdown` resolves, then stops accepting and gives
@@ -84,7 +86,10 @@ pub async fn serve<S, B>(
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new()).max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
 
@@ -143,6 +148,9 @@ pub async fn serve<S, B>(
     }
     drop(listener);
     if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests did not finish in time; closing them");
+        tracing::warn!(
+            grace_seconds = grace.as_secs(),
+            "in-flight requests did not finish in time; closing them"
+        );
     }
 }

@@ -13,7 +13,11 @@ pub struct Auth(pub Principal);
 impl Auth {
     /// Passes when the caller holds any one of `scopes` (WSO2's rule), 403 otherwise.
     pub fn require_any(&self, scopes: &[&str]) -> Result<&Principal, ApiError> {
-        if self.0.has_any_scope(scopes) { Ok(&self.0) } else { Err(ApiError::insufficient_scope(scopes)) }
+        if self.0.has_any_scope(scopes) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::insufficient_scope(scopes))
+        }
     }
 }
 
@@ -24,14 +28,18 @@ impl FromRequestParts<RestState> for Auth {
         let Some(value) = parts.headers.get(AUTHORIZATION) else {
             return Err(ApiError::missing_credentials());
         };
-        let value = value.to_str().map_err(|_| ApiError::invalid_credentials("The Authorization header is not ASCII"))?;
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::invalid_credentials("The Authorization header is not ASCII"))?;
         let (scheme, credentials) = value.trim().split_once(' ').unwrap_or((value, ""));
         let result = if scheme.eq_ignore_ascii_case("basic") {
             state.authenticator.basic_header(credentials).await
         } else if scheme.eq_ignore_ascii_case("bearer") {
             state.authenticator.bearer(credentials.trim()).await
         } else {
-            return Err(ApiError::invalid_credentials(format!("Unsupported authorization scheme `{scheme}`; use Basic or Bearer")));
+            return Err(ApiError::invalid_credentials(format!(
+                "Unsupported authorization scheme `{scheme}`; use Basic or Bearer"
+            )));
         };
         match result {
             Ok(principal) => Ok(Auth(principal)),
@@ -42,7 +50,9 @@ impl FromRequestParts<RestState> for Auth {
             Err(AuthError::Store(e)) => Err(e.into()),
             Err(AuthError::Internal(e)) => {
                 tracing::error!(error = %e, "authentication failed internally");
-                Err(ApiError::internal("Authentication failed; the server log has the details"))
+                Err(ApiError::internal(
+                    "Authentication failed; the server log has the details",
+                ))
             }
         }
     }

@@ -11,7 +11,9 @@ use serde_json::json;
 use crate::RestState;
 
 pub fn routes() -> Router<RestState> {
-    Router::new().route("/health/live", get(live)).route("/health/ready", get(ready))
+    Router::new()
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
 }
 
 /// 200 while the process serves requests.

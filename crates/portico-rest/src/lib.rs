@@ -46,7 +46,10 @@ pub fn router(state: RestState) -> Router {
         .nest("/api/am/admin/v4", admin::routes())
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(body_limit, middleware::reject_large_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            middleware::reject_large_bodies,
+        ))
         .layer(axum::middleware::from_fn(middleware::wso2_error_bodies))
         .with_state(state)
 }

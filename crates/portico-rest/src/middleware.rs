@@ -48,9 +48,16 @@ pub async fn wso2_error_bodies(request: Request, next: Next) -> Response {
         return response;
     }
     let (parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 16 * 1024).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let message = status.canonical_reason().unwrap_or("Error");
-    let description = if text.trim().is_empty() { message.to_owned() } else { text.trim().to_owned() };
+    let description = if text.trim().is_empty() {
+        message.to_owned()
+    } else {
+        text.trim().to_owned()
+    };
     let mut rebuilt = ApiError::new(status, message, description).into_response();
     // Keep headers the framework set (Allow on 405, WWW-Authenticate) but not the old body's.
     for (name, value) in parts.headers.iter() {
@@ -58,7 +65,9 @@ pub async fn wso2_error_bodies(request: Request, next: Next) -> Response {
             rebuilt.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    rebuilt.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    rebuilt
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     rebuilt
 }
 

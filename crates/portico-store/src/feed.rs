@@ -11,7 +11,7 @@ use crate::{Store, StoreError, now_millis, with_pool};
 pub const FEED_CHANNEL: &str = "portico_change_feed";
 
 /// Advisory lock key for appends ("portico" in ASCII, so it is recognisable in pg_locks).
-const FEED_LOCK: i64 = 0x706f_7274_6963_6f;
+const FEED_LOCK: i64 = 0x0070_6f72_7469_636f;
 
 /// One event of the feed.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]

@@ -1,9 +1,14 @@
-//! Test support shared by the workspace's integration tests: throwaway PostgreSQL databases.
+//! Test support shared by the workspace's integration tests: real `portico` nodes ([`Node`]) and
+//! throwaway PostgreSQL databases ([`PgDatabase`]).
 //!
 //! PostgreSQL tests read `PORTICO_TEST_PG_URL` (a server URL whose user may create databases,
 //! e.g. `postgres://postgres@127.0.0.1:5432/postgres`). When it is unset the tests skip loudly,
 //! except under `CI=true`, where a missing database is a failure.
 #![forbid(unsafe_code)]
+
+mod node;
+
+pub use node::{Node, NodeOptions, NodePorts, init_home};
 
 use std::str::FromStr;
 
@@ -16,9 +21,11 @@ pub const PG_URL_VAR: &str = "PORTICO_TEST_PG_URL";
 
 /// A database created for one test and dropped (with its connections) when this is dropped.
 pub struct PgDatabase {
+    /// URL of the new database.
     pub url: String,
+    /// Its name.
+    pub name: String,
     admin_url: String,
-    name: String,
 }
 
 impl PgDatabase {
@@ -67,14 +74,14 @@ impl Drop for PgDatabase {
                 return;
             };
             rt.block_on(async move {
-                if let Ok(opts) = PgConnectOptions::from_str(&admin_url) {
-                    if let Ok(mut conn) = opts.connect().await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        )))
-                        .execute(&mut conn)
-                        .await;
-                    }
+                if let Ok(opts) = PgConnectOptions::from_str(&admin_url)
+                    && let Ok(mut conn) = opts.connect().await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
                 }
             });
         })

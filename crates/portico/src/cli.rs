@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::{init, serve};
 
 #[derive(Parser, Debug)]
-#[command(name = "portico", version, about = "Portico: an API manager node (gateway, key manager, portals, REST APIs) in one binary")]
+#[command(
+    name = "portico",
+    version,
+    about = "Portico: an API manager node (gateway, key manager, portals, REST APIs) in one binary"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -111,12 +115,21 @@ enum ConfigCommand {
 
 pub fn run(cli: Cli, started: Instant) -> anyhow::Result<()> {
     match cli.command {
-        None => serve::run(&HomeArg { home: PathBuf::from("portico-home") }.home, started),
+        None => serve::run(
+            &HomeArg {
+                home: PathBuf::from("portico-home"),
+            }
+            .home,
+            started,
+        ),
         Some(Command::Serve(h)) => serve::run(&h.home, started),
         Some(Command::Init(args)) => init::run(&args).map(|_| ()),
-        Some(Command::Cert(CertCommand::Create { home, hostnames, key_type, force })) => {
-            init::cert_create(&home.home, hostnames, key_type.into(), force)
-        }
+        Some(Command::Cert(CertCommand::Create {
+            home,
+            hostnames,
+            key_type,
+            force,
+        })) => init::cert_create(&home.home, hostnames, key_type.into(), force),
         Some(Command::Cert(CertCommand::Show { home, file })) => cert_show(&home.home, file),
         Some(Command::Config(ConfigCommand::Check(h))) => config_check(&h.home),
     }
@@ -128,8 +141,14 @@ fn cert_show(home: &std::path::Path, file: Option<PathBuf>) -> anyhow::Result<()
         None => {
             let config = portico_config::Config::load(home)?;
             vec![
-                ("[keystore.tls]".to_owned(), config.resolve(&config.keystore.tls.certificate)),
-                ("[keystore.primary]".to_owned(), config.resolve(&config.keystore.primary.certificate)),
+                (
+                    "[keystore.tls]".to_owned(),
+                    config.resolve(&config.keystore.tls.certificate),
+                ),
+                (
+                    "[keystore.primary]".to_owned(),
+                    config.resolve(&config.keystore.primary.certificate),
+                ),
             ]
         }
     };
@@ -137,7 +156,11 @@ fn cert_show(home: &std::path::Path, file: Option<PathBuf>) -> anyhow::Result<()
         let info = portico_keystore::describe(&path)?;
         println!("{label} {}", path.display());
         println!("  subject:      {}", info.subject);
-        println!("  issuer:       {}{}", info.issuer, if info.self_signed { " (self-signed)" } else { "" });
+        println!(
+            "  issuer:       {}{}",
+            info.issuer,
+            if info.self_signed { " (self-signed)" } else { "" }
+        );
         println!("  names:        {}", info.subject_alt_names.join(", "));
         println!("  valid:        {} .. {}", info.not_before, info.not_after);
         println!("  key:          {}", info.key_algorithm);
@@ -148,7 +171,10 @@ fn cert_show(home: &std::path::Path, file: Option<PathBuf>) -> anyhow::Result<()
 
 fn config_check(home: &std::path::Path) -> anyhow::Result<()> {
     let config = portico_config::Config::load(home)?;
-    for (label, ks) in [("keystore.tls", &config.keystore.tls), ("keystore.primary", &config.keystore.primary)] {
+    for (label, ks) in [
+        ("keystore.tls", &config.keystore.tls),
+        ("keystore.primary", &config.keystore.primary),
+    ] {
         portico_keystore::KeyMaterial::load(&config.resolve(&ks.certificate), &config.resolve(&ks.private_key))
             .with_context(|| format!("[{label}] in {}", config.path.display()))?;
     }
@@ -163,7 +189,13 @@ fn config_check(home: &std::path::Path) -> anyhow::Result<()> {
         "  ports: management {}, gateway http {}, gateway https {}, traffic manager {}",
         ports.management_https, ports.gateway_http, ports.gateway_https, ports.traffic_manager
     );
-    let names: Vec<&str> = config.apim.gateway.environment.iter().map(|e| e.name.as_str()).collect();
+    let names: Vec<&str> = config
+        .apim
+        .gateway
+        .environment
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
     println!("  gateway environments: {}", names.join(", "));
     Ok(())
 }

@@ -18,15 +18,21 @@ pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
     let home = &args.home.home;
     let config_path = home.join(DEPLOYMENT_TOML);
     if config_path.exists() {
-        bail!("{} already exists: refusing to overwrite an existing node home", config_path.display());
+        bail!(
+            "{} already exists: refusing to overwrite an existing node home",
+            config_path.display()
+        );
     }
     if home.join("conf").exists() {
-        bail!("{} already has a conf/ directory: refusing to overwrite an existing node home", home.display());
+        bail!(
+            "{} already has a conf/ directory: refusing to overwrite an existing node home",
+            home.display()
+        );
     }
-    if let Some(url) = &args.database_url {
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            bail!("--database-url must be a postgres:// URL (the embedded SQLite database needs no URL)");
-        }
+    if let Some(url) = &args.database_url
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        bail!("--database-url must be a postgres:// URL (the embedded SQLite database needs no URL)");
     }
     println!("Creating node home {}", home.display());
     for dir in HOME_DIRS {
@@ -35,7 +41,10 @@ pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
 
     let key_type: KeyType = args.key_type.into();
     let names = certificate_names(&args.hostname);
-    println!("  generating {key_type} key pair and self-signed certificate for {}", names.join(", "));
+    println!(
+        "  generating {key_type} key pair and self-signed certificate for {}",
+        names.join(", ")
+    );
     let pair = portico_keystore::generate_self_signed(&names, key_type)?;
     portico_keystore::write_pair(&pair, &home.join(CERT_FILE), &home.join(KEY_FILE), false)?;
     println!("  wrote {CERT_FILE} and {KEY_FILE} (used by [keystore.tls] and [keystore.primary])");
@@ -59,7 +68,14 @@ pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
     // Validate what we are about to write, so init never leaves an unusable home behind.
     Config::parse(&text, home, &config_path)?;
     write_owner_only(&config_path, text.as_bytes())?;
-    println!("  wrote {DEPLOYMENT_TOML} ({} database)", if args.database_url.is_some() { "PostgreSQL" } else { "SQLite" });
+    println!(
+        "  wrote {DEPLOYMENT_TOML} ({} database)",
+        if args.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
     if generated {
         println!();
         println!("  Admin user:     {}", args.admin_username);
@@ -67,17 +83,27 @@ pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
         println!("  (shown once: it is stored only as an argon2id hash; keep it somewhere safe)");
         println!();
     }
-    println!("Node home ready. Start it with: portico serve --home {}", home.display());
+    println!(
+        "Node home ready. Start it with: portico serve --home {}",
+        home.display()
+    );
     Ok(home.clone())
 }
 
 /// `portico cert create`: a new pair where the configuration's [keystore.tls] points.
 pub fn cert_create(home: &Path, hostnames: Vec<String>, key_type: KeyType, force: bool) -> anyhow::Result<()> {
     let config = Config::load(home)?;
-    let names = if hostnames.is_empty() { certificate_names(&config.server.hostname) } else { hostnames };
+    let names = if hostnames.is_empty() {
+        certificate_names(&config.server.hostname)
+    } else {
+        hostnames
+    };
     let cert = config.resolve(&config.keystore.tls.certificate);
     let key = config.resolve(&config.keystore.tls.private_key);
-    println!("Generating {key_type} key pair and self-signed certificate for {}", names.join(", "));
+    println!(
+        "Generating {key_type} key pair and self-signed certificate for {}",
+        names.join(", ")
+    );
     let pair = portico_keystore::generate_self_signed(&names, key_type)?;
     portico_keystore::write_pair(&pair, &cert, &key, force)?;
     println!("Wrote {} and {}", cert.display(), key.display());
@@ -113,6 +139,9 @@ fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("create {}", path.display()))?;
-    file.write_all(bytes).with_context(|| format!("write {}", path.display()))
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("create {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("write {}", path.display()))
 }

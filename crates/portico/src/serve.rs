@@ -15,7 +15,9 @@ pub fn run(home: &Path, started: Instant) -> anyhow::Result<()> {
     if !home.join(DEPLOYMENT_TOML).exists() {
         println!("No node home at {}: initialising one first.", home.display());
         crate::init::run(&InitArgs {
-            home: HomeArg { home: home.to_path_buf() },
+            home: HomeArg {
+                home: home.to_path_buf(),
+            },
             admin_password: std::env::var("PORTICO_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
             admin_username: "admin".into(),
             offset: 0,
@@ -26,14 +28,20 @@ pub fn run(home: &Path, started: Instant) -> anyhow::Result<()> {
     }
     let config = Config::load(home)?;
     init_tracing();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
     runtime.block_on(serve(config, started))
 }
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PORTICO_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
@@ -61,7 +69,10 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         config: config.clone(),
         store: store.clone(),
         authenticator,
-        key_fingerprints: Arc::new(portico_rest::KeyFingerprints { tls: tls.fingerprint(), primary: primary.fingerprint() }),
+        key_fingerprints: Arc::new(portico_rest::KeyFingerprints {
+            tls: tls.fingerprint(),
+            primary: primary.fingerprint(),
+        }),
     };
     let router = portico_rest::router(state);
     let bind = config.server.bind_address;
@@ -71,16 +82,31 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
 
     let host = &config.server.hostname;
     let mgmt = format!("https://{host}:{}", ports.management_https);
-    println!("Portico {} node ready in {} ms", env!("CARGO_PKG_VERSION"), started.elapsed().as_millis());
-    println!("  store:          {} (schema v{})", store.backend(), store.schema_version().await?);
+    println!(
+        "Portico {} node ready in {} ms",
+        env!("CARGO_PKG_VERSION"),
+        started.elapsed().as_millis()
+    );
+    println!(
+        "  store:          {} (schema v{})",
+        store.backend(),
+        store.schema_version().await?
+    );
     println!("  management:     {mgmt}  (health: {mgmt}/health/ready)");
     println!("  admin REST:     {mgmt}/api/am/admin/v4");
     println!("  config:         {}", config.path.display());
     println!("Press Ctrl-C to stop.");
 
     let service = router.into_service();
-    portico_net::serve(management, Some(tls_config), service, portico_net::ListenerLimits::default(), shutdown_signal(), grace)
-        .await;
+    portico_net::serve(
+        management,
+        Some(tls_config),
+        service,
+        portico_net::ListenerLimits::default(),
+        shutdown_signal(),
+        grace,
+    )
+    .await;
     println!("Draining finished; closing the store.");
     store.close().await;
     println!("Stopped.");
@@ -88,7 +114,11 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
 }
 
 fn load_keys(config: &Config, which: &str) -> anyhow::Result<KeyMaterial> {
-    let ks = if which == "tls" { &config.keystore.tls } else { &config.keystore.primary };
+    let ks = if which == "tls" {
+        &config.keystore.tls
+    } else {
+        &config.keystore.primary
+    };
     KeyMaterial::load(&config.resolve(&ks.certificate), &config.resolve(&ks.private_key))
         .with_context(|| format!("[keystore.{which}] in {}", config.path.display()))
 }
@@ -107,10 +137,10 @@ async fn bootstrap_super_admin(config: &Config, store: &Store) -> anyhow::Result
             let plain = plain.clone();
             let current = existing.map(|u| u.password_hash);
             tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-                if let Some(current) = current {
-                    if portico_keymanager::verify_password(&current, &plain).unwrap_or(false) {
-                        return Ok(current);
-                    }
+                if let Some(current) = current
+                    && portico_keymanager::verify_password(&current, &plain).unwrap_or(false)
+                {
+                    return Ok(current);
                 }
                 Ok(portico_keymanager::hash_password(&plain)?)
             })
@@ -119,7 +149,11 @@ async fn bootstrap_super_admin(config: &Config, store: &Store) -> anyhow::Result
         (None, None) => anyhow::bail!("[super_admin] needs password or password_hash"),
     };
     store
-        .upsert_user(&NewUser { username: admin.username.clone(), password_hash: hash, roles: Role::ALL.to_vec() })
+        .upsert_user(&NewUser {
+            username: admin.username.clone(),
+            password_hash: hash,
+            roles: Role::ALL.to_vec(),
+        })
         .await?;
     Ok(())
 }

@@ -1,0 +1,283 @@
+//! A real `portico` process for integration tests: initialised in a temporary home, on free
+//! loopback ports, reached over HTTPS that trusts the node's own certificate.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// How to initialise a test node.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    pub admin_password: String,
+    /// PostgreSQL database URL; SQLite when `None`.
+    pub database_url: Option<String>,
+    /// `rsa` or `ec`.
+    pub key_type: &'static str,
+    /// Line replacements applied to the generated deployment.toml (`from`, `to`), e.g. to set a
+    /// small body limit.
+    pub config_edits: Vec<(String, String)>,
+    /// Use this existing home instead of a new one (a second node sharing files, a restart).
+    pub home: Option<PathBuf>,
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        NodeOptions {
+            admin_password: "admin-test-pw".into(),
+            database_url: None,
+            key_type: "ec",
+            config_edits: Vec::new(),
+            home: None,
+        }
+    }
+}
+
+/// Free loopback ports for one node's listeners.
+#[derive(Debug, Clone, Copy)]
+pub struct NodePorts {
+    pub management: u16,
+    pub gateway_http: u16,
+    pub gateway_https: u16,
+    pub traffic_manager: u16,
+}
+
+impl NodePorts {
+    pub fn free() -> anyhow::Result<NodePorts> {
+        // Hold all four at once so they differ; the node binds them right after.
+        let sockets: Vec<std::net::TcpListener> = (0..4)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+            .collect::<Result<_, _>>()?;
+        let ports: Vec<u16> = sockets
+            .iter()
+            .map(|s| s.local_addr().map(|a| a.port()))
+            .collect::<Result<_, _>>()?;
+        Ok(NodePorts {
+            management: ports[0],
+            gateway_http: ports[1],
+            gateway_https: ports[2],
+            traffic_manager: ports[3],
+        })
+    }
+}
+
+/// A running node. Dropping it kills the process; [`Node::stop`] ends it gracefully.
+pub struct Node {
+    pub bin: PathBuf,
+    pub home: PathBuf,
+    _tempdir: Option<tempfile::TempDir>,
+    pub ports: NodePorts,
+    pub admin_password: String,
+    child: Option<Child>,
+    /// HTTPS client that trusts this node's certificate (and nothing else).
+    pub client: reqwest::Client,
+}
+
+/// Runs `portico init` for a new home in `dir` with the options, then points its listeners at
+/// free loopback ports. Returns the ports.
+pub fn init_home(bin: &Path, dir: &Path, options: &NodeOptions) -> anyhow::Result<NodePorts> {
+    let mut cmd = Command::new(bin);
+    cmd.args(["init", "--home"]).arg(dir).args([
+        "--admin-password",
+        &options.admin_password,
+        "--key-type",
+        options.key_type,
+    ]);
+    if let Some(url) = &options.database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd.output().context("run portico init")?;
+    if !out.status.success() {
+        bail!(
+            "portico init failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ports = NodePorts::free()?;
+    let path = dir.join("conf/deployment.toml");
+    let mut text = std::fs::read_to_string(&path)?;
+    let mut edits = vec![
+        ("port = 9443".to_owned(), format!("port = {}", ports.management)),
+        ("port = 8280".to_owned(), format!("port = {}", ports.gateway_http)),
+        ("port = 8243".to_owned(), format!("port = {}", ports.gateway_https)),
+        ("port = 9611".to_owned(), format!("port = {}", ports.traffic_manager)),
+        (
+            "bind_address = \"0.0.0.0\"".to_owned(),
+            "bind_address = \"127.0.0.1\"".to_owned(),
+        ),
+        (
+            "shutdown_grace_seconds = 10".to_owned(),
+            "shutdown_grace_seconds = 5".to_owned(),
+        ),
+    ];
+    edits.extend(options.config_edits.iter().cloned());
+    for (from, to) in edits {
+        if !text.contains(&from) {
+            bail!("generated deployment.toml has no line `{from}` to edit");
+        }
+        text = text.replacen(&from, &to, 1);
+    }
+    std::fs::write(&path, text)?;
+    Ok(ports)
+}
+
+impl Node {
+    /// Initialises a home and starts `portico serve` on it, waiting until it is ready.
+    pub async fn start(bin: &Path, options: NodeOptions) -> anyhow::Result<Node> {
+        let (tempdir, home) = match &options.home {
+            Some(h) => (None, h.clone()),
+            None => {
+                let t = tempfile::Builder::new().prefix("portico-node-").tempdir()?;
+                let h = t.path().to_path_buf();
+                (Some(t), h)
+            }
+        };
+        let ports = if options.home.is_some() {
+            read_ports(&home)?
+        } else {
+            init_home(bin, &home, &options)?
+        };
+        Node::serve(bin, home, tempdir, ports, options.admin_password).await
+    }
+
+    async fn serve(
+        bin: &Path,
+        home: PathBuf,
+        tempdir: Option<tempfile::TempDir>,
+        ports: NodePorts,
+        admin_password: String,
+    ) -> anyhow::Result<Node> {
+        let log = std::fs::File::create(home.join("logs/test-node.out"))?;
+        let child = Command::new(bin)
+            .args(["serve", "--home"])
+            .arg(&home)
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .context("spawn portico serve")?;
+        let cert = std::fs::read(home.join("conf/security/node-cert.pem"))?;
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&cert)?)
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let mut node = Node {
+            bin: bin.to_path_buf(),
+            home,
+            _tempdir: tempdir,
+            ports,
+            admin_password,
+            child: Some(child),
+            client,
+        };
+        node.wait_ready(Duration::from_secs(30)).await?;
+        Ok(node)
+    }
+
+    /// `https://localhost:<management port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.ports.management)
+    }
+
+    /// Everything the node printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(self.home.join("logs/test-node.out")).unwrap_or_default()
+    }
+
+    async fn wait_ready(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!(
+                    "portico serve exited with {status} before it was ready:\n{}",
+                    self.output()
+                );
+            }
+            if let Ok(r) = self.client.get(self.url("/health/ready")).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("node not ready after {limit:?}:\n{}", self.output());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub async fn stop(&mut self) -> anyhow::Result<ExitStatus> {
+        let Some(mut child) = self.child.take() else {
+            bail!("node already stopped")
+        };
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("node did not exit within 20 s of SIGTERM:\n{}", self.output());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops (if running) and starts the node again on the same home and ports.
+    pub async fn restart(mut self) -> anyhow::Result<Node> {
+        if self.child.is_some() {
+            self.stop().await?;
+        }
+        let tempdir = self._tempdir.take();
+        Node::serve(
+            &self.bin.clone(),
+            self.home.clone(),
+            tempdir,
+            self.ports,
+            self.admin_password.clone(),
+        )
+        .await
+    }
+
+    /// The admin's credentials as reqwest's basic_auth takes them.
+    pub fn admin(&self) -> (&str, &str) {
+        ("admin", &self.admin_password)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads the ports an existing test home was given.
+fn read_ports(home: &Path) -> anyhow::Result<NodePorts> {
+    let text = std::fs::read_to_string(home.join("conf/deployment.toml"))?;
+    let value: toml::Table = text.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let port = |section: &str| -> anyhow::Result<u16> {
+        value
+            .get("transport")
+            .and_then(|t| t.get(section))
+            .and_then(|s| s.get("port"))
+            .and_then(|p| p.as_integer())
+            .and_then(|p| u16::try_from(p).ok())
+            .with_context(|| format!("transport.{section}.port"))
+    };
+    Ok(NodePorts {
+        management: port("https")?,
+        gateway_http: port("passthru_http")?,
+        gateway_https: port("passthru_https")?,
+        traffic_manager: port("traffic_manager")?,
+    })
+}

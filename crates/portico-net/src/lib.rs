@@ -28,6 +28,15 @@ pub enum NetError {
     },
 }
 
+/// Facts about the connection a request arrived on, inserted into every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionInfo {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// The connection is TLS.
+    pub tls: bool,
+}
+
 /// Connection-level limits of a listener.
 #[derive(Debug, Clone)]
 pub struct ListenerLimits {
@@ -111,7 +120,15 @@ pub async fn serve<S, B>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
+        let info = ConnectionInfo {
+            peer,
+            local: stream.local_addr().unwrap_or(peer),
+            tls: acceptor.is_some(),
+        };
+        let service = tower::ServiceExt::map_request(service.clone(), move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(info);
+            request
+        });
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();

@@ -77,8 +77,15 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let router = portico_rest::router(state);
     let bind = config.server.bind_address;
     let management = portico_net::bind((bind, ports.management_https).into()).await?;
+    let gateway_http = portico_net::bind((bind, ports.gateway_http).into()).await?;
+    let gateway_https = portico_net::bind((bind, ports.gateway_https).into()).await?;
     let tls_config = tls.server_config(&[b"h2", b"http/1.1"])?;
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+
+    let gateway = portico_gateway::Gateway::new(portico_gateway::GatewaySettings::default(), None);
+    // Deployed APIs are loaded into the snapshot by the deployment slice; until then the
+    // gateway serves an empty, loaded snapshot (its /health answers 200, every API path 404).
+    gateway.install(Vec::new());
 
     let host = &config.server.hostname;
     let mgmt = format!("https://{host}:{}", ports.management_https);
@@ -94,19 +101,49 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     );
     println!("  management:     {mgmt}  (health: {mgmt}/health/ready)");
     println!("  admin REST:     {mgmt}/api/am/admin/v4");
+    println!(
+        "  gateway:        http://{host}:{}  https://{host}:{}",
+        ports.gateway_http, ports.gateway_https
+    );
     println!("  config:         {}", config.path.display());
     println!("Press Ctrl-C to stop.");
 
-    let service = router.into_service();
-    portico_net::serve(
-        management,
-        Some(tls_config),
-        service,
-        portico_net::ListenerLimits::default(),
-        shutdown_signal(),
-        grace,
-    )
-    .await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let limits = portico_net::ListenerLimits::default();
+    let listeners = vec![
+        tokio::spawn(portico_net::serve(
+            management,
+            Some(tls_config.clone()),
+            router.into_service(),
+            limits.clone(),
+            until_stopped(stopped.clone()),
+            grace,
+        )),
+        tokio::spawn(portico_net::serve(
+            gateway_http,
+            None,
+            gateway.service(),
+            limits.clone(),
+            until_stopped(stopped.clone()),
+            grace,
+        )),
+        tokio::spawn(portico_net::serve(
+            gateway_https,
+            Some(tls_config),
+            gateway.service(),
+            limits,
+            until_stopped(stopped),
+            grace,
+        )),
+    ];
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    for listener in listeners {
+        let _ = listener.await;
+    }
     println!("Draining finished; closing the store.");
     store.close().await;
     println!("Stopped.");

@@ -33,6 +33,24 @@ async fn check_serving_node(node: &Node, backend: &str) {
         "SHA-256 fingerprint: {body}"
     );
 
+    // The gateway listeners answer /health (for load balancers) on HTTP and HTTPS.
+    for url in [
+        format!("http://localhost:{}/health", node.ports.gateway_http),
+        format!("https://localhost:{}/health", node.ports.gateway_https),
+    ] {
+        let r = node.client.get(&url).send().await.expect("gateway health");
+        assert_eq!(r.status(), StatusCode::OK, "{url}");
+        assert_eq!(json(r).await["status"], "healthy");
+    }
+    let r = node
+        .client
+        .get(format!("http://localhost:{}/nothing/1.0.0/x", node.ports.gateway_http))
+        .send()
+        .await
+        .expect("gw");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(json(r).await["code"], "900906");
+
     // No credentials: 401, WSO2's 900902, a challenge naming both schemes.
     let r = node
         .client

@@ -1,0 +1,178 @@
+//! Gateway errors: each carries WSO2's code and HTTP status, and becomes a response in one place.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+
+use crate::GatewayBody;
+
+/// An error answer of the gateway, WSO2-coded.
+#[derive(Debug, Clone)]
+pub struct GatewayError {
+    pub status: StatusCode,
+    /// WSO2's code as a string (`"900906"`), as WSO2's gateway sends it.
+    pub code: &'static str,
+    pub message: &'static str,
+    pub description: String,
+    /// `WWW-Authenticate` value for 401s.
+    pub challenge: Option<&'static str>,
+    /// `Allow` value for 405s.
+    pub allow: Option<String>,
+    /// Close the client connection after answering (request smuggling attempts).
+    pub close: bool,
+}
+
+impl GatewayError {
+    fn new(status: StatusCode, code: &'static str, message: &'static str, description: impl Into<String>) -> Self {
+        GatewayError {
+            status,
+            code,
+            message,
+            description: description.into(),
+            challenge: None,
+            allow: None,
+            close: false,
+        }
+    }
+
+    pub fn no_matching_resource() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "900906",
+            "No matching resource found for given API Request",
+            "The requested resource is not available.",
+        )
+    }
+
+    pub fn method_not_allowed(allowed: Vec<String>) -> Self {
+        GatewayError {
+            allow: Some(allowed.join(", ")),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "900906",
+                "Method not allowed for given API resource",
+                "The requested resource does not support this HTTP method.",
+            )
+        }
+    }
+
+    pub fn bad_path(reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "400",
+            "Bad Request",
+            format!("Invalid request path: {reason}"),
+        )
+    }
+
+    pub fn smuggling() -> Self {
+        GatewayError {
+            close: true,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "400",
+                "Bad Request",
+                "A request may not carry both Content-Length and Transfer-Encoding",
+            )
+        }
+    }
+
+    pub fn missing_credentials() -> Self {
+        GatewayError {
+            challenge: Some("Bearer realm=\"Portico\""),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "900902",
+                "Missing Credentials",
+                "Invalid Credentials. Make sure your API invocation call has a header: 'Authorization : Bearer ACCESS_TOKEN' or 'apikey: API_KEY'",
+            )
+        }
+    }
+
+    pub fn invalid_credentials(description: impl Into<String>) -> Self {
+        GatewayError {
+            challenge: Some("Bearer realm=\"Portico\", error=\"invalid_token\""),
+            ..Self::new(StatusCode::UNAUTHORIZED, "900901", "Invalid Credentials", description)
+        }
+    }
+
+    pub fn blocked() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "700700",
+            "API blocked",
+            "This API has been blocked temporarily. Please try again later or contact the system administrators.",
+        )
+    }
+
+    pub fn too_large(limit: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "413",
+            "Request Entity Too Large",
+            format!("The request body is larger than this API's limit of {limit} bytes"),
+        )
+    }
+
+    pub fn no_endpoint(kind: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "101503",
+            "Error connecting to the back end",
+            format!("This API has no {kind} endpoint"),
+        )
+    }
+
+    pub fn backend_unreachable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            "101503",
+            "Error connecting to the back end",
+            detail,
+        )
+    }
+
+    pub fn backend_timeout(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "101504",
+            "Timeout waiting for the back end",
+            detail,
+        )
+    }
+
+    pub fn not_ready() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "503",
+            "Service Unavailable",
+            "The gateway has not loaded its APIs yet",
+        )
+    }
+
+    /// The response: `{"code","message","description"}` with the right headers.
+    pub fn into_response(self) -> Response<GatewayBody> {
+        let body = serde_json::json!({ "code": self.code, "message": self.message, "description": self.description });
+        let mut response = Response::new(
+            Full::new(Bytes::from(body.to_string()))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        );
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=UTF-8"),
+        );
+        if let Some(challenge) = self.challenge {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+            headers.insert(header::ALLOW, allow);
+        }
+        if self.close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}

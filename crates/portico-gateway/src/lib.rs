@@ -1,0 +1,119 @@
+//! The gateway data plane: what API consumers hit on :8280/:8243.
+//!
+//! A request travels through named phases (DESIGN.md §4, after pingora's `ProxyHttp`), each with
+//! one concern: `route` → `authenticate` → `authorize` → `throttle` → `upstream_peer` →
+//! `upstream_request` → `response` → `logging`. Everything a request needs is read from an
+//! immutable [`Snapshot`] swapped atomically when deployments change; requests never wait on
+//! the database. No web framework sits on this path: hyper in, hyper-util's pooled client out.
+#![forbid(unsafe_code)]
+
+mod endpoint;
+mod error;
+pub mod model;
+pub mod path;
+mod phases;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::sync::mpsc;
+
+pub use error::GatewayError;
+pub use phases::{AnalyticsRecord, GatewayService, RequestContext};
+pub use snapshot::{BuildError, PoolCache, RouteError, Snapshot};
+
+/// Boxed error type of bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Body type of every gateway response and upstream request.
+pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+type UpstreamClient = Client<HttpConnector, GatewayBody>;
+
+/// Gateway-wide settings.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Request bodies up to this size are buffered so that failover can resend them; larger
+    /// ones stream and are not retried on another endpoint.
+    pub retry_buffer_limit: usize,
+    /// Idle upstream connections kept per backend host (at least the client concurrency).
+    pub upstream_idle_per_host: usize,
+    pub upstream_idle_timeout: Duration,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            retry_buffer_limit: 64 * 1024,
+            upstream_idle_per_host: 1024,
+            upstream_idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// The gateway: current snapshot, upstream connection pools, analytics hand-off.
+pub struct Gateway {
+    snapshot: ArcSwap<Snapshot>,
+    pools: PoolCache,
+    /// One pooled client per connect timeout in use (the connector carries the timeout).
+    clients: RwLock<HashMap<Duration, UpstreamClient>>,
+    settings: GatewaySettings,
+    analytics: Option<mpsc::Sender<AnalyticsRecord>>,
+}
+
+impl Gateway {
+    /// A gateway with nothing loaded (its `/health` answers 503 until [`Gateway::install`]).
+    /// Analytics records go to `analytics` when given, dropped when the channel is full.
+    pub fn new(settings: GatewaySettings, analytics: Option<mpsc::Sender<AnalyticsRecord>>) -> Arc<Gateway> {
+        Arc::new(Gateway {
+            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            pools: PoolCache::default(),
+            clients: RwLock::new(HashMap::new()),
+            settings,
+            analytics,
+        })
+    }
+
+    /// Compiles `apis` into a new snapshot and swaps it in. APIs that fail to compile are left
+    /// out and returned; the others serve.
+    pub fn install(&self, apis: Vec<model::ApiDef>) -> Vec<BuildError> {
+        let (snapshot, errors) = Snapshot::build(apis, &self.pools);
+        for e in &errors {
+            tracing::warn!(error = %e, "API left out of the gateway snapshot");
+        }
+        self.snapshot.store(Arc::new(snapshot));
+        self.pools.retain_used();
+        errors
+    }
+
+    /// The snapshot requests are served from now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    fn client(&self, connect_timeout: Duration) -> UpstreamClient {
+        if let Some(client) = self.clients.read().ok().and_then(|m| m.get(&connect_timeout).cloned()) {
+            return client;
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(connect_timeout));
+        connector.set_nodelay(true);
+        connector.enforce_http(false);
+        let client: UpstreamClient = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_max_idle_per_host(self.settings.upstream_idle_per_host)
+            .pool_idle_timeout(self.settings.upstream_idle_timeout)
+            .build(connector);
+        if let Ok(mut map) = self.clients.write() {
+            map.insert(connect_timeout, client.clone());
+        }
+        client
+    }
+}

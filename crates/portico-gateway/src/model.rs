@@ -1,0 +1,120 @@
+//! What the gateway needs to know about a deployed API: the gateway's own, minimal view. The
+//! management side's runtime artifacts are turned into these by whoever loads them.
+
+use std::time::Duration;
+
+/// One deployed API revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiDef {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    /// `/pizza`, or with the version inside: `/pizza/{version}/shop`.
+    pub context: String,
+    /// Also reachable without the version (WSO2's default version).
+    pub is_default_version: bool,
+    pub status: ApiStatus,
+    pub resources: Vec<ResourceDef>,
+    pub production: Option<EndpointDef>,
+    pub sandbox: Option<EndpointDef>,
+    /// Forward the consumer's `Authorization` header to the backend.
+    pub pass_authorization_header: bool,
+    /// Largest request body accepted for this API, in bytes.
+    pub max_request_body: Option<u64>,
+}
+
+/// Lifecycle states that matter at the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiStatus {
+    Published,
+    /// Invoked without security, as WSO2 does for prototypes.
+    Prototyped,
+    /// Answered with 700700.
+    Blocked,
+    Deprecated,
+    /// Not routable.
+    Retired,
+    /// Deployed but not published: routable (WSO2 lets publishers test a deployed revision).
+    Created,
+}
+
+impl ApiStatus {
+    /// Parses WSO2's wire value (`PUBLISHED`, `PROTOTYPED`, ...); unknown values are `Created`.
+    pub fn from_wire(s: &str) -> ApiStatus {
+        match s.to_ascii_uppercase().as_str() {
+            "PUBLISHED" => ApiStatus::Published,
+            "PROTOTYPED" => ApiStatus::Prototyped,
+            "BLOCKED" => ApiStatus::Blocked,
+            "DEPRECATED" => ApiStatus::Deprecated,
+            "RETIRED" => ApiStatus::Retired,
+            _ => ApiStatus::Created,
+        }
+    }
+}
+
+/// One operation: verb plus URL template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceDef {
+    /// Upper-case HTTP method.
+    pub verb: String,
+    /// `/menu`, `/menu/{id}`, `/*`, `/orders/*`.
+    pub template: String,
+    /// False for WSO2's `None` auth type (unsecured resources).
+    pub secured: bool,
+    /// Any one of these suffices (empty: no scope needed).
+    pub scopes: Vec<String>,
+    pub throttling_policy: String,
+}
+
+/// Where requests go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointDef {
+    Single(TargetDef),
+    /// Round robin over the targets that are not suspended.
+    LoadBalance(Vec<TargetDef>),
+    /// The first target that is not suspended, in order.
+    Failover(Vec<TargetDef>),
+}
+
+/// One backend URL with its timeouts and suspension policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetDef {
+    /// Base URL, e.g. `http://10.0.0.5:8080/api/`; the resource path is appended.
+    pub url: String,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    pub suspend: SuspendPolicy,
+}
+
+/// WSO2's `suspendOnFailure`: after a failure the target is skipped for `initial`, then each
+/// further failure multiplies the pause by `progression_factor` up to `maximum`. A success
+/// clears it. A zero `initial` disables suspension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuspendPolicy {
+    pub initial: Duration,
+    pub progression_factor: f64,
+    pub maximum: Duration,
+}
+
+impl Default for SuspendPolicy {
+    fn default() -> Self {
+        // WSO2's defaults: 30 s initial, factor 1, 30 s maximum.
+        SuspendPolicy {
+            initial: Duration::from_secs(30),
+            progression_factor: 1.0,
+            maximum: Duration::from_secs(30),
+        }
+    }
+}
+
+impl TargetDef {
+    /// A target with WSO2's default timeouts (connect 10 s here, response 60 s) and suspension.
+    pub fn new(url: impl Into<String>) -> TargetDef {
+        TargetDef {
+            url: url.into(),
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(60),
+            suspend: SuspendPolicy::default(),
+        }
+    }
+}

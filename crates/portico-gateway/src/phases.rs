@@ -1,0 +1,449 @@
+//! The request path, one named phase per concern.
+
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::endpoint::Target;
+use crate::model::ApiStatus;
+use crate::snapshot::{RouteError, RouteMatch, Snapshot};
+use crate::{BoxError, Gateway, GatewayBody, GatewayError};
+
+/// What one request carries from phase to phase; after `authorize` it holds everything
+/// throttling keys on, and `logging` turns it into an [`AnalyticsRecord`].
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub method: String,
+    /// Normalised path.
+    pub path: String,
+    pub client_ip: Option<IpAddr>,
+    pub api_id: Option<String>,
+    pub api_name: Option<String>,
+    pub api_version: Option<String>,
+    pub resource: Option<String>,
+    /// Set by `authenticate` once tokens are validated.
+    pub application_id: Option<String>,
+    pub subscription_tier: Option<String>,
+    pub user: Option<String>,
+    /// `PRODUCTION` or `SANDBOX`.
+    pub key_type: Option<&'static str>,
+    pub backend: Option<String>,
+    pub error_code: Option<&'static str>,
+    pub request_bytes: u64,
+}
+
+/// One request's analytics record, handed off without waiting.
+#[derive(Debug, Clone)]
+pub struct AnalyticsRecord {
+    pub context: RequestContext,
+    pub status: u16,
+    /// Whole request, as seen by the gateway.
+    pub total_micros: u64,
+    /// Time to the backend's response headers (None when no backend was called).
+    pub backend_micros: Option<u64>,
+    pub response_bytes: Option<u64>,
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) that a proxy must not forward.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+fn full(body: Bytes) -> GatewayBody {
+    Full::new(body).map_err(|never| match never {}).boxed_unsync()
+}
+
+impl Gateway {
+    /// A tower service over this gateway, for `portico_net::serve`.
+    pub fn service(self: &Arc<Self>) -> GatewayService {
+        GatewayService(self.clone())
+    }
+
+    /// Serves one request end to end.
+    pub async fn handle(&self, request: Request<Incoming>) -> Response<GatewayBody> {
+        let started = Instant::now();
+        let snapshot = self.snapshot();
+        if request.uri().path() == "/health" {
+            return health(&snapshot);
+        }
+        let mut ctx = RequestContext {
+            method: request.method().to_string(),
+            client_ip: request
+                .extensions()
+                .get::<portico_net::ConnectionInfo>()
+                .map(|c| c.peer.ip()),
+            ..RequestContext::default()
+        };
+        let mut backend_micros = None;
+        let response = match self.process(&snapshot, request, &mut ctx, &mut backend_micros).await {
+            Ok(response) => response,
+            Err(error) => {
+                ctx.error_code = Some(error.code);
+                error.into_response()
+            }
+        };
+        self.logging(ctx, &response, started, backend_micros);
+        response
+    }
+
+    async fn process(
+        &self,
+        snapshot: &Snapshot,
+        request: Request<Incoming>,
+        ctx: &mut RequestContext,
+        backend_micros: &mut Option<u64>,
+    ) -> Result<Response<GatewayBody>, GatewayError> {
+        check_framing(request.headers())?;
+        let route = self.route(snapshot, &request, ctx)?;
+        self.authenticate(&route, &request, ctx)?;
+        self.authorize(&route, ctx)?;
+        self.throttle(ctx)?;
+        let targets = self.upstream_peer(&route, ctx)?;
+        let (parts, body) = request.into_parts();
+        let limit = route.api.def.max_request_body;
+        let body = self.request_body(&parts.headers, body, limit).await?;
+        let sent = Instant::now();
+        let upstream = self.send(&route, &parts, body, &targets, ctx).await;
+        *backend_micros = Some(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+        Ok(self.response(upstream?))
+    }
+
+    /// Phase 1: normalise the path and find API, version and resource (900906).
+    fn route<'s>(
+        &self,
+        snapshot: &'s Snapshot,
+        request: &Request<Incoming>,
+        ctx: &mut RequestContext,
+    ) -> Result<RouteMatch<'s>, GatewayError> {
+        let path = crate::path::normalize(request.uri().path()).map_err(GatewayError::bad_path)?;
+        ctx.path = path.clone();
+        let route = snapshot.route(request.method(), &path).map_err(|e| match e {
+            RouteError::NoApi | RouteError::NoResource => GatewayError::no_matching_resource(),
+            RouteError::MethodNotAllowed { allowed } => GatewayError::method_not_allowed(allowed),
+        })?;
+        let def = &route.api.def;
+        ctx.api_id = Some(def.id.clone());
+        ctx.api_name = Some(def.name.clone());
+        ctx.api_version = Some(def.version.clone());
+        ctx.resource = Some(route.resource.template.clone());
+        Ok(route)
+    }
+
+    /// Phase 2: credentials to an identity. Secured resources need a bearer token or API key;
+    /// validating them is the Key Manager's part of the gateway (next slice), so until then
+    /// every presented credential is refused as invalid rather than let through.
+    fn authenticate(
+        &self,
+        route: &RouteMatch<'_>,
+        request: &Request<Incoming>,
+        ctx: &mut RequestContext,
+    ) -> Result<(), GatewayError> {
+        ctx.key_type = Some("PRODUCTION");
+        let needs_credentials = route.resource.secured && route.api.def.status != ApiStatus::Prototyped;
+        if !needs_credentials {
+            return Ok(());
+        }
+        let headers = request.headers();
+        let has_bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
+        if !has_bearer && !headers.contains_key("apikey") {
+            return Err(GatewayError::missing_credentials());
+        }
+        Err(GatewayError::invalid_credentials(
+            "The access token or API key could not be validated",
+        ))
+    }
+
+    /// Phase 3: lifecycle (700700 for blocked APIs); subscriptions and scopes come with tokens.
+    fn authorize(&self, route: &RouteMatch<'_>, _ctx: &mut RequestContext) -> Result<(), GatewayError> {
+        if route.api.def.status == ApiStatus::Blocked {
+            return Err(GatewayError::blocked());
+        }
+        Ok(())
+    }
+
+    /// Phase 4: deny policies and throttle decisions (the throttling slice fills this in).
+    fn throttle(&self, _ctx: &RequestContext) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// Phase 5: the targets to try, in order (load balancing, failover, suspension).
+    fn upstream_peer<'r>(
+        &self,
+        route: &'r RouteMatch<'_>,
+        ctx: &RequestContext,
+    ) -> Result<Vec<&'r Target>, GatewayError> {
+        let (pool, kind) = match ctx.key_type {
+            Some("SANDBOX") => (route.api.sandbox.as_ref(), "sandbox"),
+            _ => (route.api.production.as_ref(), "production"),
+        };
+        let pool = pool.ok_or_else(|| GatewayError::no_endpoint(kind))?;
+        Ok(pool.plan())
+    }
+
+    /// Reads the body into memory when it is small enough to resend on failover; otherwise
+    /// streams it (with the API's size limit applied as it flows).
+    async fn request_body(
+        &self,
+        headers: &HeaderMap,
+        body: Incoming,
+        limit: Option<u64>,
+    ) -> Result<RequestBody, GatewayError> {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let (Some(limit), Some(len)) = (limit, declared)
+            && len > limit
+        {
+            return Err(GatewayError::too_large(limit));
+        }
+        let no_body = declared == Some(0) || (declared.is_none() && !headers.contains_key(header::TRANSFER_ENCODING));
+        if no_body {
+            return Ok(RequestBody::Buffered(Bytes::new()));
+        }
+        if declared.is_some_and(|len| len <= self.settings.retry_buffer_limit as u64) {
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| GatewayError::bad_path(format!("could not read the request body: {e}")))?
+                .to_bytes();
+            return Ok(RequestBody::Buffered(bytes));
+        }
+        let streamed: GatewayBody = match limit {
+            Some(limit) => Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).boxed_unsync(),
+            None => body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+        };
+        Ok(RequestBody::Streamed(streamed))
+    }
+
+    /// Phase 6 and the call itself: build the upstream request for each target in turn and send
+    /// it; connect failures and timeouts suspend the target and, when the body can be resent,
+    /// move on to the next one.
+    async fn send(
+        &self,
+        route: &RouteMatch<'_>,
+        parts: &http::request::Parts,
+        body: RequestBody,
+        targets: &[&Target],
+        ctx: &mut RequestContext,
+    ) -> Result<Response<Incoming>, GatewayError> {
+        let mut body = Some(body);
+        let mut last_error = GatewayError::backend_unreachable("no endpoint could be tried");
+        for target in targets {
+            let Some(this_body) = body.take() else { break };
+            let (attempt_body, retry_body) = match this_body {
+                RequestBody::Buffered(bytes) => (full(bytes.clone()), Some(RequestBody::Buffered(bytes))),
+                RequestBody::Streamed(stream) => (stream, None),
+            };
+            ctx.request_bytes = 0;
+            let upstream = self.upstream_request(route, parts, attempt_body, target, ctx)?;
+            let client = self.client(target.def.connect_timeout);
+            ctx.backend = Some(target.def.url.clone());
+            match tokio::time::timeout(target.def.response_timeout, client.request(upstream)).await {
+                Ok(Ok(response)) => {
+                    target.mark_success();
+                    return Ok(response);
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(endpoint = %target.def.url, error = %e, "backend call failed");
+                    target.mark_failure();
+                    last_error = GatewayError::backend_unreachable(format!("{}: {}", target.def.url, error_chain(&e)));
+                }
+                Err(_) => {
+                    tracing::warn!(endpoint = %target.def.url, timeout_ms = target.def.response_timeout.as_millis(), "backend timed out");
+                    target.mark_failure();
+                    last_error = GatewayError::backend_timeout(format!(
+                        "{} did not answer within {} ms",
+                        target.def.url,
+                        target.def.response_timeout.as_millis()
+                    ));
+                }
+            }
+            body = retry_body;
+        }
+        Err(last_error)
+    }
+
+    /// Phase 6: the request the backend receives: its URL, hop-by-hop headers removed,
+    /// `X-Forwarded-*` set, the consumer's `Authorization` dropped unless the API passes it.
+    fn upstream_request(
+        &self,
+        route: &RouteMatch<'_>,
+        parts: &http::request::Parts,
+        body: GatewayBody,
+        target: &Target,
+        ctx: &RequestContext,
+    ) -> Result<Request<GatewayBody>, GatewayError> {
+        let base_path = target.base.path().trim_end_matches('/');
+        let mut path_and_query = format!("{base_path}{}", route.backend_path);
+        if let Some(query) = parts.uri.query() {
+            path_and_query.push('?');
+            path_and_query.push_str(query);
+        }
+        let authority = target.base.authority().map(|a| a.as_str()).unwrap_or_default();
+        let uri = Uri::builder()
+            .scheme(target.base.scheme_str().unwrap_or("http"))
+            .authority(authority)
+            .path_and_query(path_and_query)
+            .build()
+            .map_err(|e| GatewayError::backend_unreachable(format!("cannot build the backend URL: {e}")))?;
+
+        let mut headers = parts.headers.clone();
+        strip_hop_by_hop(&mut headers);
+        let original_host = headers
+            .remove(header::HOST)
+            .or_else(|| parts.uri.host().and_then(|h| HeaderValue::from_str(h).ok()));
+        if !route.api.def.pass_authorization_header {
+            headers.remove(header::AUTHORIZATION);
+        }
+        headers.remove("apikey");
+        if let Ok(host) = HeaderValue::from_str(authority) {
+            headers.insert(header::HOST, host);
+        }
+        if let Some(ip) = ctx.client_ip {
+            let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+                Some(previous) => format!("{previous}, {ip}"),
+                None => ip.to_string(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+                headers.insert("x-forwarded-for", v);
+            }
+        }
+        let tls = parts
+            .extensions
+            .get::<portico_net::ConnectionInfo>()
+            .is_some_and(|c| c.tls);
+        headers.insert(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if tls { "https" } else { "http" }),
+        );
+        if let Some(host) = original_host {
+            headers.insert("x-forwarded-host", host);
+        }
+
+        let mut request = Request::new(body);
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+
+    /// Phase 7: the answer to the consumer: the backend's status, headers (hop-by-hop removed)
+    /// and streamed body.
+    fn response(&self, upstream: Response<Incoming>) -> Response<GatewayBody> {
+        let (mut parts, body) = upstream.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed_unsync())
+    }
+
+    /// Phase 8: one analytics record, handed off without waiting (dropped if the consumer lags).
+    fn logging(
+        &self,
+        context: RequestContext,
+        response: &Response<GatewayBody>,
+        started: Instant,
+        backend_micros: Option<u64>,
+    ) {
+        let Some(sender) = &self.analytics else { return };
+        let response_bytes = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let record = AnalyticsRecord {
+            context,
+            status: response.status().as_u16(),
+            total_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            backend_micros,
+            response_bytes,
+        };
+        let _ = sender.try_send(record);
+    }
+}
+
+/// The gateway as a `tower::Service` (cheap to clone: one `Arc`).
+#[derive(Clone)]
+pub struct GatewayService(Arc<Gateway>);
+
+impl tower::Service<Request<Incoming>> for GatewayService {
+    type Response = Response<GatewayBody>;
+    type Error = Infallible;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Response<GatewayBody>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+        let gateway = self.0.clone();
+        Box::pin(async move { Ok(gateway.handle(request).await) })
+    }
+}
+
+enum RequestBody {
+    Buffered(Bytes),
+    Streamed(GatewayBody),
+}
+
+/// Refuses requests that carry both Content-Length and Transfer-Encoding (request smuggling).
+fn check_framing(headers: &HeaderMap) -> Result<(), GatewayError> {
+    if headers.contains_key(header::CONTENT_LENGTH) && headers.contains_key(header::TRANSFER_ENCODING) {
+        return Err(GatewayError::smuggling());
+    }
+    Ok(())
+}
+
+fn health(snapshot: &Snapshot) -> Response<GatewayBody> {
+    if !snapshot.loaded {
+        return GatewayError::not_ready().into_response();
+    }
+    let body = serde_json::json!({ "status": "healthy", "apis": snapshot.api_count() });
+    let mut response = Response::new(full(Bytes::from(body.to_string())));
+    *response.status_mut() = StatusCode::OK;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,561 @@
+//! The gateway over real sockets: a gateway listener, a backend HTTP server the test starts, and
+//! an HTTP client. Routing, error codes, header rules, failover and suspension, timeouts, path
+//! attacks, framing limits and snapshot swaps under load.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use portico_gateway::model::{ApiDef, ApiStatus, EndpointDef, ResourceDef, SuspendPolicy, TargetDef};
+use portico_gateway::{Gateway, GatewaySettings};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A backend that echoes what it received as JSON; `/slow` waits 2 s first.
+struct Backend {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Backend {
+    async fn start(name: &'static str) -> Backend {
+        Backend::start_on(name, "127.0.0.1:0".parse().expect("addr")).await
+    }
+
+    async fn start_on(name: &'static str, addr: SocketAddr) -> Backend {
+        let listener = TcpListener::bind(addr).await.expect("bind backend");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let service = tower::service_fn(move |request: Request<Incoming>| async move {
+                Ok::<_, Infallible>(echo(name, request).await)
+            });
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            portico_net::serve(
+                listener,
+                None,
+                service,
+                Default::default(),
+                stopped,
+                Duration::from_millis(100),
+            )
+            .await;
+        });
+        Backend {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    fn url(&self, base: &str) -> String {
+        format!("http://{}{base}", self.addr)
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+async fn echo(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.uri().path().ends_with("/slow") {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let headers: serde_json::Map<String, Value> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap_or("?").to_owned())))
+        .collect();
+    let method = request.method().to_string();
+    let uri = request.uri().to_string();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().len())
+        .unwrap_or(0);
+    let answer = json!({ "backend": name, "method": method, "uri": uri, "headers": headers, "bodyLength": body });
+    let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
+    response
+        .headers_mut()
+        .insert("content-type", "application/json".parse().expect("value"));
+    response
+        .headers_mut()
+        .insert("connection", "keep-alive".parse().expect("value"));
+    response
+}
+
+struct TestGateway {
+    gateway: Arc<Gateway>,
+    addr: SocketAddr,
+    client: reqwest::Client,
+}
+
+impl TestGateway {
+    async fn start() -> TestGateway {
+        let gateway = Gateway::new(GatewaySettings::default(), None);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
+        let addr = listener.local_addr().expect("addr");
+        let service = gateway.service();
+        tokio::spawn(async move {
+            portico_net::serve(
+                listener,
+                None,
+                service,
+                Default::default(),
+                std::future::pending(),
+                Duration::from_secs(1),
+            )
+            .await;
+        });
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        TestGateway { gateway, addr, client }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.client.get(self.url(path)).send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn resource(verb: &str, template: &str, secured: bool) -> ResourceDef {
+    ResourceDef {
+        verb: verb.into(),
+        template: template.into(),
+        secured,
+        scopes: vec![],
+        throttling_policy: "Unlimited".into(),
+    }
+}
+
+fn api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
+    ApiDef {
+        id: id.into(),
+        name: id.into(),
+        version: "1.0.0".into(),
+        context: context.into(),
+        is_default_version: false,
+        status: ApiStatus::Published,
+        resources: vec![
+            resource("GET", "/menu", false),
+            resource("GET", "/menu/{id}", false),
+            resource("POST", "/orders", false),
+            resource("GET", "/slow", false),
+            resource("GET", "/secure", true),
+        ],
+        production: Some(endpoint),
+        sandbox: None,
+        pass_authorization_header: false,
+        max_request_body: None,
+    }
+}
+
+fn fast_target(url: String) -> TargetDef {
+    TargetDef {
+        connect_timeout: Duration::from_millis(500),
+        response_timeout: Duration::from_millis(800),
+        suspend: SuspendPolicy {
+            initial: Duration::from_millis(300),
+            progression_factor: 2.0,
+            maximum: Duration::from_millis(1000),
+        },
+        ..TargetDef::new(url)
+    }
+}
+
+#[tokio::test]
+async fn health_reflects_the_snapshot() {
+    let gw = TestGateway::start().await;
+    assert_eq!(gw.get("/health").await.0, 503, "nothing loaded yet");
+    gw.gateway.install(vec![]);
+    let (status, body) = gw.get("/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["apis"], 0);
+}
+
+#[tokio::test]
+async fn proxies_with_wso2_url_scheme_and_header_rules() {
+    let backend = Backend::start("b1").await;
+    let gw = TestGateway::start().await;
+    let errors = gw.gateway.install(vec![api(
+        "pizza",
+        "/pizza",
+        EndpointDef::Single(TargetDef::new(backend.url("/api/v1/"))),
+    )]);
+    assert!(errors.is_empty());
+
+    let r = gw
+        .client
+        .get(gw.url("/pizza/1.0.0/menu/7?spicy=true"))
+        .header("Authorization", "Bearer consumer-token")
+        .header("Connection", "keep-alive, x-drop-me")
+        .header("x-drop-me", "1")
+        .header("x-custom", "kept")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().get("connection").is_none_or(|v| v != "keep-alive"),
+        "hop-by-hop response header removed"
+    );
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(
+        body["uri"], "/api/v1/menu/7?spicy=true",
+        "backend base path + resource path + query"
+    );
+    let headers = &body["headers"];
+    assert_eq!(headers["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(headers["x-forwarded-proto"], "http");
+    assert_eq!(headers["x-forwarded-host"], gw.addr.to_string());
+    assert_eq!(headers["host"], backend.addr.to_string());
+    assert_eq!(headers["x-custom"], "kept");
+    assert!(
+        headers.get("authorization").is_none(),
+        "consumer's Authorization not forwarded"
+    );
+    assert!(
+        headers.get("x-drop-me").is_none(),
+        "headers named in Connection are hop-by-hop"
+    );
+
+    // A POST body arrives whole.
+    let r = gw
+        .client
+        .post(gw.url("/pizza/1.0.0/orders"))
+        .body(vec![b'x'; 5000])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.expect("json")["bodyLength"], 5000);
+
+    // With pass-through enabled the Authorization header reaches the backend.
+    let mut passing = api(
+        "pizza",
+        "/pizza",
+        EndpointDef::Single(TargetDef::new(backend.url("/api/v1/"))),
+    );
+    passing.pass_authorization_header = true;
+    gw.gateway.install(vec![passing]);
+    let r = gw
+        .client
+        .get(gw.url("/pizza/1.0.0/menu"))
+        .header("Authorization", "Basic abc")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["headers"]["authorization"],
+        "Basic abc"
+    );
+    backend.stop().await;
+}
+
+#[tokio::test]
+async fn error_codes_for_routing_auth_and_lifecycle() {
+    let backend = Backend::start("b1").await;
+    let gw = TestGateway::start().await;
+    let mut blocked = api(
+        "blocked",
+        "/blocked",
+        EndpointDef::Single(TargetDef::new(backend.url("/"))),
+    );
+    blocked.status = ApiStatus::Blocked;
+    gw.gateway.install(vec![
+        api("pizza", "/pizza", EndpointDef::Single(TargetDef::new(backend.url("/")))),
+        blocked,
+    ]);
+
+    let (status, body) = gw.get("/nothing/here").await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("900906")));
+    let (status, body) = gw.get("/pizza/1.0.0/unknown").await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("900906")));
+
+    let r = gw
+        .client
+        .delete(gw.url("/pizza/1.0.0/menu"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET"));
+
+    let r = gw.client.get(gw.url("/pizza/1.0.0/secure")).send().await.expect("send");
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("www-authenticate").is_some());
+    assert_eq!(r.json::<Value>().await.expect("json")["code"], "900902");
+    let r = gw
+        .client
+        .get(gw.url("/pizza/1.0.0/secure"))
+        .bearer_auth("not-a-valid-token")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.json::<Value>().await.expect("json")["code"], "900901");
+
+    let (status, body) = gw.get("/blocked/1.0.0/menu").await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("700700")));
+    backend.stop().await;
+}
+
+#[tokio::test]
+async fn path_normalisation_never_escapes_a_context() {
+    let inside = Backend::start("inside").await;
+    let other = Backend::start("other").await;
+    let gw = TestGateway::start().await;
+    gw.gateway.install(vec![
+        api("pizza", "/pizza", EndpointDef::Single(TargetDef::new(inside.url("/")))),
+        api("admin", "/admin", EndpointDef::Single(TargetDef::new(other.url("/")))),
+    ]);
+    // Dot segments resolve before routing: this is /pizza/1.0.0/menu.
+    let (status, body) = gw.get("/pizza/1.0.0/x/../menu").await;
+    assert_eq!(
+        (status, body["backend"].as_str(), body["uri"].as_str()),
+        (200, Some("inside"), Some("/menu"))
+    );
+    // Climbing out of the context routes the normalised path, here to nothing.
+    let r = gw
+        .client
+        .get(gw.url("/pizza/1.0.0/%2e%2e/%2e%2e/secret"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 404);
+    // An encoded slash is refused outright.
+    let r = gw
+        .client
+        .get(gw.url("/pizza/1.0.0/menu%2F..%2F..%2Fadmin"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    // Reaching another API through dot segments lands on that API as routed, with its rules.
+    let (status, body) = gw.get("/pizza/1.0.0/../../admin/1.0.0/menu").await;
+    assert_eq!((status, body["backend"].as_str()), (200, Some("other")));
+    inside.stop().await;
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn failover_suspends_a_dead_backend_and_returns_to_it() {
+    let primary = Backend::start("primary").await;
+    let primary_addr = primary.addr;
+    let secondary = Backend::start("secondary").await;
+    let gw = TestGateway::start().await;
+    let endpoint = EndpointDef::Failover(vec![fast_target(primary.url("/")), fast_target(secondary.url("/"))]);
+    gw.gateway.install(vec![api("f", "/f", endpoint)]);
+
+    assert_eq!(gw.get("/f/1.0.0/menu").await.1["backend"], "primary");
+    primary.stop().await;
+    // The failing call is retried on the secondary within the same request.
+    let (status, body) = gw.get("/f/1.0.0/menu").await;
+    assert_eq!((status, body["backend"].as_str()), (200, Some("secondary")));
+    // While suspended, the primary is not tried at all.
+    assert_eq!(gw.get("/f/1.0.0/menu").await.1["backend"], "secondary");
+
+    let primary = Backend::start_on("primary", primary_addr).await;
+    // Suspension grows (300 ms, then 600 ms); well after it, the primary serves again.
+    let mut back = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if gw.get("/f/1.0.0/menu").await.1["backend"] == "primary" {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "primary did not come back after its suspension");
+    primary.stop().await;
+    secondary.stop().await;
+}
+
+#[tokio::test]
+async fn load_balancing_rotates_and_skips_a_dead_member() {
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let gw = TestGateway::start().await;
+    gw.gateway.install(vec![api(
+        "lb",
+        "/lb",
+        EndpointDef::LoadBalance(vec![fast_target(a.url("/")), fast_target(b.url("/"))]),
+    )]);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(
+            gw.get("/lb/1.0.0/menu").await.1["backend"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(seen, ["a", "b", "a", "b"]);
+    b.stop().await;
+    for _ in 0..6 {
+        let (status, body) = gw.get("/lb/1.0.0/menu").await;
+        assert_eq!(
+            (status, body["backend"].as_str()),
+            (200, Some("a")),
+            "no request lost to the dead member"
+        );
+    }
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn unreachable_and_slow_backends_answer_101503_and_101504() {
+    let slow = Backend::start("slow").await;
+    let dead_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let gw = TestGateway::start().await;
+    gw.gateway.install(vec![
+        api(
+            "dead",
+            "/dead",
+            EndpointDef::Single(fast_target(format!("http://127.0.0.1:{dead_port}/"))),
+        ),
+        api("slow", "/slowapi", EndpointDef::Single(fast_target(slow.url("/")))),
+    ]);
+    let (status, body) = gw.get("/dead/1.0.0/menu").await;
+    assert_eq!((status, body["code"].as_str()), (502, Some("101503")));
+    let (status, body) = gw.get("/slowapi/1.0.0/slow").await;
+    assert_eq!((status, body["code"].as_str()), (504, Some("101504")));
+    slow.stop().await;
+}
+
+#[tokio::test]
+async fn framing_and_header_limits() {
+    let backend = Backend::start("b").await;
+    let gw = TestGateway::start().await;
+    gw.gateway.install(vec![api(
+        "p",
+        "/p",
+        EndpointDef::Single(TargetDef::new(backend.url("/"))),
+    )]);
+
+    // Content-Length and Transfer-Encoding together: hyper's parser drops Content-Length
+    // (RFC 9112 §6.3, chunked wins) and closes the connection after the answer, so the bytes
+    // smuggled behind the first request are never read as a request.
+    let mut stream = tokio::net::TcpStream::connect(gw.addr).await.expect("connect");
+    stream
+        .write_all(b"POST /p/1.0.0/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /p/1.0.0/menu HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "connection left open after a smuggling attempt");
+    let text = String::from_utf8_lossy(&answer);
+    assert_eq!(
+        text.matches("HTTP/1.1 ").count(),
+        1,
+        "the smuggled second request was not served: {text}"
+    );
+    assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+
+    // Headers over 64 KiB: 431.
+    let r = gw
+        .client
+        .get(gw.url("/p/1.0.0/menu"))
+        .header("x-big", "a".repeat(70 * 1024))
+        .send()
+        .await;
+    match r {
+        Ok(r) => assert_eq!(r.status(), 431),
+        Err(e) => panic!("expected a 431 answer, got {e}"),
+    }
+    backend.stop().await;
+}
+
+#[tokio::test]
+async fn body_limit_per_api() {
+    let backend = Backend::start("b").await;
+    let gw = TestGateway::start().await;
+    let mut limited = api("p", "/p", EndpointDef::Single(TargetDef::new(backend.url("/"))));
+    limited.max_request_body = Some(1000);
+    gw.gateway.install(vec![limited]);
+    let r = gw
+        .client
+        .post(gw.url("/p/1.0.0/orders"))
+        .body(vec![b'x'; 1001])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 413);
+    let r = gw
+        .client
+        .post(gw.url("/p/1.0.0/orders"))
+        .body(vec![b'x'; 1000])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    backend.stop().await;
+}
+
+#[tokio::test]
+async fn snapshot_swaps_under_load_lose_no_request() {
+    let backend = Backend::start("b").await;
+    let gw = Arc::new(TestGateway::start().await);
+    let stable = api(
+        "stable",
+        "/stable",
+        EndpointDef::Single(TargetDef::new(backend.url("/"))),
+    );
+    gw.gateway.install(vec![stable.clone()]);
+
+    let mut load = Vec::new();
+    for _ in 0..8 {
+        let gw = gw.clone();
+        load.push(tokio::spawn(async move {
+            let mut failures = 0;
+            for _ in 0..150 {
+                let r = gw.client.get(gw.url("/stable/1.0.0/menu")).send().await;
+                if !matches!(r, Ok(ref r) if r.status() == 200) {
+                    failures += 1;
+                }
+            }
+            failures
+        }));
+    }
+    // Deploy 100 more APIs one at a time while the load runs; each becomes routable at once.
+    let mut deployed = vec![stable];
+    for i in 0..100 {
+        deployed.push(api(
+            &format!("api{i}"),
+            &format!("/api{i}"),
+            EndpointDef::Single(TargetDef::new(backend.url("/"))),
+        ));
+        gw.gateway.install(deployed.clone());
+        let (status, _) = gw.get(&format!("/api{i}/1.0.0/menu")).await;
+        assert_eq!(status, 200, "api{i} routable right after install");
+    }
+    let mut failures = 0;
+    for task in load {
+        failures += task.await.expect("join");
+    }
+    assert_eq!(failures, 0);
+    backend.stop().await;
+}

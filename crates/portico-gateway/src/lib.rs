@@ -7,6 +7,7 @@
 //! the database. No web framework sits on this path: hyper in, hyper-util's pooled client out.
 #![forbid(unsafe_code)]
 
+pub mod artifact;
 mod endpoint;
 mod error;
 pub mod model;
@@ -45,6 +46,8 @@ pub struct GatewaySettings {
     /// Idle upstream connections kept per backend host (at least the client concurrency).
     pub upstream_idle_per_host: usize,
     pub upstream_idle_timeout: Duration,
+    /// Gateway-wide CORS rules (`[apim.cors]`), for APIs without their own; `None` disables.
+    pub cors: Option<model::CorsDef>,
 }
 
 impl Default for GatewaySettings {
@@ -53,6 +56,7 @@ impl Default for GatewaySettings {
             retry_buffer_limit: 64 * 1024,
             upstream_idle_per_host: 1024,
             upstream_idle_timeout: Duration::from_secs(90),
+            cors: Some(model::CorsDef::wso2_default()),
         }
     }
 }

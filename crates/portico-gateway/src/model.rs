@@ -21,6 +21,57 @@ pub struct ApiDef {
     pub pass_authorization_header: bool,
     /// Largest request body accepted for this API, in bytes.
     pub max_request_body: Option<u64>,
+    /// The API's own CORS rules; the gateway-wide ones apply when `None`.
+    pub cors: Option<CorsDef>,
+}
+
+/// CORS rules (WSO2's `corsConfiguration` or `[apim.cors]`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CorsDef {
+    /// Origins allowed; `*` allows any.
+    pub allow_origins: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_credentials: bool,
+}
+
+impl CorsDef {
+    /// WSO2's default `[apim.cors]`.
+    pub fn wso2_default() -> CorsDef {
+        CorsDef {
+            allow_origins: vec!["*".into()],
+            allow_headers: [
+                "authorization",
+                "Access-Control-Allow-Origin",
+                "Content-Type",
+                "SOAPAction",
+                "apikey",
+                "Internal-Key",
+            ]
+            .map(String::from)
+            .to_vec(),
+            allow_methods: ["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
+                .map(String::from)
+                .to_vec(),
+            allow_credentials: false,
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if it is allowed.
+    pub fn allowed_origin(&self, origin: &str) -> Option<String> {
+        if self.allow_origins.iter().any(|o| o == origin) {
+            return Some(origin.to_owned());
+        }
+        if self.allow_origins.iter().any(|o| o == "*") {
+            // A wildcard cannot be combined with credentials, so echo the origin then.
+            return Some(if self.allow_credentials {
+                origin.to_owned()
+            } else {
+                "*".to_owned()
+            });
+        }
+        None
+    }
 }
 
 /// Lifecycle states that matter at the gateway.

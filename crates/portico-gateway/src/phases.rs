@@ -37,6 +37,9 @@ pub struct RequestContext {
     pub backend: Option<String>,
     pub error_code: Option<&'static str>,
     pub request_bytes: u64,
+    /// `Access-Control-Allow-Origin` to send, decided once the API is known.
+    pub cors_origin: Option<String>,
+    pub cors_credentials: bool,
 }
 
 /// One request's analytics record, handed off without waiting.
@@ -102,16 +105,77 @@ impl Gateway {
                 .map(|c| c.peer.ip()),
             ..RequestContext::default()
         };
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some(origin) = &origin {
+            // Until the API is known (and for errors before routing) the gateway-wide rules apply.
+            self.decide_cors(None, origin, &mut ctx);
+        }
         let mut backend_micros = None;
-        let response = match self.process(&snapshot, request, &mut ctx, &mut backend_micros).await {
+        let is_preflight = request.method() == http::Method::OPTIONS
+            && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let result = if is_preflight {
+            self.preflight(&snapshot, &request, origin.as_deref(), &mut ctx)
+        } else {
+            self.process(&snapshot, request, &mut ctx, origin.as_deref(), &mut backend_micros)
+                .await
+        };
+        let mut response = match result {
             Ok(response) => response,
             Err(error) => {
                 ctx.error_code = Some(error.code);
                 error.into_response()
             }
         };
+        if let Some(allowed) = &ctx.cors_origin {
+            add_cors_headers(response.headers_mut(), allowed, ctx.cors_credentials);
+        }
         self.logging(ctx, &response, started, backend_micros);
         response
+    }
+
+    /// The CORS rules for an API (its own, else the gateway's), applied to `origin`.
+    fn decide_cors(&self, api: Option<&crate::model::ApiDef>, origin: &str, ctx: &mut RequestContext) {
+        let rules = api.and_then(|a| a.cors.as_ref()).or(self.settings.cors.as_ref());
+        ctx.cors_origin = rules.and_then(|r| r.allowed_origin(origin));
+        ctx.cors_credentials = rules.is_some_and(|r| r.allow_credentials);
+    }
+
+    /// Answers a CORS preflight at the gateway, without authentication or a backend call, for
+    /// any path where the API has a resource.
+    fn preflight(
+        &self,
+        snapshot: &Snapshot,
+        request: &Request<Incoming>,
+        origin: Option<&str>,
+        ctx: &mut RequestContext,
+    ) -> Result<Response<GatewayBody>, GatewayError> {
+        let path = crate::path::normalize(request.uri().path()).map_err(GatewayError::bad_path)?;
+        let (api, methods) = snapshot
+            .methods_at(&path)
+            .ok_or_else(GatewayError::no_matching_resource)?;
+        ctx.api_id = Some(api.def.id.clone());
+        if let Some(origin) = origin {
+            self.decide_cors(Some(&api.def), origin, ctx);
+        }
+        let rules = api.def.cors.as_ref().or(self.settings.cors.as_ref());
+        let mut response = Response::new(full(Bytes::new()));
+        let headers = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
+            headers.insert(header::ALLOW, v);
+        }
+        if let Some(rules) = rules.filter(|_| ctx.cors_origin.is_some()) {
+            if let Ok(v) = HeaderValue::from_str(&rules.allow_methods.join(",")) {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&rules.allow_headers.join(",")) {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+            }
+        }
+        Ok(response)
     }
 
     async fn process(
@@ -119,10 +183,14 @@ impl Gateway {
         snapshot: &Snapshot,
         request: Request<Incoming>,
         ctx: &mut RequestContext,
+        origin: Option<&str>,
         backend_micros: &mut Option<u64>,
     ) -> Result<Response<GatewayBody>, GatewayError> {
         check_framing(request.headers())?;
         let route = self.route(snapshot, &request, ctx)?;
+        if let Some(origin) = origin {
+            self.decide_cors(Some(&route.api.def), origin, ctx);
+        }
         self.authenticate(&route, &request, ctx)?;
         self.authorize(&route, ctx)?;
         self.throttle(ctx)?;
@@ -414,6 +482,21 @@ impl tower::Service<Request<Incoming>> for GatewayService {
 enum RequestBody {
     Buffered(Bytes),
     Streamed(GatewayBody),
+}
+
+fn add_cors_headers(headers: &mut HeaderMap, allowed_origin: &str, credentials: bool) {
+    if let Ok(v) = HeaderValue::from_str(allowed_origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    if credentials {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    if allowed_origin != "*" {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
 }
 
 /// Refuses requests that carry both Content-Length and Transfer-Encoding (request smuggling).

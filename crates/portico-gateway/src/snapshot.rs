@@ -312,6 +312,7 @@ mod tests {
             sandbox: None,
             pass_authorization_header: false,
             max_request_body: None,
+            cors: None,
         }
     }
 

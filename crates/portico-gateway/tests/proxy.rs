@@ -168,6 +168,7 @@ fn api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
         sandbox: None,
         pass_authorization_header: false,
         max_request_body: None,
+        cors: None,
     }
 }
 
@@ -558,4 +559,103 @@ async fn snapshot_swaps_under_load_lose_no_request() {
     }
     assert_eq!(failures, 0);
     backend.stop().await;
+}
+
+#[tokio::test]
+async fn cors_gateway_wide_and_per_api() {
+    let backend = Backend::start("b").await;
+    let gw = TestGateway::start().await;
+    let open = api("open", "/open", EndpointDef::Single(TargetDef::new(backend.url("/"))));
+    let mut strict = api(
+        "strict",
+        "/strict",
+        EndpointDef::Single(TargetDef::new(backend.url("/"))),
+    );
+    strict.cors = Some(portico_gateway::model::CorsDef {
+        allow_origins: vec!["https://app.example".into()],
+        allow_headers: vec!["authorization".into()],
+        allow_methods: vec!["GET".into()],
+        allow_credentials: true,
+    });
+    gw.gateway.install(vec![open, strict]);
+
+    let acao = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap_or("").to_owned())
+    };
+    let r = gw
+        .client
+        .get(gw.url("/open/1.0.0/menu"))
+        .header("Origin", "https://any.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        acao(&r).as_deref(),
+        Some("*"),
+        "WSO2's default [apim.cors] allows any origin"
+    );
+
+    let r = gw
+        .client
+        .get(gw.url("/strict/1.0.0/menu"))
+        .header("Origin", "https://app.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(acao(&r).as_deref(), Some("https://app.example"));
+    assert_eq!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let r = gw
+        .client
+        .get(gw.url("/strict/1.0.0/menu"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(acao(&r), None);
+
+    // Errors carry CORS headers too, so browsers can read them.
+    let r = gw
+        .client
+        .get(gw.url("/open/1.0.0/secure"))
+        .header("Origin", "https://any.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+    assert_eq!(acao(&r).as_deref(), Some("*"));
+
+    // Preflight is answered by the gateway: no credentials needed, no backend call.
+    backend.stop().await;
+    let r = gw
+        .client
+        .request(reqwest::Method::OPTIONS, gw.url("/strict/1.0.0/secure"))
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(acao(&r).as_deref(), Some("https://app.example"));
+    assert_eq!(
+        r.headers()
+            .get("access-control-allow-methods")
+            .and_then(|v| v.to_str().ok()),
+        Some("GET")
+    );
+    let r = gw
+        .client
+        .request(reqwest::Method::OPTIONS, gw.url("/nothing/1.0.0/x"))
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 404);
 }

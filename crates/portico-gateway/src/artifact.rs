@@ -1,0 +1,295 @@
+//! Reading the management side's runtime artifact (schema 1, documented in `portico-apis`) into
+//! the gateway's [`ApiDef`]. The gateway reads the JSON itself so that it depends on the
+//! document's fields, not on the management crates.
+//!
+//! `endpointConfig` follows WSO2: `endpoint_type` `http` (one `production_endpoints` /
+//! `sandbox_endpoints` object), `load_balance` (arrays of them) or `failover` (one object plus
+//! `production_failovers` / `sandbox_failovers` arrays). Each endpoint may carry WSO2's advanced
+//! `config`: `actionDuration` (response timeout, ms), `suspendDuration` (initial suspension,
+//! ms), `suspendMaxDuration` (ms), `factor` (progression factor); Portico adds
+//! `connectTimeout` (ms).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::model::{ApiDef, ApiStatus, CorsDef, EndpointDef, ResourceDef, SuspendPolicy, TargetDef};
+
+/// The artifact formats this gateway reads.
+pub const SUPPORTED_SCHEMA: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+#[error("runtime artifact {api}: {reason}")]
+pub struct ArtifactError {
+    pub api: String,
+    pub reason: String,
+}
+
+/// Converts one artifact document.
+pub fn api_from_artifact(doc: &Value) -> Result<ApiDef, ArtifactError> {
+    let id = doc.get("id").and_then(Value::as_str).unwrap_or("<no id>").to_owned();
+    let fail = |reason: String| ArtifactError {
+        api: id.clone(),
+        reason,
+    };
+    let schema = doc
+        .get("schema")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| fail("no `schema`".into()))?;
+    if schema != SUPPORTED_SCHEMA {
+        return Err(fail(format!(
+            "schema {schema} is not supported (this gateway reads {SUPPORTED_SCHEMA})"
+        )));
+    }
+    let text = |key: &str| -> Result<String, ArtifactError> {
+        doc.get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| fail(format!("`{key}` is missing")))
+    };
+    let operations = doc
+        .get("operations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| fail("`operations` is missing".into()))?;
+    let resources = operations
+        .iter()
+        .map(|op| {
+            let target = op
+                .get("target")
+                .and_then(Value::as_str)
+                .ok_or_else(|| fail("an operation has no `target`".into()))?;
+            let verb = op
+                .get("verb")
+                .and_then(Value::as_str)
+                .ok_or_else(|| fail("an operation has no `verb`".into()))?;
+            let auth_type = op
+                .get("authType")
+                .and_then(Value::as_str)
+                .unwrap_or("Application & Application User");
+            Ok(ResourceDef {
+                verb: verb.to_ascii_uppercase(),
+                template: target.to_owned(),
+                secured: !auth_type.eq_ignore_ascii_case("none"),
+                scopes: op
+                    .get("scopes")
+                    .and_then(Value::as_array)
+                    .map(|s| s.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                throttling_policy: op
+                    .get("throttlingPolicy")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Unlimited")
+                    .to_owned(),
+            })
+        })
+        .collect::<Result<Vec<_>, ArtifactError>>()?;
+    let endpoint_config = doc.get("endpointConfig").filter(|v| !v.is_null());
+    let (production, sandbox) = match endpoint_config {
+        Some(config) => (
+            endpoint(config, "production").map_err(&fail)?,
+            endpoint(config, "sandbox").map_err(&fail)?,
+        ),
+        None => (None, None),
+    };
+    Ok(ApiDef {
+        name: text("name")?,
+        version: text("version")?,
+        context: text("context")?,
+        is_default_version: doc.get("isDefaultVersion").and_then(Value::as_bool).unwrap_or(false),
+        status: ApiStatus::from_wire(doc.get("lifeCycleStatus").and_then(Value::as_str).unwrap_or("CREATED")),
+        resources,
+        production,
+        sandbox,
+        pass_authorization_header: false,
+        max_request_body: None,
+        cors: cors(doc.get("corsConfiguration")),
+        id: id.clone(),
+    })
+}
+
+fn endpoint(config: &Value, kind: &str) -> Result<Option<EndpointDef>, String> {
+    let endpoint_type = config.get("endpoint_type").and_then(Value::as_str).unwrap_or("http");
+    let Some(main) = config.get(format!("{kind}_endpoints")).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let targets = |value: &Value| -> Result<Vec<TargetDef>, String> {
+        match value {
+            Value::Array(items) => items.iter().map(|i| target(i, kind)).collect(),
+            single => Ok(vec![target(single, kind)?]),
+        }
+    };
+    let def = match endpoint_type {
+        "load_balance" => EndpointDef::LoadBalance(targets(main)?),
+        "failover" => {
+            let mut all = targets(main)?;
+            if let Some(backups) = config.get(format!("{kind}_failovers")).filter(|v| !v.is_null()) {
+                all.extend(targets(backups)?);
+            }
+            EndpointDef::Failover(all)
+        }
+        "http" | "address" | "default" => {
+            let mut all = targets(main)?;
+            if all.len() != 1 {
+                return Err(format!("{kind}_endpoints of an `http` endpoint must be one object"));
+            }
+            EndpointDef::Single(all.remove(0))
+        }
+        other => return Err(format!("endpoint_type `{other}` is not supported by the gateway")),
+    };
+    Ok(Some(def))
+}
+
+fn target(value: &Value, kind: &str) -> Result<TargetDef, String> {
+    let url = value
+        .get("url")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("a {kind} endpoint has no `url`"))?;
+    let mut def = TargetDef::new(url);
+    if let Some(config) = value.get("config").filter(|v| v.is_object()) {
+        let ms = |key: &str| -> Option<u64> {
+            config
+                .get(key)
+                .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+        };
+        if let Some(t) = ms("actionDuration").filter(|t| *t > 0) {
+            def.response_timeout = Duration::from_millis(t);
+        }
+        if let Some(t) = ms("connectTimeout").filter(|t| *t > 0) {
+            def.connect_timeout = Duration::from_millis(t);
+        }
+        let initial = ms("suspendDuration");
+        let maximum = ms("suspendMaxDuration");
+        let factor = config
+            .get("factor")
+            .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
+        if initial.is_some() || maximum.is_some() || factor.is_some() {
+            let base = SuspendPolicy::default();
+            let initial = initial.map(Duration::from_millis).unwrap_or(base.initial);
+            def.suspend = SuspendPolicy {
+                initial,
+                progression_factor: factor.unwrap_or(base.progression_factor),
+                maximum: maximum.map(Duration::from_millis).unwrap_or(initial.max(base.maximum)),
+            };
+        }
+    }
+    Ok(def)
+}
+
+fn cors(value: Option<&Value>) -> Option<CorsDef> {
+    let value = value?;
+    if !value
+        .get("corsConfigurationEnabled")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        return None;
+    }
+    let list = |key: &str| -> Vec<String> {
+        value
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    Some(CorsDef {
+        allow_origins: list("accessControlAllowOrigins"),
+        allow_headers: list("accessControlAllowHeaders"),
+        allow_methods: list("accessControlAllowMethods"),
+        allow_credentials: value
+            .get("accessControlAllowCredentials")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(endpoint_config: Value) -> Value {
+        json!({
+            "schema": 1, "id": "api-1", "name": "Pizza", "version": "1.0.0", "context": "/pizza",
+            "isDefaultVersion": true, "lifeCycleStatus": "PUBLISHED",
+            "endpointConfig": endpoint_config,
+            "operations": [
+                {"target": "/menu", "verb": "get", "authType": "None", "throttlingPolicy": "Unlimited", "scopes": []},
+                {"target": "/order", "verb": "POST", "authType": "Application & Application User", "throttlingPolicy": "Gold", "scopes": ["order"]}
+            ],
+            "policies": ["Gold"], "apiThrottlingPolicy": null,
+            "corsConfiguration": {"corsConfigurationEnabled": true, "accessControlAllowOrigins": ["https://app.example"],
+                "accessControlAllowCredentials": true, "accessControlAllowHeaders": ["authorization"], "accessControlAllowMethods": ["GET"]},
+            "securityScheme": ["oauth2"], "transport": ["http", "https"],
+            "revisionId": "rev-1", "revisionNumber": 1, "environment": "Default", "vhost": "localhost", "deployedTime": 1
+        })
+    }
+
+    #[test]
+    fn reads_a_single_endpoint_api() {
+        let api = api_from_artifact(&doc(json!({
+            "endpoint_type": "http",
+            "production_endpoints": {"url": "http://backend:8080/api", "config": {"actionDuration": "3000", "suspendDuration": 1000, "factor": 2, "suspendMaxDuration": 8000}},
+            "sandbox_endpoints": {"url": "http://sandbox:8080/api"}
+        })))
+        .expect("valid");
+        assert_eq!(api.id, "api-1");
+        assert!(api.is_default_version);
+        assert_eq!(api.status, ApiStatus::Published);
+        assert_eq!(api.resources[0].verb, "GET");
+        assert!(!api.resources[0].secured);
+        assert!(api.resources[1].secured);
+        assert_eq!(api.resources[1].scopes, vec!["order"]);
+        let Some(EndpointDef::Single(t)) = &api.production else {
+            panic!("single production endpoint")
+        };
+        assert_eq!(t.url, "http://backend:8080/api");
+        assert_eq!(t.response_timeout, Duration::from_secs(3));
+        assert_eq!(t.suspend.initial, Duration::from_secs(1));
+        assert_eq!(t.suspend.maximum, Duration::from_secs(8));
+        assert!(matches!(&api.sandbox, Some(EndpointDef::Single(s)) if s.url == "http://sandbox:8080/api"));
+        assert_eq!(api.cors.as_ref().map(|c| c.allow_credentials), Some(true));
+    }
+
+    #[test]
+    fn reads_load_balanced_and_failover_endpoints() {
+        let lb = api_from_artifact(&doc(json!({
+            "endpoint_type": "load_balance", "algoCombo": "roundRobin",
+            "production_endpoints": [{"url": "http://a"}, {"url": "http://b"}]
+        })))
+        .expect("lb");
+        assert!(matches!(&lb.production, Some(EndpointDef::LoadBalance(t)) if t.len() == 2));
+        assert!(lb.sandbox.is_none());
+        let fo = api_from_artifact(&doc(json!({
+            "endpoint_type": "failover",
+            "production_endpoints": {"url": "http://primary"},
+            "production_failovers": [{"url": "http://backup1"}, {"url": "http://backup2"}]
+        })))
+        .expect("failover");
+        let Some(EndpointDef::Failover(t)) = &fo.production else {
+            panic!("failover")
+        };
+        assert_eq!(
+            t.iter().map(|t| t.url.as_str()).collect::<Vec<_>>(),
+            ["http://primary", "http://backup1", "http://backup2"]
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_serve() {
+        let mut d = doc(json!(null));
+        d["schema"] = json!(2);
+        assert!(
+            api_from_artifact(&d)
+                .expect_err("schema")
+                .to_string()
+                .contains("schema 2")
+        );
+        let err = api_from_artifact(&doc(
+            json!({"endpoint_type": "awslambda", "production_endpoints": {"url": "x"}}),
+        ))
+        .expect_err("type");
+        assert!(err.to_string().contains("awslambda"), "{err}");
+        let no_endpoint = api_from_artifact(&doc(json!(null))).expect("no endpoint is allowed");
+        assert!(no_endpoint.production.is_none());
+    }
+}

@@ -13,7 +13,8 @@ mod template;
 
 pub use error::ConfigError;
 pub use model::{
-    Config, Database, DatabaseKind, Environment, Keystore, Mode, Ports, Server, SuperAdmin, Transport, Transports,
+    Config, Cors, Database, DatabaseKind, Environment, Keystore, Mode, OneOrMany, Ports, Server, SuperAdmin, Transport,
+    Transports,
 };
 pub use template::{InitOptions, render_deployment_toml};
 

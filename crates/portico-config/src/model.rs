@@ -236,6 +236,94 @@ fn default_key() -> PathBuf {
 pub struct Apim {
     #[serde(default)]
     pub gateway: Gateway,
+    /// Gateway-wide CORS rules for APIs without their own.
+    #[serde(default)]
+    pub cors: Cors,
+    #[serde(default)]
+    pub sync_runtime_artifacts: SyncRuntimeArtifacts,
+}
+
+/// `[apim.cors]`, WSO2's defaults when absent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cors {
+    #[serde(default = "default_true")]
+    pub enable: bool,
+    /// `"*"` or a list of origins.
+    #[serde(default = "default_cors_origins")]
+    pub allow_origins: OneOrMany,
+    #[serde(default = "default_cors_methods")]
+    pub allow_methods: Vec<String>,
+    #[serde(default = "default_cors_headers")]
+    pub allow_headers: Vec<String>,
+    #[serde(default)]
+    pub allow_credentials: bool,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Cors {
+            enable: true,
+            allow_origins: default_cors_origins(),
+            allow_methods: default_cors_methods(),
+            allow_headers: default_cors_headers(),
+            allow_credentials: false,
+        }
+    }
+}
+
+/// A value WSO2 lets you write as one string or as a list.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+fn default_cors_origins() -> OneOrMany {
+    OneOrMany::One("*".to_owned())
+}
+fn default_cors_methods() -> Vec<String> {
+    ["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_cors_headers() -> Vec<String> {
+    [
+        "authorization",
+        "Access-Control-Allow-Origin",
+        "Content-Type",
+        "SOAPAction",
+        "apikey",
+        "Internal-Key",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `[apim.sync_runtime_artifacts.gateway]`: which environments this node's gateway serves.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRuntimeArtifacts {
+    #[serde(default)]
+    pub gateway: GatewaySync,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySync {
+    /// Environment names; every configured environment when empty.
+    #[serde(default)]
+    pub gateway_labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -467,6 +555,22 @@ impl Config {
             }
         }
 
+        for (i, label) in self
+            .apim
+            .sync_runtime_artifacts
+            .gateway
+            .gateway_labels
+            .iter()
+            .enumerate()
+        {
+            if !self.apim.gateway.environment.iter().any(|e| &e.name == label) {
+                return Err(c.invalid(
+                    &format!("apim.sync_runtime_artifacts.gateway.gateway_labels[{i}]"),
+                    &format!("`{label}` is not a configured [[apim.gateway.environment]]"),
+                ));
+            }
+        }
+
         if let Some(0) = self.transport.https.max_request_body {
             return Err(c.invalid("transport.https.max_request_body", "must be greater than 0"));
         }
@@ -511,6 +615,16 @@ impl Config {
             gateway_http: p(&t.passthru_http, 8280),
             gateway_https: p(&t.passthru_https, 8243),
             traffic_manager: p(&t.traffic_manager, 9611),
+        }
+    }
+
+    /// The environments this node's gateway serves.
+    pub fn served_environments(&self) -> Vec<String> {
+        let labels = &self.apim.sync_runtime_artifacts.gateway.gateway_labels;
+        if labels.is_empty() {
+            self.apim.gateway.environment.iter().map(|e| e.name.clone()).collect()
+        } else {
+            labels.clone()
         }
     }
 
@@ -725,6 +839,31 @@ mod tests {
         .expect_err("dup");
         assert_eq!(err.key(), Some("apim.gateway.environment[1].name"));
         assert_eq!(err.line(), Some(6));
+    }
+
+    #[test]
+    fn cors_takes_one_origin_or_a_list() {
+        let c = parse(&format!("{MIN}[apim.cors]\nallow_origins = \"https://a\"\n")).expect("one");
+        assert_eq!(c.apim.cors.allow_origins.to_vec(), vec!["https://a"]);
+        let c = parse(&format!(
+            "{MIN}[apim.cors]\nallow_origins = [\"https://a\", \"https://b\"]\nallow_credentials = true\n"
+        ))
+        .expect("many");
+        assert_eq!(c.apim.cors.allow_origins.to_vec().len(), 2);
+        assert!(c.apim.cors.allow_credentials);
+        assert!(parse(MIN).expect("default").apim.cors.enable);
+    }
+
+    #[test]
+    fn gateway_labels_must_name_environments() {
+        let c = parse(MIN).expect("default");
+        assert_eq!(c.served_environments(), vec!["Default"]);
+        let err = parse(&format!(
+            "{MIN}[apim.sync_runtime_artifacts.gateway]\ngateway_labels = [\"Nope\"]\n"
+        ))
+        .expect_err("unknown");
+        assert_eq!(err.key(), Some("apim.sync_runtime_artifacts.gateway.gateway_labels[0]"));
+        assert_eq!(err.line(), Some(4));
     }
 
     #[test]

@@ -102,6 +102,19 @@ https_endpoint = "https://{host_bare}:{gw_https}"
 vhosts = [{hostname}]
 show_in_api_console = true
 
+# CORS rules for APIs that do not define their own (WSO2's defaults).
+[apim.cors]
+enable = true
+# "*" or a list of origins.
+allow_origins = "*"
+allow_methods = ["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
+allow_headers = ["authorization", "Access-Control-Allow-Origin", "Content-Type", "SOAPAction", "apikey", "Internal-Key"]
+allow_credentials = false
+
+# The environments this node's gateway serves (every environment above when the list is empty).
+[apim.sync_runtime_artifacts.gateway]
+gateway_labels = []
+
 # Listener ports before the offset is added (WSO2's defaults).
 [transport.https]
 # Management: REST APIs, portals, OAuth2 endpoints.

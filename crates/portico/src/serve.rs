@@ -82,7 +82,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let tls_config = tls.server_config(&[b"h2", b"http/1.1"])?;
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
 
-    let gateway = portico_gateway::Gateway::new(portico_gateway::GatewaySettings::default(), None);
+    let gateway = portico_gateway::Gateway::new(gateway_settings(&config), None);
     // Deployed APIs are loaded into the snapshot by the deployment slice; until then the
     // gateway serves an empty, loaded snapshot (its /health answers 200, every API path 404).
     gateway.install(Vec::new());
@@ -148,6 +148,20 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     store.close().await;
     println!("Stopped.");
     Ok(())
+}
+
+/// The gateway's settings from `[apim.cors]` and friends.
+fn gateway_settings(config: &Config) -> portico_gateway::GatewaySettings {
+    let cors = &config.apim.cors;
+    portico_gateway::GatewaySettings {
+        cors: cors.enable.then(|| portico_gateway::model::CorsDef {
+            allow_origins: cors.allow_origins.to_vec(),
+            allow_headers: cors.allow_headers.clone(),
+            allow_methods: cors.allow_methods.clone(),
+            allow_credentials: cors.allow_credentials,
+        }),
+        ..portico_gateway::GatewaySettings::default()
+    }
 }
 
 fn load_keys(config: &Config, which: &str) -> anyhow::Result<KeyMaterial> {

@@ -96,6 +96,30 @@ impl GatewayError {
         }
     }
 
+    pub fn not_subscribed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "900908",
+            "Resource forbidden ",
+            "User is NOT authorized to access the Resource. API Subscription validation failed.",
+        )
+    }
+
+    pub fn insufficient_scope(scopes: &[String]) -> Self {
+        GatewayError {
+            challenge: Some("Bearer realm=\"Portico\", error=\"insufficient_scope\""),
+            ..Self::new(
+                StatusCode::FORBIDDEN,
+                "900910",
+                "The access token does not allow you to access the requested resource",
+                format!(
+                    "User is NOT authorized to access the Resource: one of the scopes {} is needed",
+                    scopes.join(", ")
+                ),
+            )
+        }
+    }
+
     pub fn blocked() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

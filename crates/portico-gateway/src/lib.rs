@@ -8,8 +8,10 @@
 #![forbid(unsafe_code)]
 
 pub mod artifact;
+mod credentials;
 mod endpoint;
 mod error;
+pub mod identity;
 pub mod model;
 pub mod path;
 mod phases;
@@ -26,9 +28,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::mpsc;
 
+pub use credentials::{TokenClaims, TokenError};
 pub use error::GatewayError;
 pub use phases::{AnalyticsRecord, GatewayService, RequestContext};
-pub use snapshot::{BuildError, PoolCache, RouteError, Snapshot};
+pub use snapshot::{BuildError, PoolCache, RouteError, RoutingTable};
 
 /// Boxed error type of bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -61,9 +64,18 @@ impl Default for GatewaySettings {
     }
 }
 
-/// The gateway: current snapshot, upstream connection pools, analytics hand-off.
+/// Everything a request reads, immutable: the routing table and the identity data. Swapped as a
+/// whole; requests in flight keep the one they started with.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub routes: Arc<RoutingTable>,
+    pub identity: Arc<identity::Identity>,
+}
+
+/// The gateway: current snapshot, upstream connection pools, token cache, analytics hand-off.
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
+    tokens: credentials::TokenCache,
     pools: PoolCache,
     /// One pooled client per connect timeout in use (the connector carries the timeout).
     clients: RwLock<HashMap<Duration, UpstreamClient>>,
@@ -76,7 +88,8 @@ impl Gateway {
     /// Analytics records go to `analytics` when given, dropped when the channel is full.
     pub fn new(settings: GatewaySettings, analytics: Option<mpsc::Sender<AnalyticsRecord>>) -> Arc<Gateway> {
         Arc::new(Gateway {
-            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            tokens: credentials::TokenCache::default(),
             pools: PoolCache::default(),
             clients: RwLock::new(HashMap::new()),
             settings,
@@ -87,13 +100,32 @@ impl Gateway {
     /// Compiles `apis` into a new snapshot and swaps it in. APIs that fail to compile are left
     /// out and returned; the others serve.
     pub fn install(&self, apis: Vec<model::ApiDef>) -> Vec<BuildError> {
-        let (snapshot, errors) = Snapshot::build(apis, &self.pools);
+        let (routes, errors) = RoutingTable::build(apis, &self.pools);
         for e in &errors {
             tracing::warn!(error = %e, "API left out of the gateway snapshot");
         }
-        self.snapshot.store(Arc::new(snapshot));
+        let routes = Arc::new(routes);
+        self.snapshot.rcu(|current| Snapshot {
+            routes: routes.clone(),
+            identity: current.identity.clone(),
+        });
         self.pools.retain_used();
         errors
+    }
+
+    /// Swaps in new identity data (keys, applications, subscriptions, revocations). Cached
+    /// tokens are forgotten when the keys change.
+    pub fn install_identity(&self, identity: identity::Identity) {
+        let identity = Arc::new(identity);
+        let previous = self.snapshot.rcu(|current| Snapshot {
+            routes: current.routes.clone(),
+            identity: identity.clone(),
+        });
+        let old_kids: Vec<&str> = previous.identity.keys.iter().map(|k| k.kid.as_str()).collect();
+        let new_kids: Vec<&str> = identity.keys.iter().map(|k| k.kid.as_str()).collect();
+        if old_kids != new_kids {
+            self.tokens.clear();
+        }
     }
 
     /// The snapshot requests are served from now.

@@ -11,9 +11,11 @@ use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use crate::Snapshot;
 use crate::endpoint::Target;
+use crate::identity::KeyType;
 use crate::model::ApiStatus;
-use crate::snapshot::{RouteError, RouteMatch, Snapshot};
+use crate::snapshot::{RouteError, RouteMatch};
 use crate::{BoxError, Gateway, GatewayBody, GatewayError};
 
 /// What one request carries from phase to phase; after `authorize` it holds everything
@@ -155,6 +157,7 @@ impl Gateway {
     ) -> Result<Response<GatewayBody>, GatewayError> {
         let path = crate::path::normalize(request.uri().path()).map_err(GatewayError::bad_path)?;
         let (api, methods) = snapshot
+            .routes
             .methods_at(&path)
             .ok_or_else(GatewayError::no_matching_resource)?;
         ctx.api_id = Some(api.def.id.clone());
@@ -191,8 +194,8 @@ impl Gateway {
         if let Some(origin) = origin {
             self.decide_cors(Some(&route.api.def), origin, ctx);
         }
-        self.authenticate(&route, &request, ctx)?;
-        self.authorize(&route, ctx)?;
+        let claims = self.authenticate(snapshot, &route, &request, ctx)?;
+        self.authorize(snapshot, &route, claims.as_deref(), ctx)?;
         self.throttle(ctx)?;
         let targets = self.upstream_peer(&route, ctx)?;
         let (parts, body) = request.into_parts();
@@ -213,7 +216,7 @@ impl Gateway {
     ) -> Result<RouteMatch<'s>, GatewayError> {
         let path = crate::path::normalize(request.uri().path()).map_err(GatewayError::bad_path)?;
         ctx.path = path.clone();
-        let route = snapshot.route(request.method(), &path).map_err(|e| match e {
+        let route = snapshot.routes.route(request.method(), &path).map_err(|e| match e {
             RouteError::NoApi | RouteError::NoResource => GatewayError::no_matching_resource(),
             RouteError::MethodNotAllowed { allowed } => GatewayError::method_not_allowed(allowed),
         })?;
@@ -225,38 +228,87 @@ impl Gateway {
         Ok(route)
     }
 
-    /// Phase 2: credentials to an identity. Secured resources need a bearer token or API key;
-    /// validating them is the Key Manager's part of the gateway (next slice), so until then
-    /// every presented credential is refused as invalid rather than let through.
+    /// Phase 2: credentials to an identity (900902 when missing, 900901 when invalid). Secured
+    /// resources take a bearer JWT, validated through the token cache; prototyped APIs and
+    /// resources marked `None` take none.
     fn authenticate(
         &self,
+        snapshot: &Snapshot,
         route: &RouteMatch<'_>,
         request: &Request<Incoming>,
         ctx: &mut RequestContext,
-    ) -> Result<(), GatewayError> {
-        ctx.key_type = Some("PRODUCTION");
+    ) -> Result<Option<Arc<crate::TokenClaims>>, GatewayError> {
+        ctx.key_type = Some(KeyType::Production.as_str());
         let needs_credentials = route.resource.secured && route.api.def.status != ApiStatus::Prototyped;
         if !needs_credentials {
-            return Ok(());
+            return Ok(None);
         }
         let headers = request.headers();
-        let has_bearer = headers
+        let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
-        if !has_bearer && !headers.contains_key("apikey") {
+            .and_then(|v| {
+                v.get(..7)
+                    .filter(|p| p.eq_ignore_ascii_case("bearer "))
+                    .map(|_| v[7..].trim())
+            })
+            .filter(|t| !t.is_empty());
+        let Some(token) = bearer else {
+            if headers.contains_key("apikey") {
+                return Err(GatewayError::invalid_credentials(
+                    "API keys are not accepted by this gateway yet",
+                ));
+            }
             return Err(GatewayError::missing_credentials());
-        }
-        Err(GatewayError::invalid_credentials(
-            "The access token or API key could not be validated",
-        ))
+        };
+        let claims = self
+            .tokens
+            .validate(token, &snapshot.identity)
+            .map_err(|e| GatewayError::invalid_credentials(format!("Invalid Credentials: {e}")))?;
+        let client = claims
+            .client_id
+            .as_deref()
+            .and_then(|id| snapshot.identity.clients.get(id))
+            .ok_or_else(|| {
+                GatewayError::invalid_credentials("The token was not issued to an application of this gateway")
+            })?;
+        ctx.key_type = Some(client.key_type.as_str());
+        ctx.application_id = Some(client.app.id.clone());
+        ctx.user = claims.subject.clone();
+        Ok(Some(claims))
     }
 
-    /// Phase 3: lifecycle (700700 for blocked APIs); subscriptions and scopes come with tokens.
-    fn authorize(&self, route: &RouteMatch<'_>, _ctx: &mut RequestContext) -> Result<(), GatewayError> {
+    /// Phase 3: lifecycle (700700 for blocked APIs), subscription (900908: none, or blocked for
+    /// this key type), scopes (900910: the token holds none of the resource's scopes).
+    fn authorize(
+        &self,
+        snapshot: &Snapshot,
+        route: &RouteMatch<'_>,
+        claims: Option<&crate::TokenClaims>,
+        ctx: &mut RequestContext,
+    ) -> Result<(), GatewayError> {
         if route.api.def.status == ApiStatus::Blocked {
             return Err(GatewayError::blocked());
         }
+        let (Some(claims), Some(app_id)) = (claims, ctx.application_id.as_ref()) else {
+            return Ok(());
+        };
+        let key_type = if ctx.key_type == Some("SANDBOX") {
+            KeyType::Sandbox
+        } else {
+            KeyType::Production
+        };
+        let subscription = snapshot
+            .identity
+            .subscriptions
+            .get(&(app_id.clone(), route.api.def.id.clone()))
+            .filter(|s| s.status.allows(key_type))
+            .ok_or_else(GatewayError::not_subscribed)?;
+        let scopes = &route.resource.scopes;
+        if !scopes.is_empty() && !scopes.iter().any(|s| claims.scopes.contains(s)) {
+            return Err(GatewayError::insufficient_scope(scopes));
+        }
+        ctx.subscription_tier = Some(subscription.tier.clone());
         Ok(())
     }
 
@@ -508,10 +560,10 @@ fn check_framing(headers: &HeaderMap) -> Result<(), GatewayError> {
 }
 
 fn health(snapshot: &Snapshot) -> Response<GatewayBody> {
-    if !snapshot.loaded {
+    if !snapshot.routes.loaded {
         return GatewayError::not_ready().into_response();
     }
-    let body = serde_json::json!({ "status": "healthy", "apis": snapshot.api_count() });
+    let body = serde_json::json!({ "status": "healthy", "apis": snapshot.routes.api_count() });
     let mut response = Response::new(full(Bytes::from(body.to_string())));
     *response.status_mut() = StatusCode::OK;
     response

@@ -1,6 +1,4 @@
-//! The immutable runtime snapshot: every deployed API compiled into lookup tables. A new one is
-//! built off the request path and swapped in atomically; requests in flight keep the one they
-//! started with.
+//! The routing table: every deployed API compiled into lookup tables, built off the request path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,9 +38,9 @@ pub enum RouteError {
     MethodNotAllowed { allowed: Vec<String> },
 }
 
-/// Everything the gateway routes on.
+/// Everything the gateway routes on (the API half of a snapshot).
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub struct RoutingTable {
     basepaths: HashMap<String, usize>,
     apis: Vec<CompiledApi>,
     /// False only for the empty snapshot a gateway starts with before its first load.
@@ -67,18 +65,18 @@ pub enum BuildError {
     },
 }
 
-impl Snapshot {
-    /// The snapshot of a gateway that has loaded nothing yet (`/health` answers 503).
-    pub fn empty() -> Snapshot {
-        Snapshot::default()
+impl RoutingTable {
+    /// The table of a gateway that has loaded nothing yet (`/health` answers 503).
+    pub fn empty() -> RoutingTable {
+        RoutingTable::default()
     }
 
     /// Compiles the APIs. APIs that cannot be compiled are skipped and reported, so one bad
     /// artifact never takes the others down. Retired APIs are not routable.
-    pub fn build(defs: Vec<ApiDef>, pools: &PoolCache) -> (Snapshot, Vec<BuildError>) {
-        let mut snapshot = Snapshot {
+    pub fn build(defs: Vec<ApiDef>, pools: &PoolCache) -> (RoutingTable, Vec<BuildError>) {
+        let mut snapshot = RoutingTable {
             loaded: true,
-            ..Snapshot::default()
+            ..RoutingTable::default()
         };
         let mut errors = Vec::new();
         for def in defs {
@@ -316,8 +314,8 @@ mod tests {
         }
     }
 
-    fn build(defs: Vec<ApiDef>) -> Snapshot {
-        let (s, errors) = Snapshot::build(defs, &PoolCache::default());
+    fn build(defs: Vec<ApiDef>) -> RoutingTable {
+        let (s, errors) = RoutingTable::build(defs, &PoolCache::default());
         assert!(errors.is_empty(), "{errors:?}");
         s
     }
@@ -419,7 +417,7 @@ mod tests {
         retired.status = ApiStatus::Retired;
         let mut broken = api("b", "/b", "1", false, &[("GET", "/x")]);
         broken.production = Some(EndpointDef::Single(TargetDef::new("not a url")));
-        let (s, errors) = Snapshot::build(
+        let (s, errors) = RoutingTable::build(
             vec![retired, broken, api("ok", "/ok", "1", false, &[("GET", "/x")])],
             &PoolCache::default(),
         );
@@ -433,8 +431,8 @@ mod tests {
     #[test]
     fn pools_survive_rebuilds() {
         let cache = PoolCache::default();
-        let (a, _) = Snapshot::build(vec![api("p", "/p", "1", false, &[("GET", "/x")])], &cache);
-        let (b, _) = Snapshot::build(vec![api("p", "/p", "1", false, &[("GET", "/y")])], &cache);
+        let (a, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/x")])], &cache);
+        let (b, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/y")])], &cache);
         let pa = a.apis[0].production.as_ref().expect("pool");
         let pb = b.apis[0].production.as_ref().expect("pool");
         assert!(Arc::ptr_eq(pa, pb));

@@ -208,6 +208,27 @@ impl KeyMaterial {
         Ok(Arc::new(config))
     }
 
+    /// The leaf certificate's public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo), the form
+    /// token verifiers take.
+    pub fn public_key_pem(&self) -> Result<String, KeystoreError> {
+        use base64::Engine;
+        use x509_parser::prelude::*;
+        let (_, cert) = X509Certificate::from_der(self.certificates[0].as_ref()).map_err(|e| KeystoreError::Pem {
+            path: self.certificate_path.clone(),
+            what: "certificate",
+            detail: e.to_string(),
+        })?;
+        let der = cert.public_key().raw;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(chunk));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        Ok(pem)
+    }
+
     /// SHA-256 fingerprint of the leaf certificate, colon-separated hex.
     pub fn fingerprint(&self) -> String {
         fingerprint(&self.certificates[0])

@@ -1,0 +1,169 @@
+//! Who may call what: verification keys, applications and their OAuth client ids, subscriptions,
+//! revoked token ids. Part of the snapshot, replaced as a whole when any of it changes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+/// A key that signs tokens this gateway accepts.
+#[derive(Clone)]
+pub struct VerificationKey {
+    /// The `kid` tokens name it by; tokens without a `kid` are tried against every key.
+    pub kid: String,
+    pub algorithm: Algorithm,
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish()
+    }
+}
+
+/// Why a key could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("verification key `{kid}`: {reason}")]
+pub struct KeyError {
+    pub kid: String,
+    pub reason: String,
+}
+
+impl VerificationKey {
+    /// From a PEM `PUBLIC KEY`: ES256 for EC P-256 keys, RS256 for RSA keys.
+    pub fn from_public_pem(kid: impl Into<String>, pem: &str, rsa: bool) -> Result<VerificationKey, KeyError> {
+        let kid = kid.into();
+        let (algorithm, key) = if rsa {
+            (Algorithm::RS256, DecodingKey::from_rsa_pem(pem.as_bytes()))
+        } else {
+            (Algorithm::ES256, DecodingKey::from_ec_pem(pem.as_bytes()))
+        };
+        let key = key.map_err(|e| KeyError {
+            kid: kid.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(VerificationKey { kid, algorithm, key })
+    }
+}
+
+/// PRODUCTION or SANDBOX keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    Production,
+    Sandbox,
+}
+
+impl KeyType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyType::Production => "PRODUCTION",
+            KeyType::Sandbox => "SANDBOX",
+        }
+    }
+
+    pub fn from_wire(s: &str) -> Option<KeyType> {
+        match s.to_ascii_uppercase().as_str() {
+            "PRODUCTION" => Some(KeyType::Production),
+            "SANDBOX" => Some(KeyType::Sandbox),
+            _ => None,
+        }
+    }
+}
+
+/// An application as the gateway sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppInfo {
+    pub id: String,
+    pub name: String,
+    pub owner: String,
+    /// Application-level throttling tier.
+    pub tier: String,
+}
+
+/// One OAuth client (consumer key) of an application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientInfo {
+    pub app: Arc<AppInfo>,
+    pub key_type: KeyType,
+}
+
+/// Subscription states, WSO2's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionStatus {
+    Unblocked,
+    Blocked,
+    /// Sandbox traffic allowed, production refused.
+    ProdOnlyBlocked,
+    OnHold,
+    Rejected,
+}
+
+impl SubscriptionStatus {
+    pub fn from_wire(s: &str) -> SubscriptionStatus {
+        match s.to_ascii_uppercase().as_str() {
+            "UNBLOCKED" | "ACTIVE" => SubscriptionStatus::Unblocked,
+            "PROD_ONLY_BLOCKED" => SubscriptionStatus::ProdOnlyBlocked,
+            "ON_HOLD" => SubscriptionStatus::OnHold,
+            "REJECTED" => SubscriptionStatus::Rejected,
+            _ => SubscriptionStatus::Blocked,
+        }
+    }
+
+    /// Whether traffic with this key type may pass.
+    pub fn allows(self, key_type: KeyType) -> bool {
+        match self {
+            SubscriptionStatus::Unblocked => true,
+            SubscriptionStatus::ProdOnlyBlocked => key_type == KeyType::Sandbox,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionInfo {
+    pub id: String,
+    /// The subscription tier (throttling).
+    pub tier: String,
+    pub status: SubscriptionStatus,
+}
+
+/// Everything the gateway authenticates and authorises with.
+#[derive(Debug, Default, Clone)]
+pub struct Identity {
+    pub keys: Vec<VerificationKey>,
+    /// Accepted `iss` values; any issuer when empty.
+    pub issuers: Vec<String>,
+    /// By OAuth client id (consumer key).
+    pub clients: HashMap<String, ClientInfo>,
+    /// By (application id, API id).
+    pub subscriptions: HashMap<(String, String), SubscriptionInfo>,
+    /// Revoked token ids (`jti`), with their expiry so the set can be pruned.
+    pub revoked: HashMap<String, u64>,
+    /// Tokens of these users issued before the given time (seconds) are invalid (user deleted
+    /// or roles removed).
+    pub user_not_before: HashMap<String, u64>,
+}
+
+impl Identity {
+    /// Drops revocations of tokens that have expired anyway.
+    pub fn prune_revoked(&mut self, now: u64) {
+        self.revoked.retain(|_, exp| *exp + 60 > now);
+    }
+
+    /// True when a token with this `jti`, subject and issue time must be refused.
+    pub fn is_revoked(&self, jti: Option<&str>, user: Option<&str>, issued_at: u64) -> bool {
+        if jti.is_some_and(|j| self.revoked.contains_key(j)) {
+            return true;
+        }
+        user.and_then(|u| self.user_not_before.get(u))
+            .is_some_and(|nb| issued_at < *nb)
+    }
+
+    /// The set of (app, api) pairs, for tests and diagnostics.
+    pub fn subscription_pairs(&self) -> HashSet<(String, String)> {
+        self.subscriptions.keys().cloned().collect()
+    }
+}

@@ -1,0 +1,261 @@
+//! Authentication and authorisation at the gateway: bearer JWTs through the token cache,
+//! subscriptions, key types, scopes and revocation. Tokens are signed here with a key pair made
+//! by the keystore crate, as the Key Manager signs them with the node's primary key.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{Backend, TestGateway, api};
+use portico_gateway::identity::{
+    AppInfo, ClientInfo, Identity, KeyType, SubscriptionInfo, SubscriptionStatus, VerificationKey,
+};
+use portico_gateway::model::{EndpointDef, TargetDef};
+use serde_json::{Value, json};
+
+struct Issuer {
+    key: jsonwebtoken::EncodingKey,
+    public_pem: String,
+}
+
+impl Issuer {
+    fn new() -> Issuer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pair = portico_keystore::generate_self_signed(&["localhost".into()], portico_keystore::KeyType::EcP256)
+            .expect("key pair");
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        portico_keystore::write_pair(&pair, &cert, &key, false).expect("write");
+        let material = portico_keystore::KeyMaterial::load(&cert, &key).expect("load");
+        Issuer {
+            key: jsonwebtoken::EncodingKey::from_ec_pem(pair.private_key_pem.as_bytes()).expect("encoding key"),
+            public_pem: material.public_key_pem().expect("public pem"),
+        }
+    }
+
+    fn token(&self, claims: Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        header.kid = Some("node-key".into());
+        jsonwebtoken::encode(&header, &claims, &self.key).expect("sign")
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
+}
+
+fn claims(jti: &str, client: &str, keytype: &str, scope: &str, exp_in: i64) -> Value {
+    json!({
+        "sub": "alice", "aut": "APPLICATION_USER", "aud": client, "azp": client, "client_id": client,
+        "scope": scope, "iss": "https://localhost:9443/oauth2/token", "iat": now(), "nbf": now(),
+        "exp": (now() as i64 + exp_in), "jti": jti, "keytype": keytype,
+    })
+}
+
+fn identity(issuer: &Issuer, subscription: SubscriptionStatus) -> Identity {
+    let app = Arc::new(AppInfo {
+        id: "app-1".into(),
+        name: "PizzaApp".into(),
+        owner: "alice".into(),
+        tier: "Unlimited".into(),
+    });
+    let mut clients = HashMap::new();
+    clients.insert(
+        "prod-client".into(),
+        ClientInfo {
+            app: app.clone(),
+            key_type: KeyType::Production,
+        },
+    );
+    clients.insert(
+        "sandbox-client".into(),
+        ClientInfo {
+            app,
+            key_type: KeyType::Sandbox,
+        },
+    );
+    let mut subscriptions = HashMap::new();
+    subscriptions.insert(
+        ("app-1".to_owned(), "pizza".to_owned()),
+        SubscriptionInfo {
+            id: "sub-1".into(),
+            tier: "Gold".into(),
+            status: subscription,
+        },
+    );
+    Identity {
+        keys: vec![VerificationKey::from_public_pem("node-key", &issuer.public_pem, false).expect("verification key")],
+        issuers: vec!["https://localhost:9443/oauth2/token".into()],
+        clients,
+        subscriptions,
+        ..Identity::default()
+    }
+}
+
+async fn setup() -> (TestGateway, Backend, Backend, Issuer) {
+    let production = Backend::start("production").await;
+    let sandbox = Backend::start("sandbox").await;
+    let gw = TestGateway::start().await;
+    let mut pizza = api(
+        "pizza",
+        "/pizza",
+        EndpointDef::Single(TargetDef::new(production.url("/"))),
+    );
+    pizza.sandbox = Some(EndpointDef::Single(TargetDef::new(sandbox.url("/"))));
+    pizza.resources.push(common::resource("GET", "/admin", true));
+    pizza.resources.last_mut().expect("resource").scopes = vec!["pizza:admin".into()];
+    let other = api(
+        "other",
+        "/other",
+        EndpointDef::Single(TargetDef::new(production.url("/"))),
+    );
+    gw.gateway.install(vec![pizza, other]);
+    let issuer = Issuer::new();
+    gw.gateway
+        .install_identity(identity(&issuer, SubscriptionStatus::Unblocked));
+    (gw, production, sandbox, issuer)
+}
+
+async fn call(gw: &TestGateway, path: &str, token: &str) -> (u16, Value) {
+    let r = gw
+        .client
+        .get(gw.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn valid_token_with_subscription_passes_and_picks_the_key_types_endpoint() {
+    let (gw, production, sandbox, issuer) = setup().await;
+    let token = issuer.token(claims("t1", "prod-client", "PRODUCTION", "default", 3600));
+    for _ in 0..3 {
+        // The second and third calls come from the token cache.
+        let (status, body) = call(&gw, "/pizza/1.0.0/secure", &token).await;
+        assert_eq!((status, body["backend"].as_str()), (200, Some("production")));
+        assert!(body["headers"].get("authorization").is_none());
+    }
+    let sandbox_token = issuer.token(claims("t2", "sandbox-client", "SANDBOX", "default", 3600));
+    let (status, body) = call(&gw, "/pizza/1.0.0/secure", &sandbox_token).await;
+    assert_eq!((status, body["backend"].as_str()), (200, Some("sandbox")));
+    production.stop().await;
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn bad_tokens_answer_900901() {
+    let (gw, production, sandbox, issuer) = setup().await;
+    let stranger = Issuer::new();
+    let cases = [
+        (
+            "another key",
+            stranger.token(claims("x1", "prod-client", "PRODUCTION", "", 3600)),
+        ),
+        (
+            "expired",
+            issuer.token(claims("x2", "prod-client", "PRODUCTION", "", -120)),
+        ),
+        (
+            "unknown client",
+            issuer.token(claims("x3", "nobody", "PRODUCTION", "", 3600)),
+        ),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (what, token) in cases {
+        let r = gw
+            .client
+            .get(gw.url("/pizza/1.0.0/secure"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 401, "{what}");
+        assert!(r.headers().get("www-authenticate").is_some(), "{what}");
+        assert_eq!(r.json::<Value>().await.expect("json")["code"], "900901", "{what}");
+    }
+    let mut wrong_issuer = claims("x4", "prod-client", "PRODUCTION", "", 3600);
+    wrong_issuer["iss"] = json!("https://evil.example/token");
+    assert_eq!(
+        call(&gw, "/pizza/1.0.0/secure", &issuer.token(wrong_issuer)).await.0,
+        401
+    );
+    production.stop().await;
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn subscriptions_and_scopes_are_enforced() {
+    let (gw, production, sandbox, issuer) = setup().await;
+    let token = issuer.token(claims("s1", "prod-client", "PRODUCTION", "default", 3600));
+    let (status, body) = call(&gw, "/other/1.0.0/secure", &token).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("900908")),
+        "no subscription to `other`"
+    );
+
+    let (status, body) = call(&gw, "/pizza/1.0.0/admin", &token).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("900910")),
+        "scope pizza:admin missing"
+    );
+    let admin_token = issuer.token(claims("s2", "prod-client", "PRODUCTION", "default pizza:admin", 3600));
+    assert_eq!(call(&gw, "/pizza/1.0.0/admin", &admin_token).await.0, 200);
+
+    // PROD_ONLY_BLOCKED: production traffic refused, sandbox allowed; BLOCKED: both refused.
+    gw.gateway
+        .install_identity(identity(&issuer, SubscriptionStatus::ProdOnlyBlocked));
+    assert_eq!(call(&gw, "/pizza/1.0.0/secure", &token).await.1["code"], "900908");
+    let sandbox_token = issuer.token(claims("s3", "sandbox-client", "SANDBOX", "", 3600));
+    assert_eq!(call(&gw, "/pizza/1.0.0/secure", &sandbox_token).await.0, 200);
+    gw.gateway
+        .install_identity(identity(&issuer, SubscriptionStatus::Blocked));
+    assert_eq!(
+        call(&gw, "/pizza/1.0.0/secure", &sandbox_token).await.1["code"],
+        "900908"
+    );
+    production.stop().await;
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn revocation_applies_to_cached_tokens_at_once() {
+    let (gw, production, sandbox, issuer) = setup().await;
+    let token = issuer.token(claims("r1", "prod-client", "PRODUCTION", "", 3600));
+    assert_eq!(
+        call(&gw, "/pizza/1.0.0/secure", &token).await.0,
+        200,
+        "validated and cached"
+    );
+
+    let mut revoked = identity(&issuer, SubscriptionStatus::Unblocked);
+    revoked.revoked.insert("r1".into(), now() + 3600);
+    gw.gateway.install_identity(revoked);
+    let (status, body) = call(&gw, "/pizza/1.0.0/secure", &token).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("900901")));
+
+    // A user-wide cut-off (user deleted) refuses tokens issued before it.
+    let other = issuer.token(claims("r2", "prod-client", "PRODUCTION", "", 3600));
+    assert_eq!(call(&gw, "/pizza/1.0.0/secure", &other).await.0, 200);
+    let mut cut = identity(&issuer, SubscriptionStatus::Unblocked);
+    cut.user_not_before.insert("alice".into(), now() + 1);
+    gw.gateway.install_identity(cut);
+    assert_eq!(call(&gw, "/pizza/1.0.0/secure", &other).await.0, 401);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    production.stop().await;
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn unsecured_resources_and_prototypes_need_no_token() {
+    let (gw, production, sandbox, _issuer) = setup().await;
+    assert_eq!(gw.get("/pizza/1.0.0/menu").await.0, 200, "authType None");
+    assert_eq!(gw.get("/pizza/1.0.0/secure").await.1["code"], "900902");
+    production.stop().await;
+    sandbox.stop().await;
+}

@@ -202,10 +202,129 @@ fn cors(value: Option<&Value>) -> Option<CorsDef> {
     })
 }
 
+/// One file that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct LoadError {
+    pub path: std::path::PathBuf,
+    pub reason: String,
+}
+
+/// Reads every `*.json` artifact under `<dir>/<environment>/` for the given environments. Files
+/// that cannot be read or converted are reported and skipped; the rest load. When one API is
+/// deployed to several served environments, the newest deployment wins.
+pub fn load_dir(dir: &std::path::Path, environments: &[String]) -> (Vec<ApiDef>, Vec<LoadError>) {
+    let mut by_id: std::collections::HashMap<String, (i64, ApiDef)> = std::collections::HashMap::new();
+    let mut errors = Vec::new();
+    for env in environments {
+        let env_dir = dir.join(env);
+        let Ok(entries) = std::fs::read_dir(&env_dir) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+            let fail = |reason: String| LoadError {
+                path: path.clone(),
+                reason,
+            };
+            let loaded = std::fs::read(&path)
+                .map_err(|e| fail(e.to_string()))
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).map_err(|e| fail(format!("not JSON: {e}"))))
+                .and_then(|doc| {
+                    let deployed = doc.get("deployedTime").and_then(Value::as_i64).unwrap_or(0);
+                    api_from_artifact(&doc)
+                        .map(|api| (deployed, api))
+                        .map_err(|e| fail(e.to_string()))
+                });
+            match loaded {
+                Ok((deployed, api)) => {
+                    let newer = by_id.get(&api.id).is_none_or(|(t, _)| *t <= deployed);
+                    if newer {
+                        by_id.insert(api.id.clone(), (deployed, api));
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    let mut apis: Vec<ApiDef> = by_id.into_values().map(|(_, api)| api).collect();
+    apis.sort_by(|a, b| a.id.cmp(&b.id));
+    (apis, errors)
+}
+
+/// A cheap fingerprint of the artifact files (names, sizes, modification times).
+fn dir_fingerprint(
+    dir: &std::path::Path,
+    environments: &[String],
+) -> Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut seen = Vec::new();
+    for env in environments {
+        let Ok(entries) = std::fs::read_dir(dir.join(env)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if let Ok(meta) = entry.metadata() {
+                seen.push((entry.path(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    seen.sort();
+    seen
+}
+
+/// Loads the artifacts of `dir` into `gateway` now, then reloads whenever the files change
+/// (polled every `interval`, which also works where file events do not cross machines, as on
+/// NFS). Runs until the task is dropped.
+pub async fn serve_dir(
+    gateway: std::sync::Arc<crate::Gateway>,
+    dir: std::path::PathBuf,
+    environments: Vec<String>,
+    interval: Duration,
+) {
+    let mut last = None;
+    loop {
+        let fingerprint = dir_fingerprint(&dir, &environments);
+        if last.as_ref() != Some(&fingerprint) {
+            let (apis, errors) = load_dir(&dir, &environments);
+            for e in &errors {
+                tracing::warn!(error = %e, "artifact not loaded");
+            }
+            let count = apis.len();
+            gateway.install(apis);
+            tracing::info!(apis = count, dir = %dir.display(), "gateway artifacts loaded");
+            last = Some(fingerprint);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn loads_a_directory_of_environments() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let default = dir.path().join("Default");
+        std::fs::create_dir_all(&default).expect("mkdir");
+        std::fs::create_dir_all(dir.path().join("Other")).expect("mkdir");
+        let endpoint = json!({"endpoint_type": "http", "production_endpoints": {"url": "http://b"}});
+        std::fs::write(default.join("api-1.json"), doc(endpoint.clone()).to_string()).expect("write");
+        std::fs::write(default.join("broken.json"), "{").expect("write");
+        std::fs::write(default.join("notes.txt"), "ignored").expect("write");
+        let mut other = doc(endpoint);
+        other["id"] = json!("api-2");
+        std::fs::write(dir.path().join("Other/api-2.json"), other.to_string()).expect("write");
+
+        let (apis, errors) = load_dir(dir.path(), &["Default".to_owned()]);
+        assert_eq!(apis.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["api-1"]);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].to_string().contains("broken.json"), "{}", errors[0]);
+        let (apis, _) = load_dir(dir.path(), &["Default".to_owned(), "Other".to_owned()]);
+        assert_eq!(apis.len(), 2);
+    }
 
     fn doc(endpoint_config: Value) -> Value {
         json!({

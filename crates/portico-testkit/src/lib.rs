@@ -6,8 +6,10 @@
 //! except under `CI=true`, where a missing database is a failure.
 #![forbid(unsafe_code)]
 
+mod backend;
 mod node;
 
+pub use backend::EchoBackend;
 pub use node::{Node, NodeOptions, NodePorts, init_home};
 
 use std::str::FromStr;

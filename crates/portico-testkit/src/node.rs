@@ -246,6 +246,16 @@ impl Node {
         .await
     }
 
+    /// The node's process id (for reading its memory use from /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// `http://localhost:<gateway http port><path>`.
+    pub fn gateway_url(&self, path: &str) -> String {
+        format!("http://localhost:{}{path}", self.ports.gateway_http)
+    }
+
     /// The admin's credentials as reqwest's basic_auth takes them.
     pub fn admin(&self) -> (&str, &str) {
         ("admin", &self.admin_password)

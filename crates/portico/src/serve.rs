@@ -83,9 +83,20 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
 
     let gateway = portico_gateway::Gateway::new(gateway_settings(&config), None);
-    // Deployed APIs are loaded into the snapshot by the deployment slice; until then the
-    // gateway serves an empty, loaded snapshot (its /health answers 200, every API path 404).
-    gateway.install(Vec::new());
+    // The gateway serves the runtime artifacts under deployment/server/<environment>/ of the
+    // environments this node serves, and follows changes to them.
+    let artifacts_dir = config.home.join("deployment/server");
+    let (apis, errors) = portico_gateway::artifact::load_dir(&artifacts_dir, &config.served_environments());
+    for e in &errors {
+        tracing::warn!(error = %e, "artifact not loaded");
+    }
+    gateway.install(apis);
+    let watcher = tokio::spawn(portico_gateway::artifact::serve_dir(
+        gateway.clone(),
+        artifacts_dir,
+        config.served_environments(),
+        Duration::from_secs(1),
+    ));
 
     let host = &config.server.hostname;
     let mgmt = format!("https://{host}:{}", ports.management_https);
@@ -144,6 +155,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     for listener in listeners {
         let _ = listener.await;
     }
+    watcher.abort();
     println!("Draining finished; closing the store.");
     store.close().await;
     println!("Stopped.");

@@ -1,0 +1,121 @@
+//! The gateway inside a running node: artifacts under deployment/server/ are served and
+//! followed, bodies stream with bounded memory.
+
+use std::path::Path;
+use std::time::Duration;
+
+use portico_testkit::{EchoBackend, Node, NodeOptions};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portico");
+
+fn artifact(id: &str, context: &str, backend: &str) -> Value {
+    json!({
+        "schema": 1, "id": id, "name": id, "version": "1.0.0", "context": context,
+        "isDefaultVersion": false, "lifeCycleStatus": "PUBLISHED",
+        "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": backend}},
+        "operations": [
+            {"target": "/menu", "verb": "GET", "authType": "None", "throttlingPolicy": "Unlimited", "scopes": []},
+            {"target": "/upload", "verb": "POST", "authType": "None", "throttlingPolicy": "Unlimited", "scopes": []},
+            {"target": "/orders", "verb": "GET", "authType": "Application & Application User", "throttlingPolicy": "Unlimited", "scopes": []}
+        ],
+        "policies": ["Unlimited"], "apiThrottlingPolicy": null,
+        "corsConfiguration": {"corsConfigurationEnabled": false},
+        "securityScheme": ["oauth2"], "transport": ["http", "https"],
+        "revisionId": "rev-1", "revisionNumber": 1, "environment": "Default", "vhost": "localhost", "deployedTime": 1
+    })
+}
+
+fn write_artifact(home: &Path, id: &str, doc: &Value) {
+    let dir = home.join("deployment/server/Default");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let tmp = dir.join(format!(".{id}.tmp"));
+    std::fs::write(&tmp, doc.to_string()).expect("write");
+    std::fs::rename(&tmp, dir.join(format!("{id}.json"))).expect("rename");
+}
+
+async fn wait_status(node: &Node, path: &str, want: u16) -> Value {
+    for _ in 0..100 {
+        let r = node.client.get(node.gateway_url(path)).send().await.expect("send");
+        if r.status().as_u16() == want {
+            return r.json().await.unwrap_or(Value::Null);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{path} never answered {want}");
+}
+
+fn vm_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .expect("field")
+}
+
+#[tokio::test]
+async fn artifacts_are_served_followed_and_removed() {
+    let backend = EchoBackend::start("pizza-backend").await.expect("backend");
+    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+    write_artifact(&node.home, "pizza", &artifact("pizza", "/pizza", &backend.url("/api")));
+    let body = wait_status(&node, "/pizza/1.0.0/menu", 200).await;
+    assert_eq!(body["backend"], "pizza-backend");
+    assert_eq!(body["uri"], "/api/menu");
+
+    let r = node
+        .client
+        .get(node.gateway_url("/pizza/1.0.0/orders"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401, "secured resource without a token");
+
+    // HTTPS listener serves the same APIs.
+    let r = node
+        .client
+        .get(format!(
+            "https://localhost:{}/pizza/1.0.0/menu",
+            node.ports.gateway_https
+        ))
+        .send()
+        .await
+        .expect("https");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["headers"]["x-forwarded-proto"],
+        "https"
+    );
+
+    std::fs::remove_file(node.home.join("deployment/server/Default/pizza.json")).expect("remove");
+    let body = wait_status(&node, "/pizza/1.0.0/menu", 404).await;
+    assert_eq!(body["code"], "900906");
+}
+
+#[tokio::test]
+async fn a_100_mib_body_streams_with_bounded_memory() {
+    let backend = EchoBackend::start("sink").await.expect("backend");
+    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+    write_artifact(&node.home, "sink", &artifact("sink", "/sink", &backend.url("/")));
+    wait_status(&node, "/sink/1.0.0/menu", 200).await;
+    let pid = node.pid().expect("pid");
+    let before = vm_kib(pid, "VmRSS:");
+
+    const SIZE: usize = 100 * 1024 * 1024;
+    let r = node
+        .client
+        .post(node.gateway_url("/sink/1.0.0/upload"))
+        .body(vec![b'p'; SIZE])
+        .timeout(Duration::from_secs(120))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.expect("json")["bodyLength"], SIZE as u64);
+    let peak = vm_kib(pid, "VmHWM:");
+    assert!(
+        peak < before + 32 * 1024,
+        "gateway memory grew from {before} KiB to a peak of {peak} KiB while streaming 100 MiB"
+    );
+}

@@ -77,8 +77,9 @@ pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     tokens: credentials::TokenCache,
     pools: PoolCache,
-    /// One pooled client per connect timeout in use (the connector carries the timeout).
-    clients: RwLock<HashMap<Duration, UpstreamClient>>,
+    /// One pooled client per I/O thread and connect timeout (the connector carries the timeout;
+    /// per-thread pools keep each upstream connection on the thread that uses it).
+    clients: RwLock<HashMap<(std::thread::ThreadId, Duration), UpstreamClient>>,
     settings: GatewaySettings,
     analytics: Option<mpsc::Sender<AnalyticsRecord>>,
 }
@@ -134,7 +135,8 @@ impl Gateway {
     }
 
     fn client(&self, connect_timeout: Duration) -> UpstreamClient {
-        if let Some(client) = self.clients.read().ok().and_then(|m| m.get(&connect_timeout).cloned()) {
+        let key = (std::thread::current().id(), connect_timeout);
+        if let Some(client) = self.clients.read().ok().and_then(|m| m.get(&key).cloned()) {
             return client;
         }
         let mut connector = HttpConnector::new();
@@ -148,7 +150,7 @@ impl Gateway {
             .pool_idle_timeout(self.settings.upstream_idle_timeout)
             .build(connector);
         if let Ok(mut map) = self.clients.write() {
-            map.insert(connect_timeout, client.clone());
+            map.insert(key, client.clone());
         }
         client
     }

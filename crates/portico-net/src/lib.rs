@@ -61,6 +61,96 @@ impl Default for ListenerLimits {
     }
 }
 
+/// Binds a listener with `SO_REUSEPORT`, so that several threads can each accept on their own
+/// socket for the same address and the kernel spreads connections between them.
+pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, NetError> {
+    let bind_err = |source| NetError::Bind { addr, source };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(bind_err)?;
+    socket.set_reuseaddr(true).map_err(bind_err)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true).map_err(bind_err)?;
+    socket.set_nodelay(true).map_err(bind_err)?;
+    socket.bind(addr).map_err(bind_err)?;
+    socket.listen(4096).map_err(bind_err)
+}
+
+/// Serves one address from `threads` OS threads, each with its own single-threaded runtime and
+/// its own `SO_REUSEPORT` socket: no work stealing and no cross-thread wake-ups on the hot path,
+/// which measured faster than a multi-threaded runtime for a proxy on this kind of machine.
+/// Returns once every thread is listening (or the first bind error); the threads stop when
+/// `shutdown` turns true, after draining.
+pub fn serve_on_threads<S, B, F>(
+    addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    make_service: F,
+    limits: ListenerLimits,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    grace: Duration,
+    threads: usize,
+) -> Result<Vec<std::thread::JoinHandle<()>>, NetError>
+where
+    F: Fn() -> S + Send + Sync + 'static,
+    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let make_service = Arc::new(make_service);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), NetError>>();
+    let mut handles = Vec::new();
+    for index in 0..threads.max(1) {
+        let make_service = make_service.clone();
+        let tls = tls.clone();
+        let limits = limits.clone();
+        let mut shutdown = shutdown.clone();
+        let ready = ready_tx.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("portico-io-{index}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(source) => {
+                        let _ = ready.send(Err(NetError::Bind { addr, source }));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let listener = match bind_reuseport(addr) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                            return;
+                        }
+                    };
+                    let _ = ready.send(Ok(()));
+                    let stop = async move {
+                        let _ = shutdown.wait_for(|stop| *stop).await;
+                    };
+                    serve(listener, tls, make_service(), limits, stop, grace).await;
+                });
+            });
+        match handle {
+            Ok(h) => handles.push(h),
+            Err(source) => return Err(NetError::Bind { addr, source }),
+        }
+    }
+    drop(ready_tx);
+    for _ in 0..handles.len() {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(handles)
+}
+
 /// Binds a TCP listener, naming the address on failure.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, NetError> {
     TcpListener::bind(addr)

@@ -236,6 +236,41 @@ fn default_key() -> PathBuf {
 pub struct Apim {
     #[serde(default)]
     pub gateway: Gateway,
+    #[serde(default)]
+    pub publisher: Publisher,
+}
+
+/// `[apim.publisher]`: limits of the Publisher REST API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publisher {
+    /// Lets `import-openapi`/`validate-openapi` fetch URLs that resolve to loopback, private,
+    /// link-local or other non-public addresses (off: such URLs are refused, against SSRF).
+    #[serde(default)]
+    pub allow_private_import_urls: bool,
+    /// Largest definition fetched from a URL, in bytes.
+    #[serde(default = "default_import_max_bytes")]
+    pub import_max_bytes: u64,
+    /// Seconds a URL fetch may take in all (connecting included).
+    #[serde(default = "default_import_timeout")]
+    pub import_timeout_seconds: u64,
+}
+
+impl Default for Publisher {
+    fn default() -> Self {
+        Publisher {
+            allow_private_import_urls: false,
+            import_max_bytes: default_import_max_bytes(),
+            import_timeout_seconds: default_import_timeout(),
+        }
+    }
+}
+
+fn default_import_max_bytes() -> u64 {
+    5 * 1024 * 1024
+}
+fn default_import_timeout() -> u64 {
+    20
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -465,6 +500,17 @@ impl Config {
             if env.vhosts.is_empty() {
                 env.vhosts.push(self.server.hostname.clone());
             }
+        }
+
+        let publisher = &self.apim.publisher;
+        if !(1024..=100 * 1024 * 1024).contains(&publisher.import_max_bytes) {
+            return Err(c.invalid(
+                "apim.publisher.import_max_bytes",
+                "must be between 1024 and 104857600 (100 MiB)",
+            ));
+        }
+        if !(1..=300).contains(&publisher.import_timeout_seconds) {
+            return Err(c.invalid("apim.publisher.import_timeout_seconds", "must be between 1 and 300"));
         }
 
         if let Some(0) = self.transport.https.max_request_body {
@@ -725,6 +771,29 @@ mod tests {
         .expect_err("dup");
         assert_eq!(err.key(), Some("apim.gateway.environment[1].name"));
         assert_eq!(err.line(), Some(6));
+    }
+
+    #[test]
+    fn publisher_import_limits_have_defaults_and_ranges() {
+        let c = parse(MIN).expect("valid");
+        assert!(!c.apim.publisher.allow_private_import_urls);
+        assert_eq!(c.apim.publisher.import_max_bytes, 5 * 1024 * 1024);
+        assert_eq!(c.apim.publisher.import_timeout_seconds, 20);
+        let c = parse(&format!(
+            "{MIN}[apim.publisher]\nallow_private_import_urls = true\nimport_max_bytes = 2048\nimport_timeout_seconds = 3\n"
+        ))
+        .expect("valid");
+        assert!(c.apim.publisher.allow_private_import_urls);
+        assert_eq!(c.apim.publisher.import_max_bytes, 2048);
+        let err = parse(&format!("{MIN}[apim.publisher]\nimport_timeout_seconds = 0\n")).expect_err("0 s");
+        assert_eq!(err.key(), Some("apim.publisher.import_timeout_seconds"));
+        assert_eq!(err.line(), Some(4));
+        let err = parse(&format!("{MIN}[apim.publisher]\nimport_max_bytes = 10\n")).expect_err("tiny");
+        assert_eq!(err.key(), Some("apim.publisher.import_max_bytes"));
+        let err = parse(&format!("{MIN}[apim.publisher]\nallow_private = true\n")).expect_err("unknown");
+        assert!(err.to_string().contains("allow_private"), "{err}");
+        let err = parse(&format!("{MIN}[apim.publisher]\nallow_private_import_urls = \"yes\"\n")).expect_err("type");
+        assert_eq!(err.key(), Some("apim.publisher.allow_private_import_urls"), "{err}");
     }
 
     #[test]

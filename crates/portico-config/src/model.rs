@@ -488,6 +488,17 @@ impl Config {
             if env.name.trim().is_empty() {
                 return Err(c.invalid(&format!("{key}.name"), "must not be empty"));
             }
+            // The name becomes a directory under deployment/server/.
+            let safe = env
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c));
+            if !safe || env.name.starts_with('.') {
+                return Err(c.invalid(
+                    &format!("{key}.name"),
+                    "may use only letters, digits, `-`, `_`, `.` and spaces, and may not start with `.`",
+                ));
+            }
             if !seen.insert(env.name.to_ascii_lowercase()) {
                 return Err(c.invalid(
                     &format!("{key}.name"),
@@ -794,6 +805,14 @@ mod tests {
         assert!(err.to_string().contains("allow_private"), "{err}");
         let err = parse(&format!("{MIN}[apim.publisher]\nallow_private_import_urls = \"yes\"\n")).expect_err("type");
         assert_eq!(err.key(), Some("apim.publisher.allow_private_import_urls"), "{err}");
+    }
+
+    #[test]
+    fn environment_names_must_be_safe_directory_names() {
+        for bad in ["../x", "a/b", ".hidden"] {
+            let err = parse(&format!("{MIN}[[apim.gateway.environment]]\nname = \"{bad}\"\n")).expect_err(bad);
+            assert_eq!(err.key(), Some("apim.gateway.environment[0].name"), "{err}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod auth;
 pub mod error;
 mod health;
 mod middleware;
+mod publisher;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub fn router(state: RestState) -> Router {
     Router::new()
         .merge(health::routes())
         .nest("/api/am/admin/v4", admin::routes())
+        .nest("/api/am/publisher/v4", publisher::routes())
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

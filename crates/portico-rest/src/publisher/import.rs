@@ -172,11 +172,13 @@ async fn fetch_definition(state: &RestState, raw: &str) -> Result<String, ApiErr
         .build()
         .map_err(|e| ApiError::internal(format!("cannot build the HTTP client: {e}")))?;
     let fetch = async {
-        let mut response = client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("url: fetching {url} failed: {e}")))?;
+        let mut response = client.get(url.clone()).send().await.map_err(|e| {
+            if e.is_timeout() {
+                slow(&url, limits.import_timeout_seconds)
+            } else {
+                ApiError::bad_request(format!("url: fetching {url} failed: {e}"))
+            }
+        })?;
         if !response.status().is_success() {
             return Err(ApiError::bad_request(format!(
                 "url: {url} answered {} (redirects are not followed)",
@@ -200,12 +202,15 @@ async fn fetch_definition(state: &RestState, raw: &str) -> Result<String, ApiErr
         }
         String::from_utf8(body).map_err(|_| ApiError::bad_request(format!("url: {url} did not answer UTF-8 text")))
     };
-    tokio::time::timeout(timeout, fetch).await.map_err(|_| {
-        ApiError::bad_request(format!(
-            "url: fetching {url} took longer than {} s ([apim.publisher] import_timeout_seconds)",
-            limits.import_timeout_seconds
-        ))
-    })?
+    tokio::time::timeout(timeout, fetch)
+        .await
+        .map_err(|_| slow(&url, limits.import_timeout_seconds))?
+}
+
+fn slow(url: &reqwest::Url, seconds: u64) -> ApiError {
+    ApiError::bad_request(format!(
+        "url: fetching {url} took longer than {seconds} s ([apim.publisher] import_timeout_seconds)"
+    ))
 }
 
 fn too_large(url: &reqwest::Url, max: u64) -> ApiError {

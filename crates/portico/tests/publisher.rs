@@ -424,9 +424,27 @@ async fn check_main_flow(node: &Node, pg: Option<&PgDatabase>) {
     let (status, _) = p.delete(&format!("/apis/{api_id}/revisions/{}", revisions[0])).await;
     assert_eq!(status, StatusCode::OK);
 
-    // Delete.
+    // Deleting a deployed API removes its artifact and announces it.
+    let (status, _) = p
+        .post(
+            &format!("/apis/{api_id}/deploy-revision?revisionId={}", revisions[1]),
+            &json!([{"name": "Default"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(artifact_path.exists());
+    let seq_before = store.latest_seq().await.expect("seq");
     let (status, _) = p.delete(&format!("/apis/{api_id}")).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(!artifact_path.exists(), "the artifact of a deleted API is removed");
+    let kinds: Vec<String> = store
+        .events_after(seq_before, 10)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["api.undeployed", "api.deleted"]);
     let (status, body) = p.get(&format!("/apis/{api_id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], 404);
@@ -762,6 +780,45 @@ async fn input_rules_are_enforced_and_refusals_change_nothing() {
         body["description"].as_str().unwrap_or_default().contains("non-public"),
         "{body}"
     );
+
+    // Every API-scoped endpoint answers 404 for an unknown API.
+    let missing = "00000000-0000-0000-0000-000000000000";
+    for (method, path) in [
+        (reqwest::Method::GET, format!("/apis/{missing}")),
+        (reqwest::Method::DELETE, format!("/apis/{missing}")),
+        (reqwest::Method::GET, format!("/apis/{missing}/swagger")),
+        (reqwest::Method::GET, format!("/apis/{missing}/lifecycle-history")),
+        (reqwest::Method::GET, format!("/apis/{missing}/lifecycle-state")),
+        (reqwest::Method::GET, format!("/apis/{missing}/revisions")),
+        (reqwest::Method::POST, format!("/apis/{missing}/revisions")),
+        (reqwest::Method::GET, format!("/apis/{missing}/revisions/{rev_id}")),
+        (reqwest::Method::DELETE, format!("/apis/{missing}/revisions/{rev_id}")),
+        (reqwest::Method::GET, format!("/apis/{missing}/deployments")),
+        (
+            reqwest::Method::POST,
+            format!("/apis/{missing}/restore-revision?revisionId={rev_id}"),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/apis/{missing}/undeploy-revision?revisionId={rev_id}&allEnvironments=true"),
+        ),
+        (reqwest::Method::GET, format!("/apis/{api_id}/revisions/{missing}")),
+        (
+            reqwest::Method::POST,
+            format!("/apis/{api_id}/restore-revision?revisionId={missing}"),
+        ),
+    ] {
+        let (status, body) = p.send(p.req(method.clone(), &path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        assert_eq!(body["code"], 404, "{method} {path}");
+    }
+    let (status, _) = p
+        .post(
+            &format!("/apis/{missing}/deploy-revision?revisionId={rev_id}"),
+            &json!([{"name": "Default"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Scopes: a subscriber may not create APIs; no credentials is 401.
     let store = node_store(&node, None).await;

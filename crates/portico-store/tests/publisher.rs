@@ -59,6 +59,34 @@ macro_rules! both_backends {
 both_backends!(apis_sqlite, apis_postgres, check_apis);
 both_backends!(revisions_sqlite, revisions_postgres, check_revisions);
 both_backends!(policies_sqlite, policies_postgres, check_policies);
+both_backends!(revision_race_sqlite, revision_race_postgres, check_revision_race);
+
+/// Concurrent revision requests never exceed the limit nor share a number.
+async fn check_revision_race(store: Store) {
+    store
+        .create_api(&new_api("race", "Race", "/race", "1"), "admin")
+        .await
+        .expect("create");
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_revision("race", None, |d, _, _| d.to_owned())
+                .await
+                .expect("revision")
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        if let CreateRevision::Created(row) = t.await.expect("task") {
+            numbers.push(row.number);
+        }
+    }
+    numbers.sort();
+    assert_eq!(numbers, [1, 2, 3, 4, 5]);
+    assert_eq!(store.list_revisions("race").await.expect("list").len(), 5);
+}
 
 fn new_api(id: &str, name: &str, context: &str, version: &str) -> NewApiRow {
     NewApiRow {

@@ -39,6 +39,12 @@ pub struct KeyFingerprints {
     pub primary: String,
 }
 
+/// Rewrites `<home>/deployment/server/` from the deployments recorded in the store (and removes
+/// stale artifacts); run at start-up. Returns how many artifacts are deployed.
+pub async fn reconcile_artifacts(state: &RestState) -> Result<usize, ApiError> {
+    publisher::artifacts::reconcile(state).await
+}
+
 /// The whole management router.
 pub fn router(state: RestState) -> Router {
     let body_limit = usize::try_from(state.config.management_body_limit()).unwrap_or(usize::MAX);

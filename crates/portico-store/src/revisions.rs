@@ -281,6 +281,14 @@ impl Store {
         }))
     }
 
+    /// Every current deployment of every API (artifact reconciliation at start-up).
+    pub async fn list_all_deployments(&self) -> Result<Vec<DeploymentRow>, StoreError> {
+        let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM api_deployments ORDER BY api_id, environment");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?
+        }))
+    }
+
     /// Current deployments of an API, by environment.
     pub async fn list_deployments(&self, api_id: &str) -> Result<Vec<DeploymentRow>, StoreError> {
         let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM api_deployments WHERE api_id = $1 ORDER BY environment");

@@ -74,6 +74,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
             primary: primary.fingerprint(),
         }),
     };
+    let artifacts = portico_rest::reconcile_artifacts(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))?;
     let router = portico_rest::router(state);
     let bind = config.server.bind_address;
     let management = portico_net::bind((bind, ports.management_https).into()).await?;
@@ -94,6 +97,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     );
     println!("  management:     {mgmt}  (health: {mgmt}/health/ready)");
     println!("  admin REST:     {mgmt}/api/am/admin/v4");
+    println!("  publisher REST: {mgmt}/api/am/publisher/v4");
+    println!("  artifacts:      {artifacts} deployed API revision(s) in deployment/server/");
     println!("  config:         {}", config.path.display());
     println!("Press Ctrl-C to stop.");
 

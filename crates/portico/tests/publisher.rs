@@ -1285,3 +1285,35 @@ async fn policies_environments_and_subscriptions_sqlite() {
     let node = Node::start(bin(), NodeOptions::default()).await.expect("node");
     check_subscriptions(&node, None).await;
 }
+
+#[tokio::test]
+async fn artifacts_are_rebuilt_from_the_database_on_start() {
+    let node = Node::start(bin(), NodeOptions::default()).await.expect("node");
+    let p = Publisher { node: &node };
+    let api = p.create("Durable", "/durable").await;
+    let api_id = id(&api);
+    let (_, rev) = p.post(&format!("/apis/{api_id}/revisions"), &json!({})).await;
+    let (status, _) = p
+        .post(
+            &format!("/apis/{api_id}/deploy-revision?revisionId={}", id(&rev)),
+            &json!([{"name": "Default"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let dir = node.home.join("deployment/server/Default");
+    let artifact = dir.join(format!("{api_id}.json"));
+    let written = std::fs::read_to_string(&artifact).expect("artifact");
+    std::fs::remove_file(&artifact).expect("remove");
+    std::fs::write(dir.join("stale-api.json"), "{}").expect("stray");
+    std::fs::write(dir.join("half.json.1.tmp"), "{").expect("temp");
+
+    let node = node.restart().await.expect("restart");
+    assert_eq!(std::fs::read_to_string(&artifact).expect("rebuilt"), written);
+    assert!(!dir.join("stale-api.json").exists());
+    assert!(!dir.join("half.json.1.tmp").exists());
+    assert!(
+        node.output().contains("1 deployed API revision(s)"),
+        "{}",
+        node.output()
+    );
+}

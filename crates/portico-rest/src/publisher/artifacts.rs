@@ -43,6 +43,53 @@ pub async fn write(state: &RestState, artifact: &RuntimeArtifact) -> Result<(), 
     })
 }
 
+/// Makes `deployment/server/` match the database: writes the artifact of every recorded
+/// deployment and removes artifact files (and leftover temporary files) of configured
+/// environments that no deployment accounts for. Returns how many artifacts were written.
+pub async fn reconcile(state: &RestState) -> Result<usize, ApiError> {
+    let deployments = state.store.list_all_deployments().await?;
+    let mut expected = std::collections::HashSet::new();
+    for d in &deployments {
+        let (Some(row), Some(revision)) = (
+            state.store.find_api(&d.api_id).await?,
+            state.store.find_revision(&d.api_id, &d.revision_id).await?,
+        ) else {
+            continue;
+        };
+        let snapshot: portico_apis::Api = serde_json::from_str(&revision.snapshot)
+            .map_err(|e| ApiError::internal(format!("revision {} is unreadable: {e}", revision.id)))?;
+        let status = super::api_of(&row)?.life_cycle_status;
+        let artifact = RuntimeArtifact::new(
+            &snapshot,
+            status,
+            &portico_apis::Placement {
+                revision_id: &revision.id,
+                revision_number: revision.number,
+                environment: &d.environment,
+                vhost: &d.vhost,
+                deployed_time: d.deployed_at,
+            },
+        );
+        write(state, &artifact).await?;
+        expected.insert(path(state, &d.environment, &d.api_id));
+    }
+    for env in &state.config.apim.gateway.environment {
+        let dir = state.config.home.join("deployment/server").join(&env.name);
+        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+            continue;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let file = entry.path();
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            let stale = (name.ends_with(".json") && !expected.contains(&file)) || name.ends_with(".tmp");
+            if stale && let Err(e) = tokio::fs::remove_file(&file).await {
+                tracing::warn!(path = %file.display(), error = %e, "cannot remove stale artifact");
+            }
+        }
+    }
+    Ok(expected.len())
+}
+
 /// Removes an artifact; a missing file is fine.
 pub async fn remove(state: &RestState, environment: &str, api_id: &str) {
     let target = path(state, environment, api_id);

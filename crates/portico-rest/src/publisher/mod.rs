@@ -4,7 +4,7 @@
 //! this module turns HTTP into calls on it and on the store.
 
 mod apis;
-mod artifacts;
+pub(crate) mod artifacts;
 mod import;
 mod lifecycle;
 mod policies;

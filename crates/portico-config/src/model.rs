@@ -241,6 +241,41 @@ pub struct Apim {
     pub cors: Cors,
     #[serde(default)]
     pub sync_runtime_artifacts: SyncRuntimeArtifacts,
+    #[serde(default)]
+    pub publisher: Publisher,
+}
+
+/// `[apim.publisher]`: limits of the Publisher REST API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publisher {
+    /// Lets `import-openapi`/`validate-openapi` fetch URLs that resolve to loopback, private,
+    /// link-local or other non-public addresses (off: such URLs are refused, against SSRF).
+    #[serde(default)]
+    pub allow_private_import_urls: bool,
+    /// Largest definition fetched from a URL, in bytes.
+    #[serde(default = "default_import_max_bytes")]
+    pub import_max_bytes: u64,
+    /// Seconds a URL fetch may take in all (connecting included).
+    #[serde(default = "default_import_timeout")]
+    pub import_timeout_seconds: u64,
+}
+
+impl Default for Publisher {
+    fn default() -> Self {
+        Publisher {
+            allow_private_import_urls: false,
+            import_max_bytes: default_import_max_bytes(),
+            import_timeout_seconds: default_import_timeout(),
+        }
+    }
+}
+
+fn default_import_max_bytes() -> u64 {
+    5 * 1024 * 1024
+}
+fn default_import_timeout() -> u64 {
+    20
 }
 
 /// `[apim.cors]`, WSO2's defaults when absent.
@@ -541,6 +576,17 @@ impl Config {
             if env.name.trim().is_empty() {
                 return Err(c.invalid(&format!("{key}.name"), "must not be empty"));
             }
+            // The name becomes a directory under deployment/server/.
+            let safe = env
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_. ".contains(c));
+            if !safe || env.name.starts_with('.') {
+                return Err(c.invalid(
+                    &format!("{key}.name"),
+                    "may use only letters, digits, `-`, `_`, `.` and spaces, and may not start with `.`",
+                ));
+            }
             if !seen.insert(env.name.to_ascii_lowercase()) {
                 return Err(c.invalid(
                     &format!("{key}.name"),
@@ -569,6 +615,17 @@ impl Config {
                     &format!("`{label}` is not a configured [[apim.gateway.environment]]"),
                 ));
             }
+        }
+
+        let publisher = &self.apim.publisher;
+        if !(1024..=100 * 1024 * 1024).contains(&publisher.import_max_bytes) {
+            return Err(c.invalid(
+                "apim.publisher.import_max_bytes",
+                "must be between 1024 and 104857600 (100 MiB)",
+            ));
+        }
+        if !(1..=300).contains(&publisher.import_timeout_seconds) {
+            return Err(c.invalid("apim.publisher.import_timeout_seconds", "must be between 1 and 300"));
         }
 
         if let Some(0) = self.transport.https.max_request_body {
@@ -864,6 +921,37 @@ mod tests {
         .expect_err("unknown");
         assert_eq!(err.key(), Some("apim.sync_runtime_artifacts.gateway.gateway_labels[0]"));
         assert_eq!(err.line(), Some(4));
+    }
+
+    #[test]
+    fn publisher_import_limits_have_defaults_and_ranges() {
+        let c = parse(MIN).expect("valid");
+        assert!(!c.apim.publisher.allow_private_import_urls);
+        assert_eq!(c.apim.publisher.import_max_bytes, 5 * 1024 * 1024);
+        assert_eq!(c.apim.publisher.import_timeout_seconds, 20);
+        let c = parse(&format!(
+            "{MIN}[apim.publisher]\nallow_private_import_urls = true\nimport_max_bytes = 2048\nimport_timeout_seconds = 3\n"
+        ))
+        .expect("valid");
+        assert!(c.apim.publisher.allow_private_import_urls);
+        assert_eq!(c.apim.publisher.import_max_bytes, 2048);
+        let err = parse(&format!("{MIN}[apim.publisher]\nimport_timeout_seconds = 0\n")).expect_err("0 s");
+        assert_eq!(err.key(), Some("apim.publisher.import_timeout_seconds"));
+        assert_eq!(err.line(), Some(4));
+        let err = parse(&format!("{MIN}[apim.publisher]\nimport_max_bytes = 10\n")).expect_err("tiny");
+        assert_eq!(err.key(), Some("apim.publisher.import_max_bytes"));
+        let err = parse(&format!("{MIN}[apim.publisher]\nallow_private = true\n")).expect_err("unknown");
+        assert!(err.to_string().contains("allow_private"), "{err}");
+        let err = parse(&format!("{MIN}[apim.publisher]\nallow_private_import_urls = \"yes\"\n")).expect_err("type");
+        assert_eq!(err.key(), Some("apim.publisher.allow_private_import_urls"), "{err}");
+    }
+
+    #[test]
+    fn environment_names_must_be_safe_directory_names() {
+        for bad in ["../x", "a/b", ".hidden"] {
+            let err = parse(&format!("{MIN}[[apim.gateway.environment]]\nname = \"{bad}\"\n")).expect_err(bad);
+            assert_eq!(err.key(), Some("apim.gateway.environment[0].name"), "{err}");
+        }
     }
 
     #[test]

@@ -115,6 +115,16 @@ allow_credentials = false
 [apim.sync_runtime_artifacts.gateway]
 gateway_labels = []
 
+# The Publisher REST API's import of OpenAPI definitions from URLs.
+[apim.publisher]
+# Allow URLs that resolve to loopback, private or link-local addresses (refused by default, so
+# that the import cannot be used to reach internal services).
+allow_private_import_urls = false
+# Largest definition fetched from a URL, in bytes.
+import_max_bytes = 5242880
+# Seconds a fetch may take in all.
+import_timeout_seconds = 20
+
 # Listener ports before the offset is added (WSO2's defaults).
 [transport.https]
 # Management: REST APIs, portals, OAuth2 endpoints.
@@ -178,6 +188,8 @@ mod tests {
             c.apim.gateway.environment[0].https_endpoint.as_deref(),
             Some("https://node1.example:8245")
         );
+        assert!(!c.apim.publisher.allow_private_import_urls);
+        assert_eq!(c.apim.publisher.import_timeout_seconds, 20);
     }
 
     #[test]

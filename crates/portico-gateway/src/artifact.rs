@@ -275,12 +275,13 @@ fn dir_fingerprint(
 
 /// Loads the artifacts of `dir` into `gateway` now, then reloads whenever the files change
 /// (polled every `interval`, which also works where file events do not cross machines, as on
-/// NFS). Runs until the task is dropped.
+/// NFS, and at once when `wake` is notified by a writer on this node). Runs until the task is dropped.
 pub async fn serve_dir(
     gateway: std::sync::Arc<crate::Gateway>,
     dir: std::path::PathBuf,
     environments: Vec<String>,
     interval: Duration,
+    wake: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut last = None;
     loop {
@@ -295,7 +296,10 @@ pub async fn serve_dir(
             tracing::info!(apis = count, dir = %dir.display(), "gateway artifacts loaded");
             last = Some(fingerprint);
         }
-        tokio::time::sleep(interval).await;
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = wake.notified() => {}
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod auth;
 pub mod error;
 mod health;
 mod middleware;
+mod publisher;
 
 use std::sync::Arc;
 
@@ -30,6 +31,9 @@ pub struct RestState {
     pub authenticator: Arc<Authenticator>,
     /// SHA-256 fingerprints of the loaded TLS and primary certificates (readiness shows them).
     pub key_fingerprints: Arc<KeyFingerprints>,
+    /// Woken whenever an artifact file is written or removed, so this node's gateway reloads at
+    /// once instead of at its next poll.
+    pub artifacts_changed: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,12 +42,19 @@ pub struct KeyFingerprints {
     pub primary: String,
 }
 
+/// Rewrites `<home>/deployment/server/` from the deployments recorded in the store (and removes
+/// stale artifacts); run at start-up. Returns how many artifacts are deployed.
+pub async fn reconcile_artifacts(state: &RestState) -> Result<usize, ApiError> {
+    publisher::artifacts::reconcile(state).await
+}
+
 /// The whole management router.
 pub fn router(state: RestState) -> Router {
     let body_limit = usize::try_from(state.config.management_body_limit()).unwrap_or(usize::MAX);
     Router::new()
         .merge(health::routes())
         .nest("/api/am/admin/v4", admin::routes())
+        .nest("/api/am/publisher/v4", publisher::routes())
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

@@ -80,6 +80,19 @@ impl Store {
         Ok(seq)
     }
 
+    /// The newest events of one kind, newest first (tests and diagnostics).
+    pub async fn events_of_kind(&self, kind: &str, limit: i64) -> Result<Vec<ChangeEvent>, StoreError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT seq, kind, entity_id, payload, origin_node, created_at FROM change_feed WHERE kind = $1 ORDER BY seq DESC LIMIT $2",
+            )
+            .bind(kind)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// Events with a sequence number above `after`, oldest first, at most `limit`.
     pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<ChangeEvent>, StoreError> {
         Ok(with_pool!(self, |pool| {
@@ -101,5 +114,70 @@ impl Store {
                 .await?
         });
         Ok(seq.unwrap_or(0))
+    }
+}
+
+/// Appends an event inside a caller's transaction, so the event commits (or not) with the change
+/// it announces. Implemented for both backends' connections.
+pub(crate) trait AppendInTx {
+    async fn append_event_in_tx(
+        &mut self,
+        node_id: &str,
+        kind: &str,
+        entity_id: &str,
+        payload: &serde_json::Value,
+    ) -> Result<i64, StoreError>;
+}
+
+impl AppendInTx for sqlx::SqliteConnection {
+    async fn append_event_in_tx(
+        &mut self,
+        node_id: &str,
+        kind: &str,
+        entity_id: &str,
+        payload: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        )
+        .bind(kind)
+        .bind(entity_id)
+        .bind(payload.to_string())
+        .bind(node_id)
+        .bind(now_millis())
+        .fetch_one(&mut *self)
+        .await?)
+    }
+}
+
+impl AppendInTx for sqlx::PgConnection {
+    async fn append_event_in_tx(
+        &mut self,
+        node_id: &str,
+        kind: &str,
+        entity_id: &str,
+        payload: &serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        // Held until the caller's transaction ends, keeping the sequence commit-ordered.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FEED_LOCK)
+            .execute(&mut *self)
+            .await?;
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        )
+        .bind(kind)
+        .bind(entity_id)
+        .bind(payload.to_string())
+        .bind(node_id)
+        .bind(now_millis())
+        .fetch_one(&mut *self)
+        .await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(FEED_CHANNEL)
+            .bind(seq.to_string())
+            .execute(&mut *self)
+            .await?;
+        Ok(seq)
     }
 }

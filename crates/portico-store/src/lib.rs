@@ -5,8 +5,11 @@
 //! `migrations/<backend>` at start-up. Callers see one [`Store`] and never a pool type.
 #![forbid(unsafe_code)]
 
+mod apis;
 mod error;
 mod feed;
+mod policies;
+mod revisions;
 mod users;
 
 use std::str::FromStr;
@@ -15,8 +18,13 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use apis::{ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
 pub use error::{StoreError, redact};
 pub use feed::ChangeEvent;
+pub use policies::{NewApplication, NewSubscription, SubscriptionRow, ThrottlingPolicyRow};
+pub use revisions::{
+    CreateRevision, DeleteRevision, DeploymentRow, DeploymentTarget, MAX_REVISIONS_PER_API, RevisionRow,
+};
 pub use users::{NewUser, Role, User};
 
 /// Which database a store runs on.
@@ -148,6 +156,11 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
     }
+}
+
+/// True when a database error is a unique-constraint violation (a concurrent duplicate).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// Milliseconds since the Unix epoch, the store's timestamp format on both backends.

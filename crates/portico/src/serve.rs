@@ -65,7 +65,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     bootstrap_super_admin(&config, &store).await?;
     let authenticator = portico_keymanager::Authenticator::new(store.clone())?;
 
+    let artifacts_changed = Arc::new(tokio::sync::Notify::new());
     let state = portico_rest::RestState {
+        artifacts_changed: artifacts_changed.clone(),
         config: config.clone(),
         store: store.clone(),
         authenticator,
@@ -74,6 +76,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
             primary: primary.fingerprint(),
         }),
     };
+    let artifacts = portico_rest::reconcile_artifacts(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))?;
     let router = portico_rest::router(state);
     let bind = config.server.bind_address;
     let management = portico_net::bind((bind, ports.management_https).into()).await?;
@@ -94,6 +99,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         artifacts_dir,
         config.served_environments(),
         Duration::from_secs(1),
+        artifacts_changed,
     ));
 
     let host = &config.server.hostname;
@@ -114,6 +120,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         "  gateway:        http://{host}:{}  https://{host}:{}",
         ports.gateway_http, ports.gateway_https
     );
+    println!("  publisher REST: {mgmt}/api/am/publisher/v4");
+    println!("  artifacts:      {artifacts} deployed API revision(s) in deployment/server/");
     println!("  config:         {}", config.path.display());
     println!("Press Ctrl-C to stop.");
 

@@ -119,3 +119,103 @@ async fn a_100_mib_body_streams_with_bounded_memory() {
         "gateway memory grew from {before} KiB to a peak of {peak} KiB while streaming 100 MiB"
     );
 }
+
+#[tokio::test]
+async fn a_revision_deployed_through_the_publisher_is_routable_at_once() {
+    let backend = EchoBackend::start("deployed").await.expect("backend");
+    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+    let (user, pw) = node.admin();
+    let publisher = |path: &str| node.url(&format!("/api/am/publisher/v4{path}"));
+    let r = node
+        .client
+        .post(publisher("/apis"))
+        .basic_auth(user, Some(pw))
+        .json(&json!({"name": "Live", "context": "/live", "version": "2.0",
+            "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": backend.url("/svc")}},
+            "operations": [{"target": "/items/{id}", "verb": "GET", "authType": "None"}]}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 201);
+    let api_id = r.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = node
+        .client
+        .post(publisher(&format!("/apis/{api_id}/revisions")))
+        .basic_auth(user, Some(pw))
+        .json(&json!({"description": "first"}))
+        .send()
+        .await
+        .expect("revise");
+    assert_eq!(r.status(), 201);
+    let revision = r.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(
+        node.client
+            .get(node.gateway_url("/live/2.0/items/7"))
+            .send()
+            .await
+            .expect("gw")
+            .status(),
+        404
+    );
+
+    let r = node
+        .client
+        .post(publisher(&format!(
+            "/apis/{api_id}/deploy-revision?revisionId={revision}"
+        )))
+        .basic_auth(user, Some(pw))
+        .json(&json!([{"name": "Default", "vhost": "localhost", "displayOnDevportal": true}]))
+        .send()
+        .await
+        .expect("deploy");
+    assert_eq!(r.status(), 200);
+    let deployed = std::time::Instant::now();
+    // The artifact poll runs every second; the deploy wakes the loader, so well before that.
+    let mut routable = None;
+    while deployed.elapsed() < Duration::from_millis(900) {
+        let r = node
+            .client
+            .get(node.gateway_url("/live/2.0/items/7"))
+            .send()
+            .await
+            .expect("gw");
+        if r.status() == 200 {
+            routable = Some(r.json::<Value>().await.expect("json"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let body = routable.expect("deployed revision not routable within 900 ms (before the 1 s poll)");
+    assert_eq!(body["uri"], "/svc/items/7");
+    eprintln!("deploy answered -> routable: {:?}", deployed.elapsed());
+
+    // Blocking the API reaches the gateway as well (700700).
+    let r = node
+        .client
+        .post(publisher(&format!(
+            "/apis/change-lifecycle?apiId={api_id}&action=Publish"
+        )))
+        .basic_auth(user, Some(pw))
+        .send()
+        .await
+        .expect("publish");
+    assert_eq!(r.status(), 200);
+    let r = node
+        .client
+        .post(publisher(&format!(
+            "/apis/change-lifecycle?apiId={api_id}&action=Block"
+        )))
+        .basic_auth(user, Some(pw))
+        .send()
+        .await
+        .expect("block");
+    assert_eq!(r.status(), 200);
+    let body = wait_status(&node, "/live/2.0/items/7", 503).await;
+    assert_eq!(body["code"], "700700");
+}

@@ -1,0 +1,25 @@
+//! The API domain of the Publisher: WSO2's API resource and its input rules, the lifecycle
+//! state machine, OpenAPI/Swagger definitions to operations, and the runtime artifact a gateway
+//! serves. No HTTP and no SQL here: the REST layer and the store call into this crate.
+//!
+//! - [`model`]: [`Api`], [`Operation`], [`CorsConfiguration`] with WSO2's JSON names, and
+//!   [`ApiInput`], a request body read with WSO2's coercions and field-named errors.
+//! - [`context`]: context normalisation (`/` added) and refusal (`..`, `?`, whitespace, > 232).
+//! - [`lifecycle`]: states, actions and WSO2's default transitions.
+//! - [`openapi`]: OpenAPI 3.0/3.1 and Swagger 2.0, JSON or YAML, to operations.
+//! - [`artifact`]: the runtime artifact document (its fields are listed there).
+#![forbid(unsafe_code)]
+
+pub mod artifact;
+pub mod context;
+pub mod input;
+pub mod lifecycle;
+pub mod model;
+pub mod openapi;
+
+pub use artifact::{ARTIFACT_SCHEMA, Placement, RuntimeArtifact};
+pub use context::normalize_context;
+pub use input::InputError;
+pub use lifecycle::{LifecycleAction, LifecycleStatus};
+pub use model::{Api, ApiInput, CorsConfiguration, Operation};
+pub use openapi::{Definition, DefinitionError, SpecVersion, generate_openapi, parse_definition};

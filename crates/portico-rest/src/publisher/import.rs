@@ -1,0 +1,404 @@
+//! OpenAPI intake: `POST /apis/validate-openapi`, `POST /apis/import-openapi` and
+//! `PUT /apis/{apiId}/swagger`, from an uploaded file, inline text or a URL. URL fetches refuse
+//! non-public addresses (unless `[apim.publisher] allow_private_import_urls`), follow no
+//! redirects, and stop at `import_max_bytes` and `import_timeout_seconds`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use portico_apis::{ApiInput, Definition, InputError, parse_definition};
+use serde_json::{Value, json};
+
+use super::{api_of, check_if_match, input_error, load_api, precondition_failed, to_document};
+use crate::{ApiError, Auth, RestState};
+
+/// The parts of a multipart request this module reads.
+#[derive(Default)]
+struct Form {
+    file: Option<Vec<u8>>,
+    url: Option<String>,
+    inline: Option<String>,
+    additional_properties: Option<String>,
+}
+
+async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> Result<Form, ApiError> {
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported Media Type",
+            format!("Send multipart/form-data with a `file` or `url` part: {e}"),
+        )
+    })?;
+    let mut form = Form::default();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("The multipart body is malformed: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("Cannot read the multipart part `{name}`: {e}")))?;
+        let text = || {
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| ApiError::bad_request(format!("The multipart part `{name}` is not UTF-8 text")))
+        };
+        match name.as_str() {
+            "file" => form.file = Some(bytes.to_vec()),
+            "url" => form.url = Some(text()?.trim().to_owned()).filter(|u| !u.is_empty()),
+            "inlineAPIDefinition" | "apiDefinition" => form.inline = Some(text()?).filter(|t| !t.trim().is_empty()),
+            "additionalProperties" => form.additional_properties = Some(text()?),
+            _ => {} // unknown parts are ignored, as unknown JSON fields are
+        }
+    }
+    Ok(form)
+}
+
+/// The definition text of a form: exactly one of file, inline text or URL.
+async fn definition_text(state: &RestState, form: &Form) -> Result<String, ApiError> {
+    let given = [form.file.is_some(), form.inline.is_some(), form.url.is_some()]
+        .iter()
+        .filter(|g| **g)
+        .count();
+    if given == 0 {
+        return Err(ApiError::bad_request(
+            "Give the definition as a `file` part, an `inlineAPIDefinition` part or a `url` part",
+        ));
+    }
+    if given > 1 {
+        return Err(ApiError::bad_request(
+            "Give only one of the `file`, `inlineAPIDefinition` and `url` parts",
+        ));
+    }
+    if let Some(bytes) = &form.file {
+        return String::from_utf8(bytes.clone())
+            .map_err(|_| ApiError::bad_request("The uploaded `file` is not UTF-8 text"));
+    }
+    if let Some(text) = &form.inline {
+        return Ok(text.clone());
+    }
+    match &form.url {
+        Some(url) => fetch_definition(state, url).await,
+        None => Err(ApiError::bad_request("No definition given")),
+    }
+}
+
+/// True for addresses an import must not reach by default: loopback, private, link-local,
+/// shared (CGNAT), unspecified, broadcast, multicast, documentation and unique-local ranges.
+fn is_non_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || o[0] >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_non_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+        }
+    }
+}
+
+/// Fetches a definition from a URL within the configured limits.
+async fn fetch_definition(state: &RestState, raw: &str) -> Result<String, ApiError> {
+    let limits = &state.config.apim.publisher;
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| input_error(InputError::new("url", format!("\"{raw}\" is not a URL: {e}"))))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(input_error(InputError::new(
+            "url",
+            format!("only http and https URLs can be imported, not {}", url.scheme()),
+        )));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| input_error(InputError::new("url", format!("\"{raw}\" has no host"))))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let timeout = Duration::from_secs(limits.import_timeout_seconds);
+    let addresses: Vec<SocketAddr> = tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port)))
+        .await
+        .map_err(|_| ApiError::bad_request(format!("url: resolving {host} took longer than {timeout:?}")))?
+        .map_err(|e| ApiError::bad_request(format!("url: cannot resolve {host}: {e}")))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(ApiError::bad_request(format!("url: {host} has no addresses")));
+    }
+    if !limits.allow_private_import_urls
+        && let Some(bad) = addresses.iter().find(|a| is_non_public(a.ip()))
+    {
+        return Err(input_error(InputError::new(
+            "url",
+            format!(
+                "{host} resolves to {}, a loopback, private or otherwise non-public address; importing from it is \
+                 refused ([apim.publisher] allow_private_import_urls)",
+                bad.ip()
+            ),
+        )));
+    }
+    // Connect only to the addresses just checked, so a second DNS answer cannot differ.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .resolve_to_addrs(&host, &addresses)
+        .build()
+        .map_err(|e| ApiError::internal(format!("cannot build the HTTP client: {e}")))?;
+    let fetch = async {
+        let mut response = client.get(url.clone()).send().await.map_err(|e| {
+            if e.is_timeout() {
+                slow(&url, limits.import_timeout_seconds)
+            } else {
+                ApiError::bad_request(format!("url: fetching {url} failed: {e}"))
+            }
+        })?;
+        if !response.status().is_success() {
+            return Err(ApiError::bad_request(format!(
+                "url: {url} answered {} (redirects are not followed)",
+                response.status()
+            )));
+        }
+        let max = limits.import_max_bytes;
+        if response.content_length().is_some_and(|len| len > max) {
+            return Err(too_large(&url, max));
+        }
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("url: reading {url} failed: {e}")))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > max {
+                return Err(too_large(&url, max));
+            }
+        }
+        String::from_utf8(body).map_err(|_| ApiError::bad_request(format!("url: {url} did not answer UTF-8 text")))
+    };
+    tokio::time::timeout(timeout, fetch)
+        .await
+        .map_err(|_| slow(&url, limits.import_timeout_seconds))?
+}
+
+fn slow(url: &reqwest::Url, seconds: u64) -> ApiError {
+    ApiError::bad_request(format!(
+        "url: fetching {url} took longer than {seconds} s ([apim.publisher] import_timeout_seconds)"
+    ))
+}
+
+fn too_large(url: &reqwest::Url, max: u64) -> ApiError {
+    ApiError::bad_request(format!(
+        "url: {url} is larger than {max} bytes ([apim.publisher] import_max_bytes)"
+    ))
+}
+
+fn definition_error(e: portico_apis::DefinitionError) -> ApiError {
+    input_error(InputError::new("definition", e.to_string()))
+}
+
+fn info_json(d: &Definition) -> Value {
+    json!({
+        "name": d.title,
+        "version": d.version,
+        "context": d.context,
+        "description": d.description,
+        "openAPIVersion": d.spec.label(),
+        "endpoints": d.endpoints,
+    })
+}
+
+/// `POST /apis/validate-openapi`: 200 with `isValid` true or false (and why).
+pub async fn validate_openapi(
+    auth: Auth,
+    State(state): State<RestState>,
+    Query(params): Query<HashMap<String, String>>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require_any(&["apim:api_create", "apim:api_manage"])?;
+    let form = read_form(multipart).await?;
+    let text = definition_text(&state, &form).await?;
+    let return_content = params
+        .get("returnContent")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    Ok(Json(match parse_definition(&text) {
+        Ok(d) => {
+            let mut body = json!({ "isValid": true, "info": info_json(&d) });
+            if return_content && let Some(o) = body.as_object_mut() {
+                o.insert("content".into(), Value::String(text));
+            }
+            body
+        }
+        Err(e) => json!({
+            "isValid": false,
+            "errorMessages": [e.to_string()],
+        }),
+    }))
+}
+
+/// `POST /apis/import-openapi`: creates an API from a definition; `additionalProperties` (API
+/// JSON) supplies or overrides name, version, context, endpoints, policies...
+pub async fn import_openapi(
+    auth: Auth,
+    State(state): State<RestState>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let caller = auth
+        .require_any(&["apim:api_create", "apim:api_manage"])?
+        .username
+        .clone();
+    let form = read_form(multipart).await?;
+    let mut input = match &form.additional_properties {
+        Some(text) if !text.trim().is_empty() => {
+            let value: Value = serde_json::from_str(text).map_err(|e| {
+                input_error(InputError::new(
+                    "additionalProperties",
+                    format!("is not valid JSON: {e}"),
+                ))
+            })?;
+            ApiInput::from_json(&value)
+                .map_err(|e| input_error(InputError::new(format!("additionalProperties.{}", e.field), e.message)))?
+        }
+        _ => ApiInput::default(),
+    };
+    let text = definition_text(&state, &form).await?;
+    let definition = parse_definition(&text).map_err(definition_error)?;
+    if input.name.is_none() {
+        let title = definition.title.clone().ok_or_else(|| {
+            input_error(InputError::new(
+                "additionalProperties.name",
+                "is required (the definition has no info.title)",
+            ))
+        })?;
+        portico_apis::context::validate_name(&title).map_err(input_error)?;
+        input.name = Some(title);
+    }
+    if input.version.is_none() {
+        let version = definition.version.clone().ok_or_else(|| {
+            input_error(InputError::new(
+                "additionalProperties.version",
+                "is required (the definition has no info.version)",
+            ))
+        })?;
+        portico_apis::context::validate_version(&version).map_err(input_error)?;
+        input.version = Some(version);
+    }
+    if input.context.is_none() {
+        let suggested = definition.context.clone().unwrap_or_else(|| {
+            input
+                .name
+                .as_deref()
+                .unwrap_or("api")
+                .to_lowercase()
+                .replace(char::is_whitespace, "")
+        });
+        input.context = Some(portico_apis::normalize_context(&suggested).map_err(input_error)?);
+    }
+    if input.description.is_none() {
+        input.description = definition.description.clone();
+    }
+    if input.endpoint_config.is_none()
+        && let Some(url) = definition.endpoints.first()
+    {
+        let config = json!({ "endpoint_type": "http", "production_endpoints": { "url": url }, "sandbox_endpoints": { "url": url } });
+        if portico_apis::model::validate_endpoint_config(&config).is_ok() {
+            input.endpoint_config = Some(config);
+        }
+    }
+    input.operations = Some(definition.operations.clone());
+    super::apis::create_api(&state, input, &caller, Some(text)).await
+}
+
+/// `PUT /apis/{apiId}/swagger`: replaces the definition and, from it, the operations.
+pub async fn put_swagger(
+    auth: Auth,
+    State(state): State<RestState>,
+    Path(api_id): Path<String>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    auth.require_any(&["apim:api_create", "apim:api_manage"])?;
+    let mut row = load_api(&state, &api_id).await?;
+    let conditional = check_if_match(&headers, &row)?;
+    let form = read_form(multipart).await?;
+    let text = definition_text(&state, &form).await?;
+    let definition = parse_definition(&text).map_err(definition_error)?;
+    let check = ApiInput {
+        operations: Some(definition.operations.clone()),
+        ..ApiInput::default()
+    };
+    super::check_policies(&state, &check).await?;
+    for _ in 0..20 {
+        let mut api = api_of(&row)?;
+        api.operations = definition.operations.clone();
+        api.last_updated_time = super::apis::now_millis().to_string();
+        if let Some(updated) = state
+            .store
+            .update_api(&api_id, row.row_version, &to_document(&api)?, Some(Some(&text)))
+            .await?
+        {
+            return super::apis::definition_response(&updated);
+        }
+        row = load_api(&state, &api_id).await?;
+        if conditional {
+            return Err(precondition_failed(&row));
+        }
+    }
+    Err(ApiError::conflict(format!(
+        "API {api_id} is being changed by many requests at once; retry"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_non_public;
+
+    #[test]
+    fn non_public_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "224.0.0.1",
+        ] {
+            assert!(is_non_public(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "172.32.0.1"] {
+            assert!(!is_non_public(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+}

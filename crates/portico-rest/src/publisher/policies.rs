@@ -1,0 +1,134 @@
+//! `GET /environments`, `GET /throttling-policies/{policyLevel}` and `GET /subscriptions`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use portico_store::ThrottlingPolicyRow;
+use serde_json::{Value, json};
+
+use super::{load_api, pagination, paging};
+use crate::{ApiError, Auth, RestState};
+
+/// `GET /environments`: the same environments as the Admin API's.
+pub async fn environments(auth: Auth, State(state): State<RestState>) -> Result<Json<Value>, ApiError> {
+    auth.require_any(&[
+        "apim:api_view",
+        "apim:api_create",
+        "apim:api_publish",
+        "apim:api_manage",
+        "apim:environment_read",
+    ])?;
+    let list = crate::admin::environments_json(&state);
+    Ok(Json(json!({ "count": list.len(), "list": list })))
+}
+
+fn policy_json(p: &ThrottlingPolicyRow) -> Value {
+    json!({
+        "name": p.name,
+        "description": p.description,
+        "policyLevel": p.level,
+        "displayName": p.display_name,
+        "attributes": {},
+        "requestCount": p.request_count,
+        "dataUnit": null,
+        "unitTime": p.unit_time,
+        "timeUnit": p.time_unit,
+        "rateLimitCount": 0,
+        "rateLimitTimeUnit": null,
+        "quotaPolicyType": "REQUESTCOUNT",
+        "tierPlan": p.tier_plan,
+        "stopOnQuotaReach": p.stop_on_quota_reach,
+        "monetizationProperties": {},
+    })
+}
+
+/// `GET /throttling-policies/{policyLevel}`: `subscription` (also the spec's misspelt
+/// `subcription`) or `api`.
+pub async fn throttling_policies(
+    auth: Auth,
+    State(state): State<RestState>,
+    Path(level): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require_any(&[
+        "apim:api_view",
+        "apim:mcp_server_view",
+        "apim:tier_view",
+        "apim:tier_manage",
+    ])?;
+    let level = match level.as_str() {
+        "subscription" | "subcription" => "subscription",
+        "api" => "api",
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "policyLevel: unknown value \"{other}\"; expected subscription or api"
+            )));
+        }
+    };
+    let (limit, offset) = paging(
+        params.get("limit").map(String::as_str),
+        params.get("offset").map(String::as_str),
+    )?;
+    let all = state.store.list_throttling_policies(level).await?;
+    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
+    let list: Vec<Value> = all
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(policy_json)
+        .collect();
+    Ok(Json(json!({
+        "count": list.len(),
+        "list": list,
+        "pagination": pagination(&format!("/throttling-policies/{level}"), limit, offset, total, ""),
+    })))
+}
+
+/// `GET /subscriptions[?apiId=]`.
+pub async fn subscriptions(
+    auth: Auth,
+    State(state): State<RestState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require_any(&[
+        "apim:api_view",
+        "apim:mcp_server_view",
+        "apim:subscription_view",
+        "apim:subscription_manage",
+    ])?;
+    let (limit, offset) = paging(
+        params.get("limit").map(String::as_str),
+        params.get("offset").map(String::as_str),
+    )?;
+    let api_id = params.get("apiId").map(String::as_str).filter(|v| !v.is_empty());
+    if let Some(api_id) = api_id {
+        load_api(&state, api_id).await?;
+    }
+    let (rows, total) = state.store.list_subscriptions(api_id, limit, offset).await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|s| {
+            json!({
+                "subscriptionId": s.id,
+                "applicationInfo": {
+                    "applicationId": s.application_id,
+                    "name": s.application_name,
+                    "subscriber": s.application_owner,
+                    "description": s.application_description,
+                    "status": s.application_status,
+                    "throttlingPolicy": s.application_policy,
+                },
+                "apiId": s.api_id,
+                "throttlingPolicy": s.throttling_policy,
+                "subscriptionStatus": s.status,
+            })
+        })
+        .collect();
+    let extra = api_id.map(|id| format!("&apiId={id}")).unwrap_or_default();
+    Ok(Json(json!({
+        "count": list.len(),
+        "list": list,
+        "pagination": pagination("/subscriptions", limit, offset, total, &extra),
+    })))
+}

@@ -1,0 +1,334 @@
+//! APIs of the Publisher and their lifecycle history. The API resource itself is JSON text
+//! (`document`) owned by `portico-apis`; the columns beside it are what queries and uniqueness
+//! rules need. `row_version` guards every update (compare-and-swap), so no update is lost.
+
+use crate::feed::AppendInTx;
+use crate::{Store, StoreError, is_unique_violation, now_millis, with_pool};
+
+/// An API as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ApiRow {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub context: String,
+    pub provider: String,
+    pub lifecycle_status: String,
+    pub document: String,
+    pub definition: Option<String>,
+    pub row_version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A new API.
+#[derive(Debug, Clone)]
+pub struct NewApiRow {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub context: String,
+    pub provider: String,
+    pub lifecycle_status: String,
+    pub document: String,
+    pub definition: Option<String>,
+}
+
+/// Search criteria of `GET /apis` (`query=name:x version:y ...`); all given ones must match.
+#[derive(Debug, Clone, Default)]
+pub struct ApiFilter {
+    /// Case-insensitive substring of the name.
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// Case-insensitive substring of the context.
+    pub context: Option<String>,
+    pub provider: Option<String>,
+    /// Wire value, e.g. `PUBLISHED`.
+    pub status: Option<String>,
+}
+
+/// One lifecycle change.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct LifecycleHistoryRow {
+    pub previous_state: Option<String>,
+    pub post_state: String,
+    pub username: String,
+    pub updated_at: i64,
+}
+
+/// A lifecycle change to apply with [`Store::change_api_lifecycle`].
+#[derive(Debug, Clone)]
+pub struct LifecycleChange<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub user: &'a str,
+    /// The API document with the new status in it.
+    pub document: &'a str,
+}
+
+const API_COLUMNS: &str =
+    "id, name, version, context, provider, lifecycle_status, document, definition, row_version, created_at, updated_at";
+
+/// `%text%` for LIKE, with LIKE's own characters escaped (`\` is the escape).
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Store {
+    /// Creates an API and its first lifecycle history entry. A taken name+version or
+    /// context+version is [`StoreError::Conflict`] naming which.
+    pub async fn create_api(&self, new: &NewApiRow, user: &str) -> Result<ApiRow, StoreError> {
+        let now = now_millis();
+        let sql = format!(
+            "INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING {API_COLUMNS}"
+        );
+        let row: ApiRow = with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let same_name: Option<String> =
+                sqlx::query_scalar("SELECT id FROM apis WHERE lower(name) = lower($1) AND version = $2")
+                    .bind(&new.name)
+                    .bind(&new.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if same_name.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "an API named `{}` with version `{}`",
+                    new.name, new.version
+                )));
+            }
+            let same_context: Option<String> =
+                sqlx::query_scalar("SELECT id FROM apis WHERE lower(context) = lower($1) AND version = $2")
+                    .bind(&new.context)
+                    .bind(&new.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if same_context.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "an API with context `{}` and version `{}`",
+                    new.context, new.version
+                )));
+            }
+            let inserted = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(&new.id)
+                .bind(&new.name)
+                .bind(&new.version)
+                .bind(&new.context)
+                .bind(&new.provider)
+                .bind(&new.lifecycle_status)
+                .bind(&new.document)
+                .bind(&new.definition)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await;
+            let row: ApiRow = match inserted {
+                Ok(row) => row,
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::Conflict(format!(
+                        "an API with name `{}` or context `{}` and version `{}`",
+                        new.name, new.context, new.version
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            sqlx::query(
+                "INSERT INTO api_lifecycle_history (api_id, previous_state, post_state, username, updated_at) VALUES ($1, NULL, $2, $3, $4)",
+            )
+            .bind(&new.id)
+            .bind(&new.lifecycle_status)
+            .bind(user)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            row
+        });
+        Ok(row)
+    }
+
+    pub async fn find_api(&self, id: &str) -> Result<Option<ApiRow>, StoreError> {
+        let sql = format!("SELECT {API_COLUMNS} FROM apis WHERE id = $1");
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// APIs matching `filter`, by name then version, and how many match in all.
+    pub async fn list_apis(
+        &self,
+        filter: &ApiFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ApiRow>, i64), StoreError> {
+        let conditions = "(CAST($1 AS TEXT) IS NULL OR lower(name) LIKE $1 ESCAPE '\\') \
+             AND (CAST($2 AS TEXT) IS NULL OR version = $2) \
+             AND (CAST($3 AS TEXT) IS NULL OR lower(context) LIKE $3 ESCAPE '\\') \
+             AND (CAST($4 AS TEXT) IS NULL OR lower(provider) = lower($4)) \
+             AND (CAST($5 AS TEXT) IS NULL OR lifecycle_status = $5)";
+        let select = format!(
+            "SELECT {API_COLUMNS} FROM apis WHERE {conditions} ORDER BY lower(name), version, id LIMIT $6 OFFSET $7"
+        );
+        let count = format!("SELECT COUNT(*) FROM apis WHERE {conditions}");
+        let name = filter.name.as_deref().map(like_pattern);
+        let context = filter.context.as_deref().map(like_pattern);
+        Ok(with_pool!(self, |pool| {
+            let rows: Vec<ApiRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+                .bind(&name)
+                .bind(&filter.version)
+                .bind(&context)
+                .bind(&filter.provider)
+                .bind(&filter.status)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+                .bind(&name)
+                .bind(&filter.version)
+                .bind(&context)
+                .bind(&filter.provider)
+                .bind(&filter.status)
+                .fetch_one(pool)
+                .await?;
+            (rows, total)
+        }))
+    }
+
+    /// Replaces the document (and, when `definition` is `Some`, the definition) if the row is
+    /// still at `expected_version`. `Ok(None)`: someone else changed it first; re-read and retry.
+    pub async fn update_api(
+        &self,
+        id: &str,
+        expected_version: i64,
+        document: &str,
+        definition: Option<Option<&str>>,
+    ) -> Result<Option<ApiRow>, StoreError> {
+        let sql = format!(
+            "UPDATE apis SET document = $3, definition = CASE WHEN $4 THEN $5 ELSE definition END, \
+             row_version = row_version + 1, updated_at = $6 WHERE id = $1 AND row_version = $2 RETURNING {API_COLUMNS}"
+        );
+        let (set_definition, new_definition) = match definition {
+            Some(d) => (true, d),
+            None => (false, None),
+        };
+        let row: Option<ApiRow> = with_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(expected_version)
+                .bind(document)
+                .bind(set_definition)
+                .bind(new_definition)
+                .bind(now_millis())
+                .fetch_optional(pool)
+                .await?
+        });
+        if row.is_none() && self.find_api(id).await?.is_none() {
+            return Err(StoreError::NotFound(format!("API {id}")));
+        }
+        Ok(row)
+    }
+
+    /// Moves an API to a new lifecycle state if it is still at `expected_version`, recording the
+    /// history entry and an `api.lifecycle_changed` event in the same transaction.
+    pub async fn change_api_lifecycle(
+        &self,
+        id: &str,
+        expected_version: i64,
+        change: &LifecycleChange<'_>,
+    ) -> Result<Option<ApiRow>, StoreError> {
+        let now = now_millis();
+        let sql = format!(
+            "UPDATE apis SET lifecycle_status = $3, document = $4, row_version = row_version + 1, updated_at = $5 \
+             WHERE id = $1 AND row_version = $2 AND lifecycle_status = $6 RETURNING {API_COLUMNS}"
+        );
+        let payload = serde_json::json!({ "apiId": id, "previousState": change.from, "state": change.to });
+        let node = self.node_id.clone();
+        Ok(with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let row: Option<ApiRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(expected_version)
+                .bind(change.to)
+                .bind(change.document)
+                .bind(now)
+                .bind(change.from)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if row.is_some() {
+                sqlx::query(
+                    "INSERT INTO api_lifecycle_history (api_id, previous_state, post_state, username, updated_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(change.from)
+                .bind(change.to)
+                .bind(change.user)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.append_event_in_tx(&node, "api.lifecycle_changed", id, &payload)
+                    .await?;
+                tx.commit().await?;
+            }
+            row
+        }))
+    }
+
+    /// The lifecycle history, oldest first.
+    pub async fn lifecycle_history(&self, id: &str) -> Result<Vec<LifecycleHistoryRow>, StoreError> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT previous_state, post_state, username, updated_at FROM api_lifecycle_history WHERE api_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Deletes an API with its revisions, deployments and history. Refused with
+    /// [`StoreError::Conflict`] while subscriptions exist (as WSO2). Returns the environments it
+    /// was deployed in; an `api.undeployed` event per environment and `api.deleted` are appended.
+    pub async fn delete_api(&self, id: &str) -> Result<Vec<String>, StoreError> {
+        let node = self.node_id.clone();
+        Ok(with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let subscriptions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions WHERE api_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if subscriptions > 0 {
+                return Err(StoreError::Conflict(format!("active subscriptions to API {id}")));
+            }
+            let deployed: Vec<(String, String, String)> =
+                sqlx::query_as("SELECT environment, revision_id, vhost FROM api_deployments WHERE api_id = $1")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let deleted = sqlx::query("DELETE FROM apis WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if deleted == 0 {
+                return Err(StoreError::NotFound(format!("API {id}")));
+            }
+            for (environment, revision_id, vhost) in &deployed {
+                let payload = serde_json::json!({
+                    "apiId": id, "revisionId": revision_id, "environment": environment, "vhost": vhost
+                });
+                tx.append_event_in_tx(&node, "api.undeployed", id, &payload).await?;
+            }
+            tx.append_event_in_tx(&node, "api.deleted", id, &serde_json::json!({ "apiId": id }))
+                .await?;
+            tx.commit().await?;
+            deployed.into_iter().map(|(env, _, _)| env).collect()
+        }))
+    }
+}

@@ -214,92 +214,132 @@ pub struct LoadError {
 /// that cannot be read or converted are reported and skipped; the rest load. When one API is
 /// deployed to several served environments, the newest deployment wins.
 pub fn load_dir(dir: &std::path::Path, environments: &[String]) -> (Vec<ApiDef>, Vec<LoadError>) {
-    let mut by_id: std::collections::HashMap<String, (i64, ApiDef)> = std::collections::HashMap::new();
-    let mut errors = Vec::new();
-    for env in environments {
-        let env_dir = dir.join(env);
-        let Ok(entries) = std::fs::read_dir(&env_dir) else {
-            continue;
-        };
-        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        paths.sort();
-        for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
-            let fail = |reason: String| LoadError {
-                path: path.clone(),
-                reason,
-            };
-            let loaded = std::fs::read(&path)
-                .map_err(|e| fail(e.to_string()))
-                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).map_err(|e| fail(format!("not JSON: {e}"))))
-                .and_then(|doc| {
-                    let deployed = doc.get("deployedTime").and_then(Value::as_i64).unwrap_or(0);
-                    api_from_artifact(&doc)
-                        .map(|api| (deployed, api))
-                        .map_err(|e| fail(e.to_string()))
-                });
-            match loaded {
-                Ok((deployed, api)) => {
-                    let newer = by_id.get(&api.id).is_none_or(|(t, _)| *t <= deployed);
-                    if newer {
-                        by_id.insert(api.id.clone(), (deployed, api));
-                    }
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-    }
-    let mut apis: Vec<ApiDef> = by_id.into_values().map(|(_, api)| api).collect();
-    apis.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut cache = ArtifactDir::new(dir.to_path_buf(), environments.to_vec());
+    let (apis, errors, _) = cache.refresh();
     (apis, errors)
 }
 
-/// A cheap fingerprint of the artifact files (names, sizes, modification times).
-fn dir_fingerprint(
-    dir: &std::path::Path,
-    environments: &[String],
-) -> Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)> {
-    let mut seen = Vec::new();
-    for env in environments {
-        let Ok(entries) = std::fs::read_dir(dir.join(env)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if let Ok(meta) = entry.metadata() {
-                seen.push((entry.path(), meta.len(), meta.modified().ok()));
-            }
-        }
-    }
-    seen.sort();
-    seen
-}
+type Stamp = (u64, Option<std::time::SystemTime>);
+/// A file's stamp and what reading it gave: (deployed time, API) or why it failed.
+type CachedFile = (Stamp, Result<(i64, ApiDef), String>);
 
-/// Loads the artifacts of `dir` into `gateway` now, then reloads whenever the files change
-/// (polled every `interval`, which also works where file events do not cross machines, as on
-/// NFS, and at once when `wake` is notified by a writer on this node). Runs until the task is dropped.
-pub async fn serve_dir(
-    gateway: std::sync::Arc<crate::Gateway>,
+/// An artifact directory with what was last read from it: a refresh only re-reads the files
+/// whose size or modification time changed, so following a directory of thousands of APIs
+/// costs a `stat` per file.
+pub struct ArtifactDir {
     dir: std::path::PathBuf,
     environments: Vec<String>,
+    files: std::collections::HashMap<std::path::PathBuf, CachedFile>,
+}
+
+impl ArtifactDir {
+    pub fn new(dir: std::path::PathBuf, environments: Vec<String>) -> ArtifactDir {
+        ArtifactDir {
+            dir,
+            environments,
+            files: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Re-reads what changed. Returns the APIs, the files that failed, and whether anything
+    /// changed since the last refresh.
+    pub fn refresh(&mut self) -> (Vec<ApiDef>, Vec<LoadError>, bool) {
+        let mut present = std::collections::HashSet::new();
+        let mut changed = false;
+        for env in &self.environments {
+            let Ok(entries) = std::fs::read_dir(self.dir.join(env)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let Ok(meta) = entry.metadata() else { continue };
+                let stamp: Stamp = (meta.len(), meta.modified().ok());
+                present.insert(path.clone());
+                if self.files.get(&path).is_some_and(|(s, _)| *s == stamp) {
+                    continue;
+                }
+                changed = true;
+                let parsed = read_artifact(&path);
+                self.files.insert(path, (stamp, parsed));
+            }
+        }
+        let before = self.files.len();
+        self.files.retain(|path, _| present.contains(path));
+        changed |= self.files.len() != before;
+
+        let mut by_id: std::collections::HashMap<&str, (i64, &ApiDef)> = std::collections::HashMap::new();
+        let mut errors = Vec::new();
+        let mut paths: Vec<&std::path::PathBuf> = self.files.keys().collect();
+        paths.sort();
+        for path in paths {
+            match &self.files[path].1 {
+                Ok((deployed, api)) => {
+                    if by_id.get(api.id.as_str()).is_none_or(|(t, _)| *t <= *deployed) {
+                        by_id.insert(api.id.as_str(), (*deployed, api));
+                    }
+                }
+                Err(reason) => errors.push(LoadError {
+                    path: path.clone(),
+                    reason: reason.clone(),
+                }),
+            }
+        }
+        let mut apis: Vec<ApiDef> = by_id.into_values().map(|(_, api)| api.clone()).collect();
+        apis.sort_by(|a, b| a.id.cmp(&b.id));
+        (apis, errors, changed)
+    }
+}
+
+fn read_artifact(path: &std::path::Path) -> Result<(i64, ApiDef), String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let deployed = doc.get("deployedTime").and_then(Value::as_i64).unwrap_or(0);
+    api_from_artifact(&doc)
+        .map(|api| (deployed, api))
+        .map_err(|e| e.to_string())
+}
+
+impl ArtifactDir {
+    /// Refreshes and, when anything changed (or `force`), installs the APIs into `gateway`.
+    /// Returns the number of APIs installed, if it installed.
+    pub fn sync_into(&mut self, gateway: &crate::Gateway, force: bool) -> Option<usize> {
+        let started = std::time::Instant::now();
+        let (apis, errors, changed) = self.refresh();
+        if !(changed || force) {
+            return None;
+        }
+        for e in &errors {
+            tracing::warn!(error = %e, "artifact not loaded");
+        }
+        let count = apis.len();
+        gateway.install(apis);
+        tracing::debug!(
+            apis = count,
+            micros = started.elapsed().as_micros() as u64,
+            "gateway artifacts loaded"
+        );
+        Some(count)
+    }
+}
+
+/// Follows an artifact directory: reloads whenever its files change (checked every `interval`,
+/// which also works where file events do not cross machines, as on NFS, and at once when `wake`
+/// is notified by a writer on this node). Runs until dropped.
+pub async fn serve_dir(
+    gateway: std::sync::Arc<crate::Gateway>,
+    mut artifacts: ArtifactDir,
     interval: Duration,
     wake: std::sync::Arc<tokio::sync::Notify>,
 ) {
-    let mut last = None;
     loop {
-        let fingerprint = dir_fingerprint(&dir, &environments);
-        if last.as_ref() != Some(&fingerprint) {
-            let (apis, errors) = load_dir(&dir, &environments);
-            for e in &errors {
-                tracing::warn!(error = %e, "artifact not loaded");
-            }
-            let count = apis.len();
-            gateway.install(apis);
-            tracing::info!(apis = count, dir = %dir.display(), "gateway artifacts loaded");
-            last = Some(fingerprint);
-        }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = wake.notified() => {}
         }
+        artifacts.sync_into(&gateway, false);
     }
 }
 

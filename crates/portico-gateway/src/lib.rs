@@ -101,7 +101,9 @@ impl Gateway {
     /// Compiles `apis` into a new snapshot and swaps it in. APIs that fail to compile are left
     /// out and returned; the others serve.
     pub fn install(&self, apis: Vec<model::ApiDef>) -> Vec<BuildError> {
-        let (routes, errors) = RoutingTable::build(apis, &self.pools);
+        let current = self.snapshot.load_full();
+        let (routes, errors) = RoutingTable::build(apis, &self.pools, &current.routes);
+        drop(current);
         for e in &errors {
             tracing::warn!(error = %e, "API left out of the gateway snapshot");
         }

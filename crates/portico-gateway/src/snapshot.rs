@@ -42,7 +42,7 @@ pub enum RouteError {
 #[derive(Debug, Default)]
 pub struct RoutingTable {
     basepaths: HashMap<String, usize>,
-    apis: Vec<CompiledApi>,
+    apis: Vec<Arc<CompiledApi>>,
     /// False only for the empty snapshot a gateway starts with before its first load.
     pub loaded: bool,
 }
@@ -72,8 +72,11 @@ impl RoutingTable {
     }
 
     /// Compiles the APIs. APIs that cannot be compiled are skipped and reported, so one bad
-    /// artifact never takes the others down. Retired APIs are not routable.
-    pub fn build(defs: Vec<ApiDef>, pools: &PoolCache) -> (RoutingTable, Vec<BuildError>) {
+    /// artifact never takes the others down. Retired APIs are not routable. APIs whose
+    /// definition is unchanged since `previous` are reused, not recompiled, so deploying one
+    /// more API among thousands costs little.
+    pub fn build(defs: Vec<ApiDef>, pools: &PoolCache, previous: &RoutingTable) -> (RoutingTable, Vec<BuildError>) {
+        let reusable: HashMap<&str, &Arc<CompiledApi>> = previous.apis.iter().map(|a| (a.def.id.as_str(), a)).collect();
         let mut snapshot = RoutingTable {
             loaded: true,
             ..RoutingTable::default()
@@ -83,7 +86,11 @@ impl RoutingTable {
             if def.status == ApiStatus::Retired {
                 continue;
             }
-            match compile(def, pools) {
+            let compiled = match reusable.get(def.id.as_str()) {
+                Some(existing) if existing.def == def => Ok(Arc::clone(existing)),
+                _ => compile(def, pools).map(Arc::new),
+            };
+            match compiled {
                 Ok(api) => {
                     let index = snapshot.apis.len();
                     for base in basepaths(&api.def) {
@@ -315,7 +322,7 @@ mod tests {
     }
 
     fn build(defs: Vec<ApiDef>) -> RoutingTable {
-        let (s, errors) = RoutingTable::build(defs, &PoolCache::default());
+        let (s, errors) = RoutingTable::build(defs, &PoolCache::default(), &RoutingTable::empty());
         assert!(errors.is_empty(), "{errors:?}");
         s
     }
@@ -420,6 +427,7 @@ mod tests {
         let (s, errors) = RoutingTable::build(
             vec![retired, broken, api("ok", "/ok", "1", false, &[("GET", "/x")])],
             &PoolCache::default(),
+            &RoutingTable::empty(),
         );
         assert_eq!(s.api_count(), 1);
         assert_eq!(errors.len(), 1);
@@ -431,10 +439,18 @@ mod tests {
     #[test]
     fn pools_survive_rebuilds() {
         let cache = PoolCache::default();
-        let (a, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/x")])], &cache);
-        let (b, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/y")])], &cache);
+        let (a, _) = RoutingTable::build(
+            vec![api("p", "/p", "1", false, &[("GET", "/x")])],
+            &cache,
+            &RoutingTable::empty(),
+        );
+        let (b, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/y")])], &cache, &a);
         let pa = a.apis[0].production.as_ref().expect("pool");
         let pb = b.apis[0].production.as_ref().expect("pool");
         assert!(Arc::ptr_eq(pa, pb));
+        // An unchanged API is reused as compiled; a changed one is compiled anew.
+        let (c, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/y")])], &cache, &b);
+        assert!(Arc::ptr_eq(&b.apis[0], &c.apis[0]));
+        assert!(!Arc::ptr_eq(&a.apis[0], &b.apis[0]));
     }
 }

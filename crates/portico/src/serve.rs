@@ -89,15 +89,11 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     // The gateway serves the runtime artifacts under deployment/server/<environment>/ of the
     // environments this node serves, and follows changes to them.
     let artifacts_dir = config.home.join("deployment/server");
-    let (apis, errors) = portico_gateway::artifact::load_dir(&artifacts_dir, &config.served_environments());
-    for e in &errors {
-        tracing::warn!(error = %e, "artifact not loaded");
-    }
-    gateway.install(apis);
+    let mut artifact_dir = portico_gateway::artifact::ArtifactDir::new(artifacts_dir, config.served_environments());
+    let routable = artifact_dir.sync_into(&gateway, true).unwrap_or(0);
     let watcher = tokio::spawn(portico_gateway::artifact::serve_dir(
         gateway.clone(),
-        artifacts_dir,
-        config.served_environments(),
+        artifact_dir,
         Duration::from_secs(1),
         artifacts_changed,
     ));
@@ -121,7 +117,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         ports.gateway_http, ports.gateway_https
     );
     println!("  publisher REST: {mgmt}/api/am/publisher/v4");
-    println!("  artifacts:      {artifacts} deployed API revision(s) in deployment/server/");
+    println!("  artifacts:      {artifacts} deployed API revision(s) in deployment/server/, {routable} routable here");
     println!("  config:         {}", config.path.display());
     println!("Press Ctrl-C to stop.");
 

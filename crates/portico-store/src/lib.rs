@@ -7,6 +7,7 @@
 
 mod error;
 mod feed;
+mod oauth;
 mod users;
 
 use std::str::FromStr;
@@ -16,7 +17,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use error::{StoreError, redact};
-pub use feed::ChangeEvent;
+pub use feed::{ChangeEvent, FEED_CHANNEL, FeedListener};
+pub use oauth::{CutoffKind, NewOAuthClient, NewRefreshToken, OAuthClient, RefreshToken, RefreshUse, RevokedToken, TokenCutoff};
 pub use users::{NewUser, Role, User};
 
 /// Which database a store runs on.
@@ -151,7 +153,7 @@ impl Store {
 }
 
 /// Milliseconds since the Unix epoch, the store's timestamp format on both backends.
-pub(crate) fn now_millis() -> i64 {
+pub fn now_millis() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }

@@ -293,7 +293,10 @@ impl TokenService {
     /// Checks a client's credentials (HTTP Basic or form fields of the token endpoint).
     pub async fn authenticate_client(&self, client_id: &str, secret: &str) -> Result<OAuthClient, OAuthError> {
         let (client, _) = self.client_with_owner(client_id).await?;
-        if self.hasher.matches(SecretKind::ClientSecret, secret, &client.secret_hash) {
+        if self
+            .hasher
+            .matches(SecretKind::ClientSecret, secret, &client.secret_hash)
+        {
             Ok(client)
         } else {
             Err(OAuthError::InvalidClient(
@@ -309,9 +312,14 @@ impl TokenService {
         {
             return Ok((c.client.clone(), c.owner.clone()));
         }
-        let unknown = || OAuthError::InvalidClient(format!("Client authentication failed: unknown client id `{client_id}`"));
+        let unknown =
+            || OAuthError::InvalidClient(format!("Client authentication failed: unknown client id `{client_id}`"));
         let client = self.store.find_oauth_client(client_id).await?.ok_or_else(unknown)?;
-        let owner = self.store.find_user_by_id(&client.owner_id).await?.ok_or_else(unknown)?;
+        let owner = self
+            .store
+            .find_user_by_id(&client.owner_id)
+            .await?
+            .ok_or_else(unknown)?;
         if let Ok(mut cache) = self.clients.lock() {
             if cache.len() > 10_000 {
                 cache.clear();
@@ -385,8 +393,15 @@ impl TokenService {
                 let scope = grant_scopes(request.scope.as_deref(), &principal.roles);
                 self.wait_past_cutoff(&principal.username, &client.client_id).await;
                 let chain_id = uuid::Uuid::new_v4().to_string();
-                self.issue_with_refresh(client, &principal.user_id, &principal.username, &scope, lifetime, chain_id)
-                    .await
+                self.issue_with_refresh(
+                    client,
+                    &principal.user_id,
+                    &principal.username,
+                    &scope,
+                    lifetime,
+                    chain_id,
+                )
+                .await
             }
             _ => self.refresh(client, request, lifetime).await,
         }
@@ -425,7 +440,9 @@ impl TokenService {
         };
         // Roles may have shrunk since the original grant.
         let scope = grant_scopes(Some(&requested), &user.roles);
-        let outcome = self.issue_refresh_rotation(client, &user, &scope, lifetime, &hash).await?;
+        let outcome = self
+            .issue_refresh_rotation(client, &user, &scope, lifetime, &hash)
+            .await?;
         match outcome {
             Rotation::Issued(response) => Ok(response),
             Rotation::Reused(revoked) => {
@@ -842,7 +859,9 @@ fn normalise_grants(value: Option<&str>) -> Result<String, OAuthError> {
     let mut grants: Vec<&str> = Vec::new();
     for g in value.unwrap_or("client_credentials").split_whitespace() {
         if g.len() > 200 || g.chars().any(char::is_control) {
-            return Err(OAuthError::InvalidRequest(format!("grantType contains an invalid grant type `{g}`")));
+            return Err(OAuthError::InvalidRequest(format!(
+                "grantType contains an invalid grant type `{g}`"
+            )));
         }
         if !grants.contains(&g) {
             grants.push(g);

@@ -61,16 +61,13 @@ impl RevocationList {
         }
         let issued_ms = claims.iat.saturating_mul(1000);
         let Ok(cutoffs) = self.cutoffs.read() else { return true };
-        [
-            (CutoffKind::User, &claims.sub),
-            (CutoffKind::Client, &claims.client_id),
-        ]
-        .into_iter()
-        .any(|(kind, subject)| {
-            cutoffs
-                .get(&(kind, subject.clone()))
-                .is_some_and(|not_after| issued_ms <= *not_after)
-        })
+        [(CutoffKind::User, &claims.sub), (CutoffKind::Client, &claims.client_id)]
+            .into_iter()
+            .any(|(kind, subject)| {
+                cutoffs
+                    .get(&(kind, subject.clone()))
+                    .is_some_and(|not_after| issued_ms <= *not_after)
+            })
     }
 
     /// Whether a token issued now for this user and client would fall under a cut-off set

@@ -19,7 +19,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use error::{StoreError, redact};
 pub use feed::{ChangeEvent, FEED_CHANNEL, FeedListener};
 pub use oauth::{
-    CutoffKind, EVENT_CLIENT_CHANGED, EVENT_CLIENT_TOKENS_REVOKED, EVENT_TOKEN_REVOKED, EVENT_USER_TOKENS_REVOKED, NewOAuthClient, NewRefreshToken, OAuthClient, RefreshToken, RefreshUse, RevokedToken, TokenCutoff};
+    CutoffKind, EVENT_CLIENT_CHANGED, EVENT_CLIENT_TOKENS_REVOKED, EVENT_TOKEN_REVOKED, EVENT_USER_TOKENS_REVOKED,
+    NewOAuthClient, NewRefreshToken, OAuthClient, RefreshToken, RefreshUse, RevokedToken, TokenCutoff,
+};
 pub use users::{NewUser, Role, User};
 
 /// Which database a store runs on.

@@ -87,7 +87,10 @@ pub enum RefreshUse {
     Rotated(RefreshToken),
     /// It had already been rotated: a replay. The whole chain is now revoked; the access tokens
     /// of the chain are listed as revoked.
-    Reused { chain_id: String, revoked: Vec<RevokedToken> },
+    Reused {
+        chain_id: String,
+        revoked: Vec<RevokedToken>,
+    },
     /// Revoked, expired, or unknown.
     Invalid,
 }
@@ -198,8 +201,7 @@ macro_rules! cutoff_in_tx {
     }};
 }
 
-const CLIENT_COLUMNS: &str =
-    "client_id, secret_hash, client_name, owner_id, grant_types, callback_url, key_type, saas_app, created_at, updated_at";
+const CLIENT_COLUMNS: &str = "client_id, secret_hash, client_name, owner_id, grant_types, callback_url, key_type, saas_app, created_at, updated_at";
 const REFRESH_COLUMNS: &str =
     "token_hash, chain_id, client_id, user_id, scope, state, access_jti, access_expires_at, expires_at, created_at";
 
@@ -252,7 +254,11 @@ impl Store {
         }))
     }
 
-    pub async fn find_oauth_client_by_name(&self, owner_id: &str, name: &str) -> Result<Option<OAuthClient>, StoreError> {
+    pub async fn find_oauth_client_by_name(
+        &self,
+        owner_id: &str,
+        name: &str,
+    ) -> Result<Option<OAuthClient>, StoreError> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE owner_id = $1 AND client_name = $2");
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -300,13 +306,14 @@ impl Store {
         let now = now_millis();
         with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let updated = sqlx::query("UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 WHERE client_id = $1")
-                .bind(client_id)
-                .bind(secret_hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let updated =
+                sqlx::query("UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 WHERE client_id = $1")
+                    .bind(client_id)
+                    .bind(secret_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             if updated == 0 {
                 return Err(StoreError::NotFound(format!("OAuth application {client_id}")));
             }
@@ -383,11 +390,12 @@ impl Store {
         let won = with_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             // Only one of two concurrent uses can flip the state; the loser is a replay.
-            let flipped = sqlx::query("UPDATE refresh_tokens SET state = 'rotated' WHERE token_hash = $1 AND state = 'active'")
-                .bind(token_hash)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let flipped =
+                sqlx::query("UPDATE refresh_tokens SET state = 'rotated' WHERE token_hash = $1 AND state = 'active'")
+                    .bind(token_hash)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             if flipped == 1 {
                 insert_refresh!(&mut *tx, &next, now);
                 tx.commit().await?;
@@ -498,4 +506,3 @@ impl Store {
             .collect())
     }
 }
-

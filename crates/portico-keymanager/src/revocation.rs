@@ -127,3 +127,83 @@ impl RevocationList {
         self.revoked.read().map_or(0, |m| m.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(sub: &str, client: &str, iat: i64, jti: &str) -> AccessClaims {
+        AccessClaims {
+            sub: sub.into(),
+            aut: "APPLICATION_USER".into(),
+            aud: client.into(),
+            azp: client.into(),
+            client_id: client.into(),
+            scope: "default".into(),
+            iss: "https://localhost:9443/oauth2/token".into(),
+            iat,
+            nbf: iat,
+            exp: iat + 3600,
+            jti: jti.into(),
+            keytype: "PRODUCTION".into(),
+        }
+    }
+
+    fn event(kind: &str, entity: &str, payload: serde_json::Value) -> ChangeEvent {
+        ChangeEvent {
+            seq: 1,
+            kind: kind.into(),
+            entity_id: entity.into(),
+            payload: payload.to_string(),
+            origin_node: "other".into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn revoked_ids_and_cutoffs_refuse_tokens() {
+        let list = RevocationList::new();
+        let t = claims("bob", "app", 1_000, "j1");
+        assert!(!list.is_revoked(&t));
+        assert!(list.apply(&event(
+            "token.revoked",
+            "j1",
+            serde_json::json!({"jti": "j1", "expiresAt": 4_600_000})
+        )));
+        assert!(list.is_revoked(&t));
+        assert!(!list.is_revoked(&claims("bob", "app", 1_000, "j2")));
+
+        // A cut-off at 1 000 500 ms refuses tokens issued in second 1000 or before, not after.
+        list.apply(&event(
+            "user.tokens_revoked",
+            "bob",
+            serde_json::json!({"subject": "bob", "notAfter": 1_000_500}),
+        ));
+        assert!(list.is_revoked(&claims("bob", "app", 999, "a")));
+        assert!(list.is_revoked(&claims("bob", "app", 1_000, "b")));
+        assert!(!list.is_revoked(&claims("bob", "app", 1_001, "c")));
+        assert!(
+            !list.is_revoked(&claims("eve", "app", 999, "d")),
+            "other users unaffected"
+        );
+        assert!(list.cutoff_in_this_second("bob", "x", 1_000_900));
+        assert!(!list.cutoff_in_this_second("bob", "x", 1_001_000));
+
+        // Client cut-offs; an older cut-off never moves one back.
+        list.apply(&event(
+            "client.tokens_revoked",
+            "app",
+            serde_json::json!({"subject": "app", "notAfter": 2_000_000}),
+        ));
+        list.apply(&event(
+            "client.tokens_revoked",
+            "app",
+            serde_json::json!({"subject": "app", "notAfter": 5}),
+        ));
+        assert!(list.is_revoked(&claims("eve", "app", 1_999, "e")));
+        assert!(!list.apply(&event("api.deployed", "x", serde_json::json!({}))));
+
+        list.prune(4_600_001);
+        assert_eq!(list.revoked_count(), 0);
+    }
+}

@@ -609,4 +609,53 @@ async fn two_nodes_share_tokens_and_revocations() {
         StatusCode::OK,
         "only t1 was revoked"
     );
+
+    // A role removed on node 1 cuts the user's tokens off on node 2 too (the user keeps apim:admin,
+    // so only the propagated cut-off can refuse the token).
+    let (admin, admin_pw) = node1.admin();
+    let r = node1
+        .client
+        .post(node1.url("/scim2/Users"))
+        .basic_auth(admin, Some(admin_pw))
+        .json(&json!({"userName": "ops", "password": "ops-pw-1", "roles": ["admin", "Internal/subscriber"]}))
+        .send()
+        .await
+        .expect("create ops");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ops_id = json(r).await["id"].as_str().expect("id").to_owned();
+    let ops_token = json(
+        token(
+            &node2,
+            &client,
+            &[
+                ("grant_type", "password"),
+                ("username", "ops"),
+                ("password", "ops-pw-1"),
+                ("scope", "apim:admin"),
+            ],
+        )
+        .await,
+    )
+    .await["access_token"]
+        .as_str()
+        .expect("ops token")
+        .to_owned();
+    assert_eq!(environments(&node2, &ops_token).await.status(), StatusCode::OK);
+    let r = node1
+        .client
+        .patch(node1.url(&format!("/scim2/Users/{ops_id}")))
+        .basic_auth(admin, Some(admin_pw))
+        .json(&json!({"Operations": [{"op": "remove", "path": "roles", "value": ["Internal/subscriber"]}]}))
+        .send()
+        .await
+        .expect("patch ops");
+    assert_eq!(r.status(), StatusCode::OK);
+    let started = Instant::now();
+    while environments(&node2, &ops_token).await.status() != StatusCode::UNAUTHORIZED {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "node 2 still accepts the token of a user whose role was removed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -468,6 +468,41 @@ async fn sqlite_key_manager_flows() {
     check_key_manager(&node).await;
 }
 
+/// The database files' bytes (the main file and its write-ahead log; `-shm` only holds readers' marks).
+fn database_bytes(node: &Node) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in ["portico.db", "portico.db-wal"] {
+        if let Ok(b) = std::fs::read(node.home.join("database").join(name)) {
+            bytes.extend_from_slice(&b);
+        }
+    }
+    bytes
+}
+
+/// Issuing client_credentials tokens reads the client (once) and writes nothing.
+#[tokio::test]
+async fn client_credentials_issuance_writes_nothing() {
+    let node = Node::start(bin(), NodeOptions::default()).await.expect("node");
+    let client = register(&node, "no_writes", "client_credentials").await;
+    let first = token(&node, &client, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let before = database_bytes(&node);
+    assert!(!before.is_empty(), "the node's SQLite files exist");
+    for _ in 0..50 {
+        let r = token(
+            &node,
+            &client,
+            &[("grant_type", "client_credentials"), ("scope", "apim:admin")],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert!(
+        database_bytes(&node) == before,
+        "client_credentials issuance changed the database"
+    );
+}
+
 #[tokio::test]
 async fn postgres_key_manager_flows() {
     let Some(db) = PgDatabase::create("oauth").await.expect("database") else {

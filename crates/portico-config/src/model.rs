@@ -25,6 +25,8 @@ pub struct Config {
     pub apim: Apim,
     #[serde(default)]
     pub transport: Transports,
+    #[serde(default)]
+    pub oauth: OAuth,
     /// The node's home directory (parent of `conf/`); relative paths in the file resolve here.
     #[serde(skip)]
     pub home: PathBuf,
@@ -61,6 +63,39 @@ impl Default for Server {
             shutdown_grace_seconds: default_drain(),
         }
     }
+}
+
+/// `[oauth]`: token lifetimes of the Key Manager.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth {
+    /// Lifetime of access tokens, in seconds (WSO2's default: 3600).
+    #[serde(default = "default_access_token_validity")]
+    pub access_token_validity_seconds: i64,
+    /// Lifetime of refresh tokens, in seconds (WSO2's default: 86400).
+    #[serde(default = "default_refresh_token_validity")]
+    pub refresh_token_validity_seconds: i64,
+    /// The `iss` of issued tokens. Default: `https://<server.hostname>:<management port>/oauth2/token`
+    /// (WSO2's). Nodes of a cluster behind one name set the same value.
+    #[serde(default)]
+    pub issuer: Option<String>,
+}
+
+impl Default for OAuth {
+    fn default() -> Self {
+        OAuth {
+            access_token_validity_seconds: default_access_token_validity(),
+            refresh_token_validity_seconds: default_refresh_token_validity(),
+            issuer: None,
+        }
+    }
+}
+
+fn default_access_token_validity() -> i64 {
+    3600
+}
+fn default_refresh_token_validity() -> i64 {
+    86400
 }
 
 fn default_hostname() -> String {
@@ -507,6 +542,20 @@ impl Config {
             return Err(c.invalid("server.hostname", "must be a host name without spaces"));
         }
         self.ports_checked(c)?;
+        for (key, value) in [
+            (
+                "oauth.access_token_validity_seconds",
+                self.oauth.access_token_validity_seconds,
+            ),
+            (
+                "oauth.refresh_token_validity_seconds",
+                self.oauth.refresh_token_validity_seconds,
+            ),
+        ] {
+            if !(1..=10 * 365 * 86400).contains(&value) {
+                return Err(c.invalid(key, "must be between 1 second and 10 years"));
+            }
+        }
 
         let admin = &mut self.super_admin;
         if admin.username.trim().is_empty() {

@@ -8,6 +8,7 @@ use portico_store::{Role, Store, StoreError};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use crate::oauth::TokenValidator;
 use crate::password;
 use crate::scopes::allowed_scopes;
 
@@ -70,6 +71,8 @@ pub struct Authenticator {
     store: Store,
     verified: Mutex<HashMap<[u8; 32], Cached>>,
     hashing: Semaphore,
+    /// Validates bearer tokens; without it every bearer token is refused.
+    tokens: Option<Arc<TokenValidator>>,
 }
 
 /// An argon2id hash (same parameters as real ones) of a random password nobody knows, verified
@@ -79,12 +82,23 @@ const DECOY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$cG9ydGljby1kZWNveS1zYWx0$W8n2aRuF2o0nQm3k9qJ4TgXzLh8bS1Vd6cPyEr7uKkA";
 
 impl Authenticator {
+    /// An authenticator for Basic credentials only.
     pub fn new(store: Store) -> Result<Arc<Authenticator>, AuthError> {
+        Authenticator::build(store, None)
+    }
+
+    /// An authenticator for Basic credentials and this node's bearer tokens.
+    pub fn with_tokens(store: Store, tokens: Arc<TokenValidator>) -> Result<Arc<Authenticator>, AuthError> {
+        Authenticator::build(store, Some(tokens))
+    }
+
+    fn build(store: Store, tokens: Option<Arc<TokenValidator>>) -> Result<Arc<Authenticator>, AuthError> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Arc::new(Authenticator {
             store,
             verified: Mutex::new(HashMap::new()),
             hashing: Semaphore::new(cores),
+            tokens,
         }))
     }
 
@@ -123,13 +137,37 @@ impl Authenticator {
         self.basic(user, pass).await
     }
 
-    /// Checks a bearer token. Token issuance is the OAuth2 slice of the Key Manager; until it
-    /// lands no token is valid, so every bearer credential is refused as invalid.
+    /// Checks a bearer token: our JWT, valid now, not revoked, of a user who still exists. The
+    /// principal holds the token's scopes that the user's current roles still allow (WSO2's rule).
     pub async fn bearer(&self, token: &str) -> Result<Principal, AuthError> {
         if token.is_empty() {
             return Err(AuthError::Malformed("empty bearer token"));
         }
-        Err(AuthError::InvalidCredentials)
+        let Some(validator) = &self.tokens else {
+            return Err(AuthError::InvalidCredentials);
+        };
+        let claims = validator.validate(token).map_err(|e| {
+            tracing::debug!(error = %e, "bearer token refused");
+            AuthError::InvalidCredentials
+        })?;
+        let user = self
+            .store
+            .find_user(&claims.sub)
+            .await?
+            .ok_or(AuthError::InvalidCredentials)?;
+        let allowed = allowed_scopes(&user.roles);
+        let scopes = claims
+            .scopes()
+            .filter(|s| allowed.contains(s))
+            .map(str::to_owned)
+            .collect();
+        Ok(Principal {
+            user_id: user.id,
+            username: user.username,
+            roles: user.roles,
+            scopes,
+            method: AuthMethod::Bearer,
+        })
     }
 
     /// Forgets every remembered credential (after a password or role change elsewhere).

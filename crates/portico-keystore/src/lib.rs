@@ -212,13 +212,7 @@ impl KeyMaterial {
     /// token verifiers take.
     pub fn public_key_pem(&self) -> Result<String, KeystoreError> {
         use base64::Engine;
-        use x509_parser::prelude::*;
-        let (_, cert) = X509Certificate::from_der(self.certificates[0].as_ref()).map_err(|e| KeystoreError::Pem {
-            path: self.certificate_path.clone(),
-            what: "certificate",
-            detail: e.to_string(),
-        })?;
-        let der = cert.public_key().raw;
+        let der = self.public_key()?.spki_der;
         let b64 = base64::engine::general_purpose::STANDARD.encode(der);
         let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
         for chunk in b64.as_bytes().chunks(64) {
@@ -229,10 +223,68 @@ impl KeyMaterial {
         Ok(pem)
     }
 
+    /// The leaf certificate's public key: its SubjectPublicKeyInfo DER and its JWK components.
+    pub fn public_key(&self) -> Result<PublicKey, KeystoreError> {
+        use x509_parser::prelude::*;
+        let pem_err = |detail: String| KeystoreError::Pem {
+            path: self.certificate_path.clone(),
+            what: "certificate",
+            detail,
+        };
+        let (_, cert) = X509Certificate::from_der(self.certificates[0].as_ref()).map_err(|e| pem_err(e.to_string()))?;
+        let spki = cert.public_key();
+        let components = match spki.parsed() {
+            Ok(x509_parser::public_key::PublicKey::EC(point)) => {
+                let data = point.data();
+                // Uncompressed P-256 point: 0x04 || x (32) || y (32).
+                if data.len() != 65 || data[0] != 4 {
+                    return Err(pem_err("the EC public key is not an uncompressed P-256 point".into()));
+                }
+                PublicKeyComponents::Ec {
+                    x: data[1..33].to_vec(),
+                    y: data[33..65].to_vec(),
+                }
+            }
+            Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => PublicKeyComponents::Rsa {
+                n: strip_leading_zeros(rsa.modulus),
+                e: strip_leading_zeros(rsa.exponent),
+            },
+            Ok(_) => return Err(pem_err("the public key is neither EC P-256 nor RSA".into())),
+            Err(e) => return Err(pem_err(e.to_string())),
+        };
+        Ok(PublicKey {
+            spki_der: spki.raw.to_vec(),
+            components,
+        })
+    }
+
     /// SHA-256 fingerprint of the leaf certificate, colon-separated hex.
     pub fn fingerprint(&self) -> String {
         fingerprint(&self.certificates[0])
     }
+}
+
+/// A public key as JWKS publishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// DER SubjectPublicKeyInfo (what a stable key id is computed from).
+    pub spki_der: Vec<u8>,
+    pub components: PublicKeyComponents,
+}
+
+/// Big-endian unsigned integers, as JWK's base64url fields carry them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKeyComponents {
+    Ec { x: Vec<u8>, y: Vec<u8> },
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> Vec<u8> {
+    let start = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
+    bytes[start..].to_vec()
 }
 
 fn fingerprint(der: &[u8]) -> String {
@@ -332,6 +384,15 @@ mod tests {
         assert!(info.self_signed);
         let material = KeyMaterial::load(&cert, &key).expect("load");
         assert_eq!(material.key_type, key_type);
+        let public = material.public_key().expect("public key");
+        match (&public.components, key_type) {
+            (PublicKeyComponents::Ec { x, y }, KeyType::EcP256) => assert_eq!((x.len(), y.len()), (32, 32)),
+            (PublicKeyComponents::Rsa { n, e }, KeyType::Rsa2048) => {
+                assert_eq!(n.len(), 256);
+                assert_eq!(e, &vec![1, 0, 1]);
+            }
+            other => panic!("unexpected public key {other:?}"),
+        }
         material
             .server_config(&[b"h2", b"http/1.1"])
             .expect("rustls accepts it");

@@ -1,5 +1,5 @@
-//! The management HTTP surface on :9443: health, the REST APIs (Publisher v4, DevPortal v3,
-//! Admin v4 as they land), with WSO2's error body and authentication on every REST path.
+//! The management HTTP surface on :9443: health, the Key Manager's OAuth2 endpoints, DCR, SCIM 2.0,
+//! the REST APIs (Publisher v4, DevPortal v3, Admin v4 as they land), with WSO2's error body and authentication on every REST path.
 //!
 //! Everything here turns HTTP into calls on the store and the key manager and back; the error
 //! mapping to HTTP happens once, in [`error::ApiError`].
@@ -7,17 +7,20 @@
 
 mod admin;
 mod auth;
+mod dcr;
 pub mod error;
 mod health;
 mod middleware;
+mod oauth;
 mod publisher;
+mod scim;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use portico_config::Config;
-use portico_keymanager::Authenticator;
+use portico_keymanager::{Authenticator, TokenService};
 use portico_store::Store;
 
 pub use auth::Auth;
@@ -29,6 +32,8 @@ pub struct RestState {
     pub config: Arc<Config>,
     pub store: Store,
     pub authenticator: Arc<Authenticator>,
+    /// The Key Manager's OAuth2 side (token endpoint, DCR, revocation).
+    pub oauth: Arc<TokenService>,
     /// SHA-256 fingerprints of the loaded TLS and primary certificates (readiness shows them).
     pub key_fingerprints: Arc<KeyFingerprints>,
     /// Woken whenever an artifact file is written or removed, so this node's gateway reloads at
@@ -53,6 +58,9 @@ pub fn router(state: RestState) -> Router {
     let body_limit = usize::try_from(state.config.management_body_limit()).unwrap_or(usize::MAX);
     Router::new()
         .merge(health::routes())
+        .merge(oauth::routes())
+        .nest("/client-registration/v0.17", dcr::routes())
+        .nest("/scim2", scim::routes())
         .nest("/api/am/admin/v4", admin::routes())
         .nest("/api/am/publisher/v4", publisher::routes())
         .fallback(middleware::not_found)

@@ -43,7 +43,7 @@ pub async fn wso2_error_bodies(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/scim+json"));
     if is_json {
         return response;
     }

@@ -272,7 +272,7 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                tx.append_event_in_tx(&node, "api.lifecycle_changed", id, &payload)
+                tx.append_event_in_tx(&node, "api.lifecycle_changed", id, &payload.to_string())
                     .await?;
                 tx.commit().await?;
             }
@@ -323,10 +323,16 @@ impl Store {
                 let payload = serde_json::json!({
                     "apiId": id, "revisionId": revision_id, "environment": environment, "vhost": vhost
                 });
-                tx.append_event_in_tx(&node, "api.undeployed", id, &payload).await?;
+                tx.append_event_in_tx(&node, "api.undeployed", id, &payload.to_string())
+                    .await?;
             }
-            tx.append_event_in_tx(&node, "api.deleted", id, &serde_json::json!({ "apiId": id }))
-                .await?;
+            tx.append_event_in_tx(
+                &node,
+                "api.deleted",
+                id,
+                &serde_json::json!({ "apiId": id }).to_string(),
+            )
+            .await?;
             tx.commit().await?;
             deployed.into_iter().map(|(env, _, _)| env).collect()
         }))

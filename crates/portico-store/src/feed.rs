@@ -37,47 +37,24 @@ impl Store {
         payload: &serde_json::Value,
     ) -> Result<i64, StoreError> {
         let payload = payload.to_string();
-        let now = now_millis();
-        let seq = match &self.pool {
-            crate::Pool::Sqlite(pool) => {
-                // SQLite has one writer at a time, so AUTOINCREMENT order is commit order.
-                sqlx::query_scalar(
-                    "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-                )
-                .bind(kind)
-                .bind(entity_id)
-                .bind(&payload)
-                .bind(&self.node_id)
-                .bind(now)
-                .fetch_one(pool)
-                .await?
-            }
+        Ok(with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let seq = tx.append_event_in_tx(&self.node_id, kind, entity_id, &payload).await?;
+            tx.commit().await?;
+            seq
+        }))
+    }
+
+    /// A wake-up source for followers of the feed: PostgreSQL NOTIFY, or a plain timer on SQLite.
+    pub async fn feed_listener(&self) -> Result<FeedListener, StoreError> {
+        match &self.pool {
+            crate::Pool::Sqlite(_) => Ok(FeedListener { pg: None }),
             crate::Pool::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(FEED_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                let seq: i64 = sqlx::query_scalar(
-                    "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-                )
-                .bind(kind)
-                .bind(entity_id)
-                .bind(&payload)
-                .bind(&self.node_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(FEED_CHANNEL)
-                    .bind(seq.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                seq
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(FEED_CHANNEL).await?;
+                Ok(FeedListener { pg: Some(listener) })
             }
-        };
-        Ok(seq)
+        }
     }
 
     /// The newest events of one kind, newest first (tests and diagnostics).
@@ -117,67 +94,86 @@ impl Store {
     }
 }
 
-/// Appends an event inside a caller's transaction, so the event commits (or not) with the change
-/// it announces. Implemented for both backends' connections.
+/// Appending to the feed inside a caller's transaction, so that a change and its event commit
+/// together. On PostgreSQL appends serialise on an advisory lock held until commit.
 pub(crate) trait AppendInTx {
     async fn append_event_in_tx(
         &mut self,
         node_id: &str,
         kind: &str,
         entity_id: &str,
-        payload: &serde_json::Value,
+        payload: &str,
     ) -> Result<i64, StoreError>;
 }
 
-impl AppendInTx for sqlx::SqliteConnection {
+const INSERT_EVENT: &str = "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq";
+
+impl AppendInTx for sqlx::Transaction<'_, sqlx::Sqlite> {
     async fn append_event_in_tx(
         &mut self,
         node_id: &str,
         kind: &str,
         entity_id: &str,
-        payload: &serde_json::Value,
+        payload: &str,
     ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-        )
-        .bind(kind)
-        .bind(entity_id)
-        .bind(payload.to_string())
-        .bind(node_id)
-        .bind(now_millis())
-        .fetch_one(&mut *self)
-        .await?)
+        // SQLite has one writer at a time, so AUTOINCREMENT order is commit order.
+        Ok(sqlx::query_scalar(INSERT_EVENT)
+            .bind(kind)
+            .bind(entity_id)
+            .bind(payload)
+            .bind(node_id)
+            .bind(now_millis())
+            .fetch_one(&mut **self)
+            .await?)
     }
 }
 
-impl AppendInTx for sqlx::PgConnection {
+impl AppendInTx for sqlx::Transaction<'_, sqlx::Postgres> {
     async fn append_event_in_tx(
         &mut self,
         node_id: &str,
         kind: &str,
         entity_id: &str,
-        payload: &serde_json::Value,
+        payload: &str,
     ) -> Result<i64, StoreError> {
-        // Held until the caller's transaction ends, keeping the sequence commit-ordered.
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(FEED_LOCK)
-            .execute(&mut *self)
+            .execute(&mut **self)
             .await?;
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-        )
-        .bind(kind)
-        .bind(entity_id)
-        .bind(payload.to_string())
-        .bind(node_id)
-        .bind(now_millis())
-        .fetch_one(&mut *self)
-        .await?;
+        let seq: i64 = sqlx::query_scalar(INSERT_EVENT)
+            .bind(kind)
+            .bind(entity_id)
+            .bind(payload)
+            .bind(node_id)
+            .bind(now_millis())
+            .fetch_one(&mut **self)
+            .await?;
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(FEED_CHANNEL)
             .bind(seq.to_string())
-            .execute(&mut *self)
+            .execute(&mut **self)
             .await?;
         Ok(seq)
+    }
+}
+
+/// Wakes a follower of the feed when another node (or this one) appends, or after a timeout.
+pub struct FeedListener {
+    pg: Option<sqlx::postgres::PgListener>,
+}
+
+impl FeedListener {
+    /// Returns when a notification arrives or `max` has passed, whichever is first. Polling the
+    /// feed after either is always correct; the notification only makes it prompt.
+    pub async fn wait(&mut self, max: std::time::Duration) {
+        match &mut self.pg {
+            Some(listener) => {
+                if let Ok(Err(e)) = tokio::time::timeout(max, listener.recv()).await {
+                    tracing::debug!(error = %e, "feed listener lost its connection; it reconnects on next wait");
+                    tokio::time::sleep(max).await;
+                }
+            }
+            None => tokio::time::sleep(max).await,
+        }
     }
 }

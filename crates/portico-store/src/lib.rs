@@ -8,6 +8,7 @@
 mod apis;
 mod error;
 mod feed;
+mod oauth;
 mod policies;
 mod revisions;
 mod users;
@@ -20,7 +21,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use apis::{ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
 pub use error::{StoreError, redact};
-pub use feed::ChangeEvent;
+pub use feed::{ChangeEvent, FEED_CHANNEL, FeedListener};
+pub use oauth::{
+    CutoffKind, EVENT_CLIENT_CHANGED, EVENT_CLIENT_TOKENS_REVOKED, EVENT_TOKEN_REVOKED, EVENT_USER_TOKENS_REVOKED,
+    NewOAuthClient, NewRefreshToken, OAuthClient, RefreshToken, RefreshUse, RevokedToken, TokenCutoff,
+};
 pub use policies::{NewApplication, NewSubscription, SubscriptionRow, ThrottlingPolicyRow};
 pub use revisions::{
     CreateRevision, DeleteRevision, DeploymentRow, DeploymentTarget, MAX_REVISIONS_PER_API, RevisionRow,
@@ -164,7 +169,7 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 /// Milliseconds since the Unix epoch, the store's timestamp format on both backends.
-pub(crate) fn now_millis() -> i64 {
+pub fn now_millis() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }

@@ -232,7 +232,8 @@ impl Store {
                     "apiId": api_id, "revisionId": revision_id,
                     "environment": target.environment, "vhost": target.vhost,
                 });
-                tx.append_event_in_tx(&node, "api.deployed", api_id, &payload).await?;
+                tx.append_event_in_tx(&node, "api.deployed", api_id, &payload.to_string())
+                    .await?;
                 rows.push(row);
             }
             tx.commit().await?;
@@ -273,7 +274,8 @@ impl Store {
                     "apiId": api_id, "revisionId": revision_id,
                     "environment": row.environment, "vhost": row.vhost,
                 });
-                tx.append_event_in_tx(&node, "api.undeployed", api_id, &payload).await?;
+                tx.append_event_in_tx(&node, "api.undeployed", api_id, &payload.to_string())
+                    .await?;
                 removed.push(row);
             }
             tx.commit().await?;

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use portico_store::{Backend, NewUser, Role, Store, StoreError, StoreOptions};
+use portico_store::{
+    Backend, CutoffKind, NewOAuthClient, NewRefreshToken, NewUser, RefreshUse, RevokedToken, Role, Store, StoreError,
+    StoreOptions,
+};
 use portico_testkit::PgDatabase;
 
 async fn sqlite(dir: &tempfile::TempDir) -> Store {
@@ -57,6 +60,7 @@ macro_rules! both_backends {
 both_backends!(migrations_sqlite, migrations_postgres, check_migrations);
 both_backends!(users_sqlite, users_postgres, check_users);
 both_backends!(feed_sqlite, feed_postgres, check_feed);
+both_backends!(keymanager_sqlite, keymanager_postgres, check_keymanager);
 
 async fn check_migrations(store: Store) {
     store.ping().await.expect("ping");
@@ -207,4 +211,142 @@ async fn unreachable_postgres_is_a_named_error() {
     let text = err.to_string();
     assert!(text.contains("127.0.0.1:1"), "{text}");
     assert!(!text.contains("secret"), "password leaked: {text}");
+}
+
+fn refresh(hash: &str, chain: &str, client: &str, user: &str, jti: &str) -> NewRefreshToken {
+    let far = 4_000_000_000_000;
+    NewRefreshToken {
+        token_hash: hash.into(),
+        chain_id: chain.into(),
+        client_id: client.into(),
+        user_id: user.into(),
+        scope: "apim:api_view".into(),
+        access_jti: jti.into(),
+        access_expires_at: far,
+        expires_at: far,
+    }
+}
+
+/// OAuth clients, refresh-token rotation and replay, revocations and cut-offs, and their events.
+async fn check_keymanager(store: Store) {
+    assert!(
+        store.schema_version().await.expect("version") >= 3,
+        "0003_keymanager applied"
+    );
+    let owner = store
+        .create_user(&NewUser {
+            username: "owner".into(),
+            password_hash: "x".into(),
+            roles: vec![Role::Subscriber],
+        })
+        .await
+        .expect("user");
+    let new = NewOAuthClient {
+        client_id: "cid".into(),
+        secret_hash: "h1".into(),
+        client_name: "owner_app".into(),
+        owner_id: owner.id.clone(),
+        grant_types: "password refresh_token".into(),
+        callback_url: String::new(),
+        key_type: "PRODUCTION".into(),
+        saas_app: false,
+    };
+    let client = store.create_oauth_client(&new).await.expect("client");
+    assert!(client.allows_grant("refresh_token") && !client.allows_grant("client_credentials"));
+    assert!(matches!(
+        store.create_oauth_client(&new).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .find_oauth_client_by_name(&owner.id, "owner_app")
+            .await
+            .expect("find"),
+        Some(client.clone())
+    );
+    let start = store.latest_seq().await.expect("seq");
+
+    // Rotation: the first use rotates, a second use of the same token revokes the chain.
+    store
+        .insert_refresh_token(&refresh("r1", "chain", "cid", &owner.id, "jti-1"))
+        .await
+        .expect("insert");
+    let used = store
+        .use_refresh_token("r1", |cur| refresh("r2", &cur.chain_id, "cid", &owner.id, "jti-2"))
+        .await
+        .expect("use");
+    assert!(matches!(used, RefreshUse::Rotated(ref t) if t.token_hash == "r1"));
+    assert_eq!(
+        store.find_refresh_token("r2").await.expect("find").map(|t| t.state),
+        Some("active".into())
+    );
+    let replay = store
+        .use_refresh_token("r1", |cur| refresh("r3", &cur.chain_id, "cid", &owner.id, "jti-3"))
+        .await
+        .expect("replay");
+    let RefreshUse::Reused { chain_id, mut revoked } = replay else {
+        panic!("a replay must be detected: {replay:?}");
+    };
+    assert_eq!(chain_id, "chain");
+    revoked.sort_by(|a, b| a.jti.cmp(&b.jti));
+    let jtis: Vec<&str> = revoked.iter().map(|t| t.jti.as_str()).collect();
+    assert_eq!(jtis, vec!["jti-1", "jti-2"]);
+    assert_eq!(store.find_refresh_token("r3").await.expect("find"), None);
+    assert_eq!(
+        store
+            .use_refresh_token("r2", |_| refresh("r4", "chain", "cid", &owner.id, "j"))
+            .await
+            .expect("use"),
+        RefreshUse::Invalid,
+        "the successor is revoked with its chain"
+    );
+
+    // Revocations are stored and announced in the same transaction.
+    store
+        .revoke_access_tokens(&[RevokedToken {
+            jti: "jti-x".into(),
+            expires_at: 4_000_000_000_000,
+        }])
+        .await
+        .expect("revoke");
+    let mut stored: Vec<String> = store
+        .revoked_access_tokens()
+        .await
+        .expect("revoked")
+        .into_iter()
+        .map(|t| t.jti)
+        .collect();
+    stored.sort();
+    assert_eq!(stored, vec!["jti-1", "jti-2", "jti-x"]);
+    let t = store.cut_off_tokens(CutoffKind::User, "owner").await.expect("cutoff");
+    let cutoffs = store.token_cutoffs().await.expect("cutoffs");
+    assert_eq!(cutoffs.len(), 1);
+    assert_eq!((cutoffs[0].kind, cutoffs[0].not_after), (CutoffKind::User, t));
+    let events = store.events_after(start, 100).await.expect("events");
+    let kinds: Vec<(&str, &str)> = events.iter().map(|e| (e.kind.as_str(), e.entity_id.as_str())).collect();
+    assert!(kinds.contains(&("token.revoked", "jti-1")), "{kinds:?}");
+    assert!(kinds.contains(&("token.revoked", "jti-x")), "{kinds:?}");
+    assert!(kinds.contains(&("user.tokens_revoked", "owner")), "{kinds:?}");
+
+    // Secret change and deletion cut the client's tokens off; deleting the owner removes clients.
+    store.set_oauth_client_secret("cid", "h2").await.expect("secret");
+    assert_eq!(
+        store
+            .find_oauth_client("cid")
+            .await
+            .expect("find")
+            .map(|c| c.secret_hash),
+        Some("h2".into())
+    );
+    store.delete_oauth_client("cid").await.expect("delete");
+    assert!(matches!(
+        store.delete_oauth_client("cid").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let events = store.events_after(start, 100).await.expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "client.tokens_revoked" && e.entity_id == "cid")
+    );
 }

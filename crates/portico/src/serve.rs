@@ -63,7 +63,30 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     })
     .await?;
     bootstrap_super_admin(&config, &store).await?;
-    let authenticator = portico_keymanager::Authenticator::new(store.clone())?;
+    let issuer = config.oauth.issuer.clone().unwrap_or_else(|| {
+        format!(
+            "https://{}:{}/oauth2/token",
+            config.server.hostname, ports.management_https
+        )
+    });
+    let signer = portico_keymanager::TokenSigner::new(&primary, issuer.clone())
+        .with_context(|| format!("[keystore.primary] in {}", config.path.display()))?;
+    let validator = Arc::new(portico_keymanager::TokenValidator::new(signer));
+    let authenticator = portico_keymanager::Authenticator::with_tokens(store.clone(), validator.clone())?;
+    let hasher = portico_keymanager::SecretHasher::from_private_key(primary.private_key.secret_der());
+    let (oauth, feed_position) = portico_keymanager::TokenService::start(
+        store.clone(),
+        validator.clone(),
+        hasher,
+        authenticator.clone(),
+        portico_keymanager::TokenSettings {
+            issuer,
+            access_token_seconds: config.oauth.access_token_validity_seconds,
+            refresh_token_seconds: config.oauth.refresh_token_validity_seconds,
+        },
+    )
+    .await?;
+    let follower = oauth.spawn_follower(feed_position);
 
     let artifacts_changed = Arc::new(tokio::sync::Notify::new());
     let state = portico_rest::RestState {
@@ -71,6 +94,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         config: config.clone(),
         store: store.clone(),
         authenticator,
+        oauth,
         key_fingerprints: Arc::new(portico_rest::KeyFingerprints {
             tls: tls.fingerprint(),
             primary: primary.fingerprint(),
@@ -118,6 +142,11 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     );
     println!("  publisher REST: {mgmt}/api/am/publisher/v4");
     println!("  artifacts:      {artifacts} deployed API revision(s) in deployment/server/, {routable} routable here");
+    println!(
+        "  OAuth2:         {mgmt}/oauth2/token  (DCR: {mgmt}/client-registration/v0.17/register, {} kid {})",
+        validator.signer.algorithm(),
+        validator.signer.kid()
+    );
     println!("  config:         {}", config.path.display());
     println!("Press Ctrl-C to stop.");
 
@@ -160,6 +189,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     })
     .await;
     watcher.abort();
+    follower.abort();
     println!("Draining finished; closing the store.");
     store.close().await;
     println!("Stopped.");

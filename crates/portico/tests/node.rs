@@ -96,7 +96,7 @@ async fn check_serving_node(node: &Node, backend: &str) {
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    // A bearer token is refused as invalid until the Key Manager issues tokens.
+    // A bearer token that is not one of ours is refused as invalid.
     let r = node
         .client
         .get(node.url("/api/am/admin/v4/environments"))

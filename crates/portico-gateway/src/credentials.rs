@@ -115,7 +115,12 @@ impl TokenCache {
         if claims.expires_at + LEEWAY_SECONDS <= now {
             return Err(TokenError::Expired);
         }
-        if identity.is_revoked(claims.jti.as_deref(), claims.subject.as_deref(), claims.issued_at) {
+        if identity.is_revoked(
+            claims.jti.as_deref(),
+            claims.subject.as_deref(),
+            claims.client_id.as_deref(),
+            claims.issued_at,
+        ) {
             return Err(TokenError::Revoked);
         }
         Ok(claims)

@@ -130,8 +130,15 @@ pub struct SubscriptionInfo {
     pub status: SubscriptionStatus,
 }
 
+/// A live source of revocations consulted on every request (this node's Key Manager, which
+/// applies its own revocations at once and other nodes' from the change feed).
+pub trait RevocationCheck: Send + Sync {
+    /// Whether a token with this id, user, client and issue time (seconds) is revoked.
+    fn is_revoked(&self, jti: &str, subject: &str, client_id: &str, issued_at: u64) -> bool;
+}
+
 /// Everything the gateway authenticates and authorises with.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Identity {
     pub keys: Vec<VerificationKey>,
     /// Accepted `iss` values; any issuer when empty.
@@ -145,6 +152,20 @@ pub struct Identity {
     /// Tokens of these users issued before the given time (seconds) are invalid (user deleted
     /// or roles removed).
     pub user_not_before: HashMap<String, u64>,
+    /// Consulted in addition to `revoked` and `user_not_before`.
+    pub revocations: Option<Arc<dyn RevocationCheck>>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("keys", &self.keys)
+            .field("clients", &self.clients.len())
+            .field("subscriptions", &self.subscriptions.len())
+            .field("revoked", &self.revoked.len())
+            .field("live_revocations", &self.revocations.is_some())
+            .finish()
+    }
 }
 
 impl Identity {
@@ -153,13 +174,25 @@ impl Identity {
         self.revoked.retain(|_, exp| *exp + 60 > now);
     }
 
-    /// True when a token with this `jti`, subject and issue time must be refused.
-    pub fn is_revoked(&self, jti: Option<&str>, user: Option<&str>, issued_at: u64) -> bool {
+    /// True when a token with this `jti`, subject, client and issue time must be refused.
+    pub fn is_revoked(&self, jti: Option<&str>, user: Option<&str>, client_id: Option<&str>, issued_at: u64) -> bool {
         if jti.is_some_and(|j| self.revoked.contains_key(j)) {
             return true;
         }
-        user.and_then(|u| self.user_not_before.get(u))
+        if user
+            .and_then(|u| self.user_not_before.get(u))
             .is_some_and(|nb| issued_at < *nb)
+        {
+            return true;
+        }
+        self.revocations.as_ref().is_some_and(|live| {
+            live.is_revoked(
+                jti.unwrap_or_default(),
+                user.unwrap_or_default(),
+                client_id.unwrap_or_default(),
+                issued_at,
+            )
+        })
     }
 
     /// The set of (app, api) pairs, for tests and diagnostics.

@@ -3,7 +3,7 @@
 //! rules need. `row_version` guards every update (compare-and-swap), so no update is lost.
 
 use crate::feed::AppendInTx;
-use crate::{Store, StoreError, is_unique_violation, now_millis, with_pool};
+use crate::{BeginWrite, Store, StoreError, is_unique_violation, now_millis, with_pool};
 
 /// An API as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -88,7 +88,7 @@ impl Store {
             "INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING {API_COLUMNS}"
         );
         let row: ApiRow = with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let same_name: Option<String> =
                 sqlx::query_scalar("SELECT id FROM apis WHERE lower(name) = lower($1) AND version = $2")
                     .bind(&new.name)
@@ -251,7 +251,7 @@ impl Store {
         let payload = serde_json::json!({ "apiId": id, "previousState": change.from, "state": change.to });
         let node = self.node_id.clone();
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let row: Option<ApiRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(id)
                 .bind(expected_version)
@@ -298,7 +298,7 @@ impl Store {
     pub async fn delete_api(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let node = self.node_id.clone();
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let subscriptions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions WHERE api_id = $1")
                 .bind(id)
                 .fetch_one(&mut *tx)

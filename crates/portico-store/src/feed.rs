@@ -5,7 +5,7 @@
 //! that when two transactions commit out of order). Each append also sends a NOTIFY on
 //! [`FEED_CHANNEL`] carrying the sequence number, delivered when the transaction commits.
 
-use crate::{Store, StoreError, now_millis, with_pool};
+use crate::{BeginWrite, Store, StoreError, now_millis, with_pool};
 
 /// PostgreSQL LISTEN/NOTIFY channel that wakes followers of the feed.
 pub const FEED_CHANNEL: &str = "portico_change_feed";
@@ -38,7 +38,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let payload = payload.to_string();
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let seq = tx.append_event_in_tx(&self.node_id, kind, entity_id, &payload).await?;
             tx.commit().await?;
             seq

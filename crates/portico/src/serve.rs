@@ -110,6 +110,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
 
     let gateway = portico_gateway::Gateway::new(gateway_settings(&config), None);
+    gateway.install_identity(gateway_identity(&primary, &validator)?);
     // The gateway serves the runtime artifacts under deployment/server/<environment>/ of the
     // environments this node serves, and follows changes to them.
     let artifacts_dir = config.home.join("deployment/server");
@@ -194,6 +195,36 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     store.close().await;
     println!("Stopped.");
     Ok(())
+}
+
+/// What the gateway authenticates with: the primary key under the kid the Key Manager signs
+/// with, the issuer, and the Key Manager's live revocation list.
+fn gateway_identity(
+    primary: &KeyMaterial,
+    validator: &Arc<portico_keymanager::TokenValidator>,
+) -> anyhow::Result<portico_gateway::identity::Identity> {
+    let rsa = primary.key_type == portico_keystore::KeyType::Rsa2048;
+    let key = portico_gateway::identity::VerificationKey::from_public_pem(
+        validator.signer.kid(),
+        &primary.public_key_pem()?,
+        rsa,
+    )?;
+    Ok(portico_gateway::identity::Identity {
+        keys: vec![key],
+        issuers: vec![validator.signer.issuer().to_owned()],
+        revocations: Some(Arc::new(KeyManagerRevocations(validator.clone()))),
+        ..Default::default()
+    })
+}
+
+/// The Key Manager's revocation list, as the gateway consults it on every request.
+struct KeyManagerRevocations(Arc<portico_keymanager::TokenValidator>);
+
+impl portico_gateway::identity::RevocationCheck for KeyManagerRevocations {
+    fn is_revoked(&self, jti: &str, subject: &str, client_id: &str, issued_at: u64) -> bool {
+        let iat = i64::try_from(issued_at).unwrap_or(i64::MAX);
+        self.0.revocations.is_revoked_parts(jti, subject, client_id, iat)
+    }
 }
 
 /// The gateway's settings from `[apim.cors]` and friends.

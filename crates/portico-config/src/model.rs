@@ -278,6 +278,43 @@ pub struct Apim {
     pub sync_runtime_artifacts: SyncRuntimeArtifacts,
     #[serde(default)]
     pub publisher: Publisher,
+    #[serde(default)]
+    pub jwt: BackendJwt,
+}
+
+/// `[apim.jwt]`: the backend JWT the gateway sends with authenticated requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendJwt {
+    #[serde(default)]
+    pub enable: bool,
+    #[serde(default = "default_jwt_header")]
+    pub header: String,
+    /// `SHA256withRSA`/`RS256` for an RSA primary key, `SHA256withECDSA`/`ES256` for EC; the
+    /// primary key's own algorithm when absent.
+    #[serde(default)]
+    pub signing_algorithm: Option<String>,
+    /// Longest lifetime of one assertion, in seconds.
+    #[serde(default = "default_jwt_ttl")]
+    pub ttl_seconds: u64,
+}
+
+impl Default for BackendJwt {
+    fn default() -> Self {
+        BackendJwt {
+            enable: false,
+            header: default_jwt_header(),
+            signing_algorithm: None,
+            ttl_seconds: default_jwt_ttl(),
+        }
+    }
+}
+
+fn default_jwt_header() -> String {
+    "X-JWT-Assertion".to_owned()
+}
+fn default_jwt_ttl() -> u64 {
+    900
 }
 
 /// `[apim.publisher]`: limits of the Publisher REST API.
@@ -666,6 +703,30 @@ impl Config {
             }
         }
 
+        let jwt = &self.apim.jwt;
+        if jwt.header.is_empty()
+            || !jwt
+                .header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(c.invalid(
+                "apim.jwt.header",
+                "must be an HTTP header name (letters, digits, `-`, `_`)",
+            ));
+        }
+        if let Some(alg) = &jwt.signing_algorithm
+            && !["SHA256withRSA", "SHA256withECDSA", "RS256", "ES256"].contains(&alg.as_str())
+        {
+            return Err(c.invalid(
+                "apim.jwt.signing_algorithm",
+                "must be SHA256withRSA, SHA256withECDSA, RS256 or ES256",
+            ));
+        }
+        if !(60..=86_400).contains(&jwt.ttl_seconds) {
+            return Err(c.invalid("apim.jwt.ttl_seconds", "must be between 60 and 86400"));
+        }
+
         let publisher = &self.apim.publisher;
         if !(1024..=100 * 1024 * 1024).contains(&publisher.import_max_bytes) {
             return Err(c.invalid(
@@ -1001,6 +1062,23 @@ mod tests {
             let err = parse(&format!("{MIN}[[apim.gateway.environment]]\nname = \"{bad}\"\n")).expect_err(bad);
             assert_eq!(err.key(), Some("apim.gateway.environment[0].name"), "{err}");
         }
+    }
+
+    #[test]
+    fn backend_jwt_settings_are_checked() {
+        let c = parse(MIN).expect("valid");
+        assert!(!c.apim.jwt.enable);
+        assert_eq!(c.apim.jwt.header, "X-JWT-Assertion");
+        let c = parse(&format!(
+            "{MIN}[apim.jwt]\nenable = true\nsigning_algorithm = \"SHA256withECDSA\"\n"
+        ))
+        .expect("valid");
+        assert!(c.apim.jwt.enable);
+        let err = parse(&format!("{MIN}[apim.jwt]\nsigning_algorithm = \"HS256\"\n")).expect_err("hmac");
+        assert_eq!(err.key(), Some("apim.jwt.signing_algorithm"));
+        assert_eq!(err.line(), Some(4));
+        let err = parse(&format!("{MIN}[apim.jwt]\nheader = \"X Bad\"\n")).expect_err("header");
+        assert_eq!(err.key(), Some("apim.jwt.header"));
     }
 
     #[test]

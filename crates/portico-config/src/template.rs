@@ -115,6 +115,16 @@ allow_credentials = false
 [apim.sync_runtime_artifacts.gateway]
 gateway_labels = []
 
+# The backend JWT: a signed assertion of the caller (WSO2's claims) sent to backends with every
+# authenticated request, signed by [keystore.primary].
+[apim.jwt]
+enable = false
+header = "X-JWT-Assertion"
+# SHA256withRSA / SHA256withECDSA (or RS256 / ES256); must match the primary key. Default: the key's.
+# signing_algorithm = "SHA256withECDSA"
+# Longest lifetime of one assertion, in seconds.
+ttl_seconds = 900
+
 # The Publisher REST API's import of OpenAPI definitions from URLs.
 [apim.publisher]
 # Allow URLs that resolve to loopback, private or link-local addresses (refused by default, so

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod artifact;
+mod backend_jwt;
 mod credentials;
 mod endpoint;
 mod error;
@@ -28,6 +29,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::mpsc;
 
+pub use backend_jwt::BackendJwtSettings;
 pub use credentials::{TokenClaims, TokenError};
 pub use error::GatewayError;
 pub use phases::{AnalyticsRecord, GatewayService, RequestContext};
@@ -51,6 +53,8 @@ pub struct GatewaySettings {
     pub upstream_idle_timeout: Duration,
     /// Gateway-wide CORS rules (`[apim.cors]`), for APIs without their own; `None` disables.
     pub cors: Option<model::CorsDef>,
+    /// Send a signed backend JWT (`X-JWT-Assertion`) with authenticated requests.
+    pub backend_jwt: Option<BackendJwtSettings>,
 }
 
 impl Default for GatewaySettings {
@@ -60,6 +64,7 @@ impl Default for GatewaySettings {
             upstream_idle_per_host: 1024,
             upstream_idle_timeout: Duration::from_secs(90),
             cors: Some(model::CorsDef::wso2_default()),
+            backend_jwt: None,
         }
     }
 }
@@ -76,6 +81,7 @@ pub struct Snapshot {
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
     tokens: credentials::TokenCache,
+    assertions: backend_jwt::AssertionCache,
     pools: PoolCache,
     /// One pooled client per I/O thread and connect timeout (the connector carries the timeout;
     /// per-thread pools keep each upstream connection on the thread that uses it).
@@ -91,6 +97,7 @@ impl Gateway {
         Arc::new(Gateway {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             tokens: credentials::TokenCache::default(),
+            assertions: backend_jwt::AssertionCache::default(),
             pools: PoolCache::default(),
             clients: RwLock::new(HashMap::new()),
             settings,

@@ -197,12 +197,15 @@ impl Gateway {
         let claims = self.authenticate(snapshot, &route, &request, ctx)?;
         self.authorize(snapshot, &route, claims.as_deref(), ctx)?;
         self.throttle(ctx)?;
+        let assertion = claims
+            .as_deref()
+            .and_then(|c| self.backend_assertion(snapshot, &route, c, ctx));
         let targets = self.upstream_peer(&route, ctx)?;
         let (parts, body) = request.into_parts();
         let limit = route.api.def.max_request_body;
         let body = self.request_body(&parts.headers, body, limit).await?;
         let sent = Instant::now();
-        let upstream = self.send(&route, &parts, body, &targets, ctx).await;
+        let upstream = self.send(&route, &parts, body, &targets, assertion.as_ref(), ctx).await;
         *backend_micros = Some(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
         Ok(self.response(upstream?))
     }
@@ -312,6 +315,21 @@ impl Gateway {
         Ok(())
     }
 
+    /// The backend JWT for an authenticated request, when enabled.
+    fn backend_assertion(
+        &self,
+        snapshot: &Snapshot,
+        route: &RouteMatch<'_>,
+        claims: &crate::TokenClaims,
+        ctx: &RequestContext,
+    ) -> Option<HeaderValue> {
+        let settings = self.settings.backend_jwt.as_ref()?;
+        let client = snapshot.identity.clients.get(claims.client_id.as_deref()?)?;
+        let tier = ctx.subscription_tier.as_deref().unwrap_or("Unlimited");
+        self.assertions
+            .assertion(settings, &route.api.def, claims, client, tier)
+    }
+
     /// Phase 4: deny policies and throttle decisions (the throttling slice fills this in).
     fn throttle(&self, _ctx: &RequestContext) -> Result<(), GatewayError> {
         Ok(())
@@ -376,6 +394,7 @@ impl Gateway {
         parts: &http::request::Parts,
         body: RequestBody,
         targets: &[&Target],
+        assertion: Option<&HeaderValue>,
         ctx: &mut RequestContext,
     ) -> Result<Response<Incoming>, GatewayError> {
         let mut body = Some(body);
@@ -387,7 +406,10 @@ impl Gateway {
                 RequestBody::Streamed(stream) => (stream, None),
             };
             ctx.request_bytes = 0;
-            let upstream = self.upstream_request(route, parts, attempt_body, target, ctx)?;
+            let mut upstream = self.upstream_request(route, parts, attempt_body, target, ctx)?;
+            if let (Some(value), Some(settings)) = (assertion, &self.settings.backend_jwt) {
+                upstream.headers_mut().insert(settings.header.clone(), value.clone());
+            }
             let client = self.client(target.def.connect_timeout);
             ctx.backend = Some(target.def.url.clone());
             match tokio::time::timeout(target.def.response_timeout, client.request(upstream)).await {

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 struct Issuer {
     key: jsonwebtoken::EncodingKey,
+    private_pem: String,
     public_pem: String,
 }
 
@@ -30,6 +31,7 @@ impl Issuer {
         let material = portico_keystore::KeyMaterial::load(&cert, &key).expect("load");
         Issuer {
             key: jsonwebtoken::EncodingKey::from_ec_pem(pair.private_key_pem.as_bytes()).expect("encoding key"),
+            private_pem: pair.private_key_pem.clone(),
             public_pem: material.public_key_pem().expect("public pem"),
         }
     }
@@ -258,4 +260,56 @@ async fn unsecured_resources_and_prototypes_need_no_token() {
     assert_eq!(gw.get("/pizza/1.0.0/secure").await.1["code"], "900902");
     production.stop().await;
     sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn backend_jwt_carries_wso2_claims_signed_by_the_node_key() {
+    let production = Backend::start("production").await;
+    let issuer = Issuer::new();
+    let settings = portico_gateway::GatewaySettings {
+        backend_jwt: Some(portico_gateway::BackendJwtSettings {
+            header: http::HeaderName::from_static("x-jwt-assertion"),
+            key: jsonwebtoken::EncodingKey::from_ec_pem(issuer.private_pem.as_bytes()).expect("key"),
+            algorithm: jsonwebtoken::Algorithm::ES256,
+            kid: "node-key".into(),
+            max_ttl_seconds: 900,
+        }),
+        ..Default::default()
+    };
+    let gw = TestGateway::start_with(settings).await;
+    gw.gateway.install(vec![api(
+        "pizza",
+        "/pizza",
+        EndpointDef::Single(TargetDef::new(production.url("/"))),
+    )]);
+    gw.gateway
+        .install_identity(identity(&issuer, SubscriptionStatus::Unblocked));
+    let token = issuer.token(claims("b1", "prod-client", "PRODUCTION", "", 3600));
+    let (status, body) = call(&gw, "/pizza/1.0.0/secure", &token).await;
+    assert_eq!(status, 200);
+    let assertion = body["headers"]["x-jwt-assertion"]
+        .as_str()
+        .expect("assertion sent")
+        .to_owned();
+    let key = jsonwebtoken::DecodingKey::from_ec_pem(issuer.public_pem.as_bytes()).expect("key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.validate_aud = false;
+    let decoded = jsonwebtoken::decode::<Value>(&assertion, &key, &validation).expect("verifies with the node key");
+    let c = decoded.claims;
+    assert_eq!(c["iss"], "wso2.org/products/am");
+    assert_eq!(c["http://wso2.org/claims/applicationname"], "PizzaApp");
+    assert_eq!(c["http://wso2.org/claims/apicontext"], "/pizza");
+    assert_eq!(c["http://wso2.org/claims/tier"], "Gold");
+    assert_eq!(c["http://wso2.org/claims/keytype"], "PRODUCTION");
+    assert_eq!(c["http://wso2.org/claims/enduser"], "alice");
+    // The second call reuses the cached assertion.
+    let (_, again) = call(&gw, "/pizza/1.0.0/secure", &token).await;
+    assert_eq!(again["headers"]["x-jwt-assertion"], assertion.as_str());
+    // Unsecured resources carry none.
+    assert!(
+        gw.get("/pizza/1.0.0/menu").await.1["headers"]
+            .get("x-jwt-assertion")
+            .is_none()
+    );
+    production.stop().await;
 }

@@ -109,7 +109,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let tls_config = tls.server_config(&[b"h2", b"http/1.1"])?;
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
 
-    let gateway = portico_gateway::Gateway::new(gateway_settings(&config), None);
+    let gateway = portico_gateway::Gateway::new(gateway_settings(&config, &primary, &validator)?, None);
     gateway.install_identity(gateway_identity(&primary, &validator)?);
     // The gateway serves the runtime artifacts under deployment/server/<environment>/ of the
     // environments this node serves, and follows changes to them.
@@ -227,10 +227,52 @@ impl portico_gateway::identity::RevocationCheck for KeyManagerRevocations {
     }
 }
 
-/// The gateway's settings from `[apim.cors]` and friends.
-fn gateway_settings(config: &Config) -> portico_gateway::GatewaySettings {
+/// The gateway's settings from `[apim.cors]`, `[apim.jwt]` and the primary key.
+fn gateway_settings(
+    config: &Config,
+    primary: &KeyMaterial,
+    validator: &portico_keymanager::TokenValidator,
+) -> anyhow::Result<portico_gateway::GatewaySettings> {
     let cors = &config.apim.cors;
-    portico_gateway::GatewaySettings {
+    let jwt = &config.apim.jwt;
+    let backend_jwt = if jwt.enable {
+        let rsa = primary.key_type == portico_keystore::KeyType::Rsa2048;
+        let wants_rsa = jwt
+            .signing_algorithm
+            .as_deref()
+            .map(|a| a.contains("RSA") || a == "RS256");
+        if wants_rsa.is_some_and(|w| w != rsa) {
+            anyhow::bail!(
+                "{}: key `apim.jwt.signing_algorithm`: {} does not match the {} key of [keystore.primary]",
+                config.path.display(),
+                jwt.signing_algorithm.as_deref().unwrap_or_default(),
+                primary.key_type
+            );
+        }
+        let pem = &primary.private_key_pem;
+        let (key, algorithm) = if rsa {
+            (
+                jsonwebtoken::EncodingKey::from_rsa_pem(pem)?,
+                jsonwebtoken::Algorithm::RS256,
+            )
+        } else {
+            (
+                jsonwebtoken::EncodingKey::from_ec_pem(pem)?,
+                jsonwebtoken::Algorithm::ES256,
+            )
+        };
+        Some(portico_gateway::BackendJwtSettings {
+            header: http::HeaderName::from_bytes(jwt.header.to_ascii_lowercase().as_bytes())?,
+            key,
+            algorithm,
+            kid: validator.signer.kid().to_owned(),
+            max_ttl_seconds: jwt.ttl_seconds,
+        })
+    } else {
+        None
+    };
+    Ok(portico_gateway::GatewaySettings {
+        backend_jwt,
         cors: cors.enable.then(|| portico_gateway::model::CorsDef {
             allow_origins: cors.allow_origins.to_vec(),
             allow_headers: cors.allow_headers.clone(),
@@ -238,7 +280,7 @@ fn gateway_settings(config: &Config) -> portico_gateway::GatewaySettings {
             allow_credentials: cors.allow_credentials,
         }),
         ..portico_gateway::GatewaySettings::default()
-    }
+    })
 }
 
 fn load_keys(config: &Config, which: &str) -> anyhow::Result<KeyMaterial> {

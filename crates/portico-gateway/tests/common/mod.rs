@@ -105,7 +105,11 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub async fn start() -> TestGateway {
-        let gateway = Gateway::new(GatewaySettings::default(), None);
+        TestGateway::start_with(GatewaySettings::default()).await
+    }
+
+    pub async fn start_with(settings: GatewaySettings) -> TestGateway {
+        let gateway = Gateway::new(settings, None);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
         let addr = listener.local_addr().expect("addr");
         let service = gateway.service();

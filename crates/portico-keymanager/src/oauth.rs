@@ -238,36 +238,20 @@ impl TokenService {
     /// Follows the change feed from `position`: applies revocations and evicts changed clients.
     pub fn spawn_follower(self: &Arc<Self>, position: i64) -> tokio::task::JoinHandle<()> {
         let service = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut position = position;
-            let mut listener = None;
-            let mut rounds: u64 = 0;
-            loop {
-                if listener.is_none() {
-                    match service.store.feed_listener().await {
-                        Ok(l) => listener = Some(l),
-                        Err(e) => tracing::warn!(error = %e, "cannot listen for change-feed notifications; polling"),
-                    }
-                }
-                match &mut listener {
-                    Some(l) => l.wait(FEED_POLL).await,
-                    None => tokio::time::sleep(FEED_POLL).await,
-                }
-                match service.store.events_after(position, 1000).await {
-                    Ok(events) => {
-                        for event in &events {
-                            service.apply_event(event);
-                            position = event.seq;
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot read the change feed"),
-                }
-                rounds += 1;
-                if rounds.is_multiple_of(300) {
-                    service.validator.revocations.prune(portico_store::now_millis());
-                }
+        let store = self.store.clone();
+        // Revocations only grow when events arrive, so pruning on arrival (at most once a
+        // minute) keeps the list bounded.
+        let mut last_prune = std::time::Instant::now();
+        tokio::spawn(portico_cluster::follow(store, position, FEED_POLL, move |events| {
+            for event in &events {
+                service.apply_event(event);
             }
-        })
+            if last_prune.elapsed() >= std::time::Duration::from_secs(60) {
+                service.validator.revocations.prune(portico_store::now_millis());
+                last_prune = std::time::Instant::now();
+            }
+            std::future::ready(())
+        }))
     }
 
     fn apply_event(&self, event: &ChangeEvent) {

@@ -51,6 +51,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let ports = config.ports();
 
     let db = &config.database.apim_db;
+    let node_id = format!("{}:{}", config.server.hostname, ports.management_https);
     let store = Store::connect(&StoreOptions {
         backend: match db.kind {
             DatabaseKind::Sqlite => Backend::Sqlite,
@@ -59,7 +60,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         url: config.database_url(),
         pool_size: db.pool_size,
         acquire_timeout: Duration::from_secs(db.connection_timeout_seconds),
-        node_id: format!("{}:{}", config.server.hostname, ports.management_https),
+        node_id: node_id.clone(),
     })
     .await?;
     bootstrap_super_admin(&config, &store).await?;
@@ -103,7 +104,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let artifacts = portico_rest::reconcile_artifacts(&state)
         .await
         .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))?;
-    let router = portico_rest::router(state);
+    let router = portico_rest::router(state.clone());
     let bind = config.server.bind_address;
     let management = portico_net::bind((bind, ports.management_https).into()).await?;
     let tls_config = tls.server_config(&[b"h2", b"http/1.1"])?;
@@ -116,6 +117,33 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let artifacts_dir = config.home.join("deployment/server");
     let mut artifact_dir = portico_gateway::artifact::ArtifactDir::new(artifacts_dir, config.served_environments());
     let routable = artifact_dir.sync_into(&gateway, true).unwrap_or(0);
+    // Deployments made on other nodes (same database) reach this node's artifacts and gateway
+    // through the change feed.
+    let deployments = {
+        let state = state.clone();
+        let wake = artifacts_changed.clone();
+        let node_id = node_id.clone();
+        tokio::spawn(portico_cluster::follow(
+            store.clone(),
+            feed_position,
+            Duration::from_millis(200),
+            move |events| {
+                let from_elsewhere = events
+                    .iter()
+                    .any(|e| e.kind.starts_with("api.") && e.origin_node != node_id);
+                let state = state.clone();
+                let wake = wake.clone();
+                async move {
+                    if from_elsewhere {
+                        match portico_rest::reconcile_artifacts(&state).await {
+                            Ok(_) => wake.notify_one(),
+                            Err(e) => tracing::warn!(error = %e, "cannot apply deployments from other nodes"),
+                        }
+                    }
+                }
+            },
+        ))
+    };
     let watcher = tokio::spawn(portico_gateway::artifact::serve_dir(
         gateway.clone(),
         artifact_dir,
@@ -190,6 +218,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     })
     .await;
     watcher.abort();
+    deployments.abort();
     follower.abort();
     println!("Draining finished; closing the store.");
     store.close().await;

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use portico_testkit::{EchoBackend, Node, NodeOptions};
+use portico_testkit::{EchoBackend, Node, NodeOptions, PgDatabase};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portico");
@@ -120,19 +120,20 @@ async fn a_100_mib_body_streams_with_bounded_memory() {
     );
 }
 
-#[tokio::test]
-async fn a_revision_deployed_through_the_publisher_is_routable_at_once() {
-    let backend = EchoBackend::start("deployed").await.expect("backend");
-    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+/// Creates an API with one unsecured resource `/items/{id}` on `node` through the Publisher REST
+/// API, revises it and deploys the revision to `Default`. Returns the API id.
+async fn create_and_deploy(node: &Node, context: &str, backend_url: &str) -> String {
     let (user, pw) = node.admin();
     let publisher = |path: &str| node.url(&format!("/api/am/publisher/v4{path}"));
     let r = node
         .client
         .post(publisher("/apis"))
         .basic_auth(user, Some(pw))
-        .json(&json!({"name": "Live", "context": "/live", "version": "2.0",
-            "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": backend.url("/svc")}},
-            "operations": [{"target": "/items/{id}", "verb": "GET", "authType": "None"}]}))
+        .json(
+            &json!({"name": context.trim_start_matches('/'), "context": context, "version": "2.0",
+            "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": backend_url}},
+            "operations": [{"target": "/items/{id}", "verb": "GET", "authType": "None"}]}),
+        )
         .send()
         .await
         .expect("create");
@@ -154,16 +155,6 @@ async fn a_revision_deployed_through_the_publisher_is_routable_at_once() {
         .as_str()
         .expect("id")
         .to_owned();
-    assert_eq!(
-        node.client
-            .get(node.gateway_url("/live/2.0/items/7"))
-            .send()
-            .await
-            .expect("gw")
-            .status(),
-        404
-    );
-
     let r = node
         .client
         .post(publisher(&format!(
@@ -175,6 +166,52 @@ async fn a_revision_deployed_through_the_publisher_is_routable_at_once() {
         .await
         .expect("deploy");
     assert_eq!(r.status(), 200);
+    api_id
+}
+
+#[tokio::test]
+async fn a_deployment_on_one_node_reaches_the_other_nodes_gateway() {
+    let Some(db) = PgDatabase::create("cluster_deploy").await.expect("database") else {
+        return;
+    };
+    let backend = EchoBackend::start("shared").await.expect("backend");
+    let options = NodeOptions {
+        database_url: Some(db.url.clone()),
+        ..Default::default()
+    };
+    let (a, b) = tokio::join!(
+        Node::start(Path::new(BIN), options.clone()),
+        Node::start(Path::new(BIN), options)
+    );
+    let (a, b) = (a.expect("node a"), b.expect("node b"));
+    create_and_deploy(&a, "/clustered", &backend.url("/svc")).await;
+    let started = std::time::Instant::now();
+    let body = wait_status(&b, "/clustered/2.0/items/1", 200).await;
+    assert_eq!(body["uri"], "/svc/items/1");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    eprintln!("deployed on node a -> routable on node b: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_revision_deployed_through_the_publisher_is_routable_at_once() {
+    let backend = EchoBackend::start("deployed").await.expect("backend");
+    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+    let (user, pw) = node.admin();
+    let publisher = |path: &str| node.url(&format!("/api/am/publisher/v4{path}"));
+    assert_eq!(
+        node.client
+            .get(node.gateway_url("/live/2.0/items/7"))
+            .send()
+            .await
+            .expect("gw")
+            .status(),
+        404
+    );
+    let api_id = create_and_deploy(&node, "/live", &backend.url("/svc")).await;
     let deployed = std::time::Instant::now();
     // The artifact poll runs every second; the deploy wakes the loader, so well before that.
     let mut routable = None;

@@ -13,8 +13,8 @@ mod template;
 
 pub use error::ConfigError;
 pub use model::{
-    Config, Cors, Database, DatabaseKind, Environment, Keystore, Mode, OneOrMany, Ports, Server, SuperAdmin, Transport,
-    Transports,
+    ArtifactSync, Config, Cors, Database, DatabaseKind, Deployment, Environment, Keystore, Mode, OneOrMany, Ports,
+    Server, SuperAdmin, Transport, Transports,
 };
 pub use template::{InitOptions, render_deployment_toml};
 

@@ -27,6 +27,8 @@ pub struct Config {
     pub transport: Transports,
     #[serde(default)]
     pub oauth: OAuth,
+    #[serde(default)]
+    pub deployment: Deployment,
     /// The node's home directory (parent of `conf/`); relative paths in the file resolve here.
     #[serde(skip)]
     pub home: PathBuf,
@@ -148,6 +150,26 @@ fn default_admin() -> String {
 }
 fn default_true() -> bool {
     true
+}
+
+/// `[deployment]`: how deployed API revisions reach the gateways (DESIGN.md step 5).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    #[serde(default)]
+    pub sync: ArtifactSync,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactSync {
+    /// The database is the truth: each node rewrites deployment/server/ from it at start-up and
+    /// when the change feed reports deployments made elsewhere.
+    #[default]
+    Database,
+    /// deployment/server/ is the truth (a shared or rsync'd directory, or files placed by hand):
+    /// the node serves what it finds there and never removes files.
+    SharedFs,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -1079,6 +1101,15 @@ mod tests {
         assert_eq!(err.line(), Some(4));
         let err = parse(&format!("{MIN}[apim.jwt]\nheader = \"X Bad\"\n")).expect_err("header");
         assert_eq!(err.key(), Some("apim.jwt.header"));
+    }
+
+    #[test]
+    fn deployment_sync_modes() {
+        assert_eq!(parse(MIN).expect("valid").deployment.sync, ArtifactSync::Database);
+        let c = parse(&format!("{MIN}[deployment]\nsync = \"shared-fs\"\n")).expect("valid");
+        assert_eq!(c.deployment.sync, ArtifactSync::SharedFs);
+        let err = parse(&format!("{MIN}[deployment]\nsync = \"ftp\"\n")).expect_err("bad");
+        assert_eq!(err.key(), Some("deployment.sync"));
     }
 
     #[test]

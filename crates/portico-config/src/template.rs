@@ -135,6 +135,12 @@ import_max_bytes = 5242880
 # Seconds a fetch may take in all.
 import_timeout_seconds = 20
 
+# How deployed API revisions reach this node's gateway: "database" (the database is the truth;
+# deployment/server/ is rewritten from it, also when other nodes deploy) or "shared-fs"
+# (deployment/server/ is the truth: a shared or rsync'd directory; nothing is removed from it).
+[deployment]
+sync = "database"
+
 # Listener ports before the offset is added (WSO2's defaults).
 [transport.https]
 # Management: REST APIs, portals, OAuth2 endpoints.

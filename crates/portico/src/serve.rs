@@ -101,9 +101,14 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
             primary: primary.fingerprint(),
         }),
     };
-    let artifacts = portico_rest::reconcile_artifacts(&state)
-        .await
-        .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))?;
+    let database_sync = config.deployment.sync == portico_config::ArtifactSync::Database;
+    let artifacts = if database_sync {
+        portico_rest::reconcile_artifacts(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))?
+    } else {
+        0
+    };
     let router = portico_rest::router(state.clone());
     let bind = config.server.bind_address;
     let management = portico_net::bind((bind, ports.management_https).into()).await?;

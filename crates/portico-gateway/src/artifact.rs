@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::model::{ApiDef, ApiStatus, CorsDef, EndpointDef, ResourceDef, SuspendPolicy, TargetDef};
+use crate::model::{ApiDef, ApiStatus, CorsDef, EndpointDef, ResourceDef, SecurityDef, SuspendPolicy, TargetDef};
 
 /// The artifact formats this gateway reads.
 pub const SUPPORTED_SCHEMA: u64 = 1;
@@ -103,6 +103,13 @@ pub fn api_from_artifact(doc: &Value) -> Result<ApiDef, ArtifactError> {
         pass_authorization_header: false,
         max_request_body: None,
         cors: cors(doc.get("corsConfiguration")),
+        security: SecurityDef::from_schemes(
+            doc.get("securityScheme")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str),
+        ),
         id: id.clone(),
     })
 }

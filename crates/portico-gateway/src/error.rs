@@ -96,6 +96,14 @@ impl GatewayError {
         }
     }
 
+    /// An API key that failed validation (WSO2 answers with an `API Key` challenge).
+    pub fn invalid_api_key(description: impl Into<String>) -> Self {
+        GatewayError {
+            challenge: Some("API Key realm=\"Portico\", error=\"invalid_token\""),
+            ..Self::new(StatusCode::UNAUTHORIZED, "900901", "Invalid Credentials", description)
+        }
+    }
+
     pub fn not_subscribed() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,

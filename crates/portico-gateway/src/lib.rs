@@ -30,7 +30,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::mpsc;
 
 pub use backend_jwt::BackendJwtSettings;
-pub use credentials::{TokenClaims, TokenError};
+pub use credentials::{CredentialKind, TokenClaims, TokenError};
 pub use error::GatewayError;
 pub use phases::{AnalyticsRecord, GatewayService, RequestContext};
 pub use snapshot::{BuildError, PoolCache, RouteError, RoutingTable};

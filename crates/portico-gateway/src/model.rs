@@ -23,6 +23,45 @@ pub struct ApiDef {
     pub max_request_body: Option<u64>,
     /// The API's own CORS rules; the gateway-wide ones apply when `None`.
     pub cors: Option<CorsDef>,
+    /// Which credentials secured resources accept.
+    pub security: SecurityDef,
+}
+
+/// Which credentials an API accepts (WSO2's `securityScheme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecurityDef {
+    /// `oauth2`: bearer JWT access tokens.
+    pub oauth2: bool,
+    /// `api_key`: API keys in the `apikey` header or query parameter.
+    pub api_key: bool,
+}
+
+impl Default for SecurityDef {
+    fn default() -> Self {
+        SecurityDef {
+            oauth2: true,
+            api_key: false,
+        }
+    }
+}
+
+impl SecurityDef {
+    /// From WSO2's `securityScheme` list. An API naming neither `oauth2` nor `api_key` (only
+    /// schemes this gateway does not implement, or none) takes OAuth2, WSO2's default.
+    pub fn from_schemes<'a>(schemes: impl IntoIterator<Item = &'a str>) -> SecurityDef {
+        let (mut oauth2, mut api_key) = (false, false);
+        for scheme in schemes {
+            match scheme {
+                "oauth2" => oauth2 = true,
+                "api_key" => api_key = true,
+                _ => {}
+            }
+        }
+        SecurityDef {
+            oauth2: oauth2 || !api_key,
+            api_key,
+        }
+    }
 }
 
 /// CORS rules (WSO2's `corsConfiguration` or `[apim.cors]`).

@@ -12,8 +12,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use crate::Snapshot;
+use crate::credentials::CredentialKind;
 use crate::endpoint::Target;
-use crate::identity::KeyType;
+use crate::identity::{ClientInfo, KeyType};
 use crate::model::ApiStatus;
 use crate::snapshot::{RouteError, RouteMatch};
 use crate::{BoxError, Gateway, GatewayBody, GatewayError};
@@ -43,6 +44,61 @@ pub struct RequestContext {
     pub cors_origin: Option<String>,
     pub cors_credentials: bool,
 }
+
+/// Who is calling: the validated credential and the application it belongs to.
+struct Caller {
+    claims: Arc<crate::TokenClaims>,
+    client: ClientInfo,
+}
+
+/// The API key of a request: the `apikey` header, else the `apikey` query parameter.
+fn api_key_of(request: &Request<Incoming>) -> Option<String> {
+    if let Some(value) = request.headers().get(API_KEY_HEADER) {
+        return value
+            .to_str()
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+    }
+    request
+        .uri()
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("apikey="))
+        .map(|v| percent_decode(v))
+        .filter(|v| !v.is_empty())
+}
+
+/// Decodes `%XX` escapes (API keys are base64url JWTs, so escapes are rare but legal).
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = value.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The query without its `apikey` parameter (the key is a credential; backends never see it).
+fn query_without_api_key(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| !pair.starts_with("apikey=") && *pair != "apikey")
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+const API_KEY_HEADER: &str = "apikey";
 
 /// One request's analytics record, handed off without waiting.
 #[derive(Debug, Clone)]
@@ -194,12 +250,10 @@ impl Gateway {
         if let Some(origin) = origin {
             self.decide_cors(Some(&route.api.def), origin, ctx);
         }
-        let claims = self.authenticate(snapshot, &route, &request, ctx)?;
-        self.authorize(snapshot, &route, claims.as_deref(), ctx)?;
+        let caller = self.authenticate(snapshot, &route, &request, ctx)?;
+        self.authorize(snapshot, &route, caller.as_ref(), ctx)?;
         self.throttle(ctx)?;
-        let assertion = claims
-            .as_deref()
-            .and_then(|c| self.backend_assertion(snapshot, &route, c, ctx));
+        let assertion = caller.as_ref().and_then(|c| self.backend_assertion(&route, c, ctx));
         let targets = self.upstream_peer(&route, ctx)?;
         let (parts, body) = request.into_parts();
         let limit = route.api.def.max_request_body;
@@ -232,17 +286,19 @@ impl Gateway {
     }
 
     /// Phase 2: credentials to an identity (900902 when missing, 900901 when invalid). Secured
-    /// resources take a bearer JWT, validated through the token cache; prototyped APIs and
-    /// resources marked `None` take none.
+    /// resources take a bearer JWT access token (when the API's security scheme has `oauth2`) or
+    /// an API key in the `apikey` header or query parameter (when it has `api_key`), both
+    /// validated through the token cache; prototyped APIs and resources marked `None` take none.
     fn authenticate(
         &self,
         snapshot: &Snapshot,
         route: &RouteMatch<'_>,
         request: &Request<Incoming>,
         ctx: &mut RequestContext,
-    ) -> Result<Option<Arc<crate::TokenClaims>>, GatewayError> {
+    ) -> Result<Option<Caller>, GatewayError> {
         ctx.key_type = Some(KeyType::Production.as_str());
-        let needs_credentials = route.resource.secured && route.api.def.status != ApiStatus::Prototyped;
+        let def = &route.api.def;
+        let needs_credentials = route.resource.secured && def.status != ApiStatus::Prototyped;
         if !needs_credentials {
             return Ok(None);
         }
@@ -256,59 +312,81 @@ impl Gateway {
                     .map(|_| v[7..].trim())
             })
             .filter(|t| !t.is_empty());
-        let Some(token) = bearer else {
-            if headers.contains_key("apikey") {
-                return Err(GatewayError::invalid_credentials(
-                    "API keys are not accepted by this gateway yet",
-                ));
+        let caller = match bearer {
+            Some(token) if def.security.oauth2 => {
+                let claims = self
+                    .tokens
+                    .validate(token, CredentialKind::AccessToken, &snapshot.identity)
+                    .map_err(|e| GatewayError::invalid_credentials(format!("Invalid Credentials: {e}")))?;
+                let client = claims
+                    .client_id
+                    .as_deref()
+                    .and_then(|id| snapshot.identity.clients.get(id))
+                    .cloned()
+                    .ok_or_else(|| {
+                        GatewayError::invalid_credentials("The token was not issued to an application of this gateway")
+                    })?;
+                Caller { claims, client }
             }
-            return Err(GatewayError::missing_credentials());
+            _ => {
+                let api_key = def
+                    .security
+                    .api_key
+                    .then(|| api_key_of(request))
+                    .flatten()
+                    .ok_or_else(GatewayError::missing_credentials)?;
+                let claims = self
+                    .tokens
+                    .validate(&api_key, CredentialKind::ApiKey, &snapshot.identity)
+                    .map_err(|e| GatewayError::invalid_api_key(format!("Invalid Credentials: {e}")))?;
+                let app = claims
+                    .application
+                    .clone()
+                    .ok_or_else(|| GatewayError::invalid_api_key("The API key names no application"))?;
+                Caller {
+                    client: ClientInfo {
+                        app,
+                        key_type: claims.key_type,
+                    },
+                    claims,
+                }
+            }
         };
-        let claims = self
-            .tokens
-            .validate(token, &snapshot.identity)
-            .map_err(|e| GatewayError::invalid_credentials(format!("Invalid Credentials: {e}")))?;
-        let client = claims
-            .client_id
-            .as_deref()
-            .and_then(|id| snapshot.identity.clients.get(id))
-            .ok_or_else(|| {
-                GatewayError::invalid_credentials("The token was not issued to an application of this gateway")
-            })?;
-        ctx.key_type = Some(client.key_type.as_str());
-        ctx.application_id = Some(client.app.id.clone());
-        ctx.user = claims.subject.clone();
-        Ok(Some(claims))
+        ctx.key_type = Some(caller.client.key_type.as_str());
+        ctx.application_id = Some(caller.client.app.id.clone());
+        ctx.user = caller.claims.subject.clone();
+        Ok(Some(caller))
     }
 
     /// Phase 3: lifecycle (700700 for blocked APIs), subscription (900908: none, or blocked for
-    /// this key type), scopes (900910: the token holds none of the resource's scopes).
+    /// this key type), scopes (900910: the token holds none of the resource's scopes; API keys
+    /// carry no scopes and are not scope-checked, as in WSO2).
     fn authorize(
         &self,
         snapshot: &Snapshot,
         route: &RouteMatch<'_>,
-        claims: Option<&crate::TokenClaims>,
+        caller: Option<&Caller>,
         ctx: &mut RequestContext,
     ) -> Result<(), GatewayError> {
         if route.api.def.status == ApiStatus::Blocked {
             return Err(GatewayError::blocked());
         }
-        let (Some(claims), Some(app_id)) = (claims, ctx.application_id.as_ref()) else {
+        let Some(caller) = caller else {
             return Ok(());
         };
-        let key_type = if ctx.key_type == Some("SANDBOX") {
-            KeyType::Sandbox
-        } else {
-            KeyType::Production
-        };
+        // The live subscription decides, not the list inside an API key: a subscription blocked
+        // or deleted after the key was issued stops the key at once.
         let subscription = snapshot
             .identity
             .subscriptions
-            .get(&(app_id.clone(), route.api.def.id.clone()))
-            .filter(|s| s.status.allows(key_type))
+            .get(&(caller.client.app.id.clone(), route.api.def.id.clone()))
+            .filter(|s| s.status.allows(caller.client.key_type))
             .ok_or_else(GatewayError::not_subscribed)?;
         let scopes = &route.resource.scopes;
-        if !scopes.is_empty() && !scopes.iter().any(|s| claims.scopes.contains(s)) {
+        if caller.claims.kind == CredentialKind::AccessToken
+            && !scopes.is_empty()
+            && !scopes.iter().any(|s| caller.claims.scopes.contains(s))
+        {
             return Err(GatewayError::insufficient_scope(scopes));
         }
         ctx.subscription_tier = Some(subscription.tier.clone());
@@ -316,18 +394,11 @@ impl Gateway {
     }
 
     /// The backend JWT for an authenticated request, when enabled.
-    fn backend_assertion(
-        &self,
-        snapshot: &Snapshot,
-        route: &RouteMatch<'_>,
-        claims: &crate::TokenClaims,
-        ctx: &RequestContext,
-    ) -> Option<HeaderValue> {
+    fn backend_assertion(&self, route: &RouteMatch<'_>, caller: &Caller, ctx: &RequestContext) -> Option<HeaderValue> {
         let settings = self.settings.backend_jwt.as_ref()?;
-        let client = snapshot.identity.clients.get(claims.client_id.as_deref()?)?;
         let tier = ctx.subscription_tier.as_deref().unwrap_or("Unlimited");
         self.assertions
-            .assertion(settings, &route.api.def, claims, client, tier)
+            .assertion(settings, &route.api.def, &caller.claims, &caller.client, tier)
     }
 
     /// Phase 4: deny policies and throttle decisions (the throttling slice fills this in).
@@ -450,8 +521,16 @@ impl Gateway {
         let base_path = target.base.path().trim_end_matches('/');
         let mut path_and_query = format!("{base_path}{}", route.backend_path);
         if let Some(query) = parts.uri.query() {
-            path_and_query.push('?');
-            path_and_query.push_str(query);
+            if route.api.def.security.api_key && query.contains("apikey") {
+                let rest = query_without_api_key(query);
+                if !rest.is_empty() {
+                    path_and_query.push('?');
+                    path_and_query.push_str(&rest);
+                }
+            } else {
+                path_and_query.push('?');
+                path_and_query.push_str(query);
+            }
         }
         let authority = target.base.authority().map(|a| a.as_str()).unwrap_or_default();
         let uri = Uri::builder()
@@ -469,7 +548,7 @@ impl Gateway {
         if !route.api.def.pass_authorization_header {
             headers.remove(header::AUTHORIZATION);
         }
-        headers.remove("apikey");
+        headers.remove(API_KEY_HEADER);
         if let Ok(host) = HeaderValue::from_str(authority) {
             headers.insert(header::HOST, host);
         }

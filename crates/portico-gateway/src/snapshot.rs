@@ -318,6 +318,7 @@ mod tests {
             pass_authorization_header: false,
             max_request_body: None,
             cors: None,
+            security: Default::default(),
         }
     }
 

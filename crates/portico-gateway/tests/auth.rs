@@ -313,3 +313,150 @@ async fn backend_jwt_carries_wso2_claims_signed_by_the_node_key() {
     );
     production.stop().await;
 }
+
+/// WSO2's API-key claims: the application inside, no client id, maybe no expiry.
+fn api_key_claims(jti: &str, app_id: &str, keytype: &str, exp_in: Option<i64>) -> Value {
+    let mut claims = json!({
+        "sub": "alice", "iss": "https://localhost:9443/oauth2/token", "iat": now(), "jti": jti,
+        "token_type": "apiKey", "keytype": keytype,
+        "application": {"id": app_id, "uuid": app_id, "name": "PizzaApp", "owner": "alice", "tier": "Unlimited"},
+        "subscribedAPIs": [{"name": "pizza", "context": "/pizza/1.0.0", "version": "1.0.0",
+            "publisher": "admin", "subscriptionTier": "Gold", "subscriberTenantDomain": "carbon.super"}],
+        "tierInfo": {}, "permittedIP": "", "permittedReferer": "",
+    });
+    if let Some(exp_in) = exp_in {
+        claims["exp"] = json!(now() as i64 + exp_in);
+    }
+    claims
+}
+
+/// `pizza` with `securityScheme: [oauth2, api_key]`, `other` with OAuth2 only.
+async fn setup_api_keys() -> (TestGateway, Backend, Issuer) {
+    let production = Backend::start("production").await;
+    let gw = TestGateway::start().await;
+    let mut pizza = api(
+        "pizza",
+        "/pizza",
+        EndpointDef::Single(TargetDef::new(production.url("/"))),
+    );
+    pizza.security = portico_gateway::model::SecurityDef::from_schemes(["oauth2", "api_key"]);
+    let mut other = api(
+        "other",
+        "/other",
+        EndpointDef::Single(TargetDef::new(production.url("/"))),
+    );
+    other.security = portico_gateway::model::SecurityDef::from_schemes(["oauth2"]);
+    gw.gateway.install(vec![pizza, other]);
+    let issuer = Issuer::new();
+    let mut identity = identity(&issuer, SubscriptionStatus::Unblocked);
+    identity.subscriptions.insert(
+        ("app-1".to_owned(), "other".to_owned()),
+        SubscriptionInfo {
+            id: "sub-2".into(),
+            tier: "Gold".into(),
+            status: SubscriptionStatus::Unblocked,
+        },
+    );
+    gw.gateway.install_identity(identity);
+    (gw, production, issuer)
+}
+
+async fn call_with_api_key(gw: &TestGateway, path: &str, key: &str) -> (u16, Value, Option<String>) {
+    let r = gw
+        .client
+        .get(gw.url(path))
+        .header("apikey", key)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (status, r.json().await.unwrap_or(Value::Null), challenge)
+}
+
+#[tokio::test]
+async fn api_keys_pass_in_the_header_or_query_and_never_reach_the_backend() {
+    let (gw, production, issuer) = setup_api_keys().await;
+    let key = issuer.token(api_key_claims("k1", "app-1", "PRODUCTION", None));
+    for _ in 0..2 {
+        let (status, body, _) = call_with_api_key(&gw, "/pizza/1.0.0/secure", &key).await;
+        assert_eq!((status, body["backend"].as_str()), (200, Some("production")), "{body}");
+        assert!(body["headers"].get("apikey").is_none(), "the key is not forwarded");
+    }
+    let r = gw
+        .client
+        .get(gw.url(&format!("/pizza/1.0.0/secure?size=large&apikey={key}")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    let uri = body["uri"].as_str().expect("uri echoed");
+    assert!(uri.ends_with("/secure?size=large"), "apikey stripped from {uri}");
+
+    // An expiring key works until it expires.
+    let expiring = issuer.token(api_key_claims("k2", "app-1", "PRODUCTION", Some(3600)));
+    assert_eq!(call_with_api_key(&gw, "/pizza/1.0.0/secure", &expiring).await.0, 200);
+    production.stop().await;
+}
+
+#[tokio::test]
+async fn api_keys_are_refused_where_they_do_not_belong() {
+    let (gw, production, issuer) = setup_api_keys().await;
+    let key = issuer.token(api_key_claims("k3", "app-1", "PRODUCTION", None));
+
+    // The API's security scheme has no api_key: the key is no credential there.
+    let (status, body, _) = call_with_api_key(&gw, "/other/1.0.0/secure", &key).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("900902")));
+
+    // An API key is not a bearer token, and an access token is not an API key.
+    let (status, body) = call(&gw, "/pizza/1.0.0/secure", &key).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("900901")), "{body}");
+    let access = issuer.token(claims("k4", "prod-client", "PRODUCTION", "", 3600));
+    let (status, body, challenge) = call_with_api_key(&gw, "/pizza/1.0.0/secure", &access).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("900901")), "{body}");
+    assert!(challenge.is_some_and(|c| c.starts_with("API Key")));
+
+    // Expired, foreign-signed, application-less keys.
+    let expired = issuer.token(api_key_claims("k5", "app-1", "PRODUCTION", Some(-120)));
+    assert_eq!(call_with_api_key(&gw, "/pizza/1.0.0/secure", &expired).await.0, 401);
+    let stranger = Issuer::new().token(api_key_claims("k6", "app-1", "PRODUCTION", None));
+    assert_eq!(call_with_api_key(&gw, "/pizza/1.0.0/secure", &stranger).await.0, 401);
+    let mut no_app = api_key_claims("k7", "app-1", "PRODUCTION", None);
+    no_app.as_object_mut().expect("object").remove("application");
+    assert_eq!(
+        call_with_api_key(&gw, "/pizza/1.0.0/secure", &issuer.token(no_app)).await.0,
+        401
+    );
+
+    // An application without a subscription to the API.
+    let unsubscribed = issuer.token(api_key_claims("k8", "app-2", "PRODUCTION", None));
+    let (status, body, _) = call_with_api_key(&gw, "/pizza/1.0.0/secure", &unsubscribed).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("900908")));
+    production.stop().await;
+}
+
+#[tokio::test]
+async fn api_keys_follow_revocation_and_the_live_subscription() {
+    let (gw, production, issuer) = setup_api_keys().await;
+    let key = issuer.token(api_key_claims("k9", "app-1", "PRODUCTION", None));
+    assert_eq!(call_with_api_key(&gw, "/pizza/1.0.0/secure", &key).await.0, 200);
+
+    // Blocking the subscription stops a key that lists the API.
+    gw.gateway
+        .install_identity(identity(&issuer, SubscriptionStatus::Blocked));
+    let (status, body, _) = call_with_api_key(&gw, "/pizza/1.0.0/secure", &key).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("900908")));
+
+    // Revoking the key's jti refuses it although it is cached.
+    let mut revoked = identity(&issuer, SubscriptionStatus::Unblocked);
+    revoked.revoked.insert("k9".into(), u64::MAX / 8);
+    gw.gateway.install_identity(revoked);
+    let (status, body, _) = call_with_api_key(&gw, "/pizza/1.0.0/secure", &key).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("900901")));
+    production.stop().await;
+}

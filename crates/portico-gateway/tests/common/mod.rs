@@ -172,6 +172,7 @@ pub fn api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
         pass_authorization_header: false,
         max_request_body: None,
         cors: None,
+        security: Default::default(),
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Config {
     pub oauth: OAuth,
     #[serde(default)]
     pub deployment: Deployment,
+    #[serde(default)]
+    pub truststore: Truststore,
     /// The node's home directory (parent of `conf/`); relative paths in the file resolve here.
     #[serde(skip)]
     pub home: PathBuf,
@@ -302,6 +304,48 @@ pub struct Apim {
     pub publisher: Publisher,
     #[serde(default)]
     pub jwt: BackendJwt,
+    #[serde(default)]
+    pub sample_backend: SampleBackend,
+}
+
+/// `[apim.sample_backend]`: WSO2's PizzaShack sample service on the management port
+/// (`/am/sample/pizzashack/v1/api/`), so the first tour needs no other process.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleBackend {
+    /// On in dev mode, off in production mode, unless set.
+    #[serde(default)]
+    pub enable: Option<bool>,
+}
+
+/// `[truststore]`: whom the gateway trusts when it calls https backends: the system's roots,
+/// this node's own TLS certificate, and a PEM bundle of extra CAs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Truststore {
+    /// A PEM file of CA certificates (relative to the home), in addition to the others.
+    #[serde(default)]
+    pub file_name: Option<PathBuf>,
+    /// Only "PEM".
+    #[serde(default = "default_keystore_type", rename = "type")]
+    pub kind: String,
+    /// Trust the operating system's root certificates.
+    #[serde(default = "yes")]
+    pub system_roots: bool,
+}
+
+impl Default for Truststore {
+    fn default() -> Self {
+        Truststore {
+            file_name: None,
+            kind: default_keystore_type(),
+            system_roots: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[apim.jwt]`: the backend JWT the gateway sends with authenticated requests.
@@ -566,6 +610,16 @@ pub struct Ports {
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 
 impl Config {
+    /// Whether the PizzaShack sample backend is served (dev mode unless configured).
+    pub fn sample_backend_enabled(&self) -> bool {
+        self.apim.sample_backend.enable.unwrap_or(self.server.mode == Mode::Dev)
+    }
+
+    /// The extra CA bundle of `[truststore]`, resolved against the home.
+    pub fn truststore_file(&self) -> Option<PathBuf> {
+        self.truststore.file_name.as_ref().map(|f| self.home.join(f))
+    }
+
     /// Reads and validates `<home>/conf/deployment.toml`.
     pub fn load(home: &Path) -> Result<Config, ConfigError> {
         let path = home.join(crate::DEPLOYMENT_TOML);
@@ -669,6 +723,9 @@ impl Config {
             if !ks.kind.eq_ignore_ascii_case("PEM") {
                 return Err(c.invalid(&format!("keystore.{name}.type"), "only \"PEM\" is supported"));
             }
+        }
+        if !self.truststore.kind.eq_ignore_ascii_case("PEM") {
+            return Err(c.invalid("truststore.type", "only \"PEM\" is supported"));
         }
 
         if self.apim.gateway.environment.is_empty() {
@@ -958,6 +1015,20 @@ mod tests {
         assert_eq!(c.apim.gateway.environment[0].name, "Default");
         assert_eq!(c.database_url(), "sqlite:///home/n/database/portico.db");
         assert_eq!(c.management_body_limit(), 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn sample_backend_follows_the_mode_unless_set_and_truststore_is_pem_only() {
+        assert!(parse(MIN).expect("valid").sample_backend_enabled());
+        let production = parse(&format!("[server]\nmode = \"production\"\n{MIN}")).expect("valid");
+        assert!(!production.sample_backend_enabled());
+        let forced = parse(&format!(
+            "[server]\nmode = \"production\"\n{MIN}[apim.sample_backend]\nenable = true\n"
+        ))
+        .expect("valid");
+        assert!(forced.sample_backend_enabled());
+        let err = parse(&format!("{MIN}[truststore]\ntype = \"JKS\"\n")).expect_err("JKS");
+        assert_eq!(err.key(), Some("truststore.type"), "{err}");
     }
 
     #[test]

@@ -125,6 +125,20 @@ header = "X-JWT-Assertion"
 # Longest lifetime of one assertion, in seconds.
 ttl_seconds = 900
 
+# WSO2's PizzaShack sample service, served on the management port at
+# https://<host>:<mgmt>/am/sample/pizzashack/v1/api/ (menu, orders) for the first tour.
+# Default: on in dev mode, off in production mode.
+[apim.sample_backend]
+# enable = true
+
+# Whom the gateway trusts when it calls https backends: the system's root certificates, this
+# node's own TLS certificate (always), and the CA certificates of an optional PEM bundle.
+# An endpoint may switch verification off with "config": {{"tlsVerification": false}} (logged).
+[truststore]
+type = "PEM"
+system_roots = true
+# file_name = "conf/security/backend-ca.pem"
+
 # The Publisher REST API's import of OpenAPI definitions from URLs.
 [apim.publisher]
 # Allow URLs that resolve to loopback, private or link-local addresses (refused by default, so

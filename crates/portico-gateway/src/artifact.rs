@@ -164,6 +164,18 @@ fn target(value: &Value, kind: &str) -> Result<TargetDef, String> {
         if let Some(t) = ms("connectTimeout").filter(|t| *t > 0) {
             def.connect_timeout = Duration::from_millis(t);
         }
+        let verify = config
+            .get("tlsVerification")
+            .and_then(|v| v.as_bool().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
+        if verify == Some(false) {
+            def.verify_tls = false;
+            if url.starts_with("https:") {
+                tracing::warn!(
+                    endpoint = url,
+                    "TLS verification is OFF for this backend (tlsVerification = false): its certificate is not checked"
+                );
+            }
+        }
         let initial = ms("suspendDuration");
         let maximum = ms("suspendMaxDuration");
         let factor = config

@@ -17,6 +17,7 @@ pub mod model;
 pub mod path;
 mod phases;
 mod snapshot;
+mod tls;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -40,7 +41,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Body type of every gateway response and upstream request.
 pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
-type UpstreamClient = Client<HttpConnector, GatewayBody>;
+type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, GatewayBody>;
 
 /// Gateway-wide settings.
 #[derive(Debug, Clone)]
@@ -55,6 +56,9 @@ pub struct GatewaySettings {
     pub cors: Option<model::CorsDef>,
     /// Send a signed backend JWT (`X-JWT-Assertion`) with authenticated requests.
     pub backend_jwt: Option<BackendJwtSettings>,
+    /// Certificates https backends are verified against (`[truststore]`: system roots, the
+    /// node's own certificate, a CA bundle).
+    pub backend_roots: Arc<rustls::RootCertStore>,
 }
 
 impl Default for GatewaySettings {
@@ -65,6 +69,7 @@ impl Default for GatewaySettings {
             upstream_idle_timeout: Duration::from_secs(90),
             cors: Some(model::CorsDef::wso2_default()),
             backend_jwt: None,
+            backend_roots: Arc::new(rustls::RootCertStore::empty()),
         }
     }
 }
@@ -83,9 +88,14 @@ pub struct Gateway {
     tokens: credentials::TokenCache,
     assertions: backend_jwt::AssertionCache,
     pools: PoolCache,
-    /// One pooled client per I/O thread and connect timeout (the connector carries the timeout;
-    /// per-thread pools keep each upstream connection on the thread that uses it).
-    clients: RwLock<HashMap<(std::thread::ThreadId, Duration), UpstreamClient>>,
+    /// One pooled client per I/O thread, connect timeout and TLS verification choice (the
+    /// connector carries both; per-thread pools keep each upstream connection on the thread that
+    /// uses it).
+    clients: RwLock<HashMap<(std::thread::ThreadId, Duration, bool), UpstreamClient>>,
+    /// TLS to backends: verified against `backend_roots`, and unverified for endpoints that
+    /// switch verification off.
+    backend_tls: Arc<rustls::ClientConfig>,
+    backend_tls_unverified: Arc<rustls::ClientConfig>,
     settings: GatewaySettings,
     analytics: Option<mpsc::Sender<AnalyticsRecord>>,
 }
@@ -94,7 +104,10 @@ impl Gateway {
     /// A gateway with nothing loaded (its `/health` answers 503 until [`Gateway::install`]).
     /// Analytics records go to `analytics` when given, dropped when the channel is full.
     pub fn new(settings: GatewaySettings, analytics: Option<mpsc::Sender<AnalyticsRecord>>) -> Arc<Gateway> {
+        let (backend_tls, backend_tls_unverified) = tls::client_configs(settings.backend_roots.clone());
         Arc::new(Gateway {
+            backend_tls,
+            backend_tls_unverified,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             tokens: credentials::TokenCache::default(),
             assertions: backend_jwt::AssertionCache::default(),
@@ -143,8 +156,8 @@ impl Gateway {
         self.snapshot.load_full()
     }
 
-    fn client(&self, connect_timeout: Duration) -> UpstreamClient {
-        let key = (std::thread::current().id(), connect_timeout);
+    fn client(&self, connect_timeout: Duration, verify_tls: bool) -> UpstreamClient {
+        let key = (std::thread::current().id(), connect_timeout, verify_tls);
         if let Some(client) = self.clients.read().ok().and_then(|m| m.get(&key).cloned()) {
             return client;
         }
@@ -152,6 +165,16 @@ impl Gateway {
         connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
         connector.enforce_http(false);
+        let tls = if verify_tls {
+            self.backend_tls.clone()
+        } else {
+            self.backend_tls_unverified.clone()
+        };
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client: UpstreamClient = Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())

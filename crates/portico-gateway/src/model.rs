@@ -174,6 +174,8 @@ pub struct TargetDef {
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
     pub suspend: SuspendPolicy,
+    /// Verify an https backend's certificate (endpoint `config.tlsVerification`; default on).
+    pub verify_tls: bool,
 }
 
 /// WSO2's `suspendOnFailure`: after a failure the target is skipped for `initial`, then each
@@ -205,6 +207,7 @@ impl TargetDef {
             connect_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
             suspend: SuspendPolicy::default(),
+            verify_tls: true,
         }
     }
 }

@@ -65,28 +65,8 @@ fn api_key_of(request: &Request<Incoming>) -> Option<String> {
         .query()?
         .split('&')
         .find_map(|pair| pair.strip_prefix("apikey="))
-        .map(|v| percent_decode(v))
+        .map(|v| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
         .filter(|v| !v.is_empty())
-}
-
-/// Decodes `%XX` escapes (API keys are base64url JWTs, so escapes are rare but legal).
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = value.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The query without its `apikey` parameter (the key is a credential; backends never see it).
@@ -481,7 +461,7 @@ impl Gateway {
             if let (Some(value), Some(settings)) = (assertion, &self.settings.backend_jwt) {
                 upstream.headers_mut().insert(settings.header.clone(), value.clone());
             }
-            let client = self.client(target.def.connect_timeout);
+            let client = self.client(target.def.connect_timeout, target.def.verify_tls);
             ctx.backend = Some(target.def.url.clone());
             match tokio::time::timeout(target.def.response_timeout, client.request(upstream)).await {
                 Ok(Ok(response)) => {

@@ -429,7 +429,9 @@ async fn api_keys_are_refused_where_they_do_not_belong() {
     let mut no_app = api_key_claims("k7", "app-1", "PRODUCTION", None);
     no_app.as_object_mut().expect("object").remove("application");
     assert_eq!(
-        call_with_api_key(&gw, "/pizza/1.0.0/secure", &issuer.token(no_app)).await.0,
+        call_with_api_key(&gw, "/pizza/1.0.0/secure", &issuer.token(no_app))
+            .await
+            .0,
         401
     );
 

@@ -13,6 +13,7 @@ mod health;
 mod middleware;
 mod oauth;
 mod publisher;
+mod sample;
 mod scim;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use portico_store::Store;
 
 pub use auth::Auth;
 pub use error::ApiError;
+pub use sample::SAMPLE_BASE_PATH;
 
 /// What the management handlers share.
 #[derive(Clone)]
@@ -56,7 +58,11 @@ pub async fn reconcile_artifacts(state: &RestState) -> Result<usize, ApiError> {
 /// The whole management router.
 pub fn router(state: RestState) -> Router {
     let body_limit = usize::try_from(state.config.management_body_limit()).unwrap_or(usize::MAX);
-    Router::new()
+    let mut router = Router::new();
+    if state.config.sample_backend_enabled() {
+        router = router.nest(SAMPLE_BASE_PATH, sample::routes());
+    }
+    router
         .merge(health::routes())
         .merge(oauth::routes())
         .nest("/client-registration/v0.17", dcr::routes())

@@ -115,7 +115,15 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let tls_config = tls.server_config(&[b"h2", b"http/1.1"])?;
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
 
-    let gateway = portico_gateway::Gateway::new(gateway_settings(&config, &primary, &validator)?, None);
+    let (backend_roots, trust) = portico_keystore::backend_trust_store(
+        config.truststore.system_roots,
+        &tls,
+        config.truststore_file().as_deref(),
+    )
+    .with_context(|| format!("[truststore] in {}", config.path.display()))?;
+    let mut settings = gateway_settings(&config, &primary, &validator)?;
+    settings.backend_roots = Arc::new(backend_roots);
+    let gateway = portico_gateway::Gateway::new(settings, None);
     gateway.install_identity(gateway_identity(&primary, &validator)?);
     // The gateway serves the runtime artifacts under deployment/server/<environment>/ of the
     // environments this node serves, and follows changes to them.
@@ -181,6 +189,16 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         validator.signer.algorithm(),
         validator.signer.kid()
     );
+    println!(
+        "  backend TLS:    trusts {} system root(s), this node's certificate, {} from [truststore] file_name",
+        trust.system_roots, trust.bundle_certificates
+    );
+    if config.sample_backend_enabled() {
+        println!(
+            "  sample backend: {mgmt}{}/menu  (PizzaShack; [apim.sample_backend])",
+            portico_rest::SAMPLE_BASE_PATH
+        );
+    }
     println!("  config:         {}", config.path.display());
     println!("Press Ctrl-C to stop.");
 

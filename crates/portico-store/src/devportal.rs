@@ -288,10 +288,11 @@ impl Store {
                     .bind(id)
                     .fetch_all(&mut *tx)
                     .await?;
-            let subscriptions: Vec<(String,)> = sqlx::query_as("SELECT id FROM subscriptions WHERE application_id = $1")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
+            let subscriptions: Vec<(String,)> =
+                sqlx::query_as("SELECT id FROM subscriptions WHERE application_id = $1")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
             for (_, client_id) in &mappings {
                 sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
                     .bind(client_id)
@@ -307,8 +308,7 @@ impl Store {
                 return Err(StoreError::NotFound(format!("application {id}")));
             }
             for (mapping_id, client_id) in &mappings {
-                let payload =
-                    json!({ "action": "deleted", "applicationId": id, "clientId": client_id }).to_string();
+                let payload = json!({ "action": "deleted", "applicationId": id, "clientId": client_id }).to_string();
                 tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, mapping_id, &payload)
                     .await?;
                 tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, client_id, "{}")
@@ -433,13 +433,15 @@ impl Store {
         let now = now_millis();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            sqlx::query("UPDATE oauth_clients SET grant_types = $2, callback_url = $3, updated_at = $4 WHERE client_id = $1")
-                .bind(&mapping.client_id)
-                .bind(grant_types)
-                .bind(callback_url)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE oauth_clients SET grant_types = $2, callback_url = $3, updated_at = $4 WHERE client_id = $1",
+            )
+            .bind(&mapping.client_id)
+            .bind(grant_types)
+            .bind(callback_url)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             let updated = sqlx::query("UPDATE application_key_mappings SET additional_properties = $2 WHERE id = $1")
                 .bind(&mapping.id)
                 .bind(or_default(additional_properties, "{}"))
@@ -669,8 +671,9 @@ impl Store {
     /// Every key mapping (with its application) and every subscription: what a gateway loads to
     /// map a token's client id to an application and check its subscriptions.
     pub async fn gateway_identity(&self) -> Result<GatewayIdentity, StoreError> {
-        let (mappings, subscriptions): (Vec<KeyMappingIdentityRow>, Vec<SubscriptionIdentityRow>) =
-            with_pool!(self, |pool| {
+        let (mappings, subscriptions): (Vec<KeyMappingIdentityRow>, Vec<SubscriptionIdentityRow>) = with_pool!(
+            self,
+            |pool| {
                 let mappings = sqlx::query_as(
                     "SELECT m.client_id, a.id AS application_id, a.name AS application_name, a.owner, \
                      a.throttling_policy AS application_tier, m.key_type \
@@ -685,7 +688,8 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
                 (mappings, subscriptions)
-            });
+            }
+        );
         Ok(GatewayIdentity {
             key_mappings: mappings
                 .into_iter()

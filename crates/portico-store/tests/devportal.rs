@@ -177,7 +177,10 @@ async fn check_gateway_identity(store: Store) {
     store.set_subscription_status(&sub, "BLOCKED").await.expect("block");
     let identity = store.gateway_identity().await.expect("identity");
     assert_eq!(identity.subscriptions[0].status, "BLOCKED");
-    let events = store.events_of_kind(EVENT_SUBSCRIPTION_CHANGED, 10).await.expect("events");
+    let events = store
+        .events_of_kind(EVENT_SUBSCRIPTION_CHANGED, 10)
+        .await
+        .expect("events");
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].entity_id, sub);
 
@@ -199,11 +202,24 @@ async fn check_gateway_identity(store: Store) {
     let identity = store.gateway_identity().await.expect("identity");
     assert!(identity.key_mappings.is_empty() && identity.subscriptions.is_empty());
     assert!(store.find_oauth_client("client-1").await.expect("find").is_none());
-    let app_events = store.events_of_kind(EVENT_APPLICATION_CHANGED, 10).await.expect("events");
+    let app_events = store
+        .events_of_kind(EVENT_APPLICATION_CHANGED, 10)
+        .await
+        .expect("events");
     assert_eq!(app_events.len(), 2);
     assert!(app_events.iter().all(|e| e.entity_id == app));
-    let key_events = store.events_of_kind(EVENT_KEY_MAPPING_CHANGED, 10).await.expect("events");
+    let key_events = store
+        .events_of_kind(EVENT_KEY_MAPPING_CHANGED, 10)
+        .await
+        .expect("events");
     let entities: Vec<&str> = key_events.iter().map(|e| e.entity_id.as_str()).collect();
     assert_eq!(entities, ["m1", "m3", "m3", "m1"]);
-    assert_eq!(store.events_of_kind(EVENT_SUBSCRIPTION_CHANGED, 10).await.expect("events").len(), 3);
+    assert_eq!(
+        store
+            .events_of_kind(EVENT_SUBSCRIPTION_CHANGED, 10)
+            .await
+            .expect("events")
+            .len(),
+        3
+    );
 }

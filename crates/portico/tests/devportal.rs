@@ -213,7 +213,12 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     let introspector = (s(&dcr["clientId"]), s(&dcr["clientSecret"]));
 
     // Published APIs are listed, anonymously too; drafts are not.
-    let r = node.client.get(node.url(&format!("{D}/apis"))).send().await.expect("apis");
+    let r = node
+        .client
+        .get(node.url(&format!("{D}/apis")))
+        .send()
+        .await
+        .expect("apis");
     assert_eq!(r.status(), StatusCode::OK);
     let apis: Value = r.json().await.expect("json");
     assert_eq!(apis["count"], 1, "{apis}");
@@ -223,7 +228,10 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     assert_eq!(one["tiers"][0]["tierName"], "Gold");
     assert!(one.get("endpointConfig").is_none(), "{one}");
     assert_eq!(alice.get(&format!("{D}/apis/{draft}")).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(alice.get(&format!("{D}/apis/{published}/swagger")).await.0, StatusCode::OK);
+    assert_eq!(
+        alice.get(&format!("{D}/apis/{published}/swagger")).await.0,
+        StatusCode::OK
+    );
     let (status, tiers) = alice.get(&format!("{D}/throttling-policies/application")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(tiers["count"], 4, "{tiers}");
@@ -241,29 +249,44 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     let (status, body) = alice.post(&format!("{D}/applications"), &app_body).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, body) = alice
-        .post(&format!("{D}/applications"), &json!({"name": "Other", "throttlingPolicy": "Platinum"}))
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": "Other", "throttlingPolicy": "Platinum"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"][0]["message"], "throttlingPolicy", "{body}");
     let (status, body) = alice
-        .post(&format!("{D}/applications"), &json!({"name": ["x"], "throttlingPolicy": "Unlimited"}))
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": ["x"], "throttlingPolicy": "Unlimited"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"][0]["message"], "name", "{body}");
     let (status, body) = alice
-        .post(&format!("{D}/applications"), &json!({"name": "T", "throttlingPolicy": "Unlimited", "tokenType": "SAML"}))
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": "T", "throttlingPolicy": "Unlimited", "tokenType": "SAML"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (_, list) = alice.get(&format!("{D}/applications")).await;
     assert_eq!(list["count"], 1, "refused requests changed nothing: {list}");
 
     // Isolation: bob neither sees nor changes alice's application; the same name is his to use.
-    assert_eq!(bob.get(&format!("{D}/applications/{app_id}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        bob.get(&format!("{D}/applications/{app_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         bob.put(&format!("{D}/applications/{app_id}"), &app_body).await.0,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(bob.delete(&format!("{D}/applications/{app_id}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        bob.delete(&format!("{D}/applications/{app_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(bob.get(&format!("{D}/applications")).await.1["count"], 0);
     let (status, bob_app) = bob.post(&format!("{D}/applications"), &app_body).await;
     assert_eq!(status, StatusCode::CREATED, "{bob_app}");
@@ -278,7 +301,10 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
 
     // Keys: WSO2's quick-start request; the first token is real.
     let (status, keys) = alice
-        .post(&format!("{D}/applications/{app_id}/generate-keys"), &generate_keys_body("PRODUCTION"))
+        .post(
+            &format!("{D}/applications/{app_id}/generate-keys"),
+            &generate_keys_body("PRODUCTION"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{keys}");
     assert_eq!(keys["keyState"], "COMPLETED");
@@ -303,7 +329,10 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     let second = s(&t["access_token"]);
     assert!(active(node, &introspector, &second).await);
     let (status, body) = alice
-        .post(&format!("{D}/applications/{app_id}/generate-keys"), &generate_keys_body("PRODUCTION"))
+        .post(
+            &format!("{D}/applications/{app_id}/generate-keys"),
+            &generate_keys_body("PRODUCTION"),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, body) = alice
@@ -315,9 +344,12 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"][0]["message"], "keyType");
     assert_eq!(
-        bob.post(&format!("{D}/applications/{app_id}/generate-keys"), &generate_keys_body("SANDBOX"))
-            .await
-            .0,
+        bob.post(
+            &format!("{D}/applications/{app_id}/generate-keys"),
+            &generate_keys_body("SANDBOX")
+        )
+        .await
+        .0,
         StatusCode::NOT_FOUND
     );
     let (status, list) = alice.get(&format!("{D}/applications/{app_id}/oauth-keys")).await;
@@ -344,11 +376,16 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
         .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["callbackUrl"], "https://cb.example/");
-    assert_eq!(changed["supportedGrantTypes"], json!(["client_credentials", "password"]));
+    assert_eq!(
+        changed["supportedGrantTypes"],
+        json!(["client_credentials", "password"])
+    );
 
     // A new secret: the old one fails, earlier tokens are revoked.
     let (status, regenerated) = alice
-        .post_empty(&format!("{D}/applications/{app_id}/oauth-keys/{mapping}/regenerate-secret"))
+        .post_empty(&format!(
+            "{D}/applications/{app_id}/oauth-keys/{mapping}/regenerate-secret"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{regenerated}");
     let new_secret = s(&regenerated["consumerSecret"]);
@@ -372,12 +409,19 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     assert_eq!(sandbox["token"]["accessToken"], "");
     let sandbox_mapping = s(&sandbox["keyMappingId"]);
     let (status, _) = alice
-        .post_empty(&format!("{D}/applications/{app_id}/oauth-keys/{sandbox_mapping}/clean-up"))
+        .post_empty(&format!(
+            "{D}/applications/{app_id}/oauth-keys/{sandbox_mapping}/clean-up"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(alice.get(&format!("{D}/applications/{app_id}/oauth-keys")).await.1["count"], 1);
     assert_eq!(
-        cc_token(node, &s(&sandbox["consumerKey"]), &s(&sandbox["consumerSecret"])).await.0,
+        alice.get(&format!("{D}/applications/{app_id}/oauth-keys")).await.1["count"],
+        1
+    );
+    assert_eq!(
+        cc_token(node, &s(&sandbox["consumerKey"]), &s(&sandbox["consumerSecret"]))
+            .await
+            .0,
         StatusCode::UNAUTHORIZED
     );
     let events = store
@@ -389,12 +433,21 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     // Subscriptions: tier, lifecycle, duplicate, isolation.
     let sub_url = format!("{D}/subscriptions");
     let (status, body) = alice
-        .post(&sub_url, &json!({"applicationId": app_id, "apiId": published, "throttlingPolicy": "Bronze"}))
+        .post(
+            &sub_url,
+            &json!({"applicationId": app_id, "apiId": published, "throttlingPolicy": "Bronze"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["description"].as_str().expect("description").contains("Bronze"), "{body}");
+    assert!(
+        body["description"].as_str().expect("description").contains("Bronze"),
+        "{body}"
+    );
     let (status, body) = alice
-        .post(&sub_url, &json!({"applicationId": app_id, "apiId": draft, "throttlingPolicy": "Gold"}))
+        .post(
+            &sub_url,
+            &json!({"applicationId": app_id, "apiId": draft, "throttlingPolicy": "Gold"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, sub) = alice
@@ -408,11 +461,17 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     assert_eq!(sub["apiInfo"]["name"], "Pizza");
     let sub_id = s(&sub["subscriptionId"]);
     let (status, body) = alice
-        .post(&sub_url, &json!({"applicationId": app_id, "apiId": published, "throttlingPolicy": "Unlimited"}))
+        .post(
+            &sub_url,
+            &json!({"applicationId": app_id, "apiId": published, "throttlingPolicy": "Unlimited"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, body) = bob
-        .post(&sub_url, &json!({"applicationId": app_id, "apiId": published, "throttlingPolicy": "Gold"}))
+        .post(
+            &sub_url,
+            &json!({"applicationId": app_id, "apiId": published, "throttlingPolicy": "Gold"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(bob.get(&format!("{sub_url}/{sub_id}")).await.0, StatusCode::NOT_FOUND);
@@ -487,11 +546,17 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     assert_eq!(forever_claims["keytype"], "SANDBOX");
     // Revoking: a key of another type is refused; the right one lands in the revocation list.
     let (status, _) = alice
-        .post(&format!("{D}/applications/{app_id}/api-keys/SANDBOX/revoke"), &json!({"apikey": apikey}))
+        .post(
+            &format!("{D}/applications/{app_id}/api-keys/SANDBOX/revoke"),
+            &json!({"apikey": apikey}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, body) = alice
-        .post(&format!("{D}/applications/{app_id}/api-keys/PRODUCTION/revoke"), &json!({"apikey": apikey}))
+        .post(
+            &format!("{D}/applications/{app_id}/api-keys/PRODUCTION/revoke"),
+            &json!({"apikey": apikey}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let jti = s(&claims["jti"]);
@@ -518,11 +583,15 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
 
     // Blocking from the Publisher: feed event, gateway view, Publisher listing; then unblock.
     let (status, body) = alice
-        .post_empty(&format!("{P}/subscriptions/block-subscription?subscriptionId={sub_id}&blockState=BLOCKED"))
+        .post_empty(&format!(
+            "{P}/subscriptions/block-subscription?subscriptionId={sub_id}&blockState=BLOCKED"
+        ))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "subscribers cannot block: {body}");
     let (status, body) = admin
-        .post_empty(&format!("{P}/subscriptions/block-subscription?subscriptionId={sub_id}&blockState=BLOCKED"))
+        .post_empty(&format!(
+            "{P}/subscriptions/block-subscription?subscriptionId={sub_id}&blockState=BLOCKED"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let events = store
@@ -545,7 +614,11 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
         .find(|k| k.client_id == key)
         .expect("key mapping");
     assert_eq!(
-        (gw_key.owner.as_str(), gw_key.application_tier.as_str(), gw_key.key_type.as_str()),
+        (
+            gw_key.owner.as_str(),
+            gw_key.application_tier.as_str(),
+            gw_key.key_type.as_str()
+        ),
         ("alice", "50PerMin", "PRODUCTION")
     );
     let (status, pub_list) = admin.get(&format!("{P}/subscriptions?apiId={published}")).await;
@@ -554,18 +627,25 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     assert_eq!(pub_list["list"][0]["subscriptionStatus"], "BLOCKED");
     assert_eq!(pub_list["list"][0]["applicationInfo"]["subscriber"], "alice");
     let (status, _) = admin
-        .post_empty(&format!("{P}/subscriptions/block-subscription?subscriptionId={sub_id}&blockState=SOMETIMES"))
+        .post_empty(&format!(
+            "{P}/subscriptions/block-subscription?subscriptionId={sub_id}&blockState=SOMETIMES"
+        ))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = admin
-        .post_empty(&format!("{P}/subscriptions/unblock-subscription?subscriptionId={sub_id}"))
+        .post_empty(&format!(
+            "{P}/subscriptions/unblock-subscription?subscriptionId={sub_id}"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(alice.get(&format!("{sub_url}/{sub_id}")).await.1["status"], "UNBLOCKED");
 
     // Tier change, then delete.
     let (status, body) = alice
-        .put(&format!("{sub_url}/{sub_id}"), &json!({"applicationId": app_id, "apiId": published, "throttlingPolicy": "Unlimited"}))
+        .put(
+            &format!("{sub_url}/{sub_id}"),
+            &json!({"applicationId": app_id, "apiId": published, "throttlingPolicy": "Unlimited"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["throttlingPolicy"], "Unlimited");
@@ -582,9 +662,15 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
 
     // Deleting the application revokes its tokens and removes it from the gateway's view.
     assert!(active(node, &introspector, &third).await);
-    assert_eq!(alice.delete(&format!("{D}/applications/{app_id}")).await.0, StatusCode::OK);
+    assert_eq!(
+        alice.delete(&format!("{D}/applications/{app_id}")).await.0,
+        StatusCode::OK
+    );
     assert!(!active(node, &introspector, &third).await);
-    assert_eq!(alice.get(&format!("{D}/applications/{app_id}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        alice.get(&format!("{D}/applications/{app_id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(cc_token(node, &key, &new_secret).await.0, StatusCode::UNAUTHORIZED);
     let identity = store.gateway_identity().await.expect("identity");
     assert!(identity.key_mappings.iter().all(|k| k.application_id != app_id));

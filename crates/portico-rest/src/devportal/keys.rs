@@ -8,9 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use portico_apis::InputError;
 use portico_apis::input::{coerce_enum, coerce_i64, coerce_string_list, get};
 use portico_keymanager::{Principal, TokenRequest};
-use portico_store::{
-    ApplicationRow, KeyMappingRow, NewKeyMapping, NewOAuthClient, RevokedToken, SubscriptionFilter,
-};
+use portico_store::{ApplicationRow, KeyMappingRow, NewKeyMapping, NewOAuthClient, RevokedToken, SubscriptionFilter};
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -126,9 +124,17 @@ pub async fn generate(
         .ok_or_else(|| input_error(InputError::new("keyType", "is required")))?;
     let grants = grant_list(get(obj, "grantTypesToBeSupported"), "grantTypesToBeSupported")?
         .filter(|g| !g.is_empty())
-        .ok_or_else(|| input_error(InputError::new("grantTypesToBeSupported", "must name at least one grant type")))?;
+        .ok_or_else(|| {
+            input_error(InputError::new(
+                "grantTypesToBeSupported",
+                "must name at least one grant type",
+            ))
+        })?;
     check_key_manager(obj)?;
-    let callback_url = optional_string(obj, "callbackUrl")?.unwrap_or_default().trim().to_owned();
+    let callback_url = optional_string(obj, "callbackUrl")?
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let scopes = scope_list(obj, "scopes")?.unwrap_or_else(|| "default".into());
     let validity = coerce_i64(get(obj, "validityTime"), "validityTime")
         .map_err(input_error)?
@@ -189,7 +195,11 @@ async fn own_mapping(
         .store
         .find_key_mapping(&app.id, mapping_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("Key mapping {mapping_id} of application {application_id} not found")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Key mapping {mapping_id} of application {application_id} not found"
+            ))
+        })?;
     Ok((app, mapping))
 }
 
@@ -271,10 +281,18 @@ pub async fn generate_token(
 ) -> Result<Json<Value>, ApiError> {
     let caller = auth.require_any(APP_SCOPES)?;
     let (_, mapping) = own_mapping(&state, caller, &application_id, &mapping_id).await?;
-    let body = if body.is_empty() { json!({}) } else { json_body(&headers, &body)? };
+    let body = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&headers, &body)?
+    };
     let obj = body_object(&body)?;
-    let grant = coerce_enum(get(obj, "grantType"), "grantType", &["CLIENT_CREDENTIALS", "TOKEN_EXCHANGE"])
-        .map_err(input_error)?;
+    let grant = coerce_enum(
+        get(obj, "grantType"),
+        "grantType",
+        &["CLIENT_CREDENTIALS", "TOKEN_EXCHANGE"],
+    )
+    .map_err(input_error)?;
     if grant.as_deref() == Some("TOKEN_EXCHANGE") {
         return Err(input_error(InputError::new(
             "grantType",
@@ -321,7 +339,9 @@ pub async fn regenerate_secret(
         .regenerate_client_secret(&mapping.client_id)
         .await
         .map_err(oauth_error)?;
-    Ok(Json(json!({ "consumerKey": mapping.client_id, "consumerSecret": secret })))
+    Ok(Json(
+        json!({ "consumerKey": mapping.client_id, "consumerSecret": secret }),
+    ))
 }
 
 /// `POST .../oauth-keys/{keyMappingId}/clean-up` (and `DELETE .../{keyMappingId}`): removes the
@@ -366,7 +386,11 @@ pub async fn generate_api_key(
     let caller = auth.require_any(API_KEY_SCOPES)?;
     let key_type = path_key_type(&key_type)?;
     let app = own_application(&state, caller, &application_id).await?;
-    let body = if body.is_empty() { json!({}) } else { json_body(&headers, &body)? };
+    let body = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&headers, &body)?
+    };
     let obj = body_object(&body)?;
     let validity = coerce_i64(get(obj, "validityPeriod"), "validityPeriod")
         .map_err(input_error)?
@@ -465,11 +489,10 @@ pub async fn revoke_api_key(
             app.id
         )));
     }
-    let jti = claims["jti"]
-        .as_str()
-        .ok_or_else(|| invalid("has no jti"))?
-        .to_owned();
-    let iat = claims["iat"].as_i64().unwrap_or_else(portico_keymanager::jwt::now_seconds);
+    let jti = claims["jti"].as_str().ok_or_else(|| invalid("has no jti"))?.to_owned();
+    let iat = claims["iat"]
+        .as_i64()
+        .unwrap_or_else(portico_keymanager::jwt::now_seconds);
     let exp = claims["exp"]
         .as_i64()
         .unwrap_or_else(|| iat.saturating_add(HUNDRED_YEARS_SECONDS));

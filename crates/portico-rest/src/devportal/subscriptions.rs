@@ -199,7 +199,10 @@ pub async fn create_multiple(
     let caller = auth.require_any(SUB_SCOPES)?;
     let body = json_body(&headers, &body)?;
     let Value::Array(items) = &body else {
-        return Err(input_error(InputError::new("body", "must be an array of subscriptions")));
+        return Err(input_error(InputError::new(
+            "body",
+            "must be an array of subscriptions",
+        )));
     };
     let mut requests: Vec<Request> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -271,10 +274,7 @@ pub async fn update(
     };
     let api = load_subscribable(&state, caller, &row.api_id).await?;
     check_tier(&api, &tier)?;
-    state
-        .store
-        .update_subscription(&row.id, &tier, &row.status)
-        .await?;
+    state.store.update_subscription(&row.id, &tier, &row.status).await?;
     let row = own_subscription(&state, caller, &subscription_id).await?;
     Ok(Json(with_api(&state, &row).await?))
 }

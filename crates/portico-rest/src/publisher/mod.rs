@@ -51,10 +51,7 @@ pub fn routes() -> Router<RestState> {
             get(policies::throttling_policies),
         )
         .route("/subscriptions", get(policies::subscriptions))
-        .route(
-            "/subscriptions/block-subscription",
-            post(policies::block_subscription),
-        )
+        .route("/subscriptions/block-subscription", post(policies::block_subscription))
         .route(
             "/subscriptions/unblock-subscription",
             post(policies::unblock_subscription),

@@ -352,6 +352,9 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
         .0,
         StatusCode::NOT_FOUND
     );
+    let (_, with_keys) = alice.get(&format!("{D}/applications/{app_id}")).await;
+    assert_eq!(with_keys["keys"][0]["consumerKey"], key.as_str(), "{with_keys}");
+    assert!(with_keys["keys"][0]["consumerSecret"].is_null(), "secrets are shown only once");
     let (status, list) = alice.get(&format!("{D}/applications/{app_id}/oauth-keys")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["count"], 1);

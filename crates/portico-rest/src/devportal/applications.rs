@@ -169,7 +169,15 @@ pub async fn get_one(
 ) -> Result<Json<Value>, ApiError> {
     let caller = auth.require_any(APP_SCOPES)?;
     let app = own_application(&state, caller, &application_id).await?;
-    Ok(Json(application_json(&app)))
+    let mut body = application_json(&app);
+    body["keys"] = state
+        .store
+        .list_key_mappings(&app.id)
+        .await?
+        .iter()
+        .map(|m| super::keys::key_json(m, None, Value::Null))
+        .collect();
+    Ok(Json(body))
 }
 
 /// `PUT /applications/{applicationId}`.

@@ -34,7 +34,7 @@ fn token_json(access_token: &str, scope: &str, validity: i64) -> Value {
 }
 
 /// WSO2's `ApplicationKey`.
-fn key_json(mapping: &KeyMappingRow, secret: Option<&str>, token: Value) -> Value {
+pub(super) fn key_json(mapping: &KeyMappingRow, secret: Option<&str>, token: Value) -> Value {
     json!({
         "keyMappingId": mapping.id,
         "keyManager": mapping.key_manager,

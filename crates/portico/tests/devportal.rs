@@ -206,7 +206,7 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     let (status, dcr) = admin
         .post(
             "/client-registration/v0.17/register",
-            &json!({"clientName": "introspector", "owner": "admin", "grantType": "client_credentials", "saasApp": true}),
+            &json!({"clientName": "introspector", "owner": "admin", "grantType": "client_credentials password", "saasApp": true}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{dcr}");
@@ -231,6 +231,39 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     assert_eq!(
         alice.get(&format!("{D}/apis/{published}/swagger")).await.0,
         StatusCode::OK
+    );
+    // RESTRICTED APIs: only holders of a visible role see them.
+    let restricted = api(&admin, "Internal", "/internal", true).await;
+    let (status, body) = admin
+        .put(
+            &format!("{P}/apis/{restricted}"),
+            &json!({"visibility": "RESTRICTED", "visibleRoles": ["Internal/creator"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        alice.get(&format!("{D}/apis/{restricted}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(alice.get(&format!("{D}/apis")).await.1["count"], 1);
+    let (status, body) = admin
+        .put(
+            &format!("{P}/apis/{restricted}"),
+            &json!({"visibility": "RESTRICTED", "visibleRoles": ["Internal/subscriber"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(alice.get(&format!("{D}/apis/{restricted}")).await.0, StatusCode::OK);
+    let r = node
+        .client
+        .get(node.url(&format!("{D}/apis/{restricted}")))
+        .send()
+        .await
+        .expect("anonymous");
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "anonymous callers see only PUBLIC APIs"
     );
     let (status, tiers) = alice.get(&format!("{D}/throttling-policies/application")).await;
     assert_eq!(status, StatusCode::OK);
@@ -271,8 +304,52 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = alice
+        .send(
+            alice
+                .req(Method::POST, &format!("{D}/applications"))
+                .header("content-type", "application/json")
+                .body("{\"name\": "),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (_, list) = alice.get(&format!("{D}/applications")).await;
     assert_eq!(list["count"], 1, "refused requests changed nothing: {list}");
+
+    // A bearer token with only apim:subscribe (WSO2's quick-start scopes) manages applications.
+    let (status, tok) = alice
+        .send(
+            node.client
+                .post(node.url("/oauth2/token"))
+                .basic_auth(&introspector.0, Some(&introspector.1))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[
+                    ("grant_type", "password"),
+                    ("username", "alice"),
+                    ("password", "alice-pw-1"),
+                    ("scope", "apim:subscribe"),
+                ])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tok}");
+    let r = node
+        .client
+        .get(node.url(&format!("{D}/applications/{app_id}")))
+        .bearer_auth(s(&tok["access_token"]))
+        .send()
+        .await
+        .expect("bearer");
+    assert_eq!(r.status(), StatusCode::OK);
+    // Without a DevPortal scope: 403.
+    let (_, cc) = cc_token(node, &introspector.0, &introspector.1).await;
+    let r = node
+        .client
+        .get(node.url(&format!("{D}/applications")))
+        .bearer_auth(s(&cc["access_token"]))
+        .send()
+        .await
+        .expect("bearer");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Isolation: bob neither sees nor changes alice's application; the same name is his to use.
     assert_eq!(
@@ -354,7 +431,10 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     );
     let (_, with_keys) = alice.get(&format!("{D}/applications/{app_id}")).await;
     assert_eq!(with_keys["keys"][0]["consumerKey"], key.as_str(), "{with_keys}");
-    assert!(with_keys["keys"][0]["consumerSecret"].is_null(), "secrets are shown only once");
+    assert!(
+        with_keys["keys"][0]["consumerSecret"].is_null(),
+        "secrets are shown only once"
+    );
     let (status, list) = alice.get(&format!("{D}/applications/{app_id}/oauth-keys")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["count"], 1);

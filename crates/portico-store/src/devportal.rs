@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::feed::AppendInTx;
-use crate::oauth::{EVENT_CLIENT_CHANGED, NewOAuthClient};
+use crate::oauth::{EVENT_CLIENT_CHANGED, EVENT_CLIENT_TOKENS_REVOKED, NewOAuthClient};
 use crate::policies::{NewApplication, NewSubscription, SubscriptionRow};
 use crate::{BeginWrite, Store, StoreError, is_unique_violation, now_millis, with_pool};
 
@@ -128,6 +128,26 @@ struct SubscriptionIdentityRow {
     api_id: String,
     tier: String,
     status: String,
+}
+
+/// Inside transaction `$tx`: every token of OAuth client `$client` issued until `$now` is invalid
+/// (the same cut-off, and event, as the Key Manager's), so that a deleted client's tokens die with
+/// it even if the caller never gets to revoke them.
+macro_rules! client_cutoff_in_tx {
+    ($tx:ident, $store:expr, $client:expr, $now:expr) => {{
+        let client: &str = $client;
+        sqlx::query(
+            "INSERT INTO token_cutoffs (subject_kind, subject_id, not_after) VALUES ('client', $1, $2) \
+             ON CONFLICT (subject_kind, subject_id) DO UPDATE SET not_after = excluded.not_after",
+        )
+        .bind(client)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+        let payload = json!({ "subject": client, "notAfter": $now }).to_string();
+        $tx.append_event_in_tx(&$store.node_id, EVENT_CLIENT_TOKENS_REVOKED, client, &payload)
+            .await?;
+    }};
 }
 
 const APP_SELECT: &str = "SELECT a.id, a.name, a.owner, a.throttling_policy, a.description, a.status, a.token_type, \
@@ -278,9 +298,11 @@ impl Store {
     }
 
     /// Deletes an application with its subscriptions, key mappings and their OAuth clients; every
-    /// one of them gets its feed event. Returns the deleted clients' ids (their tokens must be
-    /// revoked by the caller).
+    /// one of them gets its feed event, and each client's tokens are cut off in the same
+    /// transaction. Returns the deleted clients' ids (callers also tell their Key Manager, which
+    /// applies the cut-offs at once).
     pub async fn delete_application(&self, id: &str) -> Result<Vec<String>, StoreError> {
+        let now = now_millis();
         Ok(with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             let mappings: Vec<(String, String)> =
@@ -313,6 +335,7 @@ impl Store {
                     .await?;
                 tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, client_id, "{}")
                     .await?;
+                client_cutoff_in_tx!(tx, self, client_id, now);
             }
             for (subscription_id,) in &subscriptions {
                 let payload = json!({ "action": "deleted", "applicationId": id }).to_string();
@@ -467,24 +490,24 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a key mapping and its OAuth client, with their events. The caller revokes the
-    /// client's tokens.
+    /// Deletes a key mapping and its OAuth client, with their events and a cut-off of the client's
+    /// tokens (callers also tell their Key Manager, which applies it at once).
     pub async fn delete_key_mapping(&self, mapping: &KeyMappingRow) -> Result<(), StoreError> {
+        let now = now_millis();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
                 .bind(&mapping.client_id)
                 .execute(&mut *tx)
                 .await?;
-            let deleted = sqlx::query("DELETE FROM application_key_mappings WHERE id = $1")
+            // The client's deletion cascades to the mapping; this makes it explicit.
+            sqlx::query("DELETE FROM application_key_mappings WHERE id = $1")
                 .bind(&mapping.id)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            // The client's deletion cascades to the mapping; either way the mapping is gone now.
-            let _ = deleted;
+                .await?;
             tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, &mapping.client_id, "{}")
                 .await?;
+            client_cutoff_in_tx!(tx, self, &mapping.client_id, now);
             let payload = json!({
                 "action": "deleted",
                 "applicationId": mapping.application_id,

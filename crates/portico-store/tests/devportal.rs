@@ -202,6 +202,11 @@ async fn check_gateway_identity(store: Store) {
     let identity = store.gateway_identity().await.expect("identity");
     assert!(identity.key_mappings.is_empty() && identity.subscriptions.is_empty());
     assert!(store.find_oauth_client("client-1").await.expect("find").is_none());
+    // The deleted clients' tokens are cut off in the same transactions.
+    let cutoffs = store.token_cutoffs().await.expect("cutoffs");
+    for client in ["client-1", "client-3"] {
+        assert!(cutoffs.iter().any(|c| c.subject_id == client), "{client}: {cutoffs:?}");
+    }
     let app_events = store
         .events_of_kind(EVENT_APPLICATION_CHANGED, 10)
         .await

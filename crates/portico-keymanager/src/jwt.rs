@@ -142,6 +142,25 @@ impl TokenSigner {
         jsonwebtoken::encode(&self.header, claims, &self.encoding).map_err(|e| JwtError::Sign(e.to_string()))
     }
 
+    /// Signs arbitrary claims with the primary key, under the same header (`alg`, `typ: JWT`,
+    /// `kid`) as access tokens; API keys are made this way.
+    pub fn sign_value(&self, claims: &Value) -> Result<String, JwtError> {
+        jsonwebtoken::encode(&self.header, claims, &self.encoding).map_err(|e| JwtError::Sign(e.to_string()))
+    }
+
+    /// Checks the signature, algorithm and issuer of a token signed by [`TokenSigner::sign_value`]
+    /// and returns its claims; `exp` is checked when present.
+    pub fn verify_value(&self, token: &str) -> Result<Value, JwtError> {
+        let mut validation = Validation::new(self.header.alg);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_required_spec_claims(&["iss", "sub"]);
+        jsonwebtoken::decode::<Value>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| JwtError::Invalid(e.to_string()))
+    }
+
     /// Checks signature, algorithm, issuer, `exp` and `nbf` (with [`LEEWAY_SECONDS`]). Revocation
     /// is the caller's business.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, JwtError> {

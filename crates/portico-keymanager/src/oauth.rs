@@ -663,6 +663,30 @@ impl TokenService {
         }
     }
 
+    /// A fresh client id, secret and the secret's keyed hash, for an application's keys.
+    pub fn new_client_credentials(&self) -> (String, String, String) {
+        let secret = random_token(32);
+        let hash = self.hasher.hash(SecretKind::ClientSecret, &secret);
+        (random_token(20), secret, hash)
+    }
+
+    /// Gives a client a new secret: the old one stops working and every token issued to the
+    /// client so far is revoked. Returns the new secret.
+    pub async fn regenerate_client_secret(&self, client_id: &str) -> Result<String, OAuthError> {
+        let secret = random_token(32);
+        let hash = self.hasher.hash(SecretKind::ClientSecret, &secret);
+        let not_after = self.store.set_oauth_client_secret(client_id, &hash).await?;
+        self.note_client_cutoff(client_id, not_after);
+        Ok(secret)
+    }
+
+    /// Drops a cached client (after its grant types or callback changed on this node).
+    pub fn forget_client(&self, client_id: &str) {
+        if let Ok(mut cache) = self.clients.lock() {
+            cache.remove(client_id);
+        }
+    }
+
     /// DCR register. An existing registration of the same owner and name gets a new secret (the
     /// old one stops working, as do its tokens), since secrets are not stored in a readable form.
     pub async fn register(&self, caller: &Principal, request: &DcrRequest) -> Result<RegisteredClient, OAuthError> {

@@ -57,3 +57,19 @@ impl FromRequestParts<RestState> for Auth {
         }
     }
 }
+
+/// A caller who may be anonymous: no `Authorization` header is `None`; wrong credentials are
+/// still 401. The DevPortal's API listing takes it (public APIs are visible to everyone).
+pub struct MaybeAuth(pub Option<Principal>);
+
+impl FromRequestParts<RestState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RestState) -> Result<MaybeAuth, ApiError> {
+        if parts.headers.get(AUTHORIZATION).is_none() {
+            return Ok(MaybeAuth(None));
+        }
+        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
+        Ok(MaybeAuth(Some(principal)))
+    }
+}

@@ -8,6 +8,7 @@
 mod admin;
 mod auth;
 mod dcr;
+mod devportal;
 pub mod error;
 mod health;
 mod middleware;
@@ -24,7 +25,7 @@ use portico_config::Config;
 use portico_keymanager::{Authenticator, TokenService};
 use portico_store::Store;
 
-pub use auth::Auth;
+pub use auth::{Auth, MaybeAuth};
 pub use error::ApiError;
 pub use sample::SAMPLE_BASE_PATH;
 
@@ -69,6 +70,7 @@ pub fn router(state: RestState) -> Router {
         .nest("/scim2", scim::routes())
         .nest("/api/am/admin/v4", admin::routes())
         .nest("/api/am/publisher/v4", publisher::routes())
+        .nest("/api/am/devportal/v3", devportal::routes())
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

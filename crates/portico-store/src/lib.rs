@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod apis;
+mod devportal;
 mod error;
 mod feed;
 mod oauth;
@@ -20,6 +21,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use apis::{ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
+pub use devportal::{
+    ApplicationRow, EVENT_APPLICATION_CHANGED, EVENT_KEY_MAPPING_CHANGED, EVENT_SUBSCRIPTION_CHANGED, GatewayIdentity,
+    GatewayKeyMapping, GatewaySubscription, KeyMappingRow, NewKeyMapping, SubscriptionFilter,
+};
 pub use error::{StoreError, redact};
 pub use feed::{ChangeEvent, FEED_CHANNEL, FeedListener};
 pub use oauth::{

@@ -310,6 +310,7 @@ async fn check_policies(store: Store) {
             owner: "admin".into(),
             throttling_policy: "10PerMin".into(),
             description: None,
+            ..Default::default()
         })
         .await
         .expect("app");

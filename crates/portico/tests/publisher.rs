@@ -1252,6 +1252,7 @@ async fn check_subscriptions(node: &Node, pg: Option<&PgDatabase>) {
             owner: "admin".into(),
             throttling_policy: "10PerMin".into(),
             description: None,
+            ..Default::default()
         })
         .await
         .expect("app");

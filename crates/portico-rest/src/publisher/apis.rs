@@ -24,7 +24,7 @@ const UPDATE_ATTEMPTS: usize = 20;
 
 /// Reads `query=name:x version:y context:/c provider:p status:PUBLISHED`; a bare word is a
 /// name search.
-fn parse_query(query: &str) -> Result<ApiFilter, ApiError> {
+pub(crate) fn parse_query(query: &str) -> Result<ApiFilter, ApiError> {
     let mut filter = ApiFilter::default();
     for token in query.split_whitespace() {
         let (key, value) = token.split_once(':').unwrap_or(("name", token));

@@ -3,11 +3,11 @@
 //! names, status codes and scopes (publisher-api.yaml). The API domain lives in `portico-apis`;
 //! this module turns HTTP into calls on it and on the store.
 
-mod apis;
+pub(crate) mod apis;
 pub(crate) mod artifacts;
 mod import;
 mod lifecycle;
-mod policies;
+pub(crate) mod policies;
 mod revisions;
 
 use axum::Router;
@@ -51,6 +51,11 @@ pub fn routes() -> Router<RestState> {
             get(policies::throttling_policies),
         )
         .route("/subscriptions", get(policies::subscriptions))
+        .route("/subscriptions/block-subscription", post(policies::block_subscription))
+        .route(
+            "/subscriptions/unblock-subscription",
+            post(policies::unblock_subscription),
+        )
 }
 
 /// A 400 that names the field at fault, in the body's `error` list too.

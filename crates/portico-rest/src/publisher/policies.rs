@@ -23,7 +23,7 @@ pub async fn environments(auth: Auth, State(state): State<RestState>) -> Result<
     Ok(Json(json!({ "count": list.len(), "list": list })))
 }
 
-fn policy_json(p: &ThrottlingPolicyRow) -> Value {
+pub(crate) fn policy_json(p: &ThrottlingPolicyRow) -> Value {
     json!({
         "name": p.name,
         "description": p.description,
@@ -131,4 +131,54 @@ pub async fn subscriptions(
         "list": list,
         "pagination": pagination("/subscriptions", limit, offset, total, &extra),
     })))
+}
+
+fn subscription_id_param(params: &HashMap<String, String>) -> Result<String, ApiError> {
+    params
+        .get("subscriptionId")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("subscriptionId: the query parameter is required"))
+}
+
+async fn set_subscription_status(state: &RestState, id: &str, status: &str) -> Result<(), ApiError> {
+    if state.store.find_subscription(id).await?.is_none() {
+        return Err(ApiError::not_found(format!("Subscription with id {id} not found")));
+    }
+    state.store.set_subscription_status(id, status).await?;
+    Ok(())
+}
+
+/// `POST /subscriptions/block-subscription?subscriptionId=&blockState=BLOCKED|PROD_ONLY_BLOCKED`.
+pub async fn block_subscription(
+    auth: Auth,
+    State(state): State<RestState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    auth.require_any(&["apim:subscription_block", "apim:subscription_manage"])?;
+    let id = subscription_id_param(&params)?;
+    let block_state = match params.get("blockState").map(|s| s.trim()) {
+        Some("BLOCKED") => "BLOCKED",
+        Some("PROD_ONLY_BLOCKED") => "PROD_ONLY_BLOCKED",
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "blockState: unknown value \"{other}\"; expected BLOCKED or PROD_ONLY_BLOCKED"
+            )));
+        }
+        None => return Err(ApiError::bad_request("blockState: the query parameter is required")),
+    };
+    set_subscription_status(&state, &id, block_state).await?;
+    Ok(axum::http::StatusCode::OK)
+}
+
+/// `POST /subscriptions/unblock-subscription?subscriptionId=`.
+pub async fn unblock_subscription(
+    auth: Auth,
+    State(state): State<RestState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    auth.require_any(&["apim:subscription_block", "apim:subscription_manage"])?;
+    let id = subscription_id_param(&params)?;
+    set_subscription_status(&state, &id, "UNBLOCKED").await?;
+    Ok(axum::http::StatusCode::OK)
 }

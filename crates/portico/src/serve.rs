@@ -124,33 +124,56 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let mut settings = gateway_settings(&config, &primary, &validator)?;
     settings.backend_roots = Arc::new(backend_roots);
     let gateway = portico_gateway::Gateway::new(settings, None);
-    gateway.install_identity(gateway_identity(&primary, &validator)?);
+    // Keys, issuer and live revocations never change while the node runs; applications, their
+    // client ids and subscriptions are reloaded from the store whenever the feed says so.
+    let identity_base = Arc::new(gateway_identity(&primary, &validator)?);
+    let identity = load_identity(&store, &identity_base).await?;
+    let (clients, subscriptions) = (identity.clients.len(), identity.subscriptions.len());
+    gateway.install_identity(identity);
     // The gateway serves the runtime artifacts under deployment/server/<environment>/ of the
     // environments this node serves, and follows changes to them.
     let artifacts_dir = config.home.join("deployment/server");
     let mut artifact_dir = portico_gateway::artifact::ArtifactDir::new(artifacts_dir, config.served_environments());
     let routable = artifact_dir.sync_into(&gateway, true).unwrap_or(0);
     // Deployments made on other nodes (same database) reach this node's artifacts and gateway
-    // through the change feed.
+    // through the change feed, and so do changes to applications, keys and subscriptions (from
+    // any node, this one included). SQLite has no notifications: poll it more often (an indexed
+    // read of an empty range costs microseconds).
+    let feed_poll = match store.backend() {
+        portico_store::Backend::Sqlite => Duration::from_millis(50),
+        portico_store::Backend::Postgres => Duration::from_millis(200),
+    };
     let deployments = {
         let state = state.clone();
         let wake = artifacts_changed.clone();
         let node_id = node_id.clone();
+        let gateway = gateway.clone();
+        let store = store.clone();
         tokio::spawn(portico_cluster::follow(
             store.clone(),
             feed_position,
-            Duration::from_millis(200),
+            feed_poll,
             move |events| {
                 let from_elsewhere = events
                     .iter()
                     .any(|e| e.kind.starts_with("api.") && e.origin_node != node_id);
+                let identity_changed = events.iter().any(|e| IDENTITY_EVENTS.contains(&e.kind.as_str()));
                 let state = state.clone();
                 let wake = wake.clone();
+                let gateway = gateway.clone();
+                let store = store.clone();
+                let identity_base = identity_base.clone();
                 async move {
                     if from_elsewhere {
                         match portico_rest::reconcile_artifacts(&state).await {
                             Ok(_) => wake.notify_one(),
                             Err(e) => tracing::warn!(error = %e, "cannot apply deployments from other nodes"),
+                        }
+                    }
+                    if identity_changed {
+                        match load_identity(&store, &identity_base).await {
+                            Ok(identity) => gateway.install_identity(identity),
+                            Err(e) => tracing::warn!(error = %e, "cannot reload applications and subscriptions"),
                         }
                     }
                 }
@@ -184,6 +207,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     );
     println!("  publisher REST: {mgmt}/api/am/publisher/v4");
     println!("  artifacts:      {artifacts} deployed API revision(s) in deployment/server/, {routable} routable here");
+    println!(
+        "  devportal REST: {mgmt}/api/am/devportal/v3  ({clients} client id(s), {subscriptions} subscription(s) loaded into the gateway)"
+    );
     println!(
         "  OAuth2:         {mgmt}/oauth2/token  (DCR: {mgmt}/client-registration/v0.17/register, {} kid {})",
         validator.signer.algorithm(),
@@ -247,6 +273,55 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     store.close().await;
     println!("Stopped.");
     Ok(())
+}
+
+/// Feed events after which the gateway reloads applications, client ids and subscriptions.
+const IDENTITY_EVENTS: [&str; 4] = [
+    portico_store::EVENT_APPLICATION_CHANGED,
+    portico_store::EVENT_KEY_MAPPING_CHANGED,
+    portico_store::EVENT_SUBSCRIPTION_CHANGED,
+    portico_store::EVENT_CLIENT_CHANGED,
+];
+
+/// `base` (keys, issuer, live revocations) with the applications' client ids and the
+/// subscriptions as the store has them now.
+async fn load_identity(
+    store: &Store,
+    base: &portico_gateway::identity::Identity,
+) -> anyhow::Result<portico_gateway::identity::Identity> {
+    use portico_gateway::identity::{AppInfo, ClientInfo, KeyType, SubscriptionInfo, SubscriptionStatus};
+    let rows = store.gateway_identity().await?;
+    let mut identity = base.clone();
+    let mut apps: std::collections::HashMap<String, Arc<AppInfo>> = std::collections::HashMap::new();
+    for mapping in rows.key_mappings {
+        let Some(key_type) = KeyType::from_wire(&mapping.key_type) else {
+            tracing::warn!(client_id = %mapping.client_id, key_type = %mapping.key_type, "key mapping with an unknown key type left out");
+            continue;
+        };
+        let app = apps
+            .entry(mapping.application_id.clone())
+            .or_insert_with(|| {
+                Arc::new(AppInfo {
+                    id: mapping.application_id.clone(),
+                    name: mapping.application_name.clone(),
+                    owner: mapping.owner.clone(),
+                    tier: mapping.application_tier.clone(),
+                })
+            })
+            .clone();
+        identity.clients.insert(mapping.client_id, ClientInfo { app, key_type });
+    }
+    for subscription in rows.subscriptions {
+        identity.subscriptions.insert(
+            (subscription.application_id, subscription.api_id),
+            SubscriptionInfo {
+                id: String::new(),
+                tier: subscription.tier,
+                status: SubscriptionStatus::from_wire(&subscription.status),
+            },
+        );
+    }
+    Ok(identity)
 }
 
 /// What the gateway authenticates with: the primary key under the kid the Key Manager signs

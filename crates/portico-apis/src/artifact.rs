@@ -22,6 +22,13 @@
 //! | `revisionId` | the deployed revision's id (UUID); `revisionNumber` its number (1, 2, ...) |
 //! | `environment`, `vhost` | where it is deployed |
 //! | `deployedTime` | epoch milliseconds |
+//! | `type` | `APIPRODUCT` for an API Product; absent for an API (additive, schema stays 1) |
+//! | `backends` | products only: `[{apiId, name, version, endpointConfig}]`, the APIs the product's operations come from, with their endpoints when the product revision was made; absent for an API |
+//! | `operations[].apiId` | products only: the `backends` entry whose endpoint serves the operation (its `authType`, `scopes` and `throttlingPolicy` are that API's) |
+//!
+//! A product is served at `/{context}/{version}` and, being its own default version, at
+//! `/{context}` (`isDefaultVersion` is true); subscriptions are checked against the product's id
+//! and its `policies`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -54,6 +61,22 @@ pub struct RuntimeArtifact {
     pub environment: String,
     pub vhost: String,
     pub deployed_time: i64,
+    /// `APIPRODUCT` for products.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub api_type: Option<String>,
+    /// Products only: the APIs their operations are served by.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<ArtifactBackend>,
+}
+
+/// One API a product's operations come from, with its endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactBackend {
+    pub api_id: String,
+    pub name: String,
+    pub version: String,
+    pub endpoint_config: Option<Value>,
 }
 
 /// Where a revision is deployed.
@@ -90,6 +113,8 @@ impl RuntimeArtifact {
             environment: at.environment.to_owned(),
             vhost: at.vhost.to_owned(),
             deployed_time: at.deployed_time,
+            api_type: None,
+            backends: Vec::new(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`context`]: context normalisation (`/` added) and refusal (`..`, `?`, whitespace, > 232).
 //! - [`lifecycle`]: states, actions and WSO2's default transitions.
 //! - [`openapi`]: OpenAPI 3.0/3.1 and Swagger 2.0, JSON or YAML, to operations.
+//! - [`product`]: API Products ([`Product`]), bundles of operations of several APIs.
 //! - [`artifact`]: the runtime artifact document (its fields are listed there).
 #![forbid(unsafe_code)]
 
@@ -16,10 +17,12 @@ pub mod input;
 pub mod lifecycle;
 pub mod model;
 pub mod openapi;
+pub mod product;
 
-pub use artifact::{ARTIFACT_SCHEMA, Placement, RuntimeArtifact};
+pub use artifact::{ARTIFACT_SCHEMA, ArtifactBackend, Placement, RuntimeArtifact};
 pub use context::normalize_context;
 pub use input::InputError;
 pub use lifecycle::{LifecycleAction, LifecycleStatus};
 pub use model::{Api, ApiInput, CorsConfiguration, Operation};
+pub use product::{PRODUCT_TYPE, Product, ProductApi, ProductInput, ProductSnapshot, resolve_apis};
 pub use openapi::{Definition, DefinitionError, SpecVersion, generate_openapi, parse_definition};

@@ -54,6 +54,10 @@ pub struct Operation {
     pub throttling_policy: String,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// In an API Product's runtime artifact: the API whose endpoint serves this operation.
+    /// Never set on an API's own operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +132,10 @@ pub struct Api {
     /// Epoch milliseconds, as text (WSO2's format).
     pub created_time: String,
     pub last_updated_time: String,
+    /// Fields WSO2 accepts and returns that Portico keeps without acting on them
+    /// (`businessInformation`, `monetization`, `mediationPolicies`, ...; see [`PASSTHROUGH`]).
+    #[serde(flatten, default)]
+    pub extra: Map<String, Value>,
 }
 
 /// The writable fields of a create or update request; `None` means "not given".
@@ -151,6 +159,92 @@ pub struct ApiInput {
     pub cors_configuration: Option<CorsConfiguration>,
     pub endpoint_config: Option<Value>,
     pub operations: Option<Vec<Operation>>,
+    /// Passthrough fields given (see [`PASSTHROUGH`]).
+    pub extra: Map<String, Value>,
+}
+
+/// What a passthrough field must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bool,
+    Integer,
+    Text,
+    Array,
+    Object,
+    /// Any JSON value.
+    Any,
+}
+
+/// Fields of WSO2's API and APIProduct that Portico accepts, stores and returns as sent but does
+/// not act on. `null` is accepted for each; any other value must be of the kind listed.
+pub const PASSTHROUGH: &[(&str, Kind)] = &[
+    ("wsdlInfo", Kind::Object),
+    ("wsdlUrl", Kind::Text),
+    ("responseCachingEnabled", Kind::Bool),
+    ("cacheTimeout", Kind::Integer),
+    ("hasThumbnail", Kind::Bool),
+    ("enableSchemaValidation", Kind::Bool),
+    ("authorizationHeader", Kind::Text),
+    ("apiKeyHeader", Kind::Text),
+    ("maxTps", Kind::Object),
+    ("visibleTenants", Kind::Array),
+    ("mediationPolicies", Kind::Array),
+    ("subscriptionAvailability", Kind::Text),
+    ("subscriptionAvailableTenants", Kind::Array),
+    ("additionalProperties", Kind::Array),
+    ("monetization", Kind::Object),
+    ("accessControl", Kind::Text),
+    ("accessControlRoles", Kind::Array),
+    ("businessInformation", Kind::Object),
+    ("websubSubscriptionConfiguration", Kind::Object),
+    ("workflowStatus", Kind::Text),
+    ("endpointImplementationType", Kind::Text),
+    ("scopes", Kind::Array),
+    ("threatProtectionPolicies", Kind::Object),
+    ("categories", Kind::Array),
+    ("keyManagers", Kind::Array),
+    ("serviceInfo", Kind::Object),
+    ("advertiseInfo", Kind::Object),
+    ("displayName", Kind::Text),
+    ("gatewayVendor", Kind::Text),
+    ("gatewayType", Kind::Text),
+    ("audiences", Kind::Array),
+    ("initiatedFromGateway", Kind::Bool),
+    ("egress", Kind::Bool),
+    ("subtype", Kind::Text),
+    ("isEgress", Kind::Bool),
+    ("apiPolicies", Kind::Object),
+];
+
+/// Reads the passthrough fields of a request body, refusing a wrong type by name.
+pub fn passthrough(obj: &Map<String, Value>) -> Result<Map<String, Value>, InputError> {
+    let mut out = Map::new();
+    for (key, kind) in PASSTHROUGH {
+        let Some(value) = obj.get(*key) else { continue };
+        let ok = match (kind, value) {
+            (_, Value::Null) | (Kind::Any, _) => true,
+            (Kind::Bool, Value::Bool(_)) | (Kind::Text, Value::String(_)) => true,
+            (Kind::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            (Kind::Array, Value::Array(_)) | (Kind::Object, Value::Object(_)) => true,
+            _ => false,
+        };
+        if !ok {
+            let expected = match kind {
+                Kind::Bool => "a boolean",
+                Kind::Integer => "an integer",
+                Kind::Text => "a string",
+                Kind::Array => "an array",
+                Kind::Object => "an object",
+                Kind::Any => "any value",
+            };
+            return Err(InputError::new(
+                *key,
+                format!("must be {expected} or null, not {}", kind_of(value)),
+            ));
+        }
+        out.insert((*key).to_owned(), value.clone());
+    }
+    Ok(out)
 }
 
 impl ApiInput {
@@ -244,6 +338,7 @@ impl ApiInput {
             cors_configuration,
             endpoint_config,
             operations,
+            extra: passthrough(obj)?,
         })
     }
 
@@ -271,7 +366,7 @@ impl ApiInput {
     }
 }
 
-fn parse_operation(value: &Value, field: &str) -> Result<Operation, InputError> {
+pub(crate) fn parse_operation(value: &Value, field: &str) -> Result<Operation, InputError> {
     let obj = object(value, field)?;
     let sub = |key: &str| format!("{field}.{key}");
     let target = coerce_string(get(obj, "target"), &sub("target"))?
@@ -302,6 +397,7 @@ fn parse_operation(value: &Value, field: &str) -> Result<Operation, InputError> 
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "Unlimited".to_owned()),
         scopes: coerce_string_list(get(obj, "scopes"), &sub("scopes"))?.unwrap_or_default(),
+        api_id: None,
     })
 }
 
@@ -318,7 +414,7 @@ fn check_duplicate_operations(ops: &[Operation]) -> Result<(), InputError> {
     Ok(())
 }
 
-fn parse_cors(value: &Value) -> Result<CorsConfiguration, InputError> {
+pub(crate) fn parse_cors(value: &Value) -> Result<CorsConfiguration, InputError> {
     let obj = object(value, "corsConfiguration")?;
     let d = CorsConfiguration::default();
     let f = |k: &str| format!("corsConfiguration.{k}");
@@ -480,6 +576,7 @@ impl Api {
             operations: input.operations.unwrap_or_default(),
             created_time: now.clone(),
             last_updated_time: now,
+            extra: input.extra,
         })
     }
 
@@ -523,6 +620,7 @@ impl Api {
         if let Some(v) = input.operations {
             self.operations = v;
         }
+        self.extra.extend(input.extra);
         self.last_updated_time = now_millis.to_string();
     }
 

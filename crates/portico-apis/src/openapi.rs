@@ -140,6 +140,7 @@ pub fn parse_definition(text: &str) -> Result<Definition, DefinitionError> {
                     .map(str::to_owned)
                     .unwrap_or_else(|| "Unlimited".to_owned()),
                 scopes: security_scopes(security),
+                api_id: None,
             });
         }
     }

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::model::{ApiDef, ApiStatus, CorsDef, EndpointDef, ResourceDef, SecurityDef, SuspendPolicy, TargetDef};
+use crate::model::{
+    ApiDef, ApiStatus, BackendDef, CorsDef, EndpointDef, ResourceDef, SecurityDef, SuspendPolicy, TargetDef,
+};
 
 /// The artifact formats this gateway reads.
 pub const SUPPORTED_SCHEMA: u64 = 1;
@@ -47,6 +49,36 @@ pub fn api_from_artifact(doc: &Value) -> Result<ApiDef, ArtifactError> {
             .map(str::to_owned)
             .ok_or_else(|| fail(format!("`{key}` is missing")))
     };
+    // API Products: the APIs whose endpoints serve the operations (`backends`, `operations[].apiId`).
+    let backends = doc
+        .get("backends")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|b| {
+                    let api_id = b
+                        .get("apiId")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| fail("a backend has no `apiId`".into()))?;
+                    let config = b.get("endpointConfig").filter(|v| !v.is_null());
+                    let (production, sandbox) = match config {
+                        Some(c) => (
+                            endpoint(c, "production").map_err(&fail)?,
+                            endpoint(c, "sandbox").map_err(&fail)?,
+                        ),
+                        None => (None, None),
+                    };
+                    Ok(BackendDef {
+                        api_id: api_id.to_owned(),
+                        production,
+                        sandbox,
+                    })
+                })
+                .collect::<Result<Vec<_>, ArtifactError>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
     let operations = doc
         .get("operations")
         .and_then(Value::as_array)
@@ -80,6 +112,15 @@ pub fn api_from_artifact(doc: &Value) -> Result<ApiDef, ArtifactError> {
                     .and_then(Value::as_str)
                     .unwrap_or("Unlimited")
                     .to_owned(),
+                backend: match op.get("apiId").and_then(Value::as_str) {
+                    None => None,
+                    Some(api_id) => Some(
+                        backends
+                            .iter()
+                            .position(|b| b.api_id == api_id)
+                            .ok_or_else(|| fail(format!("operation {verb} {target}: no backend for API {api_id}")))?,
+                    ),
+                },
             })
         })
         .collect::<Result<Vec<_>, ArtifactError>>()?;
@@ -110,6 +151,7 @@ pub fn api_from_artifact(doc: &Value) -> Result<ApiDef, ArtifactError> {
                 .flatten()
                 .filter_map(Value::as_str),
         ),
+        backends,
         id: id.clone(),
     })
 }
@@ -454,6 +496,25 @@ mod tests {
             t.iter().map(|t| t.url.as_str()).collect::<Vec<_>>(),
             ["http://primary", "http://backup1", "http://backup2"]
         );
+    }
+
+    #[test]
+    fn reads_a_product_with_per_resource_backends() {
+        let mut d = doc(json!(null));
+        d["type"] = json!("APIPRODUCT");
+        d["backends"] = json!([
+            {"apiId": "a", "name": "A", "version": "1", "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": "http://a"}}},
+            {"apiId": "b", "name": "B", "version": "1", "endpointConfig": null}
+        ]);
+        d["operations"][0]["apiId"] = json!("b");
+        d["operations"][1]["apiId"] = json!("a");
+        let product = api_from_artifact(&d).expect("product");
+        assert_eq!(product.backends.len(), 2);
+        assert_eq!(product.resources[0].backend, Some(1));
+        assert_eq!(product.resources[1].backend, Some(0));
+        assert!(matches!(&product.backends[0].production, Some(EndpointDef::Single(t)) if t.url == "http://a"));
+        d["operations"][0]["apiId"] = json!("zzz");
+        assert!(api_from_artifact(&d).expect_err("unknown").to_string().contains("zzz"));
     }
 
     #[test]

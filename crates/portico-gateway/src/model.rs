@@ -25,6 +25,17 @@ pub struct ApiDef {
     pub cors: Option<CorsDef>,
     /// Which credentials secured resources accept.
     pub security: SecurityDef,
+    /// An API Product's APIs: the endpoints its resources go to (see [`ResourceDef::backend`]).
+    /// Empty for an API.
+    pub backends: Vec<BackendDef>,
+}
+
+/// The endpoints of one API an API Product's resources come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendDef {
+    pub api_id: String,
+    pub production: Option<EndpointDef>,
+    pub sandbox: Option<EndpointDef>,
 }
 
 /// Which credentials an API accepts (WSO2's `securityScheme`).
@@ -154,6 +165,9 @@ pub struct ResourceDef {
     /// Any one of these suffices (empty: no scope needed).
     pub scopes: Vec<String>,
     pub throttling_policy: String,
+    /// Index into [`ApiDef::backends`] when the resource is served by another API's endpoints
+    /// (API Products); `None`: the API's own.
+    pub backend: Option<usize>,
 }
 
 /// Where requests go.

@@ -392,9 +392,10 @@ impl Gateway {
         route: &'r RouteMatch<'_>,
         ctx: &RequestContext,
     ) -> Result<Vec<&'r Target>, GatewayError> {
+        let (production, sandbox) = route.api.pools_for(route.resource);
         let (pool, kind) = match ctx.key_type {
-            Some("SANDBOX") => (route.api.sandbox.as_ref(), "sandbox"),
-            _ => (route.api.production.as_ref(), "production"),
+            Some("SANDBOX") => (sandbox, "sandbox"),
+            _ => (production, "production"),
         };
         let pool = pool.ok_or_else(|| GatewayError::no_endpoint(kind))?;
         Ok(pool.plan())

@@ -15,6 +15,19 @@ pub struct CompiledApi {
     resources: matchit::Router<Vec<(Method, usize)>>,
     pub production: Option<Arc<EndpointPool>>,
     pub sandbox: Option<Arc<EndpointPool>>,
+    /// An API Product's backends, index for index with `def.backends`: (production, sandbox).
+    pub backends: Vec<(Option<Arc<EndpointPool>>, Option<Arc<EndpointPool>>)>,
+}
+
+impl CompiledApi {
+    /// The (production, sandbox) pools serving `resource`: its backend's for an API Product's
+    /// resource, the API's own otherwise.
+    pub fn pools_for(&self, resource: &ResourceDef) -> (Option<&Arc<EndpointPool>>, Option<&Arc<EndpointPool>>) {
+        match resource.backend.and_then(|i| self.backends.get(i)) {
+            Some((production, sandbox)) => (production.as_ref(), sandbox.as_ref()),
+            None => (self.production.as_ref(), self.sandbox.as_ref()),
+        }
+    }
 }
 
 /// A successful route lookup.
@@ -234,10 +247,16 @@ fn compile(def: ApiDef, pools: &PoolCache) -> Result<CompiledApi, BuildError> {
     };
     let production = pool(&def.production)?;
     let sandbox = pool(&def.sandbox)?;
+    let backends = def
+        .backends
+        .iter()
+        .map(|b| Ok((pool(&b.production)?, pool(&b.sandbox)?)))
+        .collect::<Result<Vec<_>, BuildError>>()?;
     Ok(CompiledApi {
         resources,
         production,
         sandbox,
+        backends,
         def,
     })
 }
@@ -311,6 +330,7 @@ mod tests {
                     secured: true,
                     scopes: vec![],
                     throttling_policy: "Unlimited".into(),
+                    backend: None,
                 })
                 .collect(),
             production: Some(EndpointDef::Single(TargetDef::new("http://127.0.0.1:1/"))),
@@ -319,6 +339,7 @@ mod tests {
             max_request_body: None,
             cors: None,
             security: Default::default(),
+            backends: Vec::new(),
         }
     }
 

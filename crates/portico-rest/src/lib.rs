@@ -71,6 +71,10 @@ pub fn router(state: RestState) -> Router {
         .nest("/api/am/admin/v4", admin::routes())
         .nest("/api/am/publisher/v4", publisher::routes())
         .nest("/api/am/devportal/v3", devportal::routes())
+        // Aliases for older WSO2 tooling (4.0's v2, 4.1's v3): the same shapes as the current versions.
+        .nest("/api/am/publisher/v2", publisher::routes())
+        .nest("/api/am/publisher/v3", publisher::routes())
+        .nest("/api/am/devportal/v2", devportal::routes())
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

@@ -19,6 +19,8 @@ pub struct ApiRow {
     pub row_version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `API` or `APIPRODUCT` (an API Product).
+    pub api_type: String,
 }
 
 /// A new API.
@@ -32,7 +34,14 @@ pub struct NewApiRow {
     pub lifecycle_status: String,
     pub document: String,
     pub definition: Option<String>,
+    /// `API` or `APIPRODUCT`.
+    pub api_type: String,
 }
+
+/// The row type of APIs.
+pub const API_TYPE_API: &str = "API";
+/// The row type of API Products.
+pub const API_TYPE_PRODUCT: &str = "APIPRODUCT";
 
 /// Search criteria of `GET /apis` (`query=name:x version:y ...`); all given ones must match.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +54,8 @@ pub struct ApiFilter {
     pub provider: Option<String>,
     /// Wire value, e.g. `PUBLISHED`.
     pub status: Option<String>,
+    /// `API` or `APIPRODUCT`; `None`: both.
+    pub api_type: Option<String>,
 }
 
 /// One lifecycle change.
@@ -67,7 +78,7 @@ pub struct LifecycleChange<'a> {
 }
 
 const API_COLUMNS: &str =
-    "id, name, version, context, provider, lifecycle_status, document, definition, row_version, created_at, updated_at";
+    "id, name, version, context, provider, lifecycle_status, document, definition, row_version, created_at, updated_at, api_type";
 
 /// `%text%` for LIKE, with LIKE's own characters escaped (`\` is the escape).
 fn like_pattern(text: &str) -> String {
@@ -85,7 +96,7 @@ impl Store {
     pub async fn create_api(&self, new: &NewApiRow, user: &str) -> Result<ApiRow, StoreError> {
         let now = now_millis();
         let sql = format!(
-            "INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9) RETURNING {API_COLUMNS}"
+            "INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) RETURNING {API_COLUMNS}"
         );
         let row: ApiRow = with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -123,6 +134,7 @@ impl Store {
                 .bind(&new.document)
                 .bind(&new.definition)
                 .bind(now)
+                .bind(&new.api_type)
                 .fetch_one(&mut *tx)
                 .await;
             let row: ApiRow = match inserted {
@@ -171,9 +183,10 @@ impl Store {
              AND (CAST($2 AS TEXT) IS NULL OR version = $2) \
              AND (CAST($3 AS TEXT) IS NULL OR lower(context) LIKE $3 ESCAPE '\\') \
              AND (CAST($4 AS TEXT) IS NULL OR lower(provider) = lower($4)) \
-             AND (CAST($5 AS TEXT) IS NULL OR lifecycle_status = $5)";
+             AND (CAST($5 AS TEXT) IS NULL OR lifecycle_status = $5) \
+             AND (CAST($6 AS TEXT) IS NULL OR api_type = $6)";
         let select = format!(
-            "SELECT {API_COLUMNS} FROM apis WHERE {conditions} ORDER BY lower(name), version, id LIMIT $6 OFFSET $7"
+            "SELECT {API_COLUMNS} FROM apis WHERE {conditions} ORDER BY lower(name), version, id LIMIT $7 OFFSET $8"
         );
         let count = format!("SELECT COUNT(*) FROM apis WHERE {conditions}");
         let name = filter.name.as_deref().map(like_pattern);
@@ -185,6 +198,7 @@ impl Store {
                 .bind(&context)
                 .bind(&filter.provider)
                 .bind(&filter.status)
+                .bind(&filter.api_type)
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(pool)
@@ -195,6 +209,7 @@ impl Store {
                 .bind(&context)
                 .bind(&filter.provider)
                 .bind(&filter.status)
+                .bind(&filter.api_type)
                 .fetch_one(pool)
                 .await?;
             (rows, total)

@@ -20,7 +20,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use apis::{ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
+pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
 pub use devportal::{
     ApplicationRow, EVENT_APPLICATION_CHANGED, EVENT_KEY_MAPPING_CHANGED, EVENT_SUBSCRIPTION_CHANGED, GatewayIdentity,
     GatewayKeyMapping, GatewaySubscription, KeyMappingRow, NewKeyMapping, SubscriptionFilter,

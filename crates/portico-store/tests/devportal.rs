@@ -95,6 +95,7 @@ async fn check_gateway_identity(store: Store) {
                 lifecycle_status: "PUBLISHED".into(),
                 document: "{}".into(),
                 definition: None,
+                api_type: "API".into(),
             },
             "admin",
         )

@@ -98,6 +98,7 @@ fn new_api(id: &str, name: &str, context: &str, version: &str) -> NewApiRow {
         lifecycle_status: "CREATED".into(),
         document: format!("{{\"id\":\"{id}\"}}"),
         definition: None,
+        api_type: "API".into(),
     }
 }
 

@@ -149,6 +149,7 @@ pub fn resource(verb: &str, template: &str, secured: bool) -> ResourceDef {
         secured,
         scopes: vec![],
         throttling_policy: "Unlimited".into(),
+        backend: None,
     }
 }
 
@@ -173,6 +174,7 @@ pub fn api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
         max_request_body: None,
         cors: None,
         security: Default::default(),
+        backends: Vec::new(),
     }
 }
 

@@ -66,7 +66,9 @@ pub async fn list(
         params.get("offset").map(String::as_str),
     )?;
     let query = params.get("query").map(String::as_str).unwrap_or("");
-    let filter = parse_query(query)?;
+    let mut filter = parse_query(query)?;
+    // API Products share the table; the Publisher lists them under /api-products.
+    filter.api_type = Some(portico_store::API_TYPE_API.to_owned());
     let (rows, total) = state.store.list_apis(&filter, limit, offset).await?;
     let list = rows
         .iter()
@@ -120,6 +122,7 @@ pub(crate) async fn create_api(
                 lifecycle_status: api.life_cycle_status.wire().to_owned(),
                 document: to_document(&api)?,
                 definition,
+                api_type: portico_store::API_TYPE_API.to_owned(),
             },
             caller,
         )
@@ -220,6 +223,13 @@ pub async fn delete(
     if !subscriptions.is_empty() {
         return Err(ApiError::conflict(format!(
             "Cannot remove the API {api_id} as active subscriptions exist"
+        )));
+    }
+    let products = super::products::products_using(&state, &api_id).await?;
+    if !products.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "Cannot remove the API {api_id} as it is used by the API Product(s) {}",
+            products.join(", ")
         )));
     }
     let environments = state.store.delete_api(&api_id).await?;

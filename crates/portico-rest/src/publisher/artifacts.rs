@@ -3,9 +3,43 @@
 
 use std::path::PathBuf;
 
-use portico_apis::RuntimeArtifact;
+use portico_apis::{Api, LifecycleStatus, Placement, ProductSnapshot, RuntimeArtifact};
+use portico_store::{API_TYPE_PRODUCT, ApiRow, RevisionRow};
 
 use crate::{ApiError, RestState};
+
+/// A revision's snapshot, of an API or of an API Product.
+pub enum Snapshot {
+    Api(Box<Api>),
+    Product(Box<ProductSnapshot>),
+}
+
+impl Snapshot {
+    /// Reads the revision of `row` (an API or a product).
+    pub fn of(row: &ApiRow, revision: &RevisionRow) -> Result<Snapshot, ApiError> {
+        let unreadable = |e: serde_json::Error| {
+            tracing::error!(revision = %revision.id, error = %e, "stored revision does not parse");
+            ApiError::internal(format!("The stored revision {} is unreadable", revision.id))
+        };
+        if row.api_type == API_TYPE_PRODUCT {
+            serde_json::from_str(&revision.snapshot)
+                .map(|s| Snapshot::Product(Box::new(s)))
+                .map_err(unreadable)
+        } else {
+            serde_json::from_str(&revision.snapshot)
+                .map(|s| Snapshot::Api(Box::new(s)))
+                .map_err(unreadable)
+        }
+    }
+
+    /// The runtime artifact of this snapshot deployed at `at`.
+    pub fn artifact(&self, status: LifecycleStatus, at: &Placement<'_>) -> RuntimeArtifact {
+        match self {
+            Snapshot::Api(api) => RuntimeArtifact::new(api, status, at),
+            Snapshot::Product(product) => RuntimeArtifact::for_product(product, status, at),
+        }
+    }
+}
 
 pub fn path(state: &RestState, environment: &str, api_id: &str) -> PathBuf {
     state
@@ -57,13 +91,11 @@ pub async fn reconcile(state: &RestState) -> Result<usize, ApiError> {
         ) else {
             continue;
         };
-        let snapshot: portico_apis::Api = serde_json::from_str(&revision.snapshot)
-            .map_err(|e| ApiError::internal(format!("revision {} is unreadable: {e}", revision.id)))?;
+        let snapshot = Snapshot::of(&row, &revision)?;
         let status = super::api_of(&row)?.life_cycle_status;
-        let artifact = RuntimeArtifact::new(
-            &snapshot,
+        let artifact = snapshot.artifact(
             status,
-            &portico_apis::Placement {
+            &Placement {
                 revision_id: &revision.id,
                 revision_number: revision.number,
                 environment: &d.environment,
@@ -103,7 +135,7 @@ pub async fn remove(state: &RestState, environment: &str, api_id: &str) {
 }
 
 /// Rewrites the lifecycle status in every deployed artifact of an API.
-pub async fn refresh_status(state: &RestState, api_id: &str, status: portico_apis::LifecycleStatus) {
+pub async fn refresh_status(state: &RestState, api_id: &str, status: LifecycleStatus) {
     let Ok(deployments) = state.store.list_deployments(api_id).await else {
         return;
     };

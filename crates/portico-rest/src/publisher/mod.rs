@@ -8,13 +8,14 @@ pub(crate) mod artifacts;
 mod import;
 mod lifecycle;
 pub(crate) mod policies;
+mod products;
 mod revisions;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::routing::{get, post};
-use portico_apis::{Api, InputError};
-use portico_store::ApiRow;
+use portico_apis::{Api, InputError, Product};
+use portico_store::{API_TYPE_PRODUCT, ApiRow};
 use serde_json::Value;
 
 use crate::error::ErrorListItem;
@@ -36,15 +37,44 @@ pub fn routes() -> Router<RestState> {
         )
         .route("/apis/{api_id}/lifecycle-history", get(lifecycle::history))
         .route("/apis/{api_id}/lifecycle-state", get(lifecycle::state))
-        .route("/apis/{api_id}/revisions", get(revisions::list).post(revisions::create))
+        .route(
+            "/apis/{api_id}/revisions",
+            get(revisions::list::<false>).post(revisions::create::<false>),
+        )
         .route(
             "/apis/{api_id}/revisions/{revision_id}",
-            get(revisions::get_one).delete(revisions::delete),
+            get(revisions::get_one::<false>).delete(revisions::delete::<false>),
         )
-        .route("/apis/{api_id}/deployments", get(revisions::deployments))
-        .route("/apis/{api_id}/deploy-revision", post(revisions::deploy))
-        .route("/apis/{api_id}/undeploy-revision", post(revisions::undeploy))
+        .route("/apis/{api_id}/deployments", get(revisions::deployments::<false>))
+        .route("/apis/{api_id}/deploy-revision", post(revisions::deploy::<false>))
+        .route("/apis/{api_id}/undeploy-revision", post(revisions::undeploy::<false>))
         .route("/apis/{api_id}/restore-revision", post(revisions::restore))
+        .route("/api-products", get(products::list).post(products::create))
+        .route("/api-products/change-lifecycle", post(products::change_lifecycle))
+        .route(
+            "/api-products/{api_product_id}",
+            get(products::get_one).put(products::update).delete(products::delete),
+        )
+        .route(
+            "/api-products/{api_product_id}/revisions",
+            get(revisions::list::<true>).post(revisions::create::<true>),
+        )
+        .route(
+            "/api-products/{api_product_id}/revisions/{revision_id}",
+            get(revisions::get_one::<true>).delete(revisions::delete::<true>),
+        )
+        .route(
+            "/api-products/{api_product_id}/deployments",
+            get(revisions::deployments::<true>),
+        )
+        .route(
+            "/api-products/{api_product_id}/deploy-revision",
+            post(revisions::deploy::<true>),
+        )
+        .route(
+            "/api-products/{api_product_id}/undeploy-revision",
+            post(revisions::undeploy::<true>),
+        )
         .route("/environments", get(policies::environments))
         .route(
             "/throttling-policies/{policy_level}",
@@ -83,8 +113,12 @@ pub(crate) fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiEr
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
 }
 
-/// The API stored in `row`, with the row's lifecycle status (the authoritative one).
+/// The API stored in `row`, with the row's lifecycle status (the authoritative one). An API
+/// Product's row gives the product seen as an API (type `APIPRODUCT`).
 pub(crate) fn api_of(row: &ApiRow) -> Result<Api, ApiError> {
+    if row.api_type == API_TYPE_PRODUCT {
+        return product_of(row).map(|p| p.as_api());
+    }
     let mut api: Api = serde_json::from_str(&row.document).map_err(|e| {
         tracing::error!(api = %row.id, error = %e, "stored API document does not parse");
         ApiError::internal(format!(
@@ -102,13 +136,33 @@ pub(crate) fn to_document(api: &Api) -> Result<String, ApiError> {
     serde_json::to_string(api).map_err(|e| ApiError::internal(format!("cannot serialise the API: {e}")))
 }
 
-/// Loads an API or answers 404.
+/// The API Product stored in `row`, with the row's state (the authoritative one).
+pub(crate) fn product_of(row: &ApiRow) -> Result<Product, ApiError> {
+    let mut product: Product = serde_json::from_str(&row.document).map_err(|e| {
+        tracing::error!(product = %row.id, error = %e, "stored API Product document does not parse");
+        ApiError::internal(format!(
+            "The stored API Product {} is unreadable; the server log has the details",
+            row.id
+        ))
+    })?;
+    if let Some(status) = portico_apis::LifecycleStatus::parse(&row.lifecycle_status) {
+        product.state = status;
+    }
+    Ok(product)
+}
+
+/// Loads an API (`product` false) or an API Product (`product` true), or answers 404.
+pub(crate) async fn load_kind(state: &RestState, id: &str, product: bool) -> Result<ApiRow, ApiError> {
+    match state.store.find_api(id).await? {
+        Some(row) if (row.api_type == API_TYPE_PRODUCT) == product => Ok(row),
+        _ if product => Err(ApiError::not_found(format!("API Product with id {id} not found"))),
+        _ => Err(ApiError::not_found(format!("API with id {id} not found"))),
+    }
+}
+
+/// Loads an API or answers 404 (API Products are not APIs here).
 pub(crate) async fn load_api(state: &RestState, api_id: &str) -> Result<ApiRow, ApiError> {
-    state
-        .store
-        .find_api(api_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("API with id {api_id} not found")))
+    load_kind(state, api_id, false).await
 }
 
 /// The ETag of an API row: its row version.

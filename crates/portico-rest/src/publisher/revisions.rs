@@ -10,13 +10,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portico_apis::input::{coerce_bool, coerce_string, get, kind_of, object};
-use portico_apis::{Api, InputError, Placement, RuntimeArtifact};
+use portico_apis::{Api, InputError, Placement};
 use portico_store::{
     CreateRevision, DeleteRevision, DeploymentRow, DeploymentTarget, MAX_REVISIONS_PER_API, RevisionRow,
 };
 use serde_json::{Value, json};
 
-use super::{api_of, input_error, json_body, load_api, rfc3339};
+use super::{api_of, input_error, json_body, load_api, load_kind, rfc3339};
 use crate::{ApiError, Auth, RestState};
 
 fn deployment_json(d: &DeploymentRow) -> Value {
@@ -47,13 +47,6 @@ fn revision_json(r: &RevisionRow, deployments: &[DeploymentRow]) -> Value {
     })
 }
 
-fn snapshot_api(r: &RevisionRow) -> Result<Api, ApiError> {
-    serde_json::from_str(&r.snapshot).map_err(|e| {
-        tracing::error!(revision = %r.id, error = %e, "stored revision does not parse");
-        ApiError::internal(format!("The stored revision {} is unreadable", r.id))
-    })
-}
-
 async fn load_revision(state: &RestState, api_id: &str, revision_id: &str) -> Result<RevisionRow, ApiError> {
     state
         .store
@@ -71,7 +64,7 @@ fn required_query<'a>(params: &'a HashMap<String, String>, name: &str) -> Result
 }
 
 /// `POST /apis/{apiId}/revisions` (body: `{"description": "..."}`, optional).
-pub async fn create(
+pub async fn create<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path(api_id): Path<String>,
@@ -98,23 +91,33 @@ pub async fn create(
         }
         description
     };
-    load_api(&state, &api_id).await?;
-    let created = state
-        .store
-        .create_revision(
-            &api_id,
-            description.as_deref(),
-            |document, number, _| match serde_json::from_str::<Api>(document) {
-                Ok(mut api) => {
-                    api.is_revision = true;
-                    api.revisioned_api_id = Some(api.id.clone());
-                    api.revision_id = number;
-                    serde_json::to_string(&api).unwrap_or_else(|_| document.to_owned())
-                }
-                Err(_) => document.to_owned(),
-            },
-        )
-        .await?;
+    let row = load_kind(&state, &api_id, PRODUCT).await?;
+    let created = if PRODUCT {
+        let backends = super::products::backends_of(&state, &super::product_of(&row)?).await?;
+        state
+            .store
+            .create_revision(&api_id, description.as_deref(), |document, number, _| {
+                super::products::snapshot(document, number, &backends)
+            })
+            .await?
+    } else {
+        state
+            .store
+            .create_revision(
+                &api_id,
+                description.as_deref(),
+                |document, number, _| match serde_json::from_str::<Api>(document) {
+                    Ok(mut api) => {
+                        api.is_revision = true;
+                        api.revisioned_api_id = Some(api.id.clone());
+                        api.revision_id = number;
+                        serde_json::to_string(&api).unwrap_or_else(|_| document.to_owned())
+                    }
+                    Err(_) => document.to_owned(),
+                },
+            )
+            .await?
+    };
     match created {
         CreateRevision::Created(row) => Ok((StatusCode::CREATED, Json(revision_json(&row, &[]))).into_response()),
         CreateRevision::LimitReached => Err(ApiError::bad_request(format!(
@@ -124,7 +127,7 @@ pub async fn create(
 }
 
 /// `GET /apis/{apiId}/revisions` (`query=deployed:true|false` filters).
-pub async fn list(
+pub async fn list<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path(api_id): Path<String>,
@@ -137,7 +140,7 @@ pub async fn list(
         "apim:api_publish",
         "apim:api_import_export",
     ])?;
-    load_api(&state, &api_id).await?;
+    load_kind(&state, &api_id, PRODUCT).await?;
     let deployed_filter = match params.get("query").map(|q| q.trim()) {
         None | Some("") => None,
         Some("deployed:true") => Some(true),
@@ -161,7 +164,7 @@ pub async fn list(
 }
 
 /// `GET /apis/{apiId}/revisions/{revisionId}`.
-pub async fn get_one(
+pub async fn get_one<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path((api_id, revision_id)): Path<(String, String)>,
@@ -172,7 +175,7 @@ pub async fn get_one(
         "apim:api_manage",
         "apim:api_publish",
     ])?;
-    load_api(&state, &api_id).await?;
+    load_kind(&state, &api_id, PRODUCT).await?;
     let revision = load_revision(&state, &api_id, &revision_id).await?;
     let deployments = state.store.list_deployments(&api_id).await?;
     Ok(Json(revision_json(&revision, &deployments)))
@@ -180,7 +183,7 @@ pub async fn get_one(
 
 /// `DELETE /apis/{apiId}/revisions/{revisionId}`: refused (409) while deployed; answers the
 /// remaining revisions, as WSO2.
-pub async fn delete(
+pub async fn delete<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path((api_id, revision_id)): Path<(String, String)>,
@@ -191,7 +194,7 @@ pub async fn delete(
         "apim:api_publish",
         "apim:api_import_export",
     ])?;
-    load_api(&state, &api_id).await?;
+    load_kind(&state, &api_id, PRODUCT).await?;
     match state.store.delete_revision(&api_id, &revision_id).await? {
         DeleteRevision::Deleted => {}
         DeleteRevision::NotFound => {
@@ -218,7 +221,7 @@ pub async fn delete(
 }
 
 /// `GET /apis/{apiId}/deployments`.
-pub async fn deployments(
+pub async fn deployments<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path(api_id): Path<String>,
@@ -229,7 +232,7 @@ pub async fn deployments(
         "apim:api_manage",
         "apim:api_publish",
     ])?;
-    load_api(&state, &api_id).await?;
+    load_kind(&state, &api_id, PRODUCT).await?;
     let list: Vec<Value> = state
         .store
         .list_deployments(&api_id)
@@ -313,7 +316,7 @@ fn parse_targets(state: &RestState, body: &Value) -> Result<Vec<DeploymentTarget
 
 /// `POST /apis/{apiId}/deploy-revision?revisionId=`: records the deployments and their
 /// `api.deployed` events in one transaction, then writes the runtime artifacts.
-pub async fn deploy(
+pub async fn deploy<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path(api_id): Path<String>,
@@ -325,14 +328,14 @@ pub async fn deploy(
     let revision_id = required_query(&params, "revisionId")?;
     let body = json_body(&headers, &body)?;
     let targets = parse_targets(&state, &body)?;
-    let row = load_api(&state, &api_id).await?;
+    let row = load_kind(&state, &api_id, PRODUCT).await?;
     let revision = load_revision(&state, &api_id, revision_id).await?;
-    let snapshot = snapshot_api(&revision)?;
+    // Parsed before recording the deployment, so an unreadable revision is refused first.
+    let snapshot = super::artifacts::Snapshot::of(&row, &revision)?;
     let deployed = state.store.deploy_revision(&api_id, revision_id, &targets).await?;
     let status = api_of(&row)?.life_cycle_status;
     for d in &deployed {
-        let artifact = RuntimeArtifact::new(
-            &snapshot,
+        let artifact = snapshot.artifact(
             status,
             &Placement {
                 revision_id: &revision.id,
@@ -351,7 +354,7 @@ pub async fn deploy(
 
 /// `POST /apis/{apiId}/undeploy-revision?revisionId=[&allEnvironments=true]` (body: the
 /// environments to undeploy from). Answers the API's remaining deployments.
-pub async fn undeploy(
+pub async fn undeploy<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path(api_id): Path<String>,
@@ -365,7 +368,7 @@ pub async fn undeploy(
         "apim:api_publish",
         "apim:api_import_export",
     ])?;
-    load_api(&state, &api_id).await?;
+    load_kind(&state, &api_id, PRODUCT).await?;
     let revision_id = match (params.get("revisionId"), params.get("revisionNum")) {
         (Some(id), _) if !id.is_empty() => id.clone(),
         (_, Some(num)) => {

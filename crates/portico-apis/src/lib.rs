@@ -24,5 +24,5 @@ pub use context::normalize_context;
 pub use input::InputError;
 pub use lifecycle::{LifecycleAction, LifecycleStatus};
 pub use model::{Api, ApiInput, CorsConfiguration, Operation};
-pub use product::{PRODUCT_TYPE, Product, ProductApi, ProductInput, ProductSnapshot, resolve_apis};
 pub use openapi::{Definition, DefinitionError, SpecVersion, generate_openapi, parse_definition};
+pub use product::{PRODUCT_TYPE, Product, ProductApi, ProductInput, ProductSnapshot, resolve_apis};

@@ -106,14 +106,19 @@ impl ProductInput {
             Some(s) => Some(LifecycleStatus::parse(&s).ok_or_else(|| {
                 InputError::new(
                     "state",
-                    format!("unknown value \"{s}\"; expected CREATED, PUBLISHED, PROTOTYPED, BLOCKED, DEPRECATED or RETIRED"),
+                    format!(
+                        "unknown value \"{s}\"; expected CREATED, PUBLISHED, PROTOTYPED, BLOCKED, DEPRECATED or RETIRED"
+                    ),
                 )
             })?),
         };
         if let Some(kind) = string("apiType")?
             && kind != PRODUCT_TYPE
         {
-            return Err(InputError::new("apiType", format!("must be {PRODUCT_TYPE}, not \"{kind}\"")));
+            return Err(InputError::new(
+                "apiType",
+                format!("must be {PRODUCT_TYPE}, not \"{kind}\""),
+            ));
         }
         let transport = list("transport")?;
         for (i, t) in transport.iter().flatten().enumerate() {
@@ -221,7 +226,10 @@ pub fn resolve_apis(
         let api = find(api_id)
             .ok_or_else(|| InputError::new(format!("apis[{i}].apiId"), format!("no API with id {api_id}")))?;
         if out.iter().any(|p| p.api_id == *api_id) {
-            return Err(InputError::new(format!("apis[{i}].apiId"), format!("API {api_id} is listed twice")));
+            return Err(InputError::new(
+                format!("apis[{i}].apiId"),
+                format!("API {api_id} is listed twice"),
+            ));
         }
         let mut resolved = Vec::with_capacity(operations.len());
         for (j, op) in operations.iter().enumerate() {
@@ -257,7 +265,10 @@ pub fn resolve_apis(
             if !seen.insert((op.verb.clone(), op.target.clone())) {
                 return Err(InputError::new(
                     format!("apis[{i}].operations[{j}]"),
-                    format!("{} {} is already taken from another API of the product", op.verb, op.target),
+                    format!(
+                        "{} {} is already taken from another API of the product",
+                        op.verb, op.target
+                    ),
                 ));
             }
         }
@@ -471,8 +482,10 @@ mod tests {
             "monetization": null, "businessInformation": {"businessOwner": "Jane"},
             "apis": [{"apiId": "api-1", "operations": [{"target": "/menu", "verb": "get"}]}]}))
         .expect("valid");
-        let apis = resolve_apis(input.apis.as_deref().unwrap_or_default(), |id| (id == "api-1").then(pizza))
-            .expect("resolves");
+        let apis = resolve_apis(input.apis.as_deref().unwrap_or_default(), |id| {
+            (id == "api-1").then(pizza)
+        })
+        .expect("resolves");
         assert_eq!(apis[0].name, "Pizza");
         assert_eq!(apis[0].operations[0].scopes, ["read"]);
         let product = Product::create(input, apis, "prod-1".into(), "admin", 7).expect("product");

@@ -77,8 +77,7 @@ pub struct LifecycleChange<'a> {
     pub document: &'a str,
 }
 
-const API_COLUMNS: &str =
-    "id, name, version, context, provider, lifecycle_status, document, definition, row_version, created_at, updated_at, api_type";
+const API_COLUMNS: &str = "id, name, version, context, provider, lifecycle_status, document, definition, row_version, created_at, updated_at, api_type";
 
 /// `%text%` for LIKE, with LIKE's own characters escaped (`\` is the escape).
 fn like_pattern(text: &str) -> String {

@@ -4,6 +4,8 @@
 //! backend (the node's PizzaShack sample over https) with the product's subscription, and the
 //! REST version aliases (Publisher v2/v3, DevPortal v2). On SQLite and again on PostgreSQL.
 
+#![recursion_limit = "256"]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -83,7 +85,10 @@ async fn publish_api(admin: &Admin<'_>, name: &str, context: &str) -> String {
     assert_eq!(api["businessInformation"]["businessOwner"], "Jane Roe", "{api}");
     let api_id = id(&api, "id");
     let revision = admin
-        .post(&format!("{P}/apis/{api_id}/revisions"), &json!({"description": "first"}))
+        .post(
+            &format!("{P}/apis/{api_id}/revisions"),
+            &json!({"description": "first"}),
+        )
         .await;
     admin
         .post(
@@ -92,7 +97,10 @@ async fn publish_api(admin: &Admin<'_>, name: &str, context: &str) -> String {
         )
         .await;
     admin
-        .post(&format!("{P}/apis/change-lifecycle?apiId={api_id}&action=Publish"), &json!({}))
+        .post(
+            &format!("{P}/apis/change-lifecycle?apiId={api_id}&action=Publish"),
+            &json!({}),
+        )
         .await;
     api_id
 }
@@ -177,18 +185,33 @@ async fn products(node: &Node) {
 
     // Validation: unknown API, unknown operation, missing name, wrong type.
     let mut body = product_body("Bad", "/bad", "no-such-api", "PUBLISHED");
-    let (status, err) = admin.call(Method::POST, &format!("{P}/api-products"), Some(&body)).await;
+    let (status, err) = admin
+        .call(Method::POST, &format!("{P}/api-products"), Some(&body))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
-    assert!(err["description"].as_str().unwrap_or_default().contains("apis[0].apiId"), "{err}");
+    assert!(
+        err["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("apis[0].apiId"),
+        "{err}"
+    );
     body["apis"][0]["apiId"] = json!(api_id);
     body["apis"][0]["operations"][1]["target"] = json!("/nope");
-    let (status, err) = admin.call(Method::POST, &format!("{P}/api-products"), Some(&body)).await;
+    let (status, err) = admin
+        .call(Method::POST, &format!("{P}/api-products"), Some(&body))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     let text = err.to_string();
-    assert!(text.contains("apis[0].operations[1]") && text.contains("POST /nope"), "{err}");
+    assert!(
+        text.contains("apis[0].operations[1]") && text.contains("POST /nope"),
+        "{err}"
+    );
     let mut body = product_body("Bad", "/bad", &api_id, "PUBLISHED");
     body["cacheTimeout"] = json!("soon");
-    let (status, err) = admin.call(Method::POST, &format!("{P}/api-products"), Some(&body)).await;
+    let (status, err) = admin
+        .call(Method::POST, &format!("{P}/api-products"), Some(&body))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     assert!(err.to_string().contains("cacheTimeout"), "{err}");
 
@@ -206,7 +229,9 @@ async fn products(node: &Node) {
     assert_eq!(product["subscriptionAvailability"], "ALL_TENANTS");
     let got = admin.get(&format!("{P}/api-products/{product_id}")).await;
     assert_eq!(got["name"], "PizzaShackAPIProduct");
-    let listed = admin.get(&format!("{P}/api-products?limit=10&offset=0&query=name:Pizza")).await;
+    let listed = admin
+        .get(&format!("{P}/api-products?limit=10&offset=0&query=name:Pizza"))
+        .await;
     assert_eq!(listed["count"], 1, "{listed}");
     assert_eq!(listed["list"][0]["state"], "PUBLISHED");
     // The Publisher's API list does not show products; the product is not an API there.
@@ -233,7 +258,10 @@ async fn products(node: &Node) {
         .call(Method::PUT, &format!("{P}/api-products/{product_id}"), Some(&update))
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
-    assert_eq!((updated["description"].as_str(), updated["name"].as_str()), (Some("bundle"), Some("PizzaShackAPIProduct")));
+    assert_eq!(
+        (updated["description"].as_str(), updated["name"].as_str()),
+        (Some("bundle"), Some("PizzaShackAPIProduct"))
+    );
     update["apis"][0]["operations"][0]["target"] = json!("/missing");
     let (status, _) = admin
         .call(Method::PUT, &format!("{P}/api-products/{product_id}"), Some(&update))
@@ -271,7 +299,10 @@ async fn products(node: &Node) {
     assert_eq!(listed["count"], 4);
     let deployed = admin
         .post(
-            &format!("{P}/api-products/{product_id}/deploy-revision?revisionId={}", revisions[0]),
+            &format!(
+                "{P}/api-products/{product_id}/deploy-revision?revisionId={}",
+                revisions[0]
+            ),
             &json!([{"name": "Default", "vhost": "localhost", "displayOnDevportal": true}]),
         )
         .await;
@@ -299,7 +330,9 @@ async fn products(node: &Node) {
         .call(
             Method::POST,
             &format!("{D}/subscriptions"),
-            Some(&json!({"applicationId": id(&app, "applicationId"), "apiId": product_id, "throttlingPolicy": "Bronze"})),
+            Some(
+                &json!({"applicationId": id(&app, "applicationId"), "apiId": product_id, "throttlingPolicy": "Bronze"}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
@@ -320,7 +353,9 @@ async fn products(node: &Node) {
     assert_eq!((status, body["code"].as_str()), (404, Some("900906")), "{body}");
 
     // The product's tier is recorded on the subscription.
-    let subs = admin.get(&format!("{D}/subscriptions?applicationId={product_app}")).await;
+    let subs = admin
+        .get(&format!("{D}/subscriptions?applicationId={product_app}"))
+        .await;
     assert_eq!(subs["list"][0]["apiId"], product_id.as_str());
     assert_eq!(subs["list"][0]["throttlingPolicy"], "Gold");
     assert_eq!(subs["list"][0]["apiInfo"]["type"], "APIPRODUCT", "{subs}");
@@ -359,7 +394,11 @@ async fn products(node: &Node) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     let (status, _) = admin
-        .call(Method::DELETE, &format!("{P}/api-products/{}", id(&created, "id")), None)
+        .call(
+            Method::DELETE,
+            &format!("{P}/api-products/{}", id(&created, "id")),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
 
@@ -388,7 +427,11 @@ async fn products(node: &Node) {
     }
     let a = admin.get(&format!("/api/am/publisher/v2/apis/{api_id}")).await;
     assert_eq!(a["id"], api_id.as_str());
-    let a = admin.get(&format!("/api/am/devportal/v2/subscriptions?applicationId={product_app}")).await;
+    let a = admin
+        .get(&format!(
+            "/api/am/devportal/v2/subscriptions?applicationId={product_app}"
+        ))
+        .await;
     assert_eq!(a["count"], 1);
 }
 

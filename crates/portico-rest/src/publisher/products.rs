@@ -59,7 +59,10 @@ async fn check_product_policies(state: &RestState, input: &ProductInput) -> Resu
 
 /// Resolves the requested `apis` against the stored APIs (400 naming the unknown API or
 /// operation).
-async fn resolve(state: &RestState, requested: &[(String, Vec<portico_apis::Operation>)]) -> Result<Vec<ProductApi>, ApiError> {
+async fn resolve(
+    state: &RestState,
+    requested: &[(String, Vec<portico_apis::Operation>)],
+) -> Result<Vec<ProductApi>, ApiError> {
     let mut found = HashMap::new();
     for (id, _) in requested {
         if let Some(row) = state.store.find_api(id).await?

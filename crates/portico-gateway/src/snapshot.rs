@@ -15,9 +15,12 @@ pub struct CompiledApi {
     resources: matchit::Router<Vec<(Method, usize)>>,
     pub production: Option<Arc<EndpointPool>>,
     pub sandbox: Option<Arc<EndpointPool>>,
-    /// An API Product's backends, index for index with `def.backends`: (production, sandbox).
-    pub backends: Vec<(Option<Arc<EndpointPool>>, Option<Arc<EndpointPool>>)>,
+    /// An API Product's backends, index for index with `def.backends`.
+    pub backends: Vec<BackendPools>,
 }
+
+/// The (production, sandbox) endpoint pools of one API an API Product's resources go to.
+pub type BackendPools = (Option<Arc<EndpointPool>>, Option<Arc<EndpointPool>>);
 
 impl CompiledApi {
     /// The (production, sandbox) pools serving `resource`: its backend's for an API Product's

@@ -179,7 +179,8 @@ async fn subscribed_app(admin: &Admin<'_>, name: &str, api_id: &str, tier: &str)
     (app_id, id(&keys["token"], "accessToken"))
 }
 
-async fn products(node: &Node) {
+/// Runs the scenario; returns a token of the application subscribed to the product.
+async fn products(node: &Node) -> String {
     let admin = Admin(node);
     let api_id = publish_api(&admin, "PizzaShackAPI", "/pizza").await;
 
@@ -433,12 +434,17 @@ async fn products(node: &Node) {
         ))
         .await;
     assert_eq!(a["count"], 1);
+    product_token
 }
 
 #[tokio::test]
 async fn sqlite_api_products() {
     let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
-    products(&node).await;
+    let token = products(&node).await;
+    // After a restart the product's artifact is rewritten from the store and served again.
+    let node = node.restart().await.expect("restart");
+    let menu = eventually(&node, "/pizzaproduct/menu", &token, 200).await;
+    assert!(menu.is_array(), "{menu}");
 }
 
 #[tokio::test]

@@ -311,6 +311,25 @@ async fn products(node: &Node) -> String {
     let deployments = admin.get(&format!("{P}/api-products/{product_id}/deployments")).await;
     assert_eq!(deployments["count"], 1);
 
+    // Restoring a revision makes it the working copy again.
+    let mut changed = admin.get(&format!("{P}/api-products/{product_id}")).await;
+    changed["description"] = json!("changed");
+    let (status, _) = admin
+        .call(Method::PUT, &format!("{P}/api-products/{product_id}"), Some(&changed))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let restored = admin
+        .post(
+            &format!(
+                "{P}/api-products/{product_id}/restore-revision?revisionId={}",
+                revisions[0]
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(restored["description"], "bundle", "{restored}");
+    assert_eq!(restored["isRevision"], false);
+
     // The DevPortal lists the published product with its type.
     let listed = admin.get(&format!("{D}/apis")).await;
     let entry = listed["list"]
@@ -378,6 +397,15 @@ async fn products(node: &Node) -> String {
         )
         .await;
     eventually(node, "/pizzaproduct/menu", &product_token, 200).await;
+
+    let history = admin
+        .get(&format!("{P}/api-products/{product_id}/lifecycle-history"))
+        .await;
+    assert_eq!(history["count"], 3, "{history}");
+    let lc = admin
+        .get(&format!("{P}/api-products/{product_id}/lifecycle-state"))
+        .await;
+    assert_eq!(lc["state"], "Published", "{lc}");
 
     // A product created in CREATED state cannot be subscribed to.
     let created = admin

@@ -9,7 +9,7 @@ use portico_apis::{LifecycleAction, LifecycleStatus};
 use portico_store::LifecycleChange;
 use serde_json::{Value, json};
 
-use super::{api_of, check_if_match, load_api, precondition_failed, rfc3339, to_document};
+use super::{api_of, check_if_match, load_api, load_kind, precondition_failed, rfc3339, to_document};
 use crate::{ApiError, Auth, RestState};
 
 fn lifecycle_state(status: LifecycleStatus) -> Value {
@@ -97,13 +97,13 @@ pub async fn change(
 }
 
 /// `GET /apis/{apiId}/lifecycle-history`.
-pub async fn history(
+pub async fn history<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path(api_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require_any(&["apim:api_view", "apim:api_publish", "apim:api_manage"])?;
-    load_api(&state, &api_id).await?;
+    load_kind(&state, &api_id, PRODUCT).await?;
     let display = |s: &str| {
         LifecycleStatus::parse(s)
             .map(|s| s.display().to_owned())
@@ -127,7 +127,7 @@ pub async fn history(
 }
 
 /// `GET /apis/{apiId}/lifecycle-state`.
-pub async fn state(
+pub async fn state<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path(api_id): Path<String>,
@@ -138,6 +138,6 @@ pub async fn state(
         "apim:api_create",
         "apim:api_manage",
     ])?;
-    let row = load_api(&state, &api_id).await?;
+    let row = load_kind(&state, &api_id, PRODUCT).await?;
     Ok(Json(lifecycle_state(api_of(&row)?.life_cycle_status)))
 }

@@ -35,8 +35,8 @@ pub fn routes() -> Router<RestState> {
             "/apis/{api_id}/swagger",
             get(apis::get_swagger).put(import::put_swagger),
         )
-        .route("/apis/{api_id}/lifecycle-history", get(lifecycle::history))
-        .route("/apis/{api_id}/lifecycle-state", get(lifecycle::state))
+        .route("/apis/{api_id}/lifecycle-history", get(lifecycle::history::<false>))
+        .route("/apis/{api_id}/lifecycle-state", get(lifecycle::state::<false>))
         .route(
             "/apis/{api_id}/revisions",
             get(revisions::list::<false>).post(revisions::create::<false>),
@@ -48,7 +48,7 @@ pub fn routes() -> Router<RestState> {
         .route("/apis/{api_id}/deployments", get(revisions::deployments::<false>))
         .route("/apis/{api_id}/deploy-revision", post(revisions::deploy::<false>))
         .route("/apis/{api_id}/undeploy-revision", post(revisions::undeploy::<false>))
-        .route("/apis/{api_id}/restore-revision", post(revisions::restore))
+        .route("/apis/{api_id}/restore-revision", post(revisions::restore::<false>))
         .route("/api-products", get(products::list).post(products::create))
         .route("/api-products/change-lifecycle", post(products::change_lifecycle))
         .route(
@@ -74,6 +74,18 @@ pub fn routes() -> Router<RestState> {
         .route(
             "/api-products/{api_product_id}/undeploy-revision",
             post(revisions::undeploy::<true>),
+        )
+        .route(
+            "/api-products/{api_product_id}/restore-revision",
+            post(revisions::restore::<true>),
+        )
+        .route(
+            "/api-products/{api_product_id}/lifecycle-history",
+            get(lifecycle::history::<true>),
+        )
+        .route(
+            "/api-products/{api_product_id}/lifecycle-state",
+            get(lifecycle::state::<true>),
         )
         .route("/environments", get(policies::environments))
         .route(

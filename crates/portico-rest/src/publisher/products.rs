@@ -35,7 +35,7 @@ fn document(product: &Product) -> Result<String, ApiError> {
     serde_json::to_string(product).map_err(|e| ApiError::internal(format!("cannot serialise the API Product: {e}")))
 }
 
-fn product_response(status: StatusCode, row: &ApiRow) -> Result<Response, ApiError> {
+pub(crate) fn product_response(status: StatusCode, row: &ApiRow) -> Result<Response, ApiError> {
     let product = product_of(row)?;
     let mut response = (status, Json(product)).into_response();
     response.headers_mut().insert(header::ETAG, etag(row));
@@ -110,6 +110,20 @@ pub(crate) fn snapshot(document: &str, number: i64, backends: &[ArtifactBackend]
             .unwrap_or_else(|_| document.to_owned())
         }
         Err(_) => document.to_owned(),
+    }
+}
+
+/// The working copy restored from a product revision's snapshot.
+pub(crate) fn restored(snapshot: &str, now: i64) -> String {
+    match serde_json::from_str::<ProductSnapshot>(snapshot) {
+        Ok(ProductSnapshot { mut product, .. }) => {
+            product.is_revision = false;
+            product.revisioned_api_product_id = None;
+            product.revision_id = 0;
+            product.last_updated_time = now.to_string();
+            serde_json::to_string(&product).unwrap_or_else(|_| snapshot.to_owned())
+        }
+        Err(_) => snapshot.to_owned(),
     }
 }
 

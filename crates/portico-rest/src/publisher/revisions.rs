@@ -16,7 +16,7 @@ use portico_store::{
 };
 use serde_json::{Value, json};
 
-use super::{api_of, input_error, json_body, load_api, load_kind, rfc3339};
+use super::{api_of, input_error, json_body, load_kind, rfc3339};
 use crate::{ApiError, Auth, RestState};
 
 fn deployment_json(d: &DeploymentRow) -> Value {
@@ -424,7 +424,7 @@ pub async fn undeploy<const PRODUCT: bool>(
 }
 
 /// `POST /apis/{apiId}/restore-revision?revisionId=`: the revision becomes the working copy.
-pub async fn restore(
+pub async fn restore<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Path(api_id): Path<String>,
@@ -432,11 +432,14 @@ pub async fn restore(
 ) -> Result<Response, ApiError> {
     auth.require_any(&["apim:api_create", "apim:api_manage", "apim:api_publish"])?;
     let revision_id = required_query(&params, "revisionId")?;
-    load_api(&state, &api_id).await?;
+    load_kind(&state, &api_id, PRODUCT).await?;
     let now = super::apis::now_millis();
     let restored = state
         .store
         .restore_revision(&api_id, revision_id, |snapshot| {
+            if PRODUCT {
+                return super::products::restored(snapshot, now);
+            }
             match serde_json::from_str::<Api>(snapshot) {
                 Ok(mut api) => {
                     api.is_revision = false;
@@ -454,6 +457,9 @@ pub async fn restore(
             "Revision {revision_id} of API {api_id} not found"
         )));
     }
-    let row = load_api(&state, &api_id).await?;
+    let row = load_kind(&state, &api_id, PRODUCT).await?;
+    if PRODUCT {
+        return super::products::product_response(StatusCode::CREATED, &row);
+    }
     super::apis::api_response(StatusCode::CREATED, &row)
 }

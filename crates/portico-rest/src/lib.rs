@@ -82,9 +82,5 @@ pub fn router(state: RestState) -> Router {
             middleware::reject_large_bodies,
         ))
         .layer(axum::middleware::from_fn(middleware::wso2_error_bodies))
-        .layer(axum::middleware::from_fn_with_state(
-            state.store.clone(),
-            middleware::wake_feed_followers,
-        ))
         .with_state(state)
 }

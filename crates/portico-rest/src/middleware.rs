@@ -31,21 +31,6 @@ fn too_large(limit: usize) -> Response {
     .into_response()
 }
 
-/// After a request that may have written (any method but GET, HEAD, OPTIONS), wakes this node's
-/// change-feed followers: what the request committed (a key mapping, a subscription, a
-/// revocation) reaches this node's gateway at once, not at the next feed poll.
-pub async fn wake_feed_followers(State(store): State<portico_store::Store>, request: Request, next: Next) -> Response {
-    let writes = !matches!(
-        *request.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-    );
-    let response = next.run(request).await;
-    if writes && response.status().is_success() {
-        store.wake_feed_followers();
-    }
-    response
-}
-
 /// Gives every error answer WSO2's JSON body, including those produced by the framework
 /// (405, 413 from extractors, malformed JSON, ...), so clients parse one format.
 pub async fn wso2_error_bodies(request: Request, next: Next) -> Response {

@@ -48,17 +48,11 @@ impl Store {
     /// A wake-up source for followers of the feed: PostgreSQL NOTIFY, or a plain timer on SQLite.
     pub async fn feed_listener(&self) -> Result<FeedListener, StoreError> {
         match &self.pool {
-            crate::Pool::Sqlite(_) => Ok(FeedListener {
-                pg: None,
-                local: self.feed_wake.subscribe(),
-            }),
+            crate::Pool::Sqlite(_) => Ok(FeedListener { pg: None }),
             crate::Pool::Postgres(pool) => {
                 let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
                 listener.listen(FEED_CHANNEL).await?;
-                Ok(FeedListener {
-                    pg: Some(listener),
-                    local: self.feed_wake.subscribe(),
-                })
+                Ok(FeedListener { pg: Some(listener) })
             }
         }
     }
@@ -166,39 +160,20 @@ impl AppendInTx for sqlx::Transaction<'_, sqlx::Postgres> {
 /// Wakes a follower of the feed when another node (or this one) appends, or after a timeout.
 pub struct FeedListener {
     pg: Option<sqlx::postgres::PgListener>,
-    /// Wake-ups from this process's writers ([`crate::Store::wake_feed_followers`]).
-    local: tokio::sync::watch::Receiver<u64>,
 }
 
 impl FeedListener {
     /// Returns when a notification arrives or `max` has passed, whichever is first. Polling the
     /// feed after either is always correct; the notification only makes it prompt.
     pub async fn wait(&mut self, max: std::time::Duration) {
-        let local = &mut self.local;
-        let woken = async move {
-            if local.changed().await.is_err() {
-                // The store is gone: only the timeout remains.
-                std::future::pending::<()>().await;
-            }
-        };
         match &mut self.pg {
             Some(listener) => {
-                tokio::select! {
-                    received = tokio::time::timeout(max, listener.recv()) => {
-                        if let Ok(Err(e)) = received {
-                            tracing::debug!(error = %e, "feed listener lost its connection; it reconnects on next wait");
-                            tokio::time::sleep(max).await;
-                        }
-                    }
-                    () = woken => {}
+                if let Ok(Err(e)) = tokio::time::timeout(max, listener.recv()).await {
+                    tracing::debug!(error = %e, "feed listener lost its connection; it reconnects on next wait");
+                    tokio::time::sleep(max).await;
                 }
             }
-            None => {
-                tokio::select! {
-                    () = tokio::time::sleep(max) => {}
-                    () = woken => {}
-                }
-            }
+            None => tokio::time::sleep(max).await,
         }
     }
 }

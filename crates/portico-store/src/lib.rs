@@ -76,9 +76,6 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     node_id: String,
-    /// Bumped by [`Store::wake_feed_followers`]: this process's feed followers read the feed at
-    /// once instead of at their next poll (SQLite has no NOTIFY).
-    feed_wake: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool; the body is compiled once per backend.
@@ -137,14 +134,7 @@ impl Store {
         Ok(Store {
             pool,
             node_id: options.node_id.clone(),
-            feed_wake: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
         })
-    }
-
-    /// Wakes this process's change-feed followers (after a write committed events), so that a
-    /// change made through this node reaches its own gateway without waiting for a poll.
-    pub fn wake_feed_followers(&self) {
-        self.feed_wake.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub fn backend(&self) -> Backend {

@@ -134,7 +134,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     // environments this node serves, and follows changes to them.
     let artifacts_dir = config.home.join("deployment/server");
     let mut artifact_dir = portico_gateway::artifact::ArtifactDir::new(artifacts_dir, config.served_environments());
-    let routable = artifact_dir.sync_into(&gateway, true).unwrap_or(0);
+    let routable = artifact_dir
+        .sync_into(&gateway, portico_gateway::artifact::Scan::Full, true)
+        .unwrap_or(0);
     // Deployments made on other nodes (same database) reach this node's artifacts and gateway
     // through the change feed, and so do changes to applications, keys and subscriptions (from
     // any node, this one included). SQLite has no notifications: poll it more often (an indexed

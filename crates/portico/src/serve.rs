@@ -90,7 +90,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let follower = oauth.spawn_follower(feed_position);
 
     let artifacts_changed = Arc::new(tokio::sync::Notify::new());
+    let applied_here = portico_cluster::FollowerProgress::new(feed_position);
     let state = portico_rest::RestState {
+        applied_here: applied_here.clone(),
         artifacts_changed: artifacts_changed.clone(),
         config: config.clone(),
         store: store.clone(),
@@ -151,9 +153,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         let node_id = node_id.clone();
         let gateway = gateway.clone();
         let store = store.clone();
-        tokio::spawn(portico_cluster::follow(
+        tokio::spawn(portico_cluster::follow_with_progress(
             store.clone(),
-            feed_position,
+            applied_here,
             feed_poll,
             move |events| {
                 let from_elsewhere = events

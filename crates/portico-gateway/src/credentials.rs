@@ -156,7 +156,7 @@ impl TokenCache {
                             let mut index = 0usize;
                             map.retain(|_, _| {
                                 index += 1;
-                                index % 2 == 0
+                                index.is_multiple_of(2)
                             });
                         }
                     }

@@ -84,14 +84,24 @@ const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_mil
 /// already sees the new application, key or subscription. Bounded; on a timeout the change still
 /// arrives moments later.
 pub async fn read_your_writes(State(state): State<crate::RestState>, request: Request, next: Next) -> Response {
+    // Under `nest`, the URI seen here may have lost its prefix; the original one is kept.
+    let path = request.extensions().get::<axum::extract::OriginalUri>().map_or_else(
+        || request.uri().path().to_owned(),
+        |original| original.0.path().to_owned(),
+    );
     let changes = !matches!(
         *request.method(),
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-    ) && request.uri().path().starts_with("/api/am/");
+    ) && path.starts_with("/api/am/");
     let response = next.run(request).await;
     if changes && response.status().is_success() {
         match state.store.latest_seq().await {
             Ok(seq) => {
+                tracing::debug!(
+                    seq,
+                    applied = state.applied_here.applied(),
+                    "waiting for this node to apply"
+                );
                 if !state.applied_here.caught_up(seq, READ_YOUR_WRITES_WAIT).await {
                     tracing::debug!(seq, "change not yet applied on this node when answering");
                 }

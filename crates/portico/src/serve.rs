@@ -176,7 +176,14 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
                     }
                     if identity_changed {
                         match load_identity(&store, &identity_base).await {
-                            Ok(identity) => gateway.install_identity(identity),
+                            Ok(identity) => {
+                                tracing::debug!(
+                                    clients = identity.clients.len(),
+                                    subscriptions = identity.subscriptions.len(),
+                                    "gateway identity reloaded"
+                                );
+                                gateway.install_identity(identity)
+                            }
                             Err(e) => tracing::warn!(error = %e, "cannot reload applications and subscriptions"),
                         }
                     }

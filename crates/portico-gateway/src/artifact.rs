@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::model::{
@@ -264,7 +266,7 @@ fn cors(value: Option<&Value>) -> Option<CorsDef> {
 }
 
 /// One file that could not be loaded.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{}: {reason}", path.display())]
 pub struct LoadError {
     pub path: std::path::PathBuf,
@@ -276,21 +278,63 @@ pub struct LoadError {
 /// deployed to several served environments, the newest deployment wins.
 pub fn load_dir(dir: &std::path::Path, environments: &[String]) -> (Vec<ApiDef>, Vec<LoadError>) {
     let mut cache = ArtifactDir::new(dir.to_path_buf(), environments.to_vec());
-    let (apis, errors, _) = cache.refresh();
-    (apis, errors)
+    let (apis, errors, _) = cache.refresh(Scan::Full);
+    (apis.iter().map(|a| ApiDef::clone(a)).collect(), errors)
 }
 
-type Stamp = (u64, Option<std::time::SystemTime>);
-/// A file's stamp and what reading it gave: (deployed time, API) or why it failed.
-type CachedFile = (Stamp, Result<(i64, ApiDef), String>);
+/// What identifies a file's content without reading it: inode (free from `readdir`; writers
+/// replace artifacts by renaming a new file over the old one, which changes it), size and
+/// modification time (a `stat`, for files edited in place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+/// A file's stamp, what reading it gave ((deployed time, API) or why it failed), and the
+/// refresh that last saw it.
+struct CachedFile {
+    stamp: Stamp,
+    parsed: Result<(i64, Arc<ApiDef>), String>,
+    seen: u64,
+}
+
+/// How thoroughly [`ArtifactDir::refresh`] looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// Directory listings only: new, removed and replaced (renamed-over) files. No `stat` per
+    /// file, so it stays cheap with thousands of artifacts; used when a writer on this node
+    /// says something changed.
+    Quick,
+    /// Also `stat`s every file, catching files edited in place; used periodically.
+    Full,
+}
 
 /// An artifact directory with what was last read from it: a refresh only re-reads the files
-/// whose size or modification time changed, so following a directory of thousands of APIs
-/// costs a `stat` per file.
+/// that changed, and unchanged APIs keep their shared definitions (so the gateway reuses their
+/// compiled form by pointer).
 pub struct ArtifactDir {
     dir: std::path::PathBuf,
     environments: Vec<String>,
     files: std::collections::HashMap<std::path::PathBuf, CachedFile>,
+    /// Counts refreshes; files not seen by the latest one are gone.
+    generation: u64,
+    /// The APIs and errors of the files as last collected.
+    apis: Vec<Arc<ApiDef>>,
+    errors: Vec<LoadError>,
+}
+
+fn inode_of(entry: &std::fs::DirEntry) -> u64 {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::DirEntryExt::ino(entry)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = entry;
+        0
+    }
 }
 
 impl ArtifactDir {
@@ -299,13 +343,17 @@ impl ArtifactDir {
             dir,
             environments,
             files: std::collections::HashMap::new(),
+            generation: 0,
+            apis: Vec::new(),
+            errors: Vec::new(),
         }
     }
 
     /// Re-reads what changed. Returns the APIs, the files that failed, and whether anything
     /// changed since the last refresh.
-    pub fn refresh(&mut self) -> (Vec<ApiDef>, Vec<LoadError>, bool) {
-        let mut present = std::collections::HashSet::new();
+    pub fn refresh(&mut self, scan: Scan) -> (Vec<Arc<ApiDef>>, Vec<LoadError>, bool) {
+        self.generation += 1;
+        let generation = self.generation;
         let mut changed = false;
         for env in &self.environments {
             let Ok(entries) = std::fs::read_dir(self.dir.join(env)) else {
@@ -316,30 +364,61 @@ impl ArtifactDir {
                 if path.extension().is_none_or(|e| e != "json") {
                     continue;
                 }
+                let inode = inode_of(&entry);
+                let cached = match self.files.get_mut(&path) {
+                    Some(file) => {
+                        file.seen = generation;
+                        if scan == Scan::Quick && file.stamp.inode == inode && inode != 0 {
+                            continue;
+                        }
+                        Some(file.stamp)
+                    }
+                    None => None,
+                };
                 let Ok(meta) = entry.metadata() else { continue };
-                let stamp: Stamp = (meta.len(), meta.modified().ok());
-                present.insert(path.clone());
-                if self.files.get(&path).is_some_and(|(s, _)| *s == stamp) {
+                let stamp = Stamp {
+                    inode,
+                    len: meta.len(),
+                    modified: meta.modified().ok(),
+                };
+                if cached == Some(stamp) {
                     continue;
                 }
                 changed = true;
                 let parsed = read_artifact(&path);
-                self.files.insert(path, (stamp, parsed));
+                self.files.insert(
+                    path,
+                    CachedFile {
+                        stamp,
+                        parsed,
+                        seen: generation,
+                    },
+                );
             }
         }
         let before = self.files.len();
-        self.files.retain(|path, _| present.contains(path));
+        self.files.retain(|_, file| file.seen == generation);
         changed |= self.files.len() != before;
+        if changed || self.generation == 1 {
+            self.collect();
+        }
+        (self.apis.clone(), self.errors.clone(), changed)
+    }
 
-        let mut by_id: std::collections::HashMap<&str, (i64, &ApiDef)> = std::collections::HashMap::new();
+    /// Recomputes the API list from the cached files: when one API is deployed to several
+    /// served environments, the newest deployment wins (ties: the first path in order).
+    fn collect(&mut self) {
+        let mut by_id: std::collections::HashMap<&str, (i64, &std::path::PathBuf, &Arc<ApiDef>)> =
+            std::collections::HashMap::with_capacity(self.files.len());
         let mut errors = Vec::new();
-        let mut paths: Vec<&std::path::PathBuf> = self.files.keys().collect();
-        paths.sort();
-        for path in paths {
-            match &self.files[path].1 {
+        for (path, file) in &self.files {
+            match &file.parsed {
                 Ok((deployed, api)) => {
-                    if by_id.get(api.id.as_str()).is_none_or(|(t, _)| *t <= *deployed) {
-                        by_id.insert(api.id.as_str(), (*deployed, api));
+                    let wins = by_id
+                        .get(api.id.as_str())
+                        .is_none_or(|(t, p, _)| (*t, std::cmp::Reverse(*p)) < (*deployed, std::cmp::Reverse(path)));
+                    if wins {
+                        by_id.insert(api.id.as_str(), (*deployed, path, api));
                     }
                 }
                 Err(reason) => errors.push(LoadError {
@@ -348,27 +427,29 @@ impl ArtifactDir {
                 }),
             }
         }
-        let mut apis: Vec<ApiDef> = by_id.into_values().map(|(_, api)| api.clone()).collect();
-        apis.sort_by(|a, b| a.id.cmp(&b.id));
-        (apis, errors, changed)
+        errors.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut apis: Vec<Arc<ApiDef>> = by_id.into_values().map(|(_, _, api)| Arc::clone(api)).collect();
+        apis.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        self.apis = apis;
+        self.errors = errors;
     }
 }
 
-fn read_artifact(path: &std::path::Path) -> Result<(i64, ApiDef), String> {
+fn read_artifact(path: &std::path::Path) -> Result<(i64, Arc<ApiDef>), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let doc: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
     let deployed = doc.get("deployedTime").and_then(Value::as_i64).unwrap_or(0);
     api_from_artifact(&doc)
-        .map(|api| (deployed, api))
+        .map(|api| (deployed, Arc::new(api)))
         .map_err(|e| e.to_string())
 }
 
 impl ArtifactDir {
     /// Refreshes and, when anything changed (or `force`), installs the APIs into `gateway`.
     /// Returns the number of APIs installed, if it installed.
-    pub fn sync_into(&mut self, gateway: &crate::Gateway, force: bool) -> Option<usize> {
+    pub fn sync_into(&mut self, gateway: &crate::Gateway, scan: Scan, force: bool) -> Option<usize> {
         let started = std::time::Instant::now();
-        let (apis, errors, changed) = self.refresh();
+        let (apis, errors, changed) = self.refresh(scan);
         if !(changed || force) {
             return None;
         }
@@ -376,7 +457,7 @@ impl ArtifactDir {
             tracing::warn!(error = %e, "artifact not loaded");
         }
         let count = apis.len();
-        gateway.install(apis);
+        gateway.install_shared(apis);
         tracing::debug!(
             apis = count,
             micros = started.elapsed().as_micros() as u64,
@@ -386,21 +467,29 @@ impl ArtifactDir {
     }
 }
 
-/// Follows an artifact directory: reloads whenever its files change (checked every `interval`,
-/// which also works where file events do not cross machines, as on NFS, and at once when `wake`
-/// is notified by a writer on this node). Runs until dropped.
+/// Every this many intervals, [`serve_dir`] looks at every file ([`Scan::Full`]).
+const FULL_SCAN_EVERY: u32 = 10;
+
+/// Follows an artifact directory: a quick look at once when `wake` is notified by a writer on
+/// this node, a quick look every `interval` (which also works where file events do not cross
+/// machines, as with rsync or NFS: those writers rename files into place), and a full look
+/// every tenth interval (files edited in place). Runs until dropped.
 pub async fn serve_dir(
     gateway: std::sync::Arc<crate::Gateway>,
     mut artifacts: ArtifactDir,
     interval: Duration,
     wake: std::sync::Arc<tokio::sync::Notify>,
 ) {
+    let mut ticks = 0u32;
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            () = wake.notified() => {}
-        }
-        artifacts.sync_into(&gateway, false);
+        let scan = tokio::select! {
+            () = tokio::time::sleep(interval) => {
+                ticks += 1;
+                if ticks.is_multiple_of(FULL_SCAN_EVERY) { Scan::Full } else { Scan::Quick }
+            }
+            () = wake.notified() => Scan::Quick,
+        };
+        artifacts.sync_into(&gateway, scan, false);
     }
 }
 
@@ -429,6 +518,57 @@ mod tests {
         assert!(errors[0].to_string().contains("broken.json"), "{}", errors[0]);
         let (apis, _) = load_dir(dir.path(), &["Default".to_owned(), "Other".to_owned()]);
         assert_eq!(apis.len(), 2);
+    }
+
+    #[test]
+    fn quick_scans_see_renamed_files_full_scans_see_edits_and_unchanged_apis_stay_shared() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let default = dir.path().join("Default");
+        std::fs::create_dir_all(&default).expect("mkdir");
+        let endpoint = json!({"endpoint_type": "http", "production_endpoints": {"url": "http://b"}});
+        let write = |name: &str, id: &str, version: &str, rename: bool| {
+            let mut d = doc(endpoint.clone());
+            d["id"] = json!(id);
+            d["version"] = json!(version);
+            let target = default.join(name);
+            if rename {
+                let tmp = default.join(format!(".{name}.tmp"));
+                std::fs::write(&tmp, d.to_string()).expect("write");
+                std::fs::rename(&tmp, &target).expect("rename");
+            } else {
+                std::fs::write(&target, d.to_string()).expect("write in place");
+            }
+        };
+        write("a.json", "a", "1.0.0", true);
+        write("b.json", "b", "1.0.0", true);
+        let mut cache = ArtifactDir::new(dir.path().to_path_buf(), vec!["Default".into()]);
+        let (first, _, changed) = cache.refresh(Scan::Full);
+        assert!(changed);
+        assert_eq!(first.len(), 2);
+
+        // Replaced by rename (how the Publisher, rsync and editors' safe-save write): quick sees it.
+        write("b.json", "b", "2.0.0", true);
+        let (second, _, changed) = cache.refresh(Scan::Quick);
+        assert!(changed);
+        assert_eq!(second[1].version, "2.0.0");
+        assert!(
+            Arc::ptr_eq(&first[0], &second[0]),
+            "unchanged API keeps its shared definition"
+        );
+
+        // Edited in place (same inode): only the full scan notices, by size or mtime.
+        write("a.json", "a", "3.0.0.0", false);
+        let (_, _, changed) = cache.refresh(Scan::Quick);
+        assert!(!changed);
+        let (third, _, changed) = cache.refresh(Scan::Full);
+        assert!(changed);
+        assert_eq!(third[0].version, "3.0.0.0");
+
+        // Removed: quick sees it.
+        std::fs::remove_file(default.join("b.json")).expect("remove");
+        let (fourth, _, changed) = cache.refresh(Scan::Quick);
+        assert!(changed);
+        assert_eq!(fourth.len(), 1);
     }
 
     fn doc(endpoint_config: Value) -> Value {

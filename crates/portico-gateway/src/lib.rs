@@ -121,6 +121,12 @@ impl Gateway {
     /// Compiles `apis` into a new snapshot and swaps it in. APIs that fail to compile are left
     /// out and returned; the others serve.
     pub fn install(&self, apis: Vec<model::ApiDef>) -> Vec<BuildError> {
+        self.install_shared(apis.into_iter().map(Arc::new).collect())
+    }
+
+    /// [`Gateway::install`] for definitions shared with a cache: an API whose `Arc` is the one
+    /// already compiled is reused without even comparing it.
+    pub fn install_shared(&self, apis: Vec<Arc<model::ApiDef>>) -> Vec<BuildError> {
         let current = self.snapshot.load_full();
         let (routes, errors) = RoutingTable::build(apis, &self.pools, &current.routes);
         drop(current);

@@ -11,12 +11,17 @@ use crate::model::{ApiDef, ApiStatus, ResourceDef};
 /// One API, compiled.
 #[derive(Debug)]
 pub struct CompiledApi {
-    pub def: ApiDef,
+    /// Shared with the artifact cache, so an unchanged API is recognised by pointer.
+    pub def: Arc<ApiDef>,
     resources: matchit::Router<Vec<(Method, usize)>>,
     pub production: Option<Arc<EndpointPool>>,
     pub sandbox: Option<Arc<EndpointPool>>,
     /// An API Product's backends, index for index with `def.backends`.
     pub backends: Vec<BackendPools>,
+    /// The versioned base path, and the version-less one for the default version; computed
+    /// once, shared by every table the API is in.
+    versioned_basepath: Arc<str>,
+    default_basepath: Arc<str>,
 }
 
 /// The (production, sandbox) endpoint pools of one API an API Product's resources go to.
@@ -57,7 +62,7 @@ pub enum RouteError {
 /// Everything the gateway routes on (the API half of a snapshot).
 #[derive(Debug, Default)]
 pub struct RoutingTable {
-    basepaths: HashMap<String, usize>,
+    basepaths: HashMap<Arc<str>, usize>,
     apis: Vec<Arc<CompiledApi>>,
     /// False only for the empty snapshot a gateway starts with before its first load.
     pub loaded: bool,
@@ -91,7 +96,11 @@ impl RoutingTable {
     /// artifact never takes the others down. Retired APIs are not routable. APIs whose
     /// definition is unchanged since `previous` are reused, not recompiled, so deploying one
     /// more API among thousands costs little.
-    pub fn build(defs: Vec<ApiDef>, pools: &PoolCache, previous: &RoutingTable) -> (RoutingTable, Vec<BuildError>) {
+    pub fn build(
+        defs: Vec<Arc<ApiDef>>,
+        pools: &PoolCache,
+        previous: &RoutingTable,
+    ) -> (RoutingTable, Vec<BuildError>) {
         let reusable: HashMap<&str, &Arc<CompiledApi>> = previous.apis.iter().map(|a| (a.def.id.as_str(), a)).collect();
         let mut snapshot = RoutingTable {
             loaded: true,
@@ -103,15 +112,13 @@ impl RoutingTable {
                 continue;
             }
             let compiled = match reusable.get(def.id.as_str()) {
-                Some(existing) if existing.def == def => Ok(Arc::clone(existing)),
+                Some(existing) if Arc::ptr_eq(&existing.def, &def) || existing.def == def => Ok(Arc::clone(existing)),
                 _ => compile(def, pools).map(Arc::new),
             };
             match compiled {
                 Ok(api) => {
                     let index = snapshot.apis.len();
-                    for base in basepaths(&api.def) {
-                        snapshot.basepaths.insert(base, index);
-                    }
+                    snapshot.basepaths.insert(api.versioned_basepath.clone(), index);
                     snapshot.apis.push(api);
                 }
                 Err(e) => errors.push(e),
@@ -121,7 +128,7 @@ impl RoutingTable {
         // the insertion order was.
         for (index, api) in snapshot.apis.iter().enumerate() {
             if api.def.is_default_version {
-                snapshot.basepaths.insert(default_basepath(&api.def), index);
+                snapshot.basepaths.insert(api.default_basepath.clone(), index);
             }
         }
         (snapshot, errors)
@@ -186,14 +193,6 @@ impl RoutingTable {
 
 /// The base paths an API answers on: `/{context}/{version}` (or the context with `{version}`
 /// filled in), plus the version-less path for the default version.
-fn basepaths(def: &ApiDef) -> Vec<String> {
-    let mut paths = vec![versioned_basepath(def)];
-    if def.is_default_version {
-        paths.push(default_basepath(def));
-    }
-    paths
-}
-
 fn versioned_basepath(def: &ApiDef) -> String {
     let context = def.context.trim_end_matches('/');
     if context.contains("{version}") {
@@ -209,7 +208,7 @@ fn default_basepath(def: &ApiDef) -> String {
     if path.is_empty() { "/".to_owned() } else { path }
 }
 
-fn compile(def: ApiDef, pools: &PoolCache) -> Result<CompiledApi, BuildError> {
+fn compile(def: Arc<ApiDef>, pools: &PoolCache) -> Result<CompiledApi, BuildError> {
     let mut by_path: HashMap<String, Vec<(Method, usize)>> = HashMap::new();
     for (index, resource) in def.resources.iter().enumerate() {
         let resource_error = |reason: String| BuildError::Resource {
@@ -260,6 +259,8 @@ fn compile(def: ApiDef, pools: &PoolCache) -> Result<CompiledApi, BuildError> {
         production,
         sandbox,
         backends,
+        versioned_basepath: versioned_basepath(&def).into(),
+        default_basepath: default_basepath(&def).into(),
         def,
     })
 }
@@ -347,6 +348,7 @@ mod tests {
     }
 
     fn build(defs: Vec<ApiDef>) -> RoutingTable {
+        let defs = defs.into_iter().map(Arc::new).collect();
         let (s, errors) = RoutingTable::build(defs, &PoolCache::default(), &RoutingTable::empty());
         assert!(errors.is_empty(), "{errors:?}");
         s
@@ -450,7 +452,11 @@ mod tests {
         let mut broken = api("b", "/b", "1", false, &[("GET", "/x")]);
         broken.production = Some(EndpointDef::Single(TargetDef::new("not a url")));
         let (s, errors) = RoutingTable::build(
-            vec![retired, broken, api("ok", "/ok", "1", false, &[("GET", "/x")])],
+            vec![
+                retired.into(),
+                broken.into(),
+                api("ok", "/ok", "1", false, &[("GET", "/x")]).into(),
+            ],
             &PoolCache::default(),
             &RoutingTable::empty(),
         );
@@ -465,16 +471,16 @@ mod tests {
     fn pools_survive_rebuilds() {
         let cache = PoolCache::default();
         let (a, _) = RoutingTable::build(
-            vec![api("p", "/p", "1", false, &[("GET", "/x")])],
+            vec![api("p", "/p", "1", false, &[("GET", "/x")]).into()],
             &cache,
             &RoutingTable::empty(),
         );
-        let (b, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/y")])], &cache, &a);
+        let (b, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/y")]).into()], &cache, &a);
         let pa = a.apis[0].production.as_ref().expect("pool");
         let pb = b.apis[0].production.as_ref().expect("pool");
         assert!(Arc::ptr_eq(pa, pb));
         // An unchanged API is reused as compiled; a changed one is compiled anew.
-        let (c, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/y")])], &cache, &b);
+        let (c, _) = RoutingTable::build(vec![api("p", "/p", "1", false, &[("GET", "/y")]).into()], &cache, &b);
         assert!(Arc::ptr_eq(&b.apis[0], &c.apis[0]));
         assert!(!Arc::ptr_eq(&a.apis[0], &b.apis[0]));
     }

@@ -42,6 +42,9 @@ pub struct RestState {
     /// Woken whenever an artifact file is written or removed, so this node's gateway reloads at
     /// once instead of at its next poll.
     pub artifacts_changed: Arc<tokio::sync::Notify>,
+    /// How far this node has applied the change feed (its gateway's applications, keys and
+    /// subscriptions); changing REST calls wait for it before answering.
+    pub applied_here: Arc<portico_cluster::FollowerProgress>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,5 +85,9 @@ pub fn router(state: RestState) -> Router {
             middleware::reject_large_bodies,
         ))
         .layer(axum::middleware::from_fn(middleware::wso2_error_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::read_your_writes,
+        ))
         .with_state(state)
 }

@@ -75,3 +75,39 @@ pub async fn wso2_error_bodies(request: Request, next: Next) -> Response {
 pub async fn not_found(request: Request<Body>) -> ApiError {
     ApiError::not_found(format!("No resource at {} {}", request.method(), request.uri().path()))
 }
+
+/// Longest a changing REST call waits for this node to apply its own change.
+const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// After a successful change through a REST API (`/api/am/...`), waits until this node's change
+/// feed follower has applied it, so that the caller's next request to this node's gateway
+/// already sees the new application, key or subscription. Bounded; on a timeout the change still
+/// arrives moments later.
+pub async fn read_your_writes(State(state): State<crate::RestState>, request: Request, next: Next) -> Response {
+    // Under `nest`, the URI seen here may have lost its prefix; the original one is kept.
+    let path = request.extensions().get::<axum::extract::OriginalUri>().map_or_else(
+        || request.uri().path().to_owned(),
+        |original| original.0.path().to_owned(),
+    );
+    let changes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    ) && path.starts_with("/api/am/");
+    let response = next.run(request).await;
+    if changes && response.status().is_success() {
+        match state.store.latest_seq().await {
+            Ok(seq) => {
+                tracing::debug!(
+                    seq,
+                    applied = state.applied_here.applied(),
+                    "waiting for this node to apply"
+                );
+                if !state.applied_here.caught_up(seq, READ_YOUR_WRITES_WAIT).await {
+                    tracing::debug!(seq, "change not yet applied on this node when answering");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read the change feed position"),
+        }
+    }
+    response
+}

@@ -90,7 +90,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let follower = oauth.spawn_follower(feed_position);
 
     let artifacts_changed = Arc::new(tokio::sync::Notify::new());
+    let applied_here = portico_cluster::FollowerProgress::new(feed_position);
     let state = portico_rest::RestState {
+        applied_here: applied_here.clone(),
         artifacts_changed: artifacts_changed.clone(),
         config: config.clone(),
         store: store.clone(),
@@ -134,7 +136,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     // environments this node serves, and follows changes to them.
     let artifacts_dir = config.home.join("deployment/server");
     let mut artifact_dir = portico_gateway::artifact::ArtifactDir::new(artifacts_dir, config.served_environments());
-    let routable = artifact_dir.sync_into(&gateway, true).unwrap_or(0);
+    let routable = artifact_dir
+        .sync_into(&gateway, portico_gateway::artifact::Scan::Full, true)
+        .unwrap_or(0);
     // Deployments made on other nodes (same database) reach this node's artifacts and gateway
     // through the change feed, and so do changes to applications, keys and subscriptions (from
     // any node, this one included). SQLite has no notifications: poll it more often (an indexed
@@ -149,9 +153,9 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         let node_id = node_id.clone();
         let gateway = gateway.clone();
         let store = store.clone();
-        tokio::spawn(portico_cluster::follow(
+        tokio::spawn(portico_cluster::follow_with_progress(
             store.clone(),
-            feed_position,
+            applied_here,
             feed_poll,
             move |events| {
                 let from_elsewhere = events
@@ -172,7 +176,14 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
                     }
                     if identity_changed {
                         match load_identity(&store, &identity_base).await {
-                            Ok(identity) => gateway.install_identity(identity),
+                            Ok(identity) => {
+                                tracing::debug!(
+                                    clients = identity.clients.len(),
+                                    subscriptions = identity.subscriptions.len(),
+                                    "gateway identity reloaded"
+                                );
+                                gateway.install_identity(identity)
+                            }
                             Err(e) => tracing::warn!(error = %e, "cannot reload applications and subscriptions"),
                         }
                     }

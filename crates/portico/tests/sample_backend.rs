@@ -185,3 +185,60 @@ async fn the_gateway_calls_https_backends_it_trusts_and_refuses_strangers() {
         .expect("order through the gateway");
     assert_eq!(r.status(), 201);
 }
+
+#[tokio::test]
+async fn a_ca_bundle_in_the_truststore_makes_a_strangers_certificate_trusted() {
+    let stranger = Node::start(Path::new(BIN), NodeOptions::default())
+        .await
+        .expect("stranger");
+    let bundle = stranger.home.join("conf/security/node-cert.pem");
+    let node = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: vec![(
+                "# file_name = \"conf/security/backend-ca.pem\"".into(),
+                format!("file_name = \"{}\"", bundle.display()),
+            )],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("node");
+    assert!(
+        node.output().contains("1 from [truststore] file_name"),
+        "{}",
+        node.output()
+    );
+    let foreign = format!("https://localhost:{}{SAMPLE}/", stranger.ports.management);
+    write_artifact(
+        &node.home,
+        "bundle",
+        &artifact("bundle", "/bundle", json!({"url": foreign})),
+    );
+    let r = routed(&node, "/bundle/1.0.0/menu").await;
+    assert_eq!(r.status(), 200, "verified against the bundle");
+
+    // A bundle that is not PEM stops the node with the key named.
+    let bad = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(bad.path(), "not a certificate").expect("write");
+    let home = tempfile::tempdir().expect("home");
+    portico_testkit::init_home(Path::new(BIN), home.path(), &NodeOptions::default()).expect("init");
+    let config = home.path().join("conf/deployment.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace(
+            "# file_name = \"conf/security/backend-ca.pem\"",
+            &format!("file_name = \"{}\"", bad.path().display()),
+        ),
+    )
+    .expect("edit");
+    let out = std::process::Command::new(BIN)
+        .args(["serve", "--home"])
+        .arg(home.path())
+        .output()
+        .expect("serve");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[truststore]"), "{stderr}");
+}

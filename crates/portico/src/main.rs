@@ -10,6 +10,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc (v3) instead of glibc's malloc: the gateway allocates and frees small buffers on
+/// every request, and malloc/free/consolidate were ~8% of its CPU profile. Measured on the
+/// open-resource path (wrk -c64, 4 alternating 6 s runs, same build otherwise): +3 to 5% req/s,
+/// 4 to 7% less CPU per request, for 3.5 MB more RSS (idle 19.5 -> 23 MB, peak 27.5 -> 31 MB).
+/// mimalloc v2 was faster still (+7%) but doubled the RSS, so v3 it is.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let cli = cli::Cli::parse();

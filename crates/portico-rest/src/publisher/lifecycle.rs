@@ -12,6 +12,29 @@ use serde_json::{Value, json};
 use super::{api_of, check_if_match, load_api, load_kind, precondition_failed, rfc3339, to_document};
 use crate::{ApiError, Auth, RestState};
 
+/// The id (under `id_param`) and the action of a `change-lifecycle` request, or 400 naming what
+/// is missing or unknown.
+pub(crate) fn lifecycle_query<'p>(
+    params: &'p HashMap<String, String>,
+    id_param: &str,
+) -> Result<(&'p String, LifecycleAction), ApiError> {
+    let id = params
+        .get(id_param)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request(format!("The query parameter `{id_param}` is required")))?;
+    let action_text = params
+        .get("action")
+        .ok_or_else(|| ApiError::bad_request("The query parameter `action` is required"))?;
+    let action = LifecycleAction::parse(action_text).ok_or_else(|| {
+        let known: Vec<&str> = LifecycleAction::ALL.iter().map(|a| a.name()).collect();
+        ApiError::bad_request(format!(
+            "action: unknown lifecycle action \"{action_text}\"; expected one of {}",
+            known.join(", ")
+        ))
+    })?;
+    Ok((id, action))
+}
+
 fn lifecycle_state(status: LifecycleStatus) -> Value {
     let transitions: Vec<Value> = status
         .transitions()
@@ -33,20 +56,7 @@ pub async fn change(
         .require_any(&["apim:api_publish", "apim:api_manage", "apim:api_import_export"])?
         .username
         .clone();
-    let api_id = params
-        .get("apiId")
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request("The query parameter `apiId` is required"))?;
-    let action_text = params
-        .get("action")
-        .ok_or_else(|| ApiError::bad_request("The query parameter `action` is required"))?;
-    let action = LifecycleAction::parse(action_text).ok_or_else(|| {
-        let known: Vec<&str> = LifecycleAction::ALL.iter().map(|a| a.name()).collect();
-        ApiError::bad_request(format!(
-            "action: unknown lifecycle action \"{action_text}\"; expected one of {}",
-            known.join(", ")
-        ))
-    })?;
+    let (api_id, action) = lifecycle_query(&params, "apiId")?;
     let mut row = load_api(&state, api_id).await?;
     let conditional = check_if_match(&headers, &row)?;
     for _ in 0..20 {

@@ -11,8 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portico_apis::{
-    ApiInput, ArtifactBackend, InputError, LifecycleAction, Product, ProductApi, ProductInput, ProductSnapshot,
-    resolve_apis,
+    ApiInput, ArtifactBackend, InputError, Product, ProductApi, ProductInput, ProductSnapshot, resolve_apis,
 };
 use portico_store::{API_TYPE_API, API_TYPE_PRODUCT, ApiRow, LifecycleChange, NewApiRow};
 use serde_json::{Value, json};
@@ -314,20 +313,7 @@ pub async fn change_lifecycle(
         .require_any(&["apim:api_publish", "apim:api_manage"])?
         .username
         .clone();
-    let id = params
-        .get("apiProductId")
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request("The query parameter `apiProductId` is required"))?;
-    let action_text = params
-        .get("action")
-        .ok_or_else(|| ApiError::bad_request("The query parameter `action` is required"))?;
-    let action = LifecycleAction::parse(action_text).ok_or_else(|| {
-        let known: Vec<&str> = LifecycleAction::ALL.iter().map(|a| a.name()).collect();
-        ApiError::bad_request(format!(
-            "action: unknown lifecycle action \"{action_text}\"; expected one of {}",
-            known.join(", ")
-        ))
-    })?;
+    let (id, action) = super::lifecycle::lifecycle_query(&params, "apiProductId")?;
     let mut row = load_product(&state, id).await?;
     let conditional = check_if_match(&headers, &row)?;
     for _ in 0..ATTEMPTS {

@@ -278,8 +278,11 @@ pub struct LoadError {
 /// deployed to several served environments, the newest deployment wins.
 pub fn load_dir(dir: &std::path::Path, environments: &[String]) -> (Vec<ApiDef>, Vec<LoadError>) {
     let mut cache = ArtifactDir::new(dir.to_path_buf(), environments.to_vec());
-    let (apis, errors, _) = cache.refresh(Scan::Full);
-    (apis.iter().map(|a| ApiDef::clone(a)).collect(), errors)
+    cache.refresh(Scan::Full);
+    (
+        cache.apis().iter().map(|a| ApiDef::clone(a)).collect(),
+        cache.errors().to_vec(),
+    )
 }
 
 /// What identifies a file's content without reading it: inode (free from `readdir`; writers
@@ -349,9 +352,9 @@ impl ArtifactDir {
         }
     }
 
-    /// Re-reads what changed. Returns the APIs, the files that failed, and whether anything
-    /// changed since the last refresh.
-    pub fn refresh(&mut self, scan: Scan) -> (Vec<Arc<ApiDef>>, Vec<LoadError>, bool) {
+    /// Re-reads what changed; returns whether anything changed since the last refresh. The
+    /// result is in [`ArtifactDir::apis`] and [`ArtifactDir::errors`].
+    pub fn refresh(&mut self, scan: Scan) -> bool {
         self.generation += 1;
         let generation = self.generation;
         let mut changed = false;
@@ -402,7 +405,17 @@ impl ArtifactDir {
         if changed || self.generation == 1 {
             self.collect();
         }
-        (self.apis.clone(), self.errors.clone(), changed)
+        changed
+    }
+
+    /// The APIs as of the last refresh, by id.
+    pub fn apis(&self) -> &[Arc<ApiDef>] {
+        &self.apis
+    }
+
+    /// The files that could not be loaded at the last refresh.
+    pub fn errors(&self) -> &[LoadError] {
+        &self.errors
     }
 
     /// Recomputes the API list from the cached files: when one API is deployed to several
@@ -449,15 +462,15 @@ impl ArtifactDir {
     /// Returns the number of APIs installed, if it installed.
     pub fn sync_into(&mut self, gateway: &crate::Gateway, scan: Scan, force: bool) -> Option<usize> {
         let started = std::time::Instant::now();
-        let (apis, errors, changed) = self.refresh(scan);
+        let changed = self.refresh(scan);
         if !(changed || force) {
             return None;
         }
-        for e in &errors {
+        for e in &self.errors {
             tracing::warn!(error = %e, "artifact not loaded");
         }
-        let count = apis.len();
-        gateway.install_shared(apis);
+        let count = self.apis.len();
+        gateway.install_shared(self.apis.clone());
         tracing::debug!(
             apis = count,
             micros = started.elapsed().as_micros() as u64,
@@ -542,13 +555,15 @@ mod tests {
         write("a.json", "a", "1.0.0", true);
         write("b.json", "b", "1.0.0", true);
         let mut cache = ArtifactDir::new(dir.path().to_path_buf(), vec!["Default".into()]);
-        let (first, _, changed) = cache.refresh(Scan::Full);
+        let changed = cache.refresh(Scan::Full);
+        let first = cache.apis().to_vec();
         assert!(changed);
         assert_eq!(first.len(), 2);
 
         // Replaced by rename (how the Publisher, rsync and editors' safe-save write): quick sees it.
         write("b.json", "b", "2.0.0", true);
-        let (second, _, changed) = cache.refresh(Scan::Quick);
+        let changed = cache.refresh(Scan::Quick);
+        let second = cache.apis().to_vec();
         assert!(changed);
         assert_eq!(second[1].version, "2.0.0");
         assert!(
@@ -558,15 +573,17 @@ mod tests {
 
         // Edited in place (same inode): only the full scan notices, by size or mtime.
         write("a.json", "a", "3.0.0.0", false);
-        let (_, _, changed) = cache.refresh(Scan::Quick);
+        let changed = cache.refresh(Scan::Quick);
         assert!(!changed);
-        let (third, _, changed) = cache.refresh(Scan::Full);
+        let changed = cache.refresh(Scan::Full);
+        let third = cache.apis().to_vec();
         assert!(changed);
         assert_eq!(third[0].version, "3.0.0.0");
 
         // Removed: quick sees it.
         std::fs::remove_file(default.join("b.json")).expect("remove");
-        let (fourth, _, changed) = cache.refresh(Scan::Quick);
+        let changed = cache.refresh(Scan::Quick);
+        let fourth = cache.apis().to_vec();
         assert!(changed);
         assert_eq!(fourth.len(), 1);
     }

@@ -8,9 +8,11 @@
 
 mod backend;
 mod node;
+mod rest;
 
 pub use backend::EchoBackend;
 pub use node::{Node, NodeOptions, NodePorts, init_home};
+pub use rest::Admin;
 
 use std::str::FromStr;
 

@@ -8,39 +8,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use portico_testkit::{Node, NodeOptions, PgDatabase};
+use portico_testkit::{Admin, Node, NodeOptions, PgDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portico");
 const D: &str = "/api/am/devportal/v3";
 const P: &str = "/api/am/publisher/v4";
-
-struct Admin<'a>(&'a Node);
-
-impl Admin<'_> {
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
-        let (user, pw) = self.0.admin();
-        let mut rb = self
-            .0
-            .client
-            .request(method, self.0.url(path))
-            .basic_auth(user, Some(pw));
-        if let Some(body) = body {
-            rb = rb.json(body);
-        }
-        let r = rb.send().await.expect("send");
-        let status = r.status();
-        let text = r.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> Value {
-        let (status, body) = self.call(Method::POST, path, Some(body)).await;
-        assert!(status.is_success(), "POST {path}: {status} {body}");
-        body
-    }
-}
 
 fn id(v: &Value, key: &str) -> String {
     v[key].as_str().unwrap_or_else(|| panic!("`{key}` in {v}")).to_owned()

@@ -505,6 +505,10 @@ pub struct Gateway {
     /// Gateway environments APIs are deployed to; `Default` when none is written.
     #[serde(default)]
     pub environment: Vec<Environment>,
+    /// I/O threads per gateway listener, each with its own single-threaded runtime and
+    /// `SO_REUSEPORT` socket (nginx's `worker_processes`); one per core when absent.
+    #[serde(default)]
+    pub io_threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -610,6 +614,14 @@ pub struct Ports {
 const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 
 impl Config {
+    /// I/O threads per gateway listener: `[apim.gateway] io_threads`, else one per core.
+    pub fn gateway_io_threads(&self) -> usize {
+        self.apim
+            .gateway
+            .io_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
     /// Whether the PizzaShack sample backend is served (dev mode unless configured).
     pub fn sample_backend_enabled(&self) -> bool {
         self.apim.sample_backend.enable.unwrap_or(self.server.mode == Mode::Dev)
@@ -655,6 +667,11 @@ impl Config {
             return Err(c.invalid("server.hostname", "must be a host name without spaces"));
         }
         self.ports_checked(c)?;
+        if let Some(threads) = self.apim.gateway.io_threads
+            && !(1..=256).contains(&threads)
+        {
+            return Err(c.invalid("apim.gateway.io_threads", "must be between 1 and 256"));
+        }
         for (key, value) in [
             (
                 "oauth.access_token_validity_seconds",
@@ -1029,6 +1046,16 @@ mod tests {
         assert!(forced.sample_backend_enabled());
         let err = parse(&format!("{MIN}[truststore]\ntype = \"JKS\"\n")).expect_err("JKS");
         assert_eq!(err.key(), Some("truststore.type"), "{err}");
+    }
+
+    #[test]
+    fn gateway_io_threads_default_to_the_cores_and_are_bounded() {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert_eq!(parse(MIN).expect("valid").gateway_io_threads(), cores);
+        let one = parse(&format!("{MIN}[apim.gateway]\nio_threads = 1\n")).expect("valid");
+        assert_eq!(one.gateway_io_threads(), 1);
+        let err = parse(&format!("{MIN}[apim.gateway]\nio_threads = 0\n")).expect_err("zero threads");
+        assert_eq!(err.key(), Some("apim.gateway.io_threads"), "{err}");
     }
 
     #[test]

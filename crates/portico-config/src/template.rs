@@ -86,6 +86,10 @@ type = "PEM"
 certificate = {cert}
 private_key = {key}
 
+[apim.gateway]
+# I/O threads per gateway listener, like nginx's worker_processes; one per core when absent.
+# io_threads = 2
+
 # Gateway environments that API revisions are deployed to. Repeat the block for more.
 [[apim.gateway.environment]]
 name = "Default"

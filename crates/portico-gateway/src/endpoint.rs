@@ -13,6 +13,13 @@ use crate::model::{EndpointDef, SuspendPolicy, TargetDef};
 pub struct Target {
     pub def: TargetDef,
     pub base: Uri,
+    /// Parts of `base` every request to it reuses (cloning them costs a reference count).
+    pub scheme: http::uri::Scheme,
+    pub authority: http::uri::Authority,
+    /// The `Host` header for the backend.
+    pub host: http::HeaderValue,
+    /// `def.url`, shared with request contexts.
+    pub url: std::sync::Arc<str>,
     /// Milliseconds since `epoch` until which the target is skipped (0: not suspended).
     suspended_until_ms: AtomicU64,
     /// The pause the next failure will apply, in ms.
@@ -42,10 +49,18 @@ impl Target {
         if base.host().is_none() {
             return Err(bad("no host"));
         }
+        let scheme = base.scheme().cloned().ok_or_else(|| bad("no scheme"))?;
+        let authority = base.authority().cloned().ok_or_else(|| bad("no host"))?;
+        let host =
+            http::HeaderValue::from_str(authority.as_str()).map_err(|_| bad("host is not a valid Host header"))?;
         let initial = millis(def.suspend.initial);
         Ok(Target {
+            url: def.url.as_str().into(),
             def,
             base,
+            scheme,
+            authority,
+            host,
             suspended_until_ms: AtomicU64::new(0),
             next_pause_ms: AtomicU64::new(initial),
             epoch,

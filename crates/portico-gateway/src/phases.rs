@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Request, Response, StatusCode, Uri};
+use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
@@ -15,34 +15,55 @@ use crate::Snapshot;
 use crate::credentials::CredentialKind;
 use crate::endpoint::Target;
 use crate::identity::{ClientInfo, KeyType};
-use crate::model::ApiStatus;
+use crate::model::{ApiDef, ApiStatus};
 use crate::snapshot::{RouteError, RouteMatch};
 use crate::{BoxError, Gateway, GatewayBody, GatewayError};
 
 /// What one request carries from phase to phase; after `authorize` it holds everything
 /// throttling keys on, and `logging` turns it into an [`AnalyticsRecord`].
+///
+/// It shares what it can with the snapshot (the API by `Arc`, the resource by index) so that
+/// filling it costs no copies on the hot path.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
-    pub method: String,
+    pub method: Method,
     /// Normalised path.
     pub path: String,
     pub client_ip: Option<IpAddr>,
-    pub api_id: Option<String>,
-    pub api_name: Option<String>,
-    pub api_version: Option<String>,
-    pub resource: Option<String>,
+    /// The API the request was routed to.
+    pub api: Option<Arc<ApiDef>>,
+    /// Index of the matched resource in the API's `resources`.
+    pub resource_index: Option<usize>,
     /// Set by `authenticate` once tokens are validated.
     pub application_id: Option<String>,
     pub subscription_tier: Option<String>,
     pub user: Option<String>,
     /// `PRODUCTION` or `SANDBOX`.
     pub key_type: Option<&'static str>,
-    pub backend: Option<String>,
+    /// The endpoint URL the request was last sent to.
+    pub backend: Option<Arc<str>>,
     pub error_code: Option<&'static str>,
     pub request_bytes: u64,
     /// `Access-Control-Allow-Origin` to send, decided once the API is known.
     pub cors_origin: Option<String>,
     pub cors_credentials: bool,
+}
+
+impl RequestContext {
+    pub fn api_id(&self) -> Option<&str> {
+        self.api.as_deref().map(|a| a.id.as_str())
+    }
+    pub fn api_name(&self) -> Option<&str> {
+        self.api.as_deref().map(|a| a.name.as_str())
+    }
+    pub fn api_version(&self) -> Option<&str> {
+        self.api.as_deref().map(|a| a.version.as_str())
+    }
+    /// The matched resource's template (`/menu/{id}`).
+    pub fn resource(&self) -> Option<&str> {
+        let api = self.api.as_deref()?;
+        api.resources.get(self.resource_index?).map(|r| r.template.as_str())
+    }
 }
 
 /// Who is calling: the validated credential and the application it belongs to.
@@ -78,7 +99,10 @@ fn query_without_api_key(query: &str) -> String {
         .join("&")
 }
 
-const API_KEY_HEADER: &str = "apikey";
+const API_KEY_HEADER: HeaderName = HeaderName::from_static("apikey");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// One request's analytics record, handed off without waiting.
 #[derive(Debug, Clone)]
@@ -92,8 +116,11 @@ pub struct AnalyticsRecord {
     pub response_bytes: Option<u64>,
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) that a proxy must not forward.
-const HOP_BY_HOP: [HeaderName; 8] = [
+const HOP_BY_HOP_COUNT: usize = 9;
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) that a proxy must not forward, and the framing header
+/// the proxy sets itself.
+static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -102,45 +129,78 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TE,
     header::TRAILER,
     header::UPGRADE,
+    header::TRANSFER_ENCODING,
 ];
 
+/// Removes hop-by-hop headers and the headers `Connection` names. One pass over the (few)
+/// header names finds which are present, so the common message pays no removals; this runs on
+/// every request and every response.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+    let mut present = [false; HOP_BY_HOP_COUNT];
+    let mut any = false;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present[i] = true;
+            any = true;
+        }
+    }
+    if !any {
+        return;
+    }
+    if present[0] {
+        // `Connection: keep-alive` / `close` name nothing else to remove; other tokens are
+        // header names (RFC 9110 §7.6.1), parsed only when there are such.
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close") && !t.is_empty())
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .collect();
+        for name in &named {
+            headers.remove(name);
+        }
+    }
+    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, p)| *p) {
         headers.remove(name);
     }
-    headers.remove(header::TRANSFER_ENCODING);
 }
 
 fn full(body: Bytes) -> GatewayBody {
     Full::new(body).map_err(|never| match never {}).boxed_unsync()
 }
 
+/// What the gateway keeps about one client connection, worked out once when it is accepted
+/// rather than on each of its requests.
+pub struct ConnectionState {
+    gateway: Arc<Gateway>,
+    info: portico_net::ConnectionInfo,
+    /// The client's address as an `X-Forwarded-For` value.
+    client_ip: Option<HeaderValue>,
+}
+
 impl Gateway {
-    /// A tower service over this gateway, for `portico_net::serve`.
-    pub fn service(self: &Arc<Self>) -> GatewayService {
-        GatewayService(self.clone())
+    /// The service for one accepted connection, for `portico_net::serve_connections`.
+    pub fn connection_service(self: &Arc<Self>, info: portico_net::ConnectionInfo) -> GatewayService {
+        GatewayService(Arc::new(ConnectionState {
+            gateway: self.clone(),
+            client_ip: HeaderValue::try_from(info.peer.ip().to_string()).ok(),
+            info,
+        }))
     }
 
     /// Serves one request end to end.
-    pub async fn handle(&self, request: Request<Incoming>) -> Response<GatewayBody> {
+    pub async fn handle(&self, request: Request<Incoming>, connection: &ConnectionState) -> Response<GatewayBody> {
         let started = Instant::now();
         let snapshot = self.snapshot();
         if request.uri().path() == "/health" {
             return health(&snapshot);
         }
         let mut ctx = RequestContext {
-            method: request.method().to_string(),
-            client_ip: request
-                .extensions()
-                .get::<portico_net::ConnectionInfo>()
-                .map(|c| c.peer.ip()),
+            method: request.method().clone(),
+            client_ip: Some(connection.info.peer.ip()),
             ..RequestContext::default()
         };
         let origin = request
@@ -158,8 +218,15 @@ impl Gateway {
         let result = if is_preflight {
             self.preflight(&snapshot, &request, origin.as_deref(), &mut ctx)
         } else {
-            self.process(&snapshot, request, &mut ctx, origin.as_deref(), &mut backend_micros)
-                .await
+            self.process(
+                &snapshot,
+                request,
+                connection,
+                &mut ctx,
+                origin.as_deref(),
+                &mut backend_micros,
+            )
+            .await
         };
         let mut response = match result {
             Ok(response) => response,
@@ -196,7 +263,7 @@ impl Gateway {
             .routes
             .methods_at(&path)
             .ok_or_else(GatewayError::no_matching_resource)?;
-        ctx.api_id = Some(api.def.id.clone());
+        ctx.api = Some(api.def.clone());
         if let Some(origin) = origin {
             self.decide_cors(Some(&api.def), origin, ctx);
         }
@@ -221,6 +288,7 @@ impl Gateway {
         &self,
         snapshot: &Snapshot,
         request: Request<Incoming>,
+        connection: &ConnectionState,
         ctx: &mut RequestContext,
         origin: Option<&str>,
         backend_micros: &mut Option<u64>,
@@ -235,11 +303,14 @@ impl Gateway {
         self.throttle(ctx)?;
         let assertion = caller.as_ref().and_then(|c| self.backend_assertion(&route, c, ctx));
         let targets = self.upstream_peer(&route, ctx)?;
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let limit = route.api.def.max_request_body;
         let body = self.request_body(&parts.headers, body, limit).await?;
+        let headers = self.forwarded_headers(&route, std::mem::take(&mut parts.headers), &parts.uri, connection);
         let sent = Instant::now();
-        let upstream = self.send(&route, &parts, body, &targets, assertion.as_ref(), ctx).await;
+        let upstream = self
+            .send(&route, &parts, headers, body, &targets, assertion.as_ref(), ctx)
+            .await;
         *backend_micros = Some(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
         Ok(self.response(upstream?))
     }
@@ -252,16 +323,14 @@ impl Gateway {
         ctx: &mut RequestContext,
     ) -> Result<RouteMatch<'s>, GatewayError> {
         let path = crate::path::normalize(request.uri().path()).map_err(GatewayError::bad_path)?;
-        ctx.path = path.clone();
         let route = snapshot.routes.route(request.method(), &path).map_err(|e| match e {
             RouteError::NoApi | RouteError::NoResource => GatewayError::no_matching_resource(),
             RouteError::MethodNotAllowed { allowed } => GatewayError::method_not_allowed(allowed),
-        })?;
-        let def = &route.api.def;
-        ctx.api_id = Some(def.id.clone());
-        ctx.api_name = Some(def.name.clone());
-        ctx.api_version = Some(def.version.clone());
-        ctx.resource = Some(route.resource.template.clone());
+        });
+        ctx.path = path;
+        let route = route?;
+        ctx.api = Some(route.api.def.clone());
+        ctx.resource_index = Some(route.resource_index);
         Ok(route)
     }
 
@@ -440,30 +509,39 @@ impl Gateway {
     /// Phase 6 and the call itself: build the upstream request for each target in turn and send
     /// it; connect failures and timeouts suspend the target and, when the body can be resent,
     /// move on to the next one.
+    #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
         route: &RouteMatch<'_>,
         parts: &http::request::Parts,
+        headers: HeaderMap,
         body: RequestBody,
         targets: &[&Target],
         assertion: Option<&HeaderValue>,
         ctx: &mut RequestContext,
     ) -> Result<Response<Incoming>, GatewayError> {
         let mut body = Some(body);
+        let mut headers = Some(headers);
         let mut last_error = GatewayError::backend_unreachable("no endpoint could be tried");
-        for target in targets {
+        for (attempt, target) in targets.iter().enumerate() {
             let Some(this_body) = body.take() else { break };
             let (attempt_body, retry_body) = match this_body {
                 RequestBody::Buffered(bytes) => (full(bytes.clone()), Some(RequestBody::Buffered(bytes))),
                 RequestBody::Streamed(stream) => (stream, None),
             };
-            ctx.request_bytes = 0;
-            let mut upstream = self.upstream_request(route, parts, attempt_body, target, ctx)?;
+            // The headers are copied only when another target may be tried after this one.
+            let last = attempt + 1 == targets.len() || retry_body.is_none();
+            let attempt_headers = if last { headers.take() } else { headers.clone() };
+            let Some(mut attempt_headers) = attempt_headers else {
+                break;
+            };
             if let (Some(value), Some(settings)) = (assertion, &self.settings.backend_jwt) {
-                upstream.headers_mut().insert(settings.header.clone(), value.clone());
+                attempt_headers.insert(settings.header.clone(), value.clone());
             }
+            ctx.request_bytes = 0;
+            let upstream = self.upstream_request(route, parts, attempt_headers, attempt_body, target)?;
             let client = self.client(target.def.connect_timeout, target.def.verify_tls);
-            ctx.backend = Some(target.def.url.clone());
+            ctx.backend = Some(target.url.clone());
             match tokio::time::timeout(target.def.response_timeout, client.request(upstream)).await {
                 Ok(Ok(response)) => {
                     target.mark_success();
@@ -489,19 +567,66 @@ impl Gateway {
         Err(last_error)
     }
 
-    /// Phase 6: the request the backend receives: its URL, hop-by-hop headers removed,
-    /// `X-Forwarded-*` set, the consumer's `Authorization` dropped unless the API passes it.
+    /// Phase 6, the part shared by every target: hop-by-hop headers removed, `X-Forwarded-*`
+    /// set, the consumer's `Authorization` dropped unless the API passes it, the API key dropped.
+    fn forwarded_headers(
+        &self,
+        route: &RouteMatch<'_>,
+        mut headers: HeaderMap,
+        uri: &Uri,
+        connection: &ConnectionState,
+    ) -> HeaderMap {
+        strip_hop_by_hop(&mut headers);
+        let original_host = headers
+            .remove(header::HOST)
+            .or_else(|| uri.host().and_then(|h| HeaderValue::from_str(h).ok()));
+        if !route.api.def.pass_authorization_header {
+            headers.remove(header::AUTHORIZATION);
+        }
+        if route.api.def.security.api_key {
+            headers.remove(API_KEY_HEADER);
+        }
+        if let Some(ip) = &connection.client_ip {
+            match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
+                Some(previous) => {
+                    let mut value = Vec::with_capacity(previous.len() + 2 + ip.len());
+                    value.extend_from_slice(previous);
+                    value.extend_from_slice(b", ");
+                    value.extend_from_slice(ip.as_bytes());
+                    if let Ok(v) = HeaderValue::from_bytes(&value) {
+                        headers.insert(X_FORWARDED_FOR, v);
+                    }
+                }
+                None => {
+                    headers.insert(X_FORWARDED_FOR, ip.clone());
+                }
+            }
+        }
+        let proto = if connection.info.tls { "https" } else { "http" };
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+        if let Some(host) = original_host {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+        headers
+    }
+
+    /// Phase 6 for one target: its URL (base path + the path after the API's base path + the
+    /// query without an API key) and its `Host`.
     fn upstream_request(
         &self,
         route: &RouteMatch<'_>,
         parts: &http::request::Parts,
+        mut headers: HeaderMap,
         body: GatewayBody,
         target: &Target,
-        ctx: &RequestContext,
     ) -> Result<Request<GatewayBody>, GatewayError> {
         let base_path = target.base.path().trim_end_matches('/');
-        let mut path_and_query = format!("{base_path}{}", route.backend_path);
-        if let Some(query) = parts.uri.query() {
+        let query = parts.uri.query();
+        let mut path_and_query =
+            String::with_capacity(base_path.len() + route.backend_path.len() + query.map_or(0, |q| q.len() + 1));
+        path_and_query.push_str(base_path);
+        path_and_query.push_str(&route.backend_path);
+        if let Some(query) = query {
             if route.api.def.security.api_key && query.contains("apikey") {
                 let rest = query_without_api_key(query);
                 if !rest.is_empty() {
@@ -513,46 +638,16 @@ impl Gateway {
                 path_and_query.push_str(query);
             }
         }
-        let authority = target.base.authority().map(|a| a.as_str()).unwrap_or_default();
-        let uri = Uri::builder()
-            .scheme(target.base.scheme_str().unwrap_or("http"))
-            .authority(authority)
-            .path_and_query(path_and_query)
-            .build()
-            .map_err(|e| GatewayError::backend_unreachable(format!("cannot build the backend URL: {e}")))?;
-
-        let mut headers = parts.headers.clone();
-        strip_hop_by_hop(&mut headers);
-        let original_host = headers
-            .remove(header::HOST)
-            .or_else(|| parts.uri.host().and_then(|h| HeaderValue::from_str(h).ok()));
-        if !route.api.def.pass_authorization_header {
-            headers.remove(header::AUTHORIZATION);
-        }
-        headers.remove(API_KEY_HEADER);
-        if let Ok(host) = HeaderValue::from_str(authority) {
-            headers.insert(header::HOST, host);
-        }
-        if let Some(ip) = ctx.client_ip {
-            let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-                Some(previous) => format!("{previous}, {ip}"),
-                None => ip.to_string(),
-            };
-            if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
-                headers.insert("x-forwarded-for", v);
-            }
-        }
-        let tls = parts
-            .extensions
-            .get::<portico_net::ConnectionInfo>()
-            .is_some_and(|c| c.tls);
-        headers.insert(
-            "x-forwarded-proto",
-            HeaderValue::from_static(if tls { "https" } else { "http" }),
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(target.scheme.clone());
+        uri.authority = Some(target.authority.clone());
+        uri.path_and_query = Some(
+            http::uri::PathAndQuery::from_maybe_shared(Bytes::from(path_and_query))
+                .map_err(|e| GatewayError::backend_unreachable(format!("cannot build the backend URL: {e}")))?,
         );
-        if let Some(host) = original_host {
-            headers.insert("x-forwarded-host", host);
-        }
+        let uri = Uri::from_parts(uri)
+            .map_err(|e| GatewayError::backend_unreachable(format!("cannot build the backend URL: {e}")))?;
+        headers.insert(header::HOST, target.host.clone());
 
         let mut request = Request::new(body);
         *request.method_mut() = parts.method.clone();
@@ -594,22 +689,18 @@ impl Gateway {
     }
 }
 
-/// The gateway as a `tower::Service` (cheap to clone: one `Arc`).
+/// The gateway's hyper service for one connection (cheap to clone: one `Arc`).
 #[derive(Clone)]
-pub struct GatewayService(Arc<Gateway>);
+pub struct GatewayService(Arc<ConnectionState>);
 
-impl tower::Service<Request<Incoming>> for GatewayService {
+impl hyper::service::Service<Request<Incoming>> for GatewayService {
     type Response = Response<GatewayBody>;
     type Error = Infallible;
     type Future = std::pin::Pin<Box<dyn Future<Output = Result<Response<GatewayBody>, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
-        let gateway = self.0.clone();
-        Box::pin(async move { Ok(gateway.handle(request).await) })
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let connection = self.0.clone();
+        Box::pin(async move { Ok(connection.gateway.handle(request, &connection).await) })
     }
 }
 

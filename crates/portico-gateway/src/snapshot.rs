@@ -43,6 +43,8 @@ impl CompiledApi {
 pub struct RouteMatch<'a> {
     pub api: &'a CompiledApi,
     pub resource: &'a ResourceDef,
+    /// Index of `resource` in the API's `resources`.
+    pub resource_index: usize,
     /// The path after the API's base path (at least `/`): what the backend receives after its
     /// own base path.
     pub backend_path: String,
@@ -62,7 +64,8 @@ pub enum RouteError {
 /// Everything the gateway routes on (the API half of a snapshot).
 #[derive(Debug, Default)]
 pub struct RoutingTable {
-    basepaths: HashMap<Arc<str>, usize>,
+    /// Base path -> index into `apis`; probed once or twice per request, so with a fast hash.
+    basepaths: HashMap<Arc<str>, usize, foldhash::fast::RandomState>,
     apis: Vec<Arc<CompiledApi>>,
     /// False only for the empty snapshot a gateway starts with before its first load.
     pub loaded: bool,
@@ -155,6 +158,7 @@ impl RoutingTable {
             Some((_, index)) => Ok(RouteMatch {
                 api,
                 resource: &api.def.resources[*index],
+                resource_index: *index,
                 backend_path: if rest.is_empty() {
                     "/".to_owned()
                 } else {

@@ -82,6 +82,7 @@ pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, NetError> {
 /// Serves one address from `threads` OS threads, each with its own single-threaded runtime and
 /// its own `SO_REUSEPORT` socket: no work stealing and no cross-thread wake-ups on the hot path,
 /// which measured faster than a multi-threaded runtime for a proxy on this kind of machine.
+/// `make_service` makes the service of each accepted connection (see [`serve_connections`]).
 /// Returns once every thread is listening (or the first bind error); the threads stop when
 /// `shutdown` turns true, after draining.
 pub fn serve_on_threads<S, B, F>(
@@ -94,8 +95,8 @@ pub fn serve_on_threads<S, B, F>(
     threads: usize,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, NetError>
 where
-    F: Fn() -> S + Send + Sync + 'static,
-    S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    F: Fn(ConnectionInfo) -> S + Send + Sync + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
     B: http_body::Body + Send + 'static,
     B::Data: Send,
@@ -132,7 +133,7 @@ where
                     let stop = async move {
                         let _ = shutdown.wait_for(|stop| *stop).await;
                     };
-                    serve(listener, tls, make_service(), limits, stop, grace).await;
+                    serve_connections(listener, tls, move |info| make_service(info), limits, stop, grace).await;
                 });
             });
         match handle {
@@ -158,9 +159,10 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, NetError> {
         .map_err(|source| NetError::Bind { addr, source })
 }
 
-/// Serves `service` on `listener` until `shutdown` resolves, then stops accepting and gives
-/// in-flight requests up to `grace` to finish. With `tls`, connections are TLS and the protocol
-/// follows ALPN; without, HTTP/1.1 or HTTP/2 prior knowledge is detected.
+/// Serves the tower `service` on `listener` until `shutdown` resolves, then stops accepting and
+/// gives in-flight requests up to `grace` to finish. Every request carries the
+/// [`ConnectionInfo`] of its connection in its extensions. With `tls`, connections are TLS and
+/// the protocol follows ALPN; without, HTTP/1.1 or HTTP/2 prior knowledge is detected.
 pub async fn serve<S, B>(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -170,6 +172,34 @@ pub async fn serve<S, B>(
     grace: Duration,
 ) where
     S: tower::Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let make = move |info: ConnectionInfo| {
+        let service = tower::ServiceExt::map_request(service.clone(), move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(info);
+            request
+        });
+        hyper_util::service::TowerToHyperService::new(service)
+    };
+    serve_connections(listener, tls, make, limits, shutdown, grace).await;
+}
+
+/// [`serve`] for a hyper service made per connection by `make_service`, which learns the
+/// connection's facts once instead of finding them in every request (the gateway's hot path:
+/// no per-request extension map, no tower `Oneshot`, no service clone per request).
+pub async fn serve_connections<M, S, B>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    make_service: M,
+    limits: ListenerLimits,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) where
+    M: Fn(ConnectionInfo) -> S,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
     B: http_body::Body + Send + 'static,
     B::Data: Send,
@@ -215,17 +245,13 @@ pub async fn serve<S, B>(
             local: stream.local_addr().unwrap_or(peer),
             tls: acceptor.is_some(),
         };
-        let service = tower::ServiceExt::map_request(service.clone(), move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(info);
-            request
-        });
+        let hyper_service = make_service(info);
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         let handshake_timeout = limits.tls_handshake_timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            let hyper_service = hyper_util::service::TowerToHyperService::new(service);
             match acceptor {
                 Some(acceptor) => {
                     let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {

@@ -252,16 +252,16 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         until_stopped(stopped.clone()),
         grace,
     ));
-    // The gateway listeners run on one single-threaded runtime per core (DESIGN.md: measured
-    // faster for proxying than a work-stealing runtime).
-    let io_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // The gateway listeners run on single-threaded runtimes, one per core unless configured
+    // (DESIGN.md: measured faster for proxying than a work-stealing runtime).
+    let io_threads = config.gateway_io_threads();
     let mut gateway_threads = Vec::new();
     for (port, tls) in [(ports.gateway_http, None), (ports.gateway_https, Some(tls_config))] {
         let gateway = gateway.clone();
         gateway_threads.extend(portico_net::serve_on_threads(
             (bind, port).into(),
             tls,
-            move || gateway.service(),
+            move |info| gateway.connection_service(info),
             limits.clone(),
             stopped.clone(),
             grace,

@@ -112,12 +112,12 @@ impl TestGateway {
         let gateway = Gateway::new(settings, None);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
         let addr = listener.local_addr().expect("addr");
-        let service = gateway.service();
+        let serving = gateway.clone();
         tokio::spawn(async move {
-            portico_net::serve(
+            portico_net::serve_connections(
                 listener,
                 None,
-                service,
+                move |info| serving.connection_service(info),
                 Default::default(),
                 std::future::pending(),
                 Duration::from_secs(1),

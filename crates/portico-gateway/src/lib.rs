@@ -18,16 +18,13 @@ pub mod path;
 mod phases;
 mod snapshot;
 mod tls;
+mod upstream;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::mpsc;
 
 pub use backend_jwt::BackendJwtSettings;
@@ -40,8 +37,6 @@ pub use snapshot::{BuildError, PoolCache, RouteError, RoutingTable};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Body type of every gateway response and upstream request.
 pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
-
-type UpstreamClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, GatewayBody>;
 
 /// Gateway-wide settings.
 #[derive(Debug, Clone)]
@@ -88,14 +83,9 @@ pub struct Gateway {
     tokens: credentials::TokenCache,
     assertions: backend_jwt::AssertionCache,
     pools: PoolCache,
-    /// One pooled client per I/O thread, connect timeout and TLS verification choice (the
-    /// connector carries both; per-thread pools keep each upstream connection on the thread that
-    /// uses it).
-    clients: RwLock<HashMap<(std::thread::ThreadId, Duration, bool), UpstreamClient>>,
-    /// TLS to backends: verified against `backend_roots`, and unverified for endpoints that
-    /// switch verification off.
-    backend_tls: Arc<rustls::ClientConfig>,
-    backend_tls_unverified: Arc<rustls::ClientConfig>,
+    /// Connections to backends (per-thread keep-alive pools, TLS verified against
+    /// `backend_roots` or, for endpoints that switch verification off, not).
+    upstreams: upstream::Upstreams,
     settings: GatewaySettings,
     analytics: Option<mpsc::Sender<AnalyticsRecord>>,
 }
@@ -106,13 +96,16 @@ impl Gateway {
     pub fn new(settings: GatewaySettings, analytics: Option<mpsc::Sender<AnalyticsRecord>>) -> Arc<Gateway> {
         let (backend_tls, backend_tls_unverified) = tls::client_configs(settings.backend_roots.clone());
         Arc::new(Gateway {
-            backend_tls,
-            backend_tls_unverified,
+            upstreams: upstream::Upstreams::new(
+                backend_tls,
+                backend_tls_unverified,
+                settings.upstream_idle_per_host,
+                settings.upstream_idle_timeout,
+            ),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             tokens: credentials::TokenCache::default(),
             assertions: backend_jwt::AssertionCache::default(),
             pools: PoolCache::default(),
-            clients: RwLock::new(HashMap::new()),
             settings,
             analytics,
         })
@@ -160,36 +153,5 @@ impl Gateway {
     /// The snapshot requests are served from now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
-    }
-
-    fn client(&self, connect_timeout: Duration, verify_tls: bool) -> UpstreamClient {
-        let key = (std::thread::current().id(), connect_timeout, verify_tls);
-        if let Some(client) = self.clients.read().ok().and_then(|m| m.get(&key).cloned()) {
-            return client;
-        }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
-        connector.enforce_http(false);
-        let tls = if verify_tls {
-            self.backend_tls.clone()
-        } else {
-            self.backend_tls_unverified.clone()
-        };
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        let client: UpstreamClient = Client::builder(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_max_idle_per_host(self.settings.upstream_idle_per_host)
-            .pool_idle_timeout(self.settings.upstream_idle_timeout)
-            .build(connector);
-        if let Ok(mut map) = self.clients.write() {
-            map.insert(key, client.clone());
-        }
-        client
     }
 }

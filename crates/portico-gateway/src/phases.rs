@@ -519,7 +519,7 @@ impl Gateway {
         targets: &[&Target],
         assertion: Option<&HeaderValue>,
         ctx: &mut RequestContext,
-    ) -> Result<Response<Incoming>, GatewayError> {
+    ) -> Result<Response<GatewayBody>, GatewayError> {
         let mut body = Some(body);
         let mut headers = Some(headers);
         let mut last_error = GatewayError::backend_unreachable("no endpoint could be tried");
@@ -540,9 +540,8 @@ impl Gateway {
             }
             ctx.request_bytes = 0;
             let upstream = self.upstream_request(route, parts, attempt_headers, attempt_body, target)?;
-            let client = self.client(target.def.connect_timeout, target.def.verify_tls);
             ctx.backend = Some(target.url.clone());
-            match tokio::time::timeout(target.def.response_timeout, client.request(upstream)).await {
+            match tokio::time::timeout(target.def.response_timeout, self.upstreams.send(target, upstream)).await {
                 Ok(Ok(response)) => {
                     target.mark_success();
                     return Ok(response);
@@ -550,7 +549,7 @@ impl Gateway {
                 Ok(Err(e)) => {
                     tracing::warn!(endpoint = %target.def.url, error = %e, "backend call failed");
                     target.mark_failure();
-                    last_error = GatewayError::backend_unreachable(format!("{}: {}", target.def.url, error_chain(&e)));
+                    last_error = GatewayError::backend_unreachable(format!("{}: {e}", target.def.url));
                 }
                 Err(_) => {
                     tracing::warn!(endpoint = %target.def.url, timeout_ms = target.def.response_timeout.as_millis(), "backend timed out");
@@ -638,15 +637,14 @@ impl Gateway {
                 path_and_query.push_str(query);
             }
         }
+        // Origin form (`/path?query`): the connection is already to the target, which learns
+        // its name from `Host`.
+        let bad_url =
+            |e: &dyn std::fmt::Display| GatewayError::backend_unreachable(format!("cannot build the backend URL: {e}"));
         let mut uri = http::uri::Parts::default();
-        uri.scheme = Some(target.scheme.clone());
-        uri.authority = Some(target.authority.clone());
-        uri.path_and_query = Some(
-            http::uri::PathAndQuery::from_maybe_shared(Bytes::from(path_and_query))
-                .map_err(|e| GatewayError::backend_unreachable(format!("cannot build the backend URL: {e}")))?,
-        );
-        let uri = Uri::from_parts(uri)
-            .map_err(|e| GatewayError::backend_unreachable(format!("cannot build the backend URL: {e}")))?;
+        uri.path_and_query =
+            Some(http::uri::PathAndQuery::from_maybe_shared(Bytes::from(path_and_query)).map_err(|e| bad_url(&e))?);
+        let uri = Uri::from_parts(uri).map_err(|e| bad_url(&e))?;
         headers.insert(header::HOST, target.host.clone());
 
         let mut request = Request::new(body);
@@ -658,10 +656,9 @@ impl Gateway {
 
     /// Phase 7: the answer to the consumer: the backend's status, headers (hop-by-hop removed)
     /// and streamed body.
-    fn response(&self, upstream: Response<Incoming>) -> Response<GatewayBody> {
-        let (mut parts, body) = upstream.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        Response::from_parts(parts, body.map_err(|e| Box::new(e) as BoxError).boxed_unsync())
+    fn response(&self, mut upstream: Response<GatewayBody>) -> Response<GatewayBody> {
+        strip_hop_by_hop(upstream.headers_mut());
+        upstream
     }
 
     /// Phase 8: one analytics record, handed off without waiting (dropped if the consumer lags).
@@ -745,7 +742,7 @@ fn health(snapshot: &Snapshot) -> Response<GatewayBody> {
     response
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

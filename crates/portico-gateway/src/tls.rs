@@ -9,7 +9,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
-/// (verifying, unverifying) client configurations (hyper-rustls sets ALPN itself).
+/// (verifying, unverifying) client configurations, offering HTTP/1.1 by ALPN.
 pub(crate) fn client_configs(
     roots: Arc<rustls::RootCertStore>,
 ) -> (Arc<rustls::ClientConfig>, Arc<rustls::ClientConfig>) {
@@ -19,13 +19,15 @@ pub(crate) fn client_configs(
             .with_safe_default_protocol_versions()
             .expect("the aws-lc-rs provider supports TLS 1.2 and 1.3")
     };
-    let verified = builder(provider.clone())
+    let mut verified = builder(provider.clone())
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let unverified = builder(provider.clone())
+    let mut unverified = builder(provider.clone())
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
         .with_no_client_auth();
+    verified.alpn_protocols = vec![b"http/1.1".to_vec()];
+    unverified.alpn_protocols = vec![b"http/1.1".to_vec()];
     (Arc::new(verified), Arc::new(unverified))
 }
 

@@ -219,6 +219,34 @@ async fn failover_suspends_a_dead_backend_and_returns_to_it() {
     secondary.stop().await;
 }
 
+/// Keep-alive towards backends: one connection serves request after request; when the backend
+/// goes away and comes back, the dead pooled connection is skipped, not answered with 502.
+#[tokio::test]
+async fn backend_connections_are_reused_and_dead_ones_replaced() {
+    let backend = Backend::start("first").await;
+    let addr = backend.addr;
+    let gw = TestGateway::start().await;
+    gw.gateway
+        .install(vec![api("k", "/k", EndpointDef::Single(fast_target(backend.url("/"))))]);
+    let mut peers = Vec::new();
+    for _ in 0..5 {
+        let (status, body) = gw.get("/k/1.0.0/menu").await;
+        assert_eq!(status, 200);
+        peers.push(body["peer"].as_str().expect("peer").to_owned());
+    }
+    peers.dedup();
+    assert_eq!(peers.len(), 1, "sequential requests share one backend connection: {peers:?}");
+
+    backend.stop().await;
+    let backend = Backend::start_on("second", addr).await;
+    for _ in 0..3 {
+        let (status, body) = gw.get("/k/1.0.0/menu").await;
+        assert_eq!((status, body["backend"].as_str()), (200, Some("second")), "{body}");
+        assert_ne!(body["peer"].as_str(), Some(peers[0].as_str()), "a new connection");
+    }
+    backend.stop().await;
+}
+
 #[tokio::test]
 async fn load_balancing_rotates_and_skips_a_dead_member() {
     let a = Backend::start("a").await;

@@ -78,6 +78,10 @@ async fn echo(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
         .iter()
         .map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap_or("?").to_owned())))
         .collect();
+    let peer = request
+        .extensions()
+        .get::<portico_net::ConnectionInfo>()
+        .map(|c| c.peer.to_string());
     let method = request.method().to_string();
     let uri = request.uri().to_string();
     let body = request
@@ -86,7 +90,7 @@ async fn echo(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
         .await
         .map(|b| b.to_bytes().len())
         .unwrap_or(0);
-    let answer = json!({ "backend": name, "method": method, "uri": uri, "headers": headers, "bodyLength": body });
+    let answer = json!({ "backend": name, "peer": peer, "method": method, "uri": uri, "headers": headers, "bodyLength": body });
     let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
     response
         .headers_mut()

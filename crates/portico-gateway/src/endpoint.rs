@@ -18,6 +18,8 @@ pub struct Target {
     pub authority: http::uri::Authority,
     /// The `Host` header for the backend.
     pub host: http::HeaderValue,
+    /// `scheme://authority` in lower case: which connections can serve this target.
+    pub origin: std::sync::Arc<str>,
     /// `def.url`, shared with request contexts.
     pub url: std::sync::Arc<str>,
     /// Milliseconds since `epoch` until which the target is skipped (0: not suspended).
@@ -54,7 +56,9 @@ impl Target {
         let host =
             http::HeaderValue::from_str(authority.as_str()).map_err(|_| bad("host is not a valid Host header"))?;
         let initial = millis(def.suspend.initial);
+        let origin = format!("{scheme}://{authority}").to_ascii_lowercase().into();
         Ok(Target {
+            origin,
             url: def.url.as_str().into(),
             def,
             base,

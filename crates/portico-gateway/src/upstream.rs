@@ -17,7 +17,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::uri::Authority;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -45,9 +44,10 @@ pub(crate) enum UpstreamError {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct PoolKey {
     gateway: u64,
-    https: bool,
     verify_tls: bool,
-    authority: Authority,
+    /// `scheme://authority`, lower-case (hashing a `str` is much cheaper than `Authority`'s
+    /// case-insensitive hash).
+    origin: Arc<str>,
 }
 
 struct IdleConnection {
@@ -102,9 +102,8 @@ impl Upstreams {
     ) -> Result<Response<GatewayBody>, UpstreamError> {
         let key = PoolKey {
             gateway: self.id,
-            https: target.scheme == http::uri::Scheme::HTTPS,
             verify_tls: target.def.verify_tls,
-            authority: target.authority.clone(),
+            origin: target.origin.clone(),
         };
         while let Some(mut sender) = self.checkout(&key) {
             if sender.ready().await.is_err() {
@@ -118,7 +117,7 @@ impl Upstreams {
                 },
             }
         }
-        let mut sender = self.connect(target, &key).await?;
+        let mut sender = self.connect(target).await?;
         match sender.try_send_request(request).await {
             Ok(response) => Ok(self.pooled_response(key, sender, response)),
             Err(failed) => Err(UpstreamError::Exchange(failed.into_error())),
@@ -156,24 +155,25 @@ impl Upstreams {
         Response::from_parts(parts, http_body_util::BodyExt::boxed_unsync(body))
     }
 
-    async fn connect(&self, target: &Target, key: &PoolKey) -> Result<SendRequest<GatewayBody>, UpstreamError> {
+    async fn connect(&self, target: &Target) -> Result<SendRequest<GatewayBody>, UpstreamError> {
         let timeout = target.def.connect_timeout;
-        match tokio::time::timeout(timeout, self.open(target, key)).await {
+        match tokio::time::timeout(timeout, self.open(target)).await {
             Ok(result) => result,
             Err(_) => Err(UpstreamError::ConnectTimeout(timeout.as_millis())),
         }
     }
 
-    async fn open(&self, target: &Target, key: &PoolKey) -> Result<SendRequest<GatewayBody>, UpstreamError> {
+    async fn open(&self, target: &Target) -> Result<SendRequest<GatewayBody>, UpstreamError> {
         let connect_error = |e: &dyn std::error::Error| UpstreamError::Connect(crate::phases::error_chain(e));
-        // `Uri::host` keeps the brackets of an IPv6 literal.
-        let host = key.authority.host().trim_start_matches('[').trim_end_matches(']');
-        let port = key.authority.port_u16().unwrap_or(if key.https { 443 } else { 80 });
+        let https = target.scheme == http::uri::Scheme::HTTPS;
+        // `Authority::host` keeps the brackets of an IPv6 literal.
+        let host = target.authority.host().trim_start_matches('[').trim_end_matches(']');
+        let port = target.authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let stream = TcpStream::connect((host, port)).await.map_err(|e| connect_error(&e))?;
         stream.set_nodelay(true).map_err(|e| connect_error(&e))?;
         let handshake = http1::Builder::new();
-        if key.https {
-            let config = if key.verify_tls {
+        if https {
+            let config = if target.def.verify_tls {
                 self.tls_verified.clone()
             } else {
                 self.tls_unverified.clone()

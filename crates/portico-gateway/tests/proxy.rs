@@ -235,7 +235,11 @@ async fn backend_connections_are_reused_and_dead_ones_replaced() {
         peers.push(body["peer"].as_str().expect("peer").to_owned());
     }
     peers.dedup();
-    assert_eq!(peers.len(), 1, "sequential requests share one backend connection: {peers:?}");
+    assert_eq!(
+        peers.len(),
+        1,
+        "sequential requests share one backend connection: {peers:?}"
+    );
 
     backend.stop().await;
     let backend = Backend::start_on("second", addr).await;

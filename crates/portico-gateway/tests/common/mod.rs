@@ -90,7 +90,8 @@ async fn echo(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
         .await
         .map(|b| b.to_bytes().len())
         .unwrap_or(0);
-    let answer = json!({ "backend": name, "peer": peer, "method": method, "uri": uri, "headers": headers, "bodyLength": body });
+    let answer =
+        json!({ "backend": name, "peer": peer, "method": method, "uri": uri, "headers": headers, "bodyLength": body });
     let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
     response
         .headers_mut()

@@ -11,6 +11,7 @@ mod dcr;
 mod devportal;
 pub mod error;
 mod health;
+mod key_managers;
 mod middleware;
 mod oauth;
 mod publisher;

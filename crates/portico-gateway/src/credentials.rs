@@ -410,10 +410,12 @@ fn external_claims(
 ) -> TokenClaims {
     let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
     let number = |name: &str| claims.get(name).and_then(serde_json::Value::as_u64);
-    let client_id = match &external.consumer_key_claim {
-        Some(claim) => text(claim),
-        None => text("azp").or_else(|| text("client_id")),
-    };
+    let client_id = external
+        .consumer_key_claim
+        .as_deref()
+        .and_then(text)
+        .or_else(|| text("azp"))
+        .or_else(|| text("client_id"));
     let scopes_value = external
         .scopes_claim
         .as_deref()

@@ -146,10 +146,11 @@ pub struct ExternalIssuer {
     pub key_manager: String,
     /// The `iss` of its tokens.
     pub issuer: String,
-    /// The claim holding the client id (consumer key); `azp`, then `client_id` when `None`.
+    /// The claim holding the client id (consumer key); `azp`, then `client_id` when `None` or
+    /// absent from a token.
     pub consumer_key_claim: Option<String>,
     /// The claim holding the scopes (a space-separated string or an array); `scope`, then `scp`
-    /// when `None`.
+    /// when `None` or absent from a token.
     pub scopes_claim: Option<String>,
     pub keys: Arc<crate::issuers::IssuerKeys>,
     /// Mapped client ids (consumer keys) and the application key they stand for.

@@ -132,11 +132,13 @@ impl KeySet {
         self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
     }
 
-    /// The keys a token with this header may be verified with.
+    /// The keys a token with this header may be verified with: those with its `kid` (every key
+    /// when it names none; a key without `kid`, such as a PEM key, fits any) that allow its
+    /// algorithm.
     pub fn candidates(&self, kid: Option<&str>, algorithm: Algorithm) -> impl Iterator<Item = &IssuerKey> {
-        self.keys
-            .iter()
-            .filter(move |k| (kid.is_none() || k.kid.as_deref() == kid) && k.algorithms.contains(&algorithm))
+        self.keys.iter().filter(move |k| {
+            (kid.is_none() || k.kid.is_none() || k.kid.as_deref() == kid) && k.algorithms.contains(&algorithm)
+        })
     }
 }
 

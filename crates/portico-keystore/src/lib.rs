@@ -338,7 +338,7 @@ pub fn parse_public_key_pem(text: &str) -> Result<ForeignPublicKey, KeystoreErro
     let start = text
         .find("-----BEGIN ")
         .ok_or_else(|| err("no PEM block (`-----BEGIN ...-----`) found".into()))?;
-    let (_, pem) = x509_parser::pem::parse_x509_pem(text[start..].as_bytes())
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&text.as_bytes()[start..])
         .map_err(|e| err(format!("the PEM block cannot be read: {e}")))?;
     match pem.label.as_str() {
         "RSA PUBLIC KEY" => {

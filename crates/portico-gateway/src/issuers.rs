@@ -343,15 +343,6 @@ impl IssuerKeys {
         let _ = tokio::time::timeout(max_wait, done.changed()).await;
         self.current().has_kid(kid)
     }
-
-    /// Resolves once the next fetch ends (tests and start-up; false after `max_wait`).
-    pub async fn fetched(self: &Arc<Self>, max_wait: Duration) -> bool {
-        let mut done = self.fetches_done.subscribe();
-        if !self.in_flight.load(Ordering::Acquire) && !self.current().keys.is_empty() {
-            return true;
-        }
-        tokio::time::timeout(max_wait, done.changed()).await.is_ok()
-    }
 }
 
 /// The key sets of every external issuer this node knows, reused across identity reloads and

@@ -255,3 +255,92 @@ async fn check_key_managers(store: Store) {
             .is_none()
     );
 }
+
+/// The schema before 0006 with one resident key mapping, at `url`.
+async fn schema_v5_with_a_mapping(backend: &str, url: &str) {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let dir = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(&source).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        if name.as_str() < "0006" {
+            std::fs::copy(&path, dir.path().join(&name)).expect("copy");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(dir.path()).await.expect("migrator");
+    const SETUP: [&str; 4] = [
+        "INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES ('u1', 'dev', 'h', 0, 0)",
+        "INSERT INTO applications (id, name, owner, throttling_policy, status, created_at, updated_at) \
+         VALUES ('app1', 'Shop', 'dev', 'Unlimited', 'APPROVED', 0, 0)",
+        "INSERT INTO oauth_clients (client_id, secret_hash, client_name, owner_id, grant_types, callback_url, key_type, saas_app, created_at, updated_at) \
+         VALUES ('c1', 'hash', 'shop', 'u1', 'client_credentials', '', 'PRODUCTION', FALSE, 0, 0)",
+        "INSERT INTO application_key_mappings (id, application_id, key_type, key_manager, client_id, additional_properties, scopes, validity_time, created_at) \
+         VALUES ('m1', 'app1', 'PRODUCTION', 'Resident Key Manager', 'c1', '{}', 'default', 3600, 0)",
+    ];
+    if backend == "sqlite" {
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().expect("url");
+        let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true).foreign_keys(true))
+            .await
+            .expect("sqlite");
+        migrator.run(&pool).await.expect("migrate to v5");
+        for sql in SETUP {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.expect("postgres");
+        migrator.run(&pool).await.expect("migrate to v5");
+        for sql in SETUP {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+    }
+}
+
+/// 0006 keeps the resident key mappings, which keep their OAuth client's foreign key.
+async fn check_migrated_mapping(store: Store) {
+    let mappings = store.list_key_mappings("app1").await.expect("list");
+    assert_eq!(mappings.len(), 1);
+    let m = &mappings[0];
+    assert_eq!(
+        (
+            m.client_id.as_str(),
+            m.mode.as_str(),
+            m.grant_types.as_str(),
+            m.is_resident()
+        ),
+        ("c1", "CREATED", "client_credentials", true)
+    );
+    // Deleting the user cascades to their client and, through the kept foreign key, the mapping.
+    store.delete_user("u1").await.expect("delete user");
+    assert!(store.list_key_mappings("app1").await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn migration_0006_keeps_resident_mappings_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("portico.db").display());
+    schema_v5_with_a_mapping("sqlite", &url).await;
+    check_migrated_mapping(sqlite(&dir).await).await;
+}
+
+#[tokio::test]
+async fn migration_0006_keeps_resident_mappings_postgres() {
+    let Some(db) = PgDatabase::create("migration_0006").await.expect("create database") else {
+        return;
+    };
+    schema_v5_with_a_mapping("postgres", &db.url).await;
+    let store = Store::connect(&StoreOptions {
+        backend: Backend::Postgres,
+        url: db.url.clone(),
+        pool_size: 2,
+        acquire_timeout: Duration::from_secs(5),
+        node_id: "node-a".into(),
+    })
+    .await
+    .expect("postgres store");
+    check_migrated_mapping(store.clone()).await;
+    store.close().await;
+}

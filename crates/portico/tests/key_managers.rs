@@ -802,3 +802,77 @@ async fn postgres_external_identity_provider() {
     .expect("node");
     external_identity_provider(&node).await;
 }
+
+/// Two nodes on one PostgreSQL database: a key manager, a mapping and a subscription made on
+/// node 1 reach node 2's gateway through the change feed, and so does disabling the key manager.
+#[tokio::test]
+async fn postgres_two_nodes_follow_key_managers() {
+    let Some(db) = PgDatabase::create("key_managers_cluster").await.expect("database") else {
+        return;
+    };
+    let options = NodeOptions {
+        database_url: Some(db.url.clone()),
+        ..Default::default()
+    };
+    let (node1, node2) = tokio::join!(
+        Node::start(Path::new(BIN), options.clone()),
+        Node::start(Path::new(BIN), options)
+    );
+    let (node1, node2) = (node1.expect("node 1"), node2.expect("node 2"));
+    let admin = Admin(&node1);
+    let rsa = SigningKey::new("rsa-1", KeyType::Rsa2048);
+    let idp = FakeIdp::start(vec![rsa.jwk.clone()]).await;
+    let km = admin
+        .post(
+            &format!("{A}/key-managers"),
+            &key_manager_body("ShopIdP", ISSUER, json!({"type": "JWKS", "value": idp.url})),
+        )
+        .await;
+    let backend = EchoBackend::start("shop").await.expect("backend");
+    let api_id = publish_api(&admin, &backend).await;
+    let app = admin
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": "ShopApp", "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    let app_id = id(&app, "applicationId");
+    admin
+        .post(
+            &format!("{D}/applications/{app_id}/map-keys"),
+            &json!({"consumerKey": "shop-web", "keyType": "PRODUCTION", "keyManager": "ShopIdP"}),
+        )
+        .await;
+    admin
+        .post(
+            &format!("{D}/subscriptions"),
+            &json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    let token = rsa.sign(&claims("shop-web", json!({})));
+    expect(&node1, "/shop/1.0.0/menu", &token, 200, None, "node 1").await;
+    let took = within(&node2, "/shop/1.0.0/menu", &token, 200, Duration::from_secs(5)).await;
+    eprintln!("node 2 accepted the external token after {took:?}");
+
+    let mut disabled = key_manager_body("ShopIdP", ISSUER, json!({"type": "JWKS", "value": idp.url}));
+    disabled["enabled"] = json!(false);
+    let (status, answer) = admin
+        .call(
+            Method::PUT,
+            &format!("{A}/key-managers/{}", id(&km, "id")),
+            Some(&disabled),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    expect(
+        &node1,
+        "/shop/1.0.0/menu",
+        &token,
+        401,
+        Some("900901"),
+        "node 1, disabled",
+    )
+    .await;
+    let took = within(&node2, "/shop/1.0.0/menu", &token, 401, Duration::from_secs(2)).await;
+    eprintln!("node 2 refused it after {took:?}");
+}

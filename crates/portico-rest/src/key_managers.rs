@@ -4,7 +4,8 @@
 //! `KeyManagerInfo`) and status codes.
 //!
 //! The built-in Resident Key Manager (type `default`) is this node's own Key Manager: always
-//! listed, never stored, read-only here. External key managers are stored with their whole WSO2
+//! listed, never stored, read-only here; so are the key managers of deployment.toml's
+//! `[[apim.jwt.issuer]]`. External key managers are stored with their whole WSO2
 //! resource; the gateway acts on `issuer`, `certificates` (a JWKS URL or a PEM key/certificate),
 //! `consumerKeyClaim`, `scopesClaim` and `enabled`, which are validated; the other fields are
 //! checked for their JSON type and kept as given.
@@ -71,6 +72,55 @@ fn resident_json(state: &RestState) -> Value {
         "global": false,
         "additionalProperties": {},
     })
+}
+
+/// The key managers of `[[apim.jwt.issuer]]` in deployment.toml, shaped as stored ones (their id
+/// is derived from the name, the same on every node; they cannot be changed through REST).
+pub fn configured_key_managers(config: &portico_config::Config) -> Vec<KeyManagerRow> {
+    config
+        .apim
+        .jwt
+        .issuer
+        .iter()
+        .map(|issuer| {
+            let configuration = json!({
+                "displayName": issuer.name,
+                "description": "Defined in deployment.toml ([[apim.jwt.issuer]])",
+                "certificates": {"type": "JWKS", "value": issuer.jwks.url},
+                "consumerKeyClaim": issuer.consumer_key_claim,
+                "scopesClaim": issuer.scopes_claim,
+                "tokenType": "DIRECT",
+                "enableMapOAuthConsumerApps": true,
+                "enableOAuthAppCreation": false,
+            });
+            KeyManagerRow {
+                id: crate::admin::stable_id(&format!("apim.jwt.issuer:{}", issuer.name)),
+                name: issuer.name.clone(),
+                kind: "custom".into(),
+                enabled: true,
+                issuer: issuer.issuer().to_owned(),
+                configuration: configuration.to_string(),
+                created_at: 0,
+                updated_at: 0,
+            }
+        })
+        .collect()
+}
+
+/// The configured key manager with this id, name or issuer, if any.
+fn configured(state: &RestState, matches: impl Fn(&KeyManagerRow) -> bool) -> Option<KeyManagerRow> {
+    configured_key_managers(&state.config).into_iter().find(matches)
+}
+
+/// A name or issuer a configured key manager already has is a conflict.
+fn check_not_configured(state: &RestState, new: &NewKeyManager) -> Result<(), ApiError> {
+    if let Some(existing) = configured(state, |k| k.name == new.name || k.issuer == new.issuer) {
+        return Err(ApiError::conflict(format!(
+            "key manager `{}` (issuer `{}`) of deployment.toml already exists",
+            existing.name, existing.issuer
+        )));
+    }
+    Ok(())
 }
 
 /// WSO2's `KeyManager` for a stored key manager: its stored resource with the columns on top.
@@ -306,7 +356,10 @@ pub async fn admin_list(auth: Auth, State(state): State<RestState>) -> Result<Js
     let used = state.store.key_mapping_counts().await?;
     let is_used = |name: &str| used.iter().any(|(km, n)| km == name && *n > 0);
     let mut list = vec![admin_info(&resident_json(&state), is_used(RESIDENT_KEY_MANAGER))];
-    for row in state.store.list_key_managers().await? {
+    for row in configured_key_managers(&state.config)
+        .into_iter()
+        .chain(state.store.list_key_managers().await?)
+    {
         list.push(admin_info(&km_json(&row), is_used(&row.name)));
     }
     Ok(Json(json!({ "count": list.len(), "list": list })))
@@ -327,6 +380,7 @@ pub async fn create(
             "key manager `{RESIDENT_KEY_MANAGER}` already exists"
         )));
     }
+    check_not_configured(&state, &new)?;
     let row = state.store.create_key_manager(&new).await?;
     Ok((StatusCode::CREATED, Json(km_json(&row))).into_response())
 }
@@ -340,6 +394,9 @@ pub async fn get_one(
     auth.require_any(MANAGE_SCOPES)?;
     if id == resident_id() {
         return Ok(Json(resident_json(&state)));
+    }
+    if let Some(row) = configured(&state, |k| k.id == id) {
+        return Ok(Json(km_json(&row)));
     }
     Ok(Json(km_json(&stored(&state, &id).await?)))
 }
@@ -359,9 +416,16 @@ pub async fn update(
             "The {RESIDENT_KEY_MANAGER} is this node's own Key Manager; its settings come from deployment.toml"
         )));
     }
+    if let Some(row) = configured(&state, |k| k.id == id) {
+        return Err(ApiError::bad_request(format!(
+            "Key manager \"{}\" is defined in deployment.toml ([[apim.jwt.issuer]]); change it there",
+            row.name
+        )));
+    }
     let current = stored(&state, &id).await?;
     let body = json_body(&headers, &body)?;
     let new = key_manager_input(&state, &body, Some(&current.name))?;
+    check_not_configured(&state, &new)?;
     let row = state.store.update_key_manager(&id, &new).await?;
     Ok(Json(km_json(&row)))
 }
@@ -383,6 +447,12 @@ pub async fn delete(
             "Error while deleting the Key Manager. {RESIDENT_KEY_MANAGER} couldn't delete"
         )));
     }
+    if let Some(row) = configured(&state, |k| k.id == id) {
+        return Err(refused(format!(
+            "Error while deleting the Key Manager. {} is defined in deployment.toml ([[apim.jwt.issuer]])",
+            row.name
+        )));
+    }
     match state.store.delete_key_manager(&id).await {
         Ok(()) => Ok(StatusCode::OK),
         Err(portico_store::StoreError::InUse(what)) => Err(refused(format!(
@@ -396,7 +466,10 @@ pub async fn delete(
 pub async fn devportal_list(auth: Auth, State(state): State<RestState>) -> Result<Json<Value>, ApiError> {
     auth.require_any(&["apim:subscribe"])?;
     let mut list = vec![devportal_info(&resident_json(&state))];
-    for row in state.store.list_key_managers().await? {
+    for row in configured_key_managers(&state.config)
+        .into_iter()
+        .chain(state.store.list_key_managers().await?)
+    {
         if row.enabled {
             list.push(devportal_info(&km_json(&row)));
         }
@@ -407,9 +480,12 @@ pub async fn devportal_list(auth: Auth, State(state): State<RestState>) -> Resul
 /// The enabled key manager a DevPortal request names (by name, or by id as WSO2's UI may send),
 /// or 400 naming it.
 pub(crate) async fn enabled_external(state: &RestState, name: &str) -> Result<KeyManagerRow, ApiError> {
-    let row = match state.store.find_key_manager_by_name(name).await? {
+    let row = match configured(state, |k| k.name == name || k.id == name) {
         Some(row) => Some(row),
-        None => state.store.find_key_manager(name).await?,
+        None => match state.store.find_key_manager_by_name(name).await? {
+            Some(row) => Some(row),
+            None => state.store.find_key_manager(name).await?,
+        },
     };
     match row {
         Some(row) if row.enabled => Ok(row),

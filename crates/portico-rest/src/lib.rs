@@ -28,6 +28,7 @@ use portico_store::Store;
 
 pub use auth::{Auth, MaybeAuth};
 pub use error::ApiError;
+pub use key_managers::configured_key_managers;
 pub use sample::SAMPLE_BASE_PATH;
 
 /// What the management handlers share.

@@ -133,7 +133,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     // client ids, subscriptions and external key managers are reloaded from the store whenever
     // the feed says so.
     let identity_base = Arc::new(gateway_identity(&primary, &validator)?);
-    let identity = load_identity(&store, &identity_base, &issuer_keys).await?;
+    let configured_key_managers = Arc::new(portico_rest::configured_key_managers(&config));
+    let identity = load_identity(&store, &identity_base, &issuer_keys, &configured_key_managers).await?;
     let (clients, subscriptions) = (identity.clients.len(), identity.subscriptions.len());
     gateway.install_identity(identity);
     // The gateway serves the runtime artifacts under deployment/server/<environment>/ of the
@@ -172,6 +173,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
                 let store = store.clone();
                 let identity_base = identity_base.clone();
                 let issuer_keys = issuer_keys.clone();
+                let configured_key_managers = configured_key_managers.clone();
                 async move {
                     if from_elsewhere {
                         match portico_rest::reconcile_artifacts(&state).await {
@@ -180,7 +182,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
                         }
                     }
                     if identity_changed {
-                        match load_identity(&store, &identity_base, &issuer_keys).await {
+                        match load_identity(&store, &identity_base, &issuer_keys, &configured_key_managers).await {
                             Ok(identity) => {
                                 tracing::debug!(
                                     clients = identity.clients.len(),
@@ -328,12 +330,13 @@ fn external_issuer(
 }
 
 /// `base` (keys, issuer, live revocations) with the applications' client ids, the subscriptions
-/// and the enabled external key managers (with their mapped client ids) as the store has them
-/// now. Key sets of key managers no longer there are dropped from `registry`.
+/// and the enabled external key managers (`configured` ones of deployment.toml and the stored
+/// ones, with their mapped client ids) as the store has them now. Key sets of key managers no longer there are dropped from `registry`.
 async fn load_identity(
     store: &Store,
     base: &portico_gateway::identity::Identity,
     registry: &portico_gateway::issuers::IssuerKeyRegistry,
+    configured: &[portico_store::KeyManagerRow],
 ) -> anyhow::Result<portico_gateway::identity::Identity> {
     use portico_gateway::identity::{AppInfo, ClientInfo, KeyType, SubscriptionInfo, SubscriptionStatus};
     let rows = store.gateway_identity().await?;
@@ -341,7 +344,12 @@ async fn load_identity(
     // By key manager name while client ids are added; by issuer in the identity.
     let mut external: std::collections::HashMap<String, portico_gateway::identity::ExternalIssuer> =
         std::collections::HashMap::new();
-    for row in &rows.key_managers {
+    // Those of deployment.toml first: REST refuses stored ones with their names or issuers.
+    for row in configured.iter().chain(&rows.key_managers) {
+        if external.contains_key(&row.name) || external.values().any(|e| e.issuer == row.issuer) {
+            tracing::warn!(key_manager = %row.name, issuer = %row.issuer, "key manager with the name or issuer of one in deployment.toml left out");
+            continue;
+        }
         match external_issuer(row, registry) {
             Ok(issuer) => {
                 external.insert(row.name.clone(), issuer);

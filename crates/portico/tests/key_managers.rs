@@ -876,3 +876,84 @@ async fn postgres_two_nodes_follow_key_managers() {
     let took = within(&node2, "/shop/1.0.0/menu", &token, 401, Duration::from_secs(2)).await;
     eprintln!("node 2 refused it after {took:?}");
 }
+
+/// A key manager of deployment.toml (`[[apim.jwt.issuer]]`): listed, read-only through REST,
+/// mappable in the DevPortal, and its tokens accepted by the gateway.
+#[tokio::test]
+async fn sqlite_configured_issuer() {
+    let rsa = SigningKey::new("rsa-1", KeyType::Rsa2048);
+    let idp = FakeIdp::start(vec![rsa.jwk.clone()]).await;
+    let issuer_block = format!(
+        "ttl_seconds = 900\n\n[[apim.jwt.issuer]]\nname = \"{ISSUER}\"\njwks.url = \"{}\"\nconsumer_key_claim = \"cid\"\n",
+        idp.url
+    );
+    let node = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: vec![("ttl_seconds = 900".into(), issuer_block)],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("node");
+    let admin = Admin(&node);
+    let list = admin.get(&format!("{A}/key-managers")).await;
+    let configured = list["list"]
+        .as_array()
+        .and_then(|l| l.iter().find(|k| k["name"] == ISSUER))
+        .cloned()
+        .unwrap_or_else(|| panic!("configured issuer listed: {list}"));
+    let km_id = id(&configured, "id");
+    let full = admin.get(&format!("{A}/key-managers/{km_id}")).await;
+    assert_eq!(
+        (&full["issuer"], &full["consumerKeyClaim"]),
+        (&json!(ISSUER), &json!("cid")),
+        "{full}"
+    );
+    let body = key_manager_body(ISSUER, ISSUER, json!({"type": "JWKS", "value": idp.url}));
+    let (status, answer) = admin
+        .call(Method::PUT, &format!("{A}/key-managers/{km_id}"), Some(&body))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (status, answer) = admin
+        .call(Method::DELETE, &format!("{A}/key-managers/{km_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{answer}");
+    let same_issuer = key_manager_body("Other", ISSUER, json!({"type": "JWKS", "value": idp.url}));
+    let (status, answer) = admin
+        .call(Method::POST, &format!("{A}/key-managers"), Some(&same_issuer))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+
+    let backend = EchoBackend::start("shop").await.expect("backend");
+    let api_id = publish_api(&admin, &backend).await;
+    let app = admin
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": "ShopApp", "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    let app_id = id(&app, "applicationId");
+    admin
+        .post(
+            &format!("{D}/applications/{app_id}/map-keys"),
+            &json!({"consumerKey": "shop-cli", "keyType": "SANDBOX", "keyManager": ISSUER}),
+        )
+        .await;
+    admin
+        .post(
+            &format!("{D}/subscriptions"),
+            &json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    // The configured claim holds the client id; the API has no sandbox endpoint, so the mapped
+    // SANDBOX key type shows in the gateway's answer.
+    let token = rsa.sign(&claims("not-this", json!({"cid": "shop-cli"})));
+    let call = invoke(&node, "/shop/1.0.0/menu", &token).await;
+    assert_eq!(
+        (call.status, call.code.as_deref(), call.body["description"].as_str()),
+        (503, Some("101503"), Some("This API has no sandbox endpoint")),
+        "the configured issuer's token is accepted and mapped to the SANDBOX keys: {}",
+        call.body
+    );
+}

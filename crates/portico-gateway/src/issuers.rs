@@ -21,7 +21,7 @@ use tokio::sync::watch;
 
 /// The JWS algorithms accepted from external issuers: asymmetric only (`none` never parses, and
 /// HMAC would let anyone holding the verification key forge tokens).
-pub const ACCEPTED_ALGORITHMS: [Algorithm; 8] = [
+pub const ACCEPTED_ALGORITHMS: [Algorithm; 9] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
@@ -30,6 +30,7 @@ pub const ACCEPTED_ALGORITHMS: [Algorithm; 8] = [
     Algorithm::PS512,
     Algorithm::ES256,
     Algorithm::ES384,
+    Algorithm::EdDSA,
 ];
 
 /// On-demand refetches (an unknown `kid`) of one issuer's JWKS are at least this far apart.

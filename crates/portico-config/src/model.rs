@@ -363,6 +363,10 @@ pub struct BackendJwt {
     /// Longest lifetime of one assertion, in seconds.
     #[serde(default = "default_jwt_ttl")]
     pub ttl_seconds: u64,
+    /// `[[apim.jwt.issuer]]`: external identity providers whose tokens the gateway accepts,
+    /// configured here rather than through the Admin REST API's `/key-managers`.
+    #[serde(default)]
+    pub issuer: Vec<JwtIssuer>,
 }
 
 impl Default for BackendJwt {
@@ -372,8 +376,43 @@ impl Default for BackendJwt {
             header: default_jwt_header(),
             signing_algorithm: None,
             ttl_seconds: default_jwt_ttl(),
+            issuer: Vec::new(),
         }
     }
+}
+
+/// `[[apim.jwt.issuer]]`: an external identity provider (a read-only key manager): whose tokens
+/// (`iss`) the gateway verifies with the keys at `jwks.url`, and the claims it reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIssuer {
+    /// The key manager's name, which DevPortal `map-keys` names; also the issuer when `issuer`
+    /// is absent (WSO2 names a configured issuer by its `iss`).
+    pub name: String,
+    /// The `iss` of its tokens, when it differs from `name`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    pub jwks: JwksLocation,
+    /// The claim holding the client id; `azp`, then `client_id` when absent.
+    #[serde(default)]
+    pub consumer_key_claim: Option<String>,
+    /// The claim holding the scopes; `scope`, then `scp` when absent.
+    #[serde(default)]
+    pub scopes_claim: Option<String>,
+}
+
+impl JwtIssuer {
+    /// The `iss` its tokens carry.
+    pub fn issuer(&self) -> &str {
+        self.issuer.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Where a configured issuer's keys are published (`jwks.url`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwksLocation {
+    pub url: String,
 }
 
 fn default_jwt_header() -> String {
@@ -822,6 +861,48 @@ impl Config {
         if !(60..=86_400).contains(&jwt.ttl_seconds) {
             return Err(c.invalid("apim.jwt.ttl_seconds", "must be between 60 and 86400"));
         }
+        for (i, issuer) in jwt.issuer.iter().enumerate() {
+            let key = format!("apim.jwt.issuer[{i}]");
+            for (field, value) in [("name", issuer.name.as_str()), ("issuer", issuer.issuer())] {
+                if value.trim().is_empty() || value.trim() != value || value.chars().any(char::is_control) {
+                    return Err(c.invalid(
+                        &format!("{key}.{field}"),
+                        "must be a non-empty string without surrounding spaces or control characters",
+                    ));
+                }
+            }
+            if issuer.name == "Resident Key Manager" {
+                return Err(c.invalid(&format!("{key}.name"), "is the name of the built-in key manager"));
+            }
+            let url = issuer.jwks.url.as_str();
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+            if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace)) {
+                return Err(c.invalid(&format!("{key}.jwks.url"), "must be an http(s) URL with a host"));
+            }
+            for (field, claim) in [
+                ("consumer_key_claim", &issuer.consumer_key_claim),
+                ("scopes_claim", &issuer.scopes_claim),
+            ] {
+                if claim
+                    .as_deref()
+                    .is_some_and(|c| c.is_empty() || c.contains(char::is_whitespace))
+                {
+                    return Err(c.invalid(&format!("{key}.{field}"), "must be a claim name"));
+                }
+            }
+            if let Some(j) = jwt.issuer[..i]
+                .iter()
+                .position(|o| o.name == issuer.name || o.issuer() == issuer.issuer())
+            {
+                return Err(c.invalid(
+                    &format!("{key}.name"),
+                    &format!("repeats the name or issuer of apim.jwt.issuer[{j}]"),
+                ));
+            }
+        }
 
         let publisher = &self.apim.publisher;
         if !(1024..=100 * 1024 * 1024).contains(&publisher.import_max_bytes) {
@@ -1199,6 +1280,29 @@ mod tests {
         assert_eq!(err.line(), Some(4));
         let err = parse(&format!("{MIN}[apim.jwt]\nheader = \"X Bad\"\n")).expect_err("header");
         assert_eq!(err.key(), Some("apim.jwt.header"));
+    }
+
+    #[test]
+    fn jwt_issuers_are_checked() {
+        let one = "[[apim.jwt.issuer]]\nname = \"https://sso.test/realms/a\"\njwks.url = \"https://sso.test/certs\"\nconsumer_key_claim = \"azp\"\n";
+        let c = parse(&format!("{MIN}{one}")).expect("valid");
+        let issuer = &c.apim.jwt.issuer[0];
+        assert_eq!(
+            (issuer.issuer(), issuer.jwks.url.as_str()),
+            ("https://sso.test/realms/a", "https://sso.test/certs")
+        );
+        let err = parse(&format!("{MIN}{one}{one}")).expect_err("duplicate");
+        assert_eq!(err.key(), Some("apim.jwt.issuer[1].name"), "{err}");
+        let err = parse(&format!(
+            "{MIN}[[apim.jwt.issuer]]\nname = \"kc\"\njwks.url = \"ftp://sso.test/certs\"\n"
+        ))
+        .expect_err("ftp");
+        assert_eq!(err.key(), Some("apim.jwt.issuer[0].jwks.url"), "{err}");
+        let err = parse(&format!(
+            "{MIN}[[apim.jwt.issuer]]\nname = \"kc\"\njwks.url = \"https://sso.test/certs\"\nvalidate_subscriptions = true\n"
+        ))
+        .expect_err("unknown key");
+        assert!(err.to_string().contains("validate_subscriptions"), "{err}");
     }
 
     #[test]

@@ -129,6 +129,15 @@ header = "X-JWT-Assertion"
 # Longest lifetime of one assertion, in seconds.
 ttl_seconds = 900
 
+# External identity providers whose JWT access tokens the gateway accepts (also manageable at
+# run time through the Admin REST API's /key-managers). `name` is the key manager name DevPortal
+# map-keys uses and, unless `issuer` is set, the tokens' `iss`.
+# [[apim.jwt.issuer]]
+# name = "https://sso.example.com/realms/shop"
+# jwks.url = "https://sso.example.com/realms/shop/protocol/openid-connect/certs"
+# consumer_key_claim = "azp"
+# scopes_claim = "scope"
+
 # WSO2's PizzaShack sample service, served on the management port at
 # https://<host>:<mgmt>/am/sample/pizzashack/v1/api/ (menu, orders) for the first tour.
 # Default: on in dev mode, off in production mode.

@@ -54,7 +54,11 @@ impl AssertionCache {
         subscription_tier: &str,
     ) -> Option<HeaderValue> {
         let now = now_seconds();
-        let key = (claims.jti.clone().unwrap_or_default(), api.id.clone());
+        // Token ids are unique per issuer only: an external issuer's `jti` is qualified by it.
+        let key = match (&claims.jti, &claims.external_issuer) {
+            (Some(jti), Some(issuer)) => (format!("{issuer}\u{0}{jti}"), api.id.clone()),
+            (jti, _) => (jti.clone().unwrap_or_default(), api.id.clone()),
+        };
         if !key.0.is_empty()
             && let Some((value, exp)) = self.entries.lock().ok().and_then(|m| m.get(&key).cloned())
             && exp > now + 5

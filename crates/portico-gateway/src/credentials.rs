@@ -1,5 +1,7 @@
 //! Credential validation with a validated-token cache, as WSO2's gateway token cache: bearer
-//! JWT access tokens and API keys (JWTs with `token_type: apiKey`, sent in the `apikey` header).
+//! JWT access tokens and API keys (JWTs with `token_type: apiKey`, sent in the `apikey` header),
+//! from this node's Key Manager or, for access tokens, from an external key manager (the token's
+//! `iss` names it; its keys alone verify the token).
 //!
 //! An ES256 check costs about 37 µs, three times nginx's whole request, so a token that passed
 //! once is remembered until it expires (bounded, sharded, keyed by the token's SHA-256 so a lookup
@@ -13,7 +15,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::identity::{AppInfo, Identity, KeyType};
+use crate::GatewayError;
+use crate::identity::{AppInfo, ClientInfo, ExternalIssuer, Identity, KeyType};
+use crate::issuers::{ACCEPTED_ALGORITHMS, MAX_KID_WAIT};
 
 /// Accepted clock skew for `exp` and `nbf`, in seconds.
 const LEEWAY_SECONDS: u64 = 30;
@@ -46,6 +50,10 @@ pub struct TokenClaims {
     pub key_type: KeyType,
     pub issued_at: u64,
     pub expires_at: u64,
+    /// The `iss` of a token an external key manager issued (`None` for this node's own).
+    pub external_issuer: Option<String>,
+    /// The `kid` of the key that verified an external token.
+    pub key_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +112,12 @@ pub enum TokenError {
     ApiKeyAsBearer,
     #[error("the API key is not a well-formed API key")]
     NotAnApiKey,
+    #[error("the token's issuer is not a key manager of this gateway")]
+    UnknownIssuer,
+    #[error("the token's key `{kid}` is not (or no longer) among the keys of issuer {issuer}")]
+    UnknownKid { issuer: String, kid: String },
+    #[error("the token's algorithm {0} is not accepted (asymmetric algorithms only)")]
+    AlgorithmNotAccepted(String),
 }
 
 pub(crate) fn now_seconds() -> u64 {
@@ -144,7 +158,12 @@ impl TokenCache {
         let key: TokenKey = Sha256::digest(token.as_bytes()).into();
         let cached = self.shard(&key).lock().ok().and_then(|map| map.get(&key).cloned());
         let claims = match cached {
-            Some(claims) => claims,
+            Some(claims) => {
+                if let Some(issuer) = &claims.external_issuer {
+                    still_trusted(issuer, claims.key_id.as_deref(), identity)?;
+                }
+                claims
+            }
             None => {
                 let claims = Arc::new(verify(token, identity)?);
                 if let Ok(mut map) = self.shard(&key).lock() {
@@ -184,6 +203,25 @@ impl TokenCache {
         Ok(claims)
     }
 
+    /// [`TokenCache::validate`] for a bearer access token; when an external issuer's token names
+    /// a `kid` that issuer's key set lacks, waits (at most [`MAX_KID_WAIT`]) for one refetch of
+    /// its JWKS and tries once more.
+    pub async fn validate_bearer(&self, token: &str, identity: &Identity) -> Result<Arc<TokenClaims>, TokenError> {
+        match self.validate(token, CredentialKind::AccessToken, identity) {
+            Err(TokenError::UnknownKid { issuer, kid }) => {
+                let Some(external) = identity.external_issuers.get(&issuer) else {
+                    return Err(TokenError::UnknownIssuer);
+                };
+                if external.keys.wait_for_kid(&kid, MAX_KID_WAIT).await {
+                    self.validate(token, CredentialKind::AccessToken, identity)
+                } else {
+                    Err(TokenError::UnknownKid { issuer, kid })
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Forgets every token (after the verification keys change).
     pub fn clear(&self) {
         for shard in &self.shards {
@@ -199,6 +237,22 @@ impl TokenCache {
 /// their application.
 fn verify(token: &str, identity: &Identity) -> Result<TokenClaims, TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+    if !identity.external_issuers.is_empty() {
+        #[derive(Deserialize)]
+        struct IssuerOnly {
+            #[serde(default)]
+            iss: Option<String>,
+        }
+        let claimed =
+            jsonwebtoken::dangerous::insecure_decode_claims::<IssuerOnly>(token).map_err(|_| TokenError::Malformed)?;
+        if let Some(external) = claimed
+            .iss
+            .as_deref()
+            .and_then(|iss| identity.external_issuers.get(iss))
+        {
+            return verify_external(token, &header, external);
+        }
+    }
     let candidates: Vec<_> = match &header.kid {
         Some(kid) => identity.keys.iter().filter(|k| &k.kid == kid).collect(),
         None => identity.keys.iter().collect(),
@@ -257,6 +311,8 @@ fn verify(token: &str, identity: &Identity) -> Result<TokenClaims, TokenError> {
                         .unwrap_or(KeyType::Production),
                     issued_at: c.iat.unwrap_or(0),
                     expires_at,
+                    external_issuer: None,
+                    key_id: None,
                 });
             }
             Err(e) => {
@@ -284,4 +340,124 @@ fn api_key_application(raw: Option<RawApplication>) -> Result<AppInfo, TokenErro
         owner: raw.owner.unwrap_or_default(),
         tier: raw.tier.unwrap_or_else(|| "Unlimited".into()),
     })
+}
+
+/// A cached external token stays valid while its issuer is still a key manager of this gateway
+/// and the key that verified it is still in the issuer's set (a key the provider withdrew stops
+/// its tokens at the next refresh).
+fn still_trusted(issuer: &str, key_id: Option<&str>, identity: &Identity) -> Result<(), TokenError> {
+    let external = identity.external_issuers.get(issuer).ok_or(TokenError::UnknownIssuer)?;
+    if let Some(kid) = key_id
+        && !external.keys.current().has_kid(kid)
+    {
+        return Err(TokenError::UnknownKid {
+            issuer: issuer.to_owned(),
+            kid: kid.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Verifies an external key manager's access token against that issuer's keys only: an
+/// accepted (asymmetric) algorithm that the key allows, the signature, `iss`, `exp` (required)
+/// and `nbf` with the leeway. The client id and scopes come from the claims the key manager
+/// names.
+fn verify_external(
+    token: &str,
+    header: &jsonwebtoken::Header,
+    external: &ExternalIssuer,
+) -> Result<TokenClaims, TokenError> {
+    if !ACCEPTED_ALGORITHMS.contains(&header.alg) {
+        return Err(TokenError::AlgorithmNotAccepted(format!("{:?}", header.alg)));
+    }
+    let set = external.keys.current();
+    let kid = header.kid.as_deref();
+    let mut last = TokenError::UnknownKey;
+    let mut tried = false;
+    for key in set.candidates(kid, header.alg) {
+        tried = true;
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["exp"]);
+        validation.set_issuer(&[external.issuer.as_str()]);
+        match jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key.key, &validation) {
+            Ok(data) => return Ok(external_claims(&data.claims, external, key.kid.clone())),
+            Err(e) => {
+                last = match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid(e.to_string()),
+                }
+            }
+        }
+    }
+    if !tried && let Some(kid) = kid.filter(|k| !set.has_kid(k)) {
+        return Err(TokenError::UnknownKid {
+            issuer: external.issuer.clone(),
+            kid: kid.to_owned(),
+        });
+    }
+    Err(last)
+}
+
+/// The claims of a verified external token, read where its key manager says they are.
+fn external_claims(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    external: &ExternalIssuer,
+    key_id: Option<String>,
+) -> TokenClaims {
+    let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    let number = |name: &str| claims.get(name).and_then(serde_json::Value::as_u64);
+    let client_id = external
+        .consumer_key_claim
+        .as_deref()
+        .and_then(text)
+        .or_else(|| text("azp"))
+        .or_else(|| text("client_id"));
+    let scopes_value = external
+        .scopes_claim
+        .as_deref()
+        .and_then(|claim| claims.get(claim))
+        .or_else(|| claims.get("scope"))
+        .or_else(|| claims.get("scp"));
+    let scopes = match scopes_value {
+        Some(serde_json::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(serde_json::Value::Array(list)) => list.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect(),
+        _ => Vec::new(),
+    };
+    TokenClaims {
+        kind: CredentialKind::AccessToken,
+        application: None,
+        jti: text("jti"),
+        subject: text("sub"),
+        client_id,
+        scopes,
+        key_type: KeyType::Production,
+        issued_at: number("iat").unwrap_or(0),
+        expires_at: number("exp").unwrap_or(0),
+        external_issuer: Some(external.issuer.clone()),
+        key_id,
+    }
+}
+
+/// The application key a validated access token belongs to: by its client id among this node's
+/// OAuth clients, or among the client ids mapped to its external key manager. An unknown client
+/// of this node is 900901; an external client id no application mapped is 900908, as WSO2's
+/// subscription validation answers when it finds no key mapping.
+pub(crate) fn client_of(identity: &Identity, claims: &TokenClaims) -> Result<ClientInfo, GatewayError> {
+    let client_id = claims.client_id.as_deref();
+    match &claims.external_issuer {
+        None => client_id
+            .and_then(|id| identity.clients.get(id))
+            .cloned()
+            .ok_or_else(|| {
+                GatewayError::invalid_credentials("The token was not issued to an application of this gateway")
+            }),
+        Some(issuer) => client_id
+            .and_then(|id| identity.external_issuers.get(issuer)?.clients.get(id))
+            .cloned()
+            .ok_or_else(GatewayError::not_subscribed),
+    }
 }

@@ -1,5 +1,6 @@
 //! Who may call what: verification keys, applications and their OAuth client ids, subscriptions,
-//! revoked token ids. Part of the snapshot, replaced as a whole when any of it changes.
+//! revoked token ids, and the external key managers (issuers with their keys and mapped client
+//! ids). Part of the snapshot, replaced as a whole when any of it changes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -137,6 +138,25 @@ pub trait RevocationCheck: Send + Sync {
     fn is_revoked(&self, jti: &str, subject: &str, client_id: &str, issued_at: u64) -> bool;
 }
 
+/// An external key manager (identity provider) as the gateway sees it: the issuer its tokens
+/// carry, where the claims are, its keys and the client ids applications mapped.
+#[derive(Debug)]
+pub struct ExternalIssuer {
+    /// The key manager's name (key mappings name it).
+    pub key_manager: String,
+    /// The `iss` of its tokens.
+    pub issuer: String,
+    /// The claim holding the client id (consumer key); `azp`, then `client_id` when `None` or
+    /// absent from a token.
+    pub consumer_key_claim: Option<String>,
+    /// The claim holding the scopes (a space-separated string or an array); `scope`, then `scp`
+    /// when `None` or absent from a token.
+    pub scopes_claim: Option<String>,
+    pub keys: Arc<crate::issuers::IssuerKeys>,
+    /// Mapped client ids (consumer keys) and the application key they stand for.
+    pub clients: HashMap<String, ClientInfo>,
+}
+
 /// Everything the gateway authenticates and authorises with.
 #[derive(Default, Clone)]
 pub struct Identity {
@@ -154,6 +174,9 @@ pub struct Identity {
     pub user_not_before: HashMap<String, u64>,
     /// Consulted in addition to `revoked` and `user_not_before`.
     pub revocations: Option<Arc<dyn RevocationCheck>>,
+    /// External key managers, by the `iss` of their tokens. A token naming one of these issuers
+    /// is verified against that issuer's keys only.
+    pub external_issuers: HashMap<String, Arc<ExternalIssuer>>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -164,6 +187,7 @@ impl std::fmt::Debug for Identity {
             .field("subscriptions", &self.subscriptions.len())
             .field("revoked", &self.revoked.len())
             .field("live_revocations", &self.revocations.is_some())
+            .field("external_issuers", &self.external_issuers.len())
             .finish()
     }
 }
@@ -193,6 +217,30 @@ impl Identity {
                 issued_at,
             )
         })
+    }
+
+    /// What decides whether a validated token is still valid: the resident keys' ids and each
+    /// external issuer's configuration. Tokens cached under one verdict are forgotten when it
+    /// changes.
+    pub fn verification_fingerprint(&self) -> Vec<String> {
+        let mut parts: Vec<String> = self.keys.iter().map(|k| format!("kid:{}", k.kid)).collect();
+        let mut external: Vec<String> = self
+            .external_issuers
+            .values()
+            .map(|e| {
+                format!(
+                    "iss:{}|{}|{:?}|{:?}|{:p}",
+                    e.issuer,
+                    e.key_manager,
+                    e.consumer_key_claim,
+                    e.scopes_claim,
+                    Arc::as_ptr(&e.keys)
+                )
+            })
+            .collect();
+        external.sort();
+        parts.extend(external);
+        parts
     }
 
     /// The set of (app, api) pairs, for tests and diagnostics.

@@ -13,6 +13,7 @@ mod credentials;
 mod endpoint;
 mod error;
 pub mod identity;
+pub mod issuers;
 pub mod model;
 pub mod path;
 mod phases;
@@ -135,17 +136,15 @@ impl Gateway {
         errors
     }
 
-    /// Swaps in new identity data (keys, applications, subscriptions, revocations). Cached
-    /// tokens are forgotten when the keys change.
+    /// Swaps in new identity data (keys, applications, subscriptions, revocations, external key
+    /// managers). Cached tokens are forgotten when the keys or key managers change.
     pub fn install_identity(&self, identity: identity::Identity) {
         let identity = Arc::new(identity);
         let previous = self.snapshot.rcu(|current| Snapshot {
             routes: current.routes.clone(),
             identity: identity.clone(),
         });
-        let old_kids: Vec<&str> = previous.identity.keys.iter().map(|k| k.kid.as_str()).collect();
-        let new_kids: Vec<&str> = identity.keys.iter().map(|k| k.kid.as_str()).collect();
-        if old_kids != new_kids {
+        if previous.identity.verification_fingerprint() != identity.verification_fingerprint() {
             self.tokens.clear();
         }
     }

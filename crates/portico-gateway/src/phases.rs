@@ -317,7 +317,7 @@ impl Gateway {
         if let Some(origin) = origin {
             self.decide_cors(Some(&route.api.def), origin, ctx);
         }
-        let caller = self.authenticate(snapshot, &route, &request, ctx)?;
+        let caller = self.authenticate(snapshot, &route, &request, ctx).await?;
         self.authorize(snapshot, &route, caller.as_ref(), ctx)?;
         self.throttle(ctx)?;
         let assertion = caller.as_ref().and_then(|c| self.backend_assertion(&route, c, ctx));
@@ -357,7 +357,7 @@ impl Gateway {
     /// resources take a bearer JWT access token (when the API's security scheme has `oauth2`) or
     /// an API key in the `apikey` header or query parameter (when it has `api_key`), both
     /// validated through the token cache; prototyped APIs and resources marked `None` take none.
-    fn authenticate(
+    async fn authenticate(
         &self,
         snapshot: &Snapshot,
         route: &RouteMatch<'_>,
@@ -384,16 +384,10 @@ impl Gateway {
             Some(token) if def.security.oauth2 => {
                 let claims = self
                     .tokens
-                    .validate(token, CredentialKind::AccessToken, &snapshot.identity)
+                    .validate_bearer(token, &snapshot.identity)
+                    .await
                     .map_err(|e| GatewayError::invalid_credentials(format!("Invalid Credentials: {e}")))?;
-                let client = claims
-                    .client_id
-                    .as_deref()
-                    .and_then(|id| snapshot.identity.clients.get(id))
-                    .cloned()
-                    .ok_or_else(|| {
-                        GatewayError::invalid_credentials("The token was not issued to an application of this gateway")
-                    })?;
+                let client = crate::credentials::client_of(&snapshot.identity, &claims)?;
                 Caller { claims, client }
             }
             _ => {

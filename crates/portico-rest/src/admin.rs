@@ -1,14 +1,27 @@
-//! Admin REST API v4 (`/api/am/admin/v4`): what this slice serves of it.
+//! Admin REST API v4 (`/api/am/admin/v4`): what this slice serves of it (gateway environments;
+//! key managers live in [`crate::key_managers`]).
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::key_managers;
 use crate::{ApiError, Auth, RestState};
 
 pub fn routes() -> Router<RestState> {
-    Router::new().route("/environments", get(list_environments))
+    Router::new()
+        .route("/environments", get(list_environments))
+        .route(
+            "/key-managers",
+            get(key_managers::admin_list).post(key_managers::create),
+        )
+        .route(
+            "/key-managers/{key_manager_id}",
+            get(key_managers::get_one)
+                .put(key_managers::update)
+                .delete(key_managers::delete),
+        )
 }
 
 /// `GET /environments`: the gateway environments of `[[apim.gateway.environment]]`. They come
@@ -70,7 +83,7 @@ pub fn environments_json(state: &RestState) -> Vec<Value> {
 }
 
 /// A UUID-shaped id that is the same on every node for the same environment name.
-fn stable_id(name: &str) -> String {
+pub(crate) fn stable_id(name: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(name.as_bytes());
     let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();

@@ -138,6 +138,7 @@ impl From<portico_store::StoreError> for ApiError {
         match &e {
             E::Conflict(_) => ApiError::conflict(e.to_string()),
             E::NotFound(_) => ApiError::not_found(e.to_string()),
+            E::InUse(_) => ApiError::new(StatusCode::PRECONDITION_FAILED, "Precondition Failed", e.to_string()),
             _ if e.is_unavailable() => {
                 tracing::warn!(error = %e, "store unavailable");
                 ApiError::unavailable("The database is not reachable; try again shortly")

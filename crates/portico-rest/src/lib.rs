@@ -11,6 +11,7 @@ mod dcr;
 mod devportal;
 pub mod error;
 mod health;
+mod key_managers;
 mod middleware;
 mod oauth;
 mod publisher;
@@ -27,6 +28,7 @@ use portico_store::Store;
 
 pub use auth::{Auth, MaybeAuth};
 pub use error::ApiError;
+pub use key_managers::configured_key_managers;
 pub use sample::SAMPLE_BASE_PATH;
 
 /// What the management handlers share.

@@ -1,10 +1,11 @@
 //! The DevPortal's durable state: applications, their key mappings (an application's key type to
-//! an OAuth client of the Key Manager) and subscriptions, each change committed together with its
+//! an OAuth client of the Key Manager, or to a client id of an external key manager) and subscriptions, each change committed together with its
 //! change-feed event; and [`Store::gateway_identity`], what a gateway needs to know about them.
 
 use serde_json::json;
 
 use crate::feed::AppendInTx;
+use crate::key_managers::{KeyManagerRow, RESIDENT_KEY_MANAGER};
 use crate::oauth::{EVENT_CLIENT_CHANGED, EVENT_CLIENT_TOKENS_REVOKED, NewOAuthClient};
 use crate::policies::{NewApplication, NewSubscription, SubscriptionRow};
 use crate::{BeginWrite, Store, StoreError, is_unique_violation, now_millis, with_pool};
@@ -40,7 +41,8 @@ pub struct ApplicationRow {
     pub subscription_count: i64,
 }
 
-/// A key mapping with its OAuth client's grant types and callback.
+/// A key mapping with its OAuth client's grant types and callback (empty for the client ids of
+/// external key managers, which live at their identity provider).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KeyMappingRow {
     pub id: String,
@@ -48,6 +50,8 @@ pub struct KeyMappingRow {
     pub key_type: String,
     pub key_manager: String,
     pub client_id: String,
+    /// `CREATED` (a client of the resident key manager) or `MAPPED` (an external client id).
+    pub mode: String,
     /// JSON object text.
     pub additional_properties: String,
     /// Space-separated scopes of the generate-keys request.
@@ -73,6 +77,27 @@ pub struct NewKeyMapping {
     pub client: NewOAuthClient,
 }
 
+impl KeyMappingRow {
+    /// True for the resident key manager's own OAuth clients (generate-keys).
+    pub fn is_resident(&self) -> bool {
+        self.key_manager == RESIDENT_KEY_MANAGER
+    }
+}
+
+/// An existing client id of an external key manager, mapped to an application's key type
+/// (DevPortal map-keys). No secret is stored: the identity provider checks it.
+#[derive(Debug, Clone)]
+pub struct NewMappedKey {
+    pub id: String,
+    pub application_id: String,
+    pub key_type: String,
+    /// The key manager's name.
+    pub key_manager: String,
+    pub client_id: String,
+    /// JSON object text.
+    pub additional_properties: String,
+}
+
 /// Which subscriptions to list; all given criteria must match.
 #[derive(Debug, Clone, Default)]
 pub struct SubscriptionFilter {
@@ -87,11 +112,15 @@ pub struct SubscriptionFilter {
 pub struct GatewayIdentity {
     pub key_mappings: Vec<GatewayKeyMapping>,
     pub subscriptions: Vec<GatewaySubscription>,
+    /// The enabled external key managers (issuers whose tokens the gateway accepts).
+    pub key_managers: Vec<KeyManagerRow>,
 }
 
 /// An OAuth client id and the application (and key type) it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayKeyMapping {
+    /// The key manager that issued the client id ([`RESIDENT_KEY_MANAGER`] for this node's own).
+    pub key_manager: String,
     pub client_id: String,
     pub application_id: String,
     pub application_name: String,
@@ -114,6 +143,7 @@ pub struct GatewaySubscription {
 
 #[derive(sqlx::FromRow)]
 struct KeyMappingIdentityRow {
+    key_manager: String,
     client_id: String,
     application_id: String,
     application_name: String,
@@ -154,9 +184,10 @@ const APP_SELECT: &str = "SELECT a.id, a.name, a.owner, a.throttling_policy, a.d
      a.attributes, a.group_ids, a.subscription_scopes, a.created_at, a.updated_at, \
      (SELECT COUNT(*) FROM subscriptions s WHERE s.application_id = a.id) AS subscription_count FROM applications a";
 
-const MAPPING_SELECT: &str = "SELECT m.id, m.application_id, m.key_type, m.key_manager, m.client_id, \
-     m.additional_properties, m.scopes, m.validity_time, m.created_at, c.grant_types, c.callback_url \
-     FROM application_key_mappings m JOIN oauth_clients c ON c.client_id = m.client_id";
+const MAPPING_SELECT: &str = "SELECT m.id, m.application_id, m.key_type, m.key_manager, m.client_id, m.mode, \
+     m.additional_properties, m.scopes, m.validity_time, m.created_at, \
+     COALESCE(c.grant_types, '') AS grant_types, COALESCE(c.callback_url, '') AS callback_url \
+     FROM application_key_mappings m LEFT JOIN oauth_clients c ON c.client_id = m.oauth_client_id";
 
 const SUBSCRIPTION_SELECT: &str = "SELECT s.id, s.application_id, s.api_id, s.throttling_policy, s.status, \
      a.name AS application_name, a.owner AS application_owner, a.description AS application_description, \
@@ -298,24 +329,27 @@ impl Store {
     }
 
     /// Deletes an application with its subscriptions, key mappings and their OAuth clients; every
-    /// one of them gets its feed event, and each client's tokens are cut off in the same
-    /// transaction. Returns the deleted clients' ids (callers also tell their Key Manager, which
+    /// one of them gets its feed event, and each resident client's tokens are cut off in the same
+    /// transaction (mapped external client ids just lose their mapping). Returns the deleted
+    /// resident clients' ids (callers also tell their Key Manager, which
     /// applies the cut-offs at once).
     pub async fn delete_application(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let now = now_millis();
         Ok(with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let mappings: Vec<(String, String)> =
-                sqlx::query_as("SELECT id, client_id FROM application_key_mappings WHERE application_id = $1")
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
+            // (mapping id, client id, the resident key manager's OAuth client when it is one)
+            let mappings: Vec<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT id, client_id, oauth_client_id FROM application_key_mappings WHERE application_id = $1",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
             let subscriptions: Vec<(String,)> =
                 sqlx::query_as("SELECT id FROM subscriptions WHERE application_id = $1")
                     .bind(id)
                     .fetch_all(&mut *tx)
                     .await?;
-            for (_, client_id) in &mappings {
+            for client_id in mappings.iter().filter_map(|(_, _, oauth_client)| oauth_client.as_ref()) {
                 sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
                     .bind(client_id)
                     .execute(&mut *tx)
@@ -329,13 +363,15 @@ impl Store {
             if deleted == 0 {
                 return Err(StoreError::NotFound(format!("application {id}")));
             }
-            for (mapping_id, client_id) in &mappings {
+            for (mapping_id, client_id, oauth_client) in &mappings {
                 let payload = json!({ "action": "deleted", "applicationId": id, "clientId": client_id }).to_string();
                 tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, mapping_id, &payload)
                     .await?;
-                tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, client_id, "{}")
-                    .await?;
-                client_cutoff_in_tx!(tx, self, client_id, now);
+                if oauth_client.is_some() {
+                    tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, client_id, "{}")
+                        .await?;
+                    client_cutoff_in_tx!(tx, self, client_id, now);
+                }
             }
             for (subscription_id,) in &subscriptions {
                 let payload = json!({ "action": "deleted", "applicationId": id }).to_string();
@@ -346,7 +382,10 @@ impl Store {
             tx.append_event_in_tx(&self.node_id, EVENT_APPLICATION_CHANGED, id, &payload)
                 .await?;
             tx.commit().await?;
-            mappings.into_iter().map(|(_, client)| client).collect()
+            mappings
+                .into_iter()
+                .filter_map(|(_, _, oauth_client)| oauth_client)
+                .collect()
         }))
     }
 
@@ -375,8 +414,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
-                    "INSERT INTO application_key_mappings (id, application_id, key_type, key_manager, client_id, additional_properties, scopes, validity_time, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO application_key_mappings (id, application_id, key_type, key_manager, client_id, oauth_client_id, mode, \
+                     additional_properties, scopes, validity_time, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5, 'CREATED', $6, $7, $8, $9)",
                 )
                 .bind(&new.id)
                 .bind(&new.application_id)
@@ -410,6 +450,66 @@ impl Store {
                     "{} keys of the application",
                     new.key_type
                 )));
+            }
+            Err(e) => return Err(sqlx_to_store(e)),
+        }
+        self.find_key_mapping(&new.application_id, &new.id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("key mapping {}", new.id)))
+    }
+
+    /// Maps a client id of an external key manager to an application's key type, with the
+    /// `key_mapping.changed` event. Keys of that type the application already has from that key
+    /// manager, or a client id that key manager already mapped, are [`StoreError::Conflict`].
+    pub async fn create_mapped_key(&self, new: &NewMappedKey) -> Result<KeyMappingRow, StoreError> {
+        let now = now_millis();
+        let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
+            async {
+                let mut tx = pool.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO application_key_mappings (id, application_id, key_type, key_manager, client_id, oauth_client_id, mode, \
+                     additional_properties, scopes, validity_time, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, NULL, 'MAPPED', $6, '', 0, $7)",
+                )
+                .bind(&new.id)
+                .bind(&new.application_id)
+                .bind(&new.key_type)
+                .bind(&new.key_manager)
+                .bind(&new.client_id)
+                .bind(or_default(&new.additional_properties, "{}"))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let payload = json!({
+                    "action": "mapped",
+                    "applicationId": new.application_id,
+                    "clientId": new.client_id,
+                    "keyType": new.key_type,
+                    "keyManager": new.key_manager,
+                })
+                .to_string();
+                tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, &new.id, &payload)
+                    .await
+                    .map_err(store_to_sqlx)?;
+                tx.commit().await
+            }
+            .await
+        });
+        match result {
+            Ok(()) => {}
+            Err(e) if is_unique_violation(&e) => {
+                let what = if e.to_string().contains("client") {
+                    format!(
+                        "a mapping of client id `{}` of key manager `{}`",
+                        new.client_id, new.key_manager
+                    )
+                } else {
+                    format!(
+                        "{} keys of the application from key manager `{}`",
+                        new.key_type, new.key_manager
+                    )
+                };
+                return Err(StoreError::Conflict(what));
             }
             Err(e) => return Err(sqlx_to_store(e)),
         }
@@ -456,15 +556,17 @@ impl Store {
         let now = now_millis();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            sqlx::query(
-                "UPDATE oauth_clients SET grant_types = $2, callback_url = $3, updated_at = $4 WHERE client_id = $1",
-            )
-            .bind(&mapping.client_id)
-            .bind(grant_types)
-            .bind(callback_url)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            if mapping.is_resident() {
+                sqlx::query(
+                    "UPDATE oauth_clients SET grant_types = $2, callback_url = $3, updated_at = $4 WHERE client_id = $1",
+                )
+                .bind(&mapping.client_id)
+                .bind(grant_types)
+                .bind(callback_url)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
             let updated = sqlx::query("UPDATE application_key_mappings SET additional_properties = $2 WHERE id = $1")
                 .bind(&mapping.id)
                 .bind(or_default(additional_properties, "{}"))
@@ -474,8 +576,10 @@ impl Store {
             if updated == 0 {
                 return Err(StoreError::NotFound(format!("key mapping {}", mapping.id)));
             }
-            tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, &mapping.client_id, "{}")
-                .await?;
+            if mapping.is_resident() {
+                tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, &mapping.client_id, "{}")
+                    .await?;
+            }
             let payload = json!({
                 "action": "updated",
                 "applicationId": mapping.application_id,
@@ -490,24 +594,29 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a key mapping and its OAuth client, with their events and a cut-off of the client's
-    /// tokens (callers also tell their Key Manager, which applies it at once).
+    /// Deletes a key mapping and, for the resident key manager, its OAuth client, with their
+    /// events and a cut-off of the client's tokens (callers also tell their Key Manager, which
+    /// applies it at once). A mapped external client id just loses its mapping.
     pub async fn delete_key_mapping(&self, mapping: &KeyMappingRow) -> Result<(), StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
-                .bind(&mapping.client_id)
-                .execute(&mut *tx)
-                .await?;
+            if mapping.is_resident() {
+                sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
+                    .bind(&mapping.client_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             // The client's deletion cascades to the mapping; this makes it explicit.
             sqlx::query("DELETE FROM application_key_mappings WHERE id = $1")
                 .bind(&mapping.id)
                 .execute(&mut *tx)
                 .await?;
-            tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, &mapping.client_id, "{}")
-                .await?;
-            client_cutoff_in_tx!(tx, self, &mapping.client_id, now);
+            if mapping.is_resident() {
+                tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, &mapping.client_id, "{}")
+                    .await?;
+                client_cutoff_in_tx!(tx, self, &mapping.client_id, now);
+            }
             let payload = json!({
                 "action": "deleted",
                 "applicationId": mapping.application_id,
@@ -691,32 +800,42 @@ impl Store {
         Ok(())
     }
 
-    /// Every key mapping (with its application) and every subscription: what a gateway loads to
-    /// map a token's client id to an application and check its subscriptions.
+    /// Every key mapping (with its application), every subscription and the enabled external key
+    /// managers: what a gateway loads to map a token's issuer and client id to an application and
+    /// check its subscriptions.
     pub async fn gateway_identity(&self) -> Result<GatewayIdentity, StoreError> {
-        let (mappings, subscriptions): (Vec<KeyMappingIdentityRow>, Vec<SubscriptionIdentityRow>) = with_pool!(
-            self,
-            |pool| {
-                let mappings = sqlx::query_as(
-                    "SELECT m.client_id, a.id AS application_id, a.name AS application_name, a.owner, \
+        let (mappings, subscriptions, key_managers): (
+            Vec<KeyMappingIdentityRow>,
+            Vec<SubscriptionIdentityRow>,
+            Vec<KeyManagerRow>,
+        ) = with_pool!(self, |pool| {
+            let mappings = sqlx::query_as(
+                "SELECT m.key_manager, m.client_id, a.id AS application_id, a.name AS application_name, a.owner, \
                      a.throttling_policy AS application_tier, m.key_type \
-                     FROM application_key_mappings m JOIN applications a ON a.id = m.application_id ORDER BY m.client_id",
-                )
-                .fetch_all(pool)
-                .await?;
-                let subscriptions = sqlx::query_as(
-                    "SELECT application_id, api_id, throttling_policy AS tier, status FROM subscriptions \
+                     FROM application_key_mappings m JOIN applications a ON a.id = m.application_id \
+                     ORDER BY m.key_manager, m.client_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            let subscriptions = sqlx::query_as(
+                "SELECT application_id, api_id, throttling_policy AS tier, status FROM subscriptions \
                      ORDER BY application_id, api_id",
-                )
-                .fetch_all(pool)
-                .await?;
-                (mappings, subscriptions)
-            }
-        );
+            )
+            .fetch_all(pool)
+            .await?;
+            let key_managers = sqlx::query_as(
+                "SELECT id, name, type, enabled, issuer, configuration, created_at, updated_at FROM key_managers \
+                     WHERE enabled = TRUE ORDER BY name",
+            )
+            .fetch_all(pool)
+            .await?;
+            (mappings, subscriptions, key_managers)
+        });
         Ok(GatewayIdentity {
             key_mappings: mappings
                 .into_iter()
                 .map(|r| GatewayKeyMapping {
+                    key_manager: r.key_manager,
                     client_id: r.client_id,
                     application_id: r.application_id,
                     application_name: r.application_name,
@@ -734,6 +853,7 @@ impl Store {
                     status: r.status,
                 })
                 .collect(),
+            key_managers,
         })
     }
 }

@@ -14,6 +14,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// The thing cannot be removed while others depend on it (the message says what).
+    #[error("{0}")]
+    InUse(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -9,6 +9,7 @@ mod apis;
 mod devportal;
 mod error;
 mod feed;
+mod key_managers;
 mod oauth;
 mod policies;
 mod revisions;
@@ -23,10 +24,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
 pub use devportal::{
     ApplicationRow, EVENT_APPLICATION_CHANGED, EVENT_KEY_MAPPING_CHANGED, EVENT_SUBSCRIPTION_CHANGED, GatewayIdentity,
-    GatewayKeyMapping, GatewaySubscription, KeyMappingRow, NewKeyMapping, SubscriptionFilter,
+    GatewayKeyMapping, GatewaySubscription, KeyMappingRow, NewKeyMapping, NewMappedKey, SubscriptionFilter,
 };
 pub use error::{StoreError, redact};
 pub use feed::{ChangeEvent, FEED_CHANNEL, FeedListener};
+pub use key_managers::{
+    EVENT_KEY_MANAGER_CHANGED, KeyManagerRow, KeyManagerSettings, NewKeyManager, RESIDENT_KEY_MANAGER,
+};
 pub use oauth::{
     CutoffKind, EVENT_CLIENT_CHANGED, EVENT_CLIENT_TOKENS_REVOKED, EVENT_TOKEN_REVOKED, EVENT_USER_TOKENS_REVOKED,
     NewOAuthClient, NewRefreshToken, OAuthClient, RefreshToken, RefreshUse, RevokedToken, TokenCutoff,

@@ -148,6 +148,7 @@ async fn check_gateway_identity(store: Store) {
         identity.key_mappings,
         vec![
             GatewayKeyMapping {
+                key_manager: "Resident Key Manager".into(),
                 client_id: "client-1".into(),
                 application_id: app.clone(),
                 application_name: "Shop".into(),
@@ -156,6 +157,7 @@ async fn check_gateway_identity(store: Store) {
                 key_type: "PRODUCTION".into(),
             },
             GatewayKeyMapping {
+                key_manager: "Resident Key Manager".into(),
                 client_id: "client-3".into(),
                 application_id: app.clone(),
                 application_name: "Shop".into(),

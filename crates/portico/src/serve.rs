@@ -125,11 +125,16 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     .with_context(|| format!("[truststore] in {}", config.path.display()))?;
     let mut settings = gateway_settings(&config, &primary, &validator)?;
     settings.backend_roots = Arc::new(backend_roots);
+    // External key managers' JWKS are fetched trusting the same roots as https backends.
+    let issuer_keys = portico_gateway::issuers::IssuerKeyRegistry::new(settings.backend_roots.clone())?;
+    let jwks_refresh = issuer_keys.spawn_refresh(portico_gateway::issuers::DEFAULT_REFRESH_INTERVAL);
     let gateway = portico_gateway::Gateway::new(settings, None);
     // Keys, issuer and live revocations never change while the node runs; applications, their
-    // client ids and subscriptions are reloaded from the store whenever the feed says so.
+    // client ids, subscriptions and external key managers are reloaded from the store whenever
+    // the feed says so.
     let identity_base = Arc::new(gateway_identity(&primary, &validator)?);
-    let identity = load_identity(&store, &identity_base).await?;
+    let configured_key_managers = Arc::new(portico_rest::configured_key_managers(&config));
+    let identity = load_identity(&store, &identity_base, &issuer_keys, &configured_key_managers).await?;
     let (clients, subscriptions) = (identity.clients.len(), identity.subscriptions.len());
     gateway.install_identity(identity);
     // The gateway serves the runtime artifacts under deployment/server/<environment>/ of the
@@ -167,6 +172,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
                 let gateway = gateway.clone();
                 let store = store.clone();
                 let identity_base = identity_base.clone();
+                let issuer_keys = issuer_keys.clone();
+                let configured_key_managers = configured_key_managers.clone();
                 async move {
                     if from_elsewhere {
                         match portico_rest::reconcile_artifacts(&state).await {
@@ -175,7 +182,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
                         }
                     }
                     if identity_changed {
-                        match load_identity(&store, &identity_base).await {
+                        match load_identity(&store, &identity_base, &issuer_keys, &configured_key_managers).await {
                             Ok(identity) => {
                                 tracing::debug!(
                                     clients = identity.clients.len(),
@@ -278,6 +285,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     })
     .await;
     watcher.abort();
+    jwks_refresh.abort();
     deployments.abort();
     follower.abort();
     println!("Draining finished; closing the store.");
@@ -286,23 +294,69 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Feed events after which the gateway reloads applications, client ids and subscriptions.
-const IDENTITY_EVENTS: [&str; 4] = [
+/// Feed events after which the gateway reloads applications, client ids, subscriptions and
+/// external key managers.
+const IDENTITY_EVENTS: [&str; 5] = [
     portico_store::EVENT_APPLICATION_CHANGED,
     portico_store::EVENT_KEY_MAPPING_CHANGED,
     portico_store::EVENT_SUBSCRIPTION_CHANGED,
     portico_store::EVENT_CLIENT_CHANGED,
+    portico_store::EVENT_KEY_MANAGER_CHANGED,
 ];
 
-/// `base` (keys, issuer, live revocations) with the applications' client ids and the
-/// subscriptions as the store has them now.
+/// An enabled external key manager as the gateway takes it: its keys from the registry (a JWKS
+/// URL or a PEM), its claims; its client ids are added by the caller.
+fn external_issuer(
+    row: &portico_store::KeyManagerRow,
+    registry: &portico_gateway::issuers::IssuerKeyRegistry,
+) -> anyhow::Result<portico_gateway::identity::ExternalIssuer> {
+    let settings = row.settings();
+    let value = settings
+        .certificate_value
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("key manager `{}` has no certificates.value", row.name))?;
+    let keys = match settings.certificate_type.as_deref() {
+        Some("PEM") => registry.pem(&row.name, value)?,
+        _ => registry.jwks(&row.name, value),
+    };
+    Ok(portico_gateway::identity::ExternalIssuer {
+        key_manager: row.name.clone(),
+        issuer: row.issuer.clone(),
+        consumer_key_claim: settings.consumer_key_claim,
+        scopes_claim: settings.scopes_claim,
+        keys,
+        clients: std::collections::HashMap::new(),
+    })
+}
+
+/// `base` (keys, issuer, live revocations) with the applications' client ids, the subscriptions
+/// and the enabled external key managers (`configured` ones of deployment.toml and the stored
+/// ones, with their mapped client ids) as the store has them now. Key sets of key managers no longer there are dropped from `registry`.
 async fn load_identity(
     store: &Store,
     base: &portico_gateway::identity::Identity,
+    registry: &portico_gateway::issuers::IssuerKeyRegistry,
+    configured: &[portico_store::KeyManagerRow],
 ) -> anyhow::Result<portico_gateway::identity::Identity> {
     use portico_gateway::identity::{AppInfo, ClientInfo, KeyType, SubscriptionInfo, SubscriptionStatus};
     let rows = store.gateway_identity().await?;
     let mut identity = base.clone();
+    // By key manager name while client ids are added; by issuer in the identity.
+    let mut external: std::collections::HashMap<String, portico_gateway::identity::ExternalIssuer> =
+        std::collections::HashMap::new();
+    // Those of deployment.toml first: REST refuses stored ones with their names or issuers.
+    for row in configured.iter().chain(&rows.key_managers) {
+        if external.contains_key(&row.name) || external.values().any(|e| e.issuer == row.issuer) {
+            tracing::warn!(key_manager = %row.name, issuer = %row.issuer, "key manager with the name or issuer of one in deployment.toml left out");
+            continue;
+        }
+        match external_issuer(row, registry) {
+            Ok(issuer) => {
+                external.insert(row.name.clone(), issuer);
+            }
+            Err(e) => tracing::warn!(key_manager = %row.name, error = %e, "key manager left out of the gateway"),
+        }
+    }
     let mut apps: std::collections::HashMap<String, Arc<AppInfo>> = std::collections::HashMap::new();
     for mapping in rows.key_mappings {
         let Some(key_type) = KeyType::from_wire(&mapping.key_type) else {
@@ -320,8 +374,18 @@ async fn load_identity(
                 })
             })
             .clone();
-        identity.clients.insert(mapping.client_id, ClientInfo { app, key_type });
+        let client = ClientInfo { app, key_type };
+        if mapping.key_manager == portico_store::RESIDENT_KEY_MANAGER {
+            identity.clients.insert(mapping.client_id, client);
+        } else if let Some(issuer) = external.get_mut(&mapping.key_manager) {
+            issuer.clients.insert(mapping.client_id, client);
+        }
     }
+    registry.retain(&external.values().map(|e| e.keys.clone()).collect::<Vec<_>>());
+    identity.external_issuers = external
+        .into_values()
+        .map(|e| (e.issuer.clone(), Arc::new(e)))
+        .collect();
     for subscription in rows.subscriptions {
         identity.subscriptions.insert(
             (subscription.application_id, subscription.api_id),

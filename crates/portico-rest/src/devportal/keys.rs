@@ -1,4 +1,5 @@
-//! An application's OAuth keys (`generate-keys`, `oauth-keys/...`) and API keys
+//! An application's OAuth keys: clients of the node's own Key Manager (`generate-keys`,
+//! `oauth-keys/...`) and client ids of external key managers (`map-keys`); and API keys
 //! (`api-keys/{keyType}/generate|revoke`).
 
 use axum::Json;
@@ -8,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use portico_apis::InputError;
 use portico_apis::input::{coerce_enum, coerce_i64, coerce_string_list, get};
 use portico_keymanager::{Principal, TokenRequest};
-use portico_store::{ApplicationRow, KeyMappingRow, NewKeyMapping, NewOAuthClient, RevokedToken, SubscriptionFilter};
+use portico_store::{
+    ApplicationRow, KeyMappingRow, NewKeyMapping, NewMappedKey, NewOAuthClient, RevokedToken, SubscriptionFilter,
+};
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -44,7 +47,7 @@ pub(super) fn key_json(mapping: &KeyMappingRow, secret: Option<&str>, token: Val
         "callbackUrl": mapping.callback_url,
         "keyState": "COMPLETED",
         "keyType": mapping.key_type,
-        "mode": "CREATED",
+        "mode": mapping.mode,
         "groupId": null,
         "token": token,
         "additionalProperties": json_column(&mapping.additional_properties, json!({})),
@@ -173,15 +176,110 @@ pub async fn generate(
     Ok(Json(key_json(&mapping, Some(&secret), token)))
 }
 
-/// Only the node's own Key Manager exists.
+/// True when a request's `keyManager` (absent, blank, the name or `default`) is the node's own.
+fn names_resident(key_manager: Option<&str>) -> bool {
+    matches!(
+        key_manager.map(str::trim),
+        None | Some("") | Some(RESIDENT_KEY_MANAGER) | Some("default") | Some("Default")
+    )
+}
+
+/// generate-keys creates clients of the node's own Key Manager only; an external key manager's
+/// clients are created at the identity provider and mapped (`map-keys`).
 fn check_key_manager(obj: &Map<String, Value>) -> Result<(), ApiError> {
-    match optional_string(obj, "keyManager")?.as_deref().map(str::trim) {
-        None | Some("") | Some(RESIDENT_KEY_MANAGER) | Some("default") | Some("Default") => Ok(()),
-        Some(other) => Err(input_error(InputError::new(
-            "keyManager",
-            format!("unknown key manager \"{other}\"; this server has \"{RESIDENT_KEY_MANAGER}\""),
-        ))),
+    let named = optional_string(obj, "keyManager")?;
+    if names_resident(named.as_deref()) {
+        return Ok(());
     }
+    Err(input_error(InputError::new(
+        "keyManager",
+        format!(
+            "\"{}\" is not the {RESIDENT_KEY_MANAGER}: create the client at that identity provider and map it with POST /applications/{{applicationId}}/map-keys",
+            named.unwrap_or_default()
+        ),
+    )))
+}
+
+/// Keys of an external key manager are managed at its identity provider: this node issues no
+/// tokens and keeps no secret for them.
+fn resident_only(mapping: &KeyMappingRow, what: &str) -> Result<(), ApiError> {
+    if mapping.is_resident() {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "{what} is not available for keys of key manager \"{}\": its identity provider issues their tokens and secrets",
+        mapping.key_manager
+    )))
+}
+
+/// `POST /applications/{applicationId}/map-keys`: ties a client id of an external key manager to
+/// the application's key type (WSO2's "provide existing OAuth keys"). The consumer secret is
+/// checked by the identity provider, never stored here.
+pub async fn map_keys(
+    auth: Auth,
+    State(state): State<RestState>,
+    Path(application_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = auth.require_any(APP_SCOPES)?;
+    let app = own_application(&state, caller, &application_id).await?;
+    let body = json_body(&headers, &body)?;
+    let obj = body_object(&body)?;
+    let consumer_key = super::required_string(obj, "consumerKey")?;
+    if consumer_key.len() > 512 || consumer_key.chars().any(char::is_control) {
+        return Err(input_error(InputError::new(
+            "consumerKey",
+            "must be at most 512 characters without control characters",
+        )));
+    }
+    let secret = optional_string(obj, "consumerSecret")?;
+    let key_type = coerce_enum(get(obj, "keyType"), "keyType", KEY_TYPES)
+        .map_err(input_error)?
+        .ok_or_else(|| input_error(InputError::new("keyType", "is required")))?;
+    let named = optional_string(obj, "keyManager")?;
+    if names_resident(named.as_deref()) {
+        return Err(input_error(InputError::new(
+            "keyManager",
+            format!(
+                "mapping existing clients of the {RESIDENT_KEY_MANAGER} is not supported; use generate-keys, or name an external key manager"
+            ),
+        )));
+    }
+    let key_manager =
+        crate::key_managers::enabled_external(&state, named.as_deref().unwrap_or_default().trim()).await?;
+    let additional = optional_object(obj, "additionalProperties")?.unwrap_or_default();
+    let mapping = state
+        .store
+        .create_mapped_key(&NewMappedKey {
+            id: uuid::Uuid::new_v4().to_string(),
+            application_id: app.id.clone(),
+            key_type,
+            key_manager: key_manager.name.clone(),
+            client_id: consumer_key,
+            additional_properties: Value::Object(additional).to_string(),
+        })
+        .await?;
+    Ok(Json(key_json(&mapping, secret.as_deref(), Value::Null)))
+}
+
+/// `GET /applications/{applicationId}/keys/{keyType}`: the application's keys of that type (of
+/// the resident key manager when it has those, else the first external ones).
+pub async fn get_of_type(
+    auth: Auth,
+    State(state): State<RestState>,
+    Path((application_id, key_type)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let caller = auth.require_any(APP_SCOPES)?;
+    let key_type = path_key_type(&key_type)?;
+    let app = own_application(&state, caller, &application_id).await?;
+    let mappings = state.store.list_key_mappings(&app.id).await?;
+    let mut of_type: Vec<&KeyMappingRow> = mappings.iter().filter(|m| m.key_type == key_type).collect();
+    of_type.sort_by_key(|m| !m.is_resident());
+    let mapping = of_type
+        .first()
+        .ok_or_else(|| ApiError::not_found(format!("Application {application_id} has no {key_type} keys")))?;
+    Ok(Json(key_json(mapping, None, Value::Null)))
 }
 
 async fn own_mapping(
@@ -266,7 +364,9 @@ pub async fn update(
         .store
         .update_key_mapping(&mapping, &grants, &callback, &additional)
         .await?;
-    state.oauth.forget_client(&mapping.client_id);
+    if mapping.is_resident() {
+        state.oauth.forget_client(&mapping.client_id);
+    }
     let (_, mapping) = own_mapping(&state, caller, &application_id, &mapping_id).await?;
     Ok(Json(key_json(&mapping, None, Value::Null)))
 }
@@ -281,6 +381,7 @@ pub async fn generate_token(
 ) -> Result<Json<Value>, ApiError> {
     let caller = auth.require_any(APP_SCOPES)?;
     let (_, mapping) = own_mapping(&state, caller, &application_id, &mapping_id).await?;
+    resident_only(&mapping, "generate-token")?;
     let body = if body.is_empty() {
         json!({})
     } else {
@@ -334,6 +435,7 @@ pub async fn regenerate_secret(
 ) -> Result<Json<Value>, ApiError> {
     let caller = auth.require_any(APP_SCOPES)?;
     let (_, mapping) = own_mapping(&state, caller, &application_id, &mapping_id).await?;
+    resident_only(&mapping, "regenerate-secret")?;
     let secret = state
         .oauth
         .regenerate_client_secret(&mapping.client_id)
@@ -354,7 +456,9 @@ pub async fn clean_up(
     let caller = auth.require_any(APP_SCOPES)?;
     let (_, mapping) = own_mapping(&state, caller, &application_id, &mapping_id).await?;
     state.store.delete_key_mapping(&mapping).await?;
-    state.oauth.revoke_client_tokens(&mapping.client_id).await?;
+    if mapping.is_resident() {
+        state.oauth.revoke_client_tokens(&mapping.client_id).await?;
+    }
     Ok(StatusCode::OK)
 }
 

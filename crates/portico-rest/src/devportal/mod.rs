@@ -25,8 +25,7 @@ pub(crate) const SUB_SCOPES: &[&str] = &["apim:subscribe", "apim:sub_manage"];
 /// Scopes of the API-key operations.
 pub(crate) const API_KEY_SCOPES: &[&str] = &["apim:subscribe", "apim:app_manage", "apim:api_key"];
 
-/// The one Key Manager: the node's own.
-pub(crate) const RESIDENT_KEY_MANAGER: &str = "Resident Key Manager";
+pub(crate) use portico_store::RESIDENT_KEY_MANAGER;
 
 pub fn routes() -> Router<RestState> {
     Router::new()
@@ -41,7 +40,11 @@ pub fn routes() -> Router<RestState> {
                 .put(applications::update)
                 .delete(applications::delete),
         )
+        .route("/key-managers", get(crate::key_managers::devportal_list))
         .route("/applications/{application_id}/generate-keys", post(keys::generate))
+        .route("/applications/{application_id}/map-keys", post(keys::map_keys))
+        .route("/applications/{application_id}/keys", get(keys::list))
+        .route("/applications/{application_id}/keys/{key_type}", get(keys::get_of_type))
         .route("/applications/{application_id}/oauth-keys", get(keys::list))
         .route(
             "/applications/{application_id}/oauth-keys/{key_mapping_id}",

@@ -1,0 +1,959 @@
+//! External key managers end to end on one running node: an identity provider (a JWKS served over
+//! HTTP by this test process, tokens signed here with its RSA and EC keys) is registered through
+//! the Admin REST API, an application maps one of its client ids in the DevPortal, and the
+//! gateway accepts, maps and subscription-checks that provider's tokens as it does its own: and
+//! refuses forged, expired, unsigned and HMAC tokens, unknown issuers and unmapped clients,
+//! follows a key rotation with one refetch, and stops at once when the key manager is disabled or
+//! deleted. On SQLite and again on PostgreSQL.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use portico_keystore::{KeyMaterial, KeyType, PublicKeyComponents};
+use portico_testkit::{Admin, EchoBackend, Node, NodeOptions, PgDatabase};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portico");
+const A: &str = "/api/am/admin/v4";
+const D: &str = "/api/am/devportal/v3";
+const P: &str = "/api/am/publisher/v4";
+const ISSUER: &str = "https://idp.example.test/realms/shop";
+
+fn id(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_else(|| panic!("`{key}` in {v}")).to_owned()
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
+}
+
+/// A signing key of the fake identity provider and its JWK.
+struct SigningKey {
+    kid: String,
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    jwk: Value,
+    certificate_pem: String,
+}
+
+impl SigningKey {
+    fn new(kid: &str, key_type: KeyType) -> SigningKey {
+        let pair = portico_keystore::generate_self_signed(&["idp.example.test".into()], key_type).expect("key pair");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        portico_keystore::write_pair(&pair, &cert, &key, false).expect("write");
+        let public = KeyMaterial::load(&cert, &key)
+            .expect("load")
+            .public_key()
+            .expect("public key");
+        let (algorithm, encoding, jwk) = match public.components {
+            PublicKeyComponents::Rsa { n, e } => (
+                Algorithm::RS256,
+                EncodingKey::from_rsa_pem(pair.private_key_pem.as_bytes()).expect("rsa key"),
+                json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64url(&n), "e": b64url(&e)}),
+            ),
+            PublicKeyComponents::Ec { x, y } => (
+                Algorithm::ES256,
+                EncodingKey::from_ec_pem(pair.private_key_pem.as_bytes()).expect("ec key"),
+                json!({"kty": "EC", "kid": kid, "use": "sig", "crv": "P-256", "x": b64url(&x), "y": b64url(&y)}),
+            ),
+        };
+        SigningKey {
+            kid: kid.into(),
+            algorithm,
+            encoding,
+            jwk,
+            certificate_pem: pair.certificate_pem,
+        }
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("sign")
+    }
+}
+
+/// An identity provider's JWKS endpoint on a loopback port: serves whatever `keys` holds now and
+/// counts the fetches.
+struct FakeIdp {
+    url: String,
+    keys: Arc<std::sync::Mutex<Vec<Value>>>,
+    fetches: Arc<AtomicUsize>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FakeIdp {
+    async fn start(keys: Vec<Value>) -> FakeIdp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/oauth2/jwks", listener.local_addr().expect("addr"));
+        let keys = Arc::new(std::sync::Mutex::new(keys));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (served, counted) = (keys.clone(), fetches.clone());
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (served, counted) = (served.clone(), counted.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 2048];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let body = json!({"keys": *served.lock().expect("keys")}).to_string();
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        FakeIdp {
+            url,
+            keys,
+            fetches,
+            server,
+        }
+    }
+
+    fn serve(&self, keys: Vec<Value>) {
+        *self.keys.lock().expect("keys") = keys;
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FakeIdp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// An access token of the provider for `client`, valid for an hour, with `extra` claims.
+fn claims(client: &str, extra: Value) -> Value {
+    let mut c = json!({
+        "iss": ISSUER, "sub": "alice", "azp": client, "iat": now(), "exp": now() + 3600,
+        "jti": uuid_like(), "scope": "openid profile",
+    });
+    if let (Some(c), Some(extra)) = (c.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    c
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::AtomicU64;
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("jti-{}-{}", now(), NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+struct Call {
+    status: u16,
+    code: Option<String>,
+    body: Value,
+}
+
+async fn invoke(node: &Node, path: &str, token: &str) -> Call {
+    let r = node
+        .client
+        .get(node.gateway_url(path))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("gateway");
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    Call {
+        status,
+        code: body["code"].as_str().map(str::to_owned),
+        body,
+    }
+}
+
+/// Asserts the gateway answers `want` (and `code` for errors) for `token` on `path`.
+async fn expect(node: &Node, path: &str, token: &str, want: u16, code: Option<&str>, why: &str) {
+    let call = invoke(node, path, token).await;
+    assert_eq!(
+        (call.status, call.code.as_deref()),
+        (want, code),
+        "{why}: {}",
+        call.body
+    );
+}
+
+/// Polls for at most `limit` until the gateway answers `want`; how long it took.
+async fn within(node: &Node, path: &str, token: &str, want: u16, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let call = invoke(node, path, token).await;
+        if call.status == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "still {} {} after {limit:?}, wanted {want}",
+            call.status,
+            call.body
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An API on an echo backend with an open-to-subscribers `/menu` and a `/orders` that needs the
+/// `orders:read` scope, deployed and published.
+async fn publish_api(admin: &Admin<'_>, backend: &EchoBackend) -> String {
+    let api = admin
+        .post(
+            &format!("{P}/apis"),
+            &json!({
+                "name": "ShopAPI", "context": "/shop", "version": "1.0.0", "policies": ["Unlimited"],
+                "securityScheme": ["oauth2"],
+                "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": backend.url("/")}},
+                "operations": [
+                    {"target": "/menu", "verb": "GET", "authType": "Application & Application User", "throttlingPolicy": "Unlimited"},
+                    {"target": "/orders", "verb": "GET", "authType": "Application & Application User", "throttlingPolicy": "Unlimited", "scopes": ["orders:read"]}
+                ]
+            }),
+        )
+        .await;
+    let api_id = id(&api, "id");
+    let revision = admin
+        .post(
+            &format!("{P}/apis/{api_id}/revisions"),
+            &json!({"description": "first"}),
+        )
+        .await;
+    admin
+        .post(
+            &format!("{P}/apis/{api_id}/deploy-revision?revisionId={}", id(&revision, "id")),
+            &json!([{"name": "Default", "vhost": "localhost", "displayOnDevportal": true}]),
+        )
+        .await;
+    let (status, body) = admin
+        .call(
+            Method::POST,
+            &format!("{P}/apis/change-lifecycle?apiId={api_id}&action=Publish"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    api_id
+}
+
+fn key_manager_body(name: &str, issuer: &str, certificates: Value) -> Value {
+    json!({
+        "name": name, "displayName": format!("{name} (test)"), "type": "Keycloak",
+        "description": "the shop's Keycloak realm", "enabled": true, "issuer": issuer,
+        "certificates": certificates, "consumerKeyClaim": "azp", "scopesClaim": "scope",
+        "claimMapping": [{"remoteClaim": "email", "localClaim": "http://wso2.org/claims/emailaddress"}],
+        "tokenType": "DIRECT", "alias": "", "enableMapOAuthConsumerApps": true, "enableOAuthAppCreation": false,
+        "additionalProperties": {"self_validate_jwt": true}
+    })
+}
+
+/// The field a 400 names in WSO2's error list.
+fn error_field(body: &Value) -> String {
+    body["error"][0]["message"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn admin_rest_rules(admin: &Admin<'_>, idp: &FakeIdp) {
+    let jwks = json!({"type": "JWKS", "value": idp.url});
+    // Missing issuer, a JWKS that is not an http(s) URL, an unreadable PEM: 400 naming the field.
+    let mut body = key_manager_body("Broken", ISSUER, jwks.clone());
+    body.as_object_mut().expect("object").remove("issuer");
+    let (status, answer) = admin
+        .call(Method::POST, &format!("{A}/key-managers"), Some(&body))
+        .await;
+    assert_eq!(
+        (status, error_field(&answer).as_str()),
+        (StatusCode::BAD_REQUEST, "issuer"),
+        "{answer}"
+    );
+    for (certificates, why) in [
+        (
+            json!({"type": "JWKS", "value": "ftp://idp.example.test/jwks"}),
+            "ftp URL",
+        ),
+        (json!({"type": "JWKS", "value": "not a url"}), "no URL"),
+        (
+            json!({"type": "PEM", "value": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"}),
+            "bad PEM",
+        ),
+        (json!({"type": "X509", "value": idp.url}), "unknown type"),
+    ] {
+        let body = key_manager_body("Broken", ISSUER, certificates);
+        let (status, answer) = admin
+            .call(Method::POST, &format!("{A}/key-managers"), Some(&body))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {answer}");
+        assert!(error_field(&answer).starts_with("certificates."), "{why}: {answer}");
+    }
+    let body = key_manager_body("Broken", ISSUER, json!(null));
+    let (status, answer) = admin
+        .call(Method::POST, &format!("{A}/key-managers"), Some(&body))
+        .await;
+    assert_eq!(
+        (status, error_field(&answer).as_str()),
+        (StatusCode::BAD_REQUEST, "certificates"),
+        "{answer}"
+    );
+
+    // The resident key manager is listed, read-only and cannot be deleted.
+    let list = admin.get(&format!("{A}/key-managers")).await;
+    let resident = list["list"]
+        .as_array()
+        .and_then(|l| l.iter().find(|k| k["name"] == "Resident Key Manager"))
+        .cloned()
+        .unwrap_or_else(|| panic!("resident key manager in {list}"));
+    assert_eq!(resident["type"], "default");
+    let resident_id = id(&resident, "id");
+    let (status, answer) = admin
+        .call(Method::DELETE, &format!("{A}/key-managers/{resident_id}"), None)
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_i64()),
+        (StatusCode::PRECONDITION_FAILED, Some(902015)),
+        "{answer}"
+    );
+    let full = admin.get(&format!("{A}/key-managers/{resident_id}")).await;
+    assert_eq!(full["name"], "Resident Key Manager");
+    // Its own issuer cannot be claimed by an external key manager.
+    let own_issuer = full["issuer"].as_str().expect("issuer").to_owned();
+    let body = key_manager_body("Impostor", &own_issuer, jwks);
+    let (status, answer) = admin
+        .call(Method::POST, &format!("{A}/key-managers"), Some(&body))
+        .await;
+    assert_eq!(
+        (status, error_field(&answer).as_str()),
+        (StatusCode::BAD_REQUEST, "issuer"),
+        "{answer}"
+    );
+}
+
+async fn external_identity_provider(node: &Node) {
+    let admin = Admin(node);
+    let rsa = SigningKey::new("rsa-1", KeyType::Rsa2048);
+    let ec = SigningKey::new("ec-1", KeyType::EcP256);
+    let idp = FakeIdp::start(vec![rsa.jwk.clone(), ec.jwk.clone()]).await;
+    admin_rest_rules(&admin, &idp).await;
+
+    // Register the provider; a second one with the same name is a conflict.
+    let created = admin
+        .call(
+            Method::POST,
+            &format!("{A}/key-managers"),
+            Some(&key_manager_body(
+                "ShopIdP",
+                ISSUER,
+                json!({"type": "JWKS", "value": idp.url}),
+            )),
+        )
+        .await;
+    assert_eq!(created.0, StatusCode::CREATED, "{}", created.1);
+    let km = created.1;
+    let km_id = id(&km, "id");
+    assert_eq!(
+        (
+            &km["type"],
+            &km["issuer"],
+            &km["enabled"],
+            &km["claimMapping"][0]["remoteClaim"],
+            &km["additionalProperties"]["self_validate_jwt"]
+        ),
+        (
+            &json!("Keycloak"),
+            &json!(ISSUER),
+            &json!(true),
+            &json!("email"),
+            &json!(true)
+        ),
+        "every field comes back: {km}"
+    );
+    let (status, answer) = admin
+        .call(
+            Method::POST,
+            &format!("{A}/key-managers"),
+            Some(&key_manager_body(
+                "ShopIdP",
+                "https://other.example.test",
+                json!({"type": "JWKS", "value": idp.url}),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let (status, answer) = admin
+        .call(
+            Method::POST,
+            &format!("{A}/key-managers"),
+            Some(&key_manager_body(
+                "SameIssuer",
+                ISSUER,
+                json!({"type": "JWKS", "value": idp.url}),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    let mut renamed = key_manager_body("Renamed", ISSUER, json!({"type": "JWKS", "value": idp.url}));
+    let (status, answer) = admin
+        .call(Method::PUT, &format!("{A}/key-managers/{km_id}"), Some(&renamed))
+        .await;
+    assert_eq!(
+        (status, error_field(&answer).as_str()),
+        (StatusCode::BAD_REQUEST, "name"),
+        "{answer}"
+    );
+    renamed["name"] = json!("ShopIdP");
+    let devportal_list = admin.get(&format!("{D}/key-managers")).await;
+    let names: Vec<&str> = devportal_list["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|k| k["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Resident Key Manager", "ShopIdP"], "{devportal_list}");
+
+    let backend = EchoBackend::start("shop").await.expect("backend");
+    let api_id = publish_api(&admin, &backend).await;
+    let app = admin
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": "ShopApp", "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    let app_id = id(&app, "applicationId");
+
+    // DevPortal map-keys: the provider's client id becomes the application's PRODUCTION key.
+    let mapped = admin
+        .post(
+            &format!("{D}/applications/{app_id}/map-keys"),
+            &json!({"consumerKey": "shop-web", "consumerSecret": "idp-secret", "keyType": "PRODUCTION", "keyManager": "ShopIdP"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            &mapped["consumerKey"],
+            &mapped["keyManager"],
+            &mapped["mode"],
+            &mapped["keyType"]
+        ),
+        (
+            &json!("shop-web"),
+            &json!("ShopIdP"),
+            &json!("MAPPED"),
+            &json!("PRODUCTION")
+        ),
+        "{mapped}"
+    );
+    let mapping_id = id(&mapped, "keyMappingId");
+    for (body, want, field) in [
+        (
+            json!({"consumerKey": "shop-other", "keyType": "PRODUCTION", "keyManager": "ShopIdP"}),
+            StatusCode::CONFLICT,
+            "",
+        ),
+        (
+            json!({"consumerKey": "shop-other", "keyType": "SANDBOX", "keyManager": "NoSuchIdP"}),
+            StatusCode::BAD_REQUEST,
+            "keyManager",
+        ),
+        (
+            json!({"keyType": "SANDBOX", "keyManager": "ShopIdP"}),
+            StatusCode::BAD_REQUEST,
+            "consumerKey",
+        ),
+    ] {
+        let (status, answer) = admin
+            .call(
+                Method::POST,
+                &format!("{D}/applications/{app_id}/map-keys"),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(
+            (status, error_field(&answer).as_str()),
+            (want, field),
+            "{body}: {answer}"
+        );
+    }
+    let (status, _) = admin
+        .call(
+            Method::POST,
+            &format!("{D}/applications/no-such-app/map-keys"),
+            Some(&json!({"consumerKey": "x", "keyType": "PRODUCTION", "keyManager": "ShopIdP"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for path in ["keys", "oauth-keys"] {
+        let keys = admin.get(&format!("{D}/applications/{app_id}/{path}")).await;
+        assert_eq!(
+            (
+                &keys["count"],
+                &keys["list"][0]["keyManager"],
+                &keys["list"][0]["consumerKey"],
+                &keys["list"][0]["consumerSecret"]
+            ),
+            (&json!(1), &json!("ShopIdP"), &json!("shop-web"), &Value::Null),
+            "{path}: {keys}"
+        );
+    }
+    let (status, answer) = admin
+        .call(
+            Method::POST,
+            &format!("{D}/applications/{app_id}/oauth-keys/{mapping_id}/generate-token"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the provider issues tokens: {answer}");
+
+    // Not subscribed yet: 900908; subscribed: RS256 and ES256 tokens pass.
+    let token = rsa.sign(&claims("shop-web", json!({})));
+    expect(node, "/shop/1.0.0/menu", &token, 403, Some("900908"), "not subscribed").await;
+    admin
+        .post(
+            &format!("{D}/subscriptions"),
+            &json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    expect(
+        node,
+        "/shop/1.0.0/menu",
+        &token,
+        200,
+        None,
+        "RS256 token of a mapped client",
+    )
+    .await;
+    let es_token = ec.sign(&claims("shop-web", json!({})));
+    expect(node, "/shop/1.0.0/menu", &es_token, 200, None, "ES256 token").await;
+    // `client_id` when there is no `azp`.
+    let mut by_client_id = claims("shop-web", json!({"client_id": "shop-web"}));
+    by_client_id.as_object_mut().expect("claims").remove("azp");
+    expect(
+        node,
+        "/shop/1.0.0/menu",
+        &rsa.sign(&by_client_id),
+        200,
+        None,
+        "client_id claim",
+    )
+    .await;
+
+    // Scopes: a space-separated `scope`, or an array in `scp`.
+    expect(node, "/shop/1.0.0/orders", &token, 403, Some("900910"), "scope missing").await;
+    let scoped = rsa.sign(&claims("shop-web", json!({"scope": "openid orders:read"})));
+    expect(node, "/shop/1.0.0/orders", &scoped, 200, None, "scope string").await;
+    let mut scp = claims("shop-web", json!({"scp": ["orders:read"]}));
+    scp.as_object_mut().expect("claims").remove("scope");
+    expect(node, "/shop/1.0.0/orders", &rsa.sign(&scp), 200, None, "scp array").await;
+
+    // Refused: unmapped client (WSO2: no key mapping, 900908), unknown issuer, forged, expired,
+    // unsigned, HMAC-signed.
+    let unmapped = rsa.sign(&claims("someone-else", json!({})));
+    expect(
+        node,
+        "/shop/1.0.0/menu",
+        &unmapped,
+        403,
+        Some("900908"),
+        "unmapped client",
+    )
+    .await;
+    let stranger = rsa.sign(&claims("shop-web", json!({"iss": "https://stranger.example.test"})));
+    expect(
+        node,
+        "/shop/1.0.0/menu",
+        &stranger,
+        401,
+        Some("900901"),
+        "unknown issuer",
+    )
+    .await;
+    let impostor = SigningKey::new("rsa-1", KeyType::Rsa2048);
+    let forged = impostor.sign(&claims("shop-web", json!({})));
+    expect(node, "/shop/1.0.0/menu", &forged, 401, Some("900901"), "bad signature").await;
+    let expired = rsa.sign(&claims("shop-web", json!({"iat": now() - 7200, "exp": now() - 3600})));
+    expect(node, "/shop/1.0.0/menu", &expired, 401, Some("900901"), "expired").await;
+    let unsigned = {
+        let header = b64url(br#"{"alg":"none","typ":"JWT","kid":"rsa-1"}"#);
+        let payload = b64url(claims("shop-web", json!({})).to_string().as_bytes());
+        format!("{header}.{payload}.")
+    };
+    expect(node, "/shop/1.0.0/menu", &unsigned, 401, Some("900901"), "alg none").await;
+    let hmac = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("rsa-1".into());
+        let n = rsa.jwk["n"].as_str().expect("n");
+        jsonwebtoken::encode(
+            &header,
+            &claims("shop-web", json!({})),
+            &EncodingKey::from_secret(n.as_bytes()),
+        )
+        .expect("hmac")
+    };
+    expect(node, "/shop/1.0.0/menu", &hmac, 401, Some("900901"), "HMAC").await;
+
+    // The provider rotates to a new key: the first requests with its kid wait for one refetch.
+    let rotated = SigningKey::new("rsa-2", KeyType::Rsa2048);
+    idp.serve(vec![rotated.jwk.clone(), ec.jwk.clone()]);
+    let before = idp.fetches();
+    let new_token = rotated.sign(&claims("shop-web", json!({})));
+    let calls: Vec<_> = (0..4).map(|_| invoke(node, "/shop/1.0.0/menu", &new_token)).collect();
+    for call in join_all(calls).await {
+        assert_eq!(call.status, 200, "token of the rotated key: {}", call.body);
+    }
+    assert_eq!(idp.fetches() - before, 1, "one refetch for concurrent requests");
+    // Another unknown kid within 10 s: no fetch, refused.
+    let unknown = SigningKey::new("rsa-3", KeyType::Rsa2048).sign(&claims("shop-web", json!({})));
+    expect(
+        node,
+        "/shop/1.0.0/menu",
+        &unknown,
+        401,
+        Some("900901"),
+        "rate-limited unknown kid",
+    )
+    .await;
+    assert_eq!(idp.fetches() - before, 1, "rate-limited refetch");
+    // The withdrawn key's tokens stop too, even those validated (and cached) before.
+    expect(node, "/shop/1.0.0/menu", &token, 401, Some("900901"), "withdrawn key").await;
+    // From here on the provider signs with its new key.
+    let token = new_token;
+
+    // A provider given by PEM certificate instead of JWKS.
+    let pem_key = SigningKey::new("pem", KeyType::EcP256);
+    let pem_issuer = "https://pem-idp.example.test";
+    admin
+        .post(
+            &format!("{A}/key-managers"),
+            &key_manager_body(
+                "PemIdP",
+                pem_issuer,
+                json!({"type": "PEM", "value": pem_key.certificate_pem}),
+            ),
+        )
+        .await;
+    admin
+        .post(
+            &format!("{D}/applications/{app_id}/map-keys"),
+            &json!({"consumerKey": "pem-client", "keyType": "PRODUCTION", "keyManager": "PemIdP"}),
+        )
+        .await;
+    let pem_token = pem_key.sign(&claims("pem-client", json!({"iss": pem_issuer})));
+    expect(node, "/shop/1.0.0/menu", &pem_token, 200, None, "PEM key manager").await;
+    let keys = admin.get(&format!("{D}/applications/{app_id}/keys")).await;
+    assert_eq!(keys["count"], 2, "{keys}");
+
+    // Disabled: refused within a second (the token was cached as valid); enabled again: accepted.
+    renamed["enabled"] = json!(false);
+    admin
+        .call(Method::PUT, &format!("{A}/key-managers/{km_id}"), Some(&renamed))
+        .await;
+    let took = within(node, "/shop/1.0.0/menu", &token, 401, Duration::from_secs(1)).await;
+    eprintln!("disabled key manager refused after {took:?}");
+    let listed = admin.get(&format!("{D}/key-managers")).await;
+    assert_eq!(listed["count"], 2, "disabled ones are not offered: {listed}");
+    let (status, answer) = admin
+        .call(
+            Method::POST,
+            &format!("{D}/applications/{app_id}/map-keys"),
+            Some(&json!({"consumerKey": "shop-other", "keyType": "SANDBOX", "keyManager": "ShopIdP"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&answer).as_str()),
+        (StatusCode::BAD_REQUEST, "keyManager"),
+        "{answer}"
+    );
+    renamed["enabled"] = json!(true);
+    let (status, answer) = admin
+        .call(Method::PUT, &format!("{A}/key-managers/{km_id}"), Some(&renamed))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    within(node, "/shop/1.0.0/menu", &token, 200, Duration::from_secs(2)).await;
+
+    // Deleting a key manager that applications use is refused (WSO2's 412); once the mapping is
+    // removed its tokens are unmapped (900908), and once it is deleted, unknown (900901).
+    let (status, answer) = admin
+        .call(Method::DELETE, &format!("{A}/key-managers/{km_id}"), None)
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_i64()),
+        (StatusCode::PRECONDITION_FAILED, Some(902015)),
+        "{answer}"
+    );
+    let admin_list = admin.get(&format!("{A}/key-managers")).await;
+    let shop = admin_list["list"]
+        .as_array()
+        .and_then(|l| l.iter().find(|k| k["name"] == "ShopIdP"))
+        .cloned()
+        .expect("listed");
+    assert_eq!(shop["isUsed"], true, "{shop}");
+    let (status, _) = admin
+        .call(
+            Method::POST,
+            &format!("{D}/applications/{app_id}/oauth-keys/{mapping_id}/clean-up"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    within(node, "/shop/1.0.0/menu", &token, 403, Duration::from_secs(1)).await;
+    expect(node, "/shop/1.0.0/menu", &token, 403, Some("900908"), "mapping removed").await;
+    let (status, answer) = admin
+        .call(Method::DELETE, &format!("{A}/key-managers/{km_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    within(node, "/shop/1.0.0/menu", &token, 401, Duration::from_secs(1)).await;
+    expect(
+        node,
+        "/shop/1.0.0/menu",
+        &token,
+        401,
+        Some("900901"),
+        "key manager deleted",
+    )
+    .await;
+    let (status, _) = admin
+        .call(Method::GET, &format!("{A}/key-managers/{km_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Deleting the application removes its remaining mapping from the gateway.
+    expect(
+        node,
+        "/shop/1.0.0/menu",
+        &pem_token,
+        200,
+        None,
+        "PEM key manager still mapped",
+    )
+    .await;
+    let (status, _) = admin
+        .call(Method::DELETE, &format!("{D}/applications/{app_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    within(node, "/shop/1.0.0/menu", &pem_token, 403, Duration::from_secs(1)).await;
+}
+
+/// Runs the calls concurrently on this task and returns their answers in order.
+async fn join_all<F: std::future::Future<Output = Call>>(futures: Vec<F>) -> Vec<Call> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<Call>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(call) => results[i] = Some(call),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
+}
+
+#[tokio::test]
+async fn sqlite_external_identity_provider() {
+    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+    external_identity_provider(&node).await;
+}
+
+#[tokio::test]
+async fn postgres_external_identity_provider() {
+    let Some(db) = PgDatabase::create("key_managers").await.expect("database") else {
+        return;
+    };
+    let node = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            database_url: Some(db.url.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("node");
+    external_identity_provider(&node).await;
+}
+
+/// Two nodes on one PostgreSQL database: a key manager, a mapping and a subscription made on
+/// node 1 reach node 2's gateway through the change feed, and so does disabling the key manager.
+#[tokio::test]
+async fn postgres_two_nodes_follow_key_managers() {
+    let Some(db) = PgDatabase::create("key_managers_cluster").await.expect("database") else {
+        return;
+    };
+    let options = NodeOptions {
+        database_url: Some(db.url.clone()),
+        ..Default::default()
+    };
+    let (node1, node2) = tokio::join!(
+        Node::start(Path::new(BIN), options.clone()),
+        Node::start(Path::new(BIN), options)
+    );
+    let (node1, node2) = (node1.expect("node 1"), node2.expect("node 2"));
+    let admin = Admin(&node1);
+    let rsa = SigningKey::new("rsa-1", KeyType::Rsa2048);
+    let idp = FakeIdp::start(vec![rsa.jwk.clone()]).await;
+    let km = admin
+        .post(
+            &format!("{A}/key-managers"),
+            &key_manager_body("ShopIdP", ISSUER, json!({"type": "JWKS", "value": idp.url})),
+        )
+        .await;
+    let backend = EchoBackend::start("shop").await.expect("backend");
+    let api_id = publish_api(&admin, &backend).await;
+    let app = admin
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": "ShopApp", "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    let app_id = id(&app, "applicationId");
+    admin
+        .post(
+            &format!("{D}/applications/{app_id}/map-keys"),
+            &json!({"consumerKey": "shop-web", "keyType": "PRODUCTION", "keyManager": "ShopIdP"}),
+        )
+        .await;
+    admin
+        .post(
+            &format!("{D}/subscriptions"),
+            &json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    let token = rsa.sign(&claims("shop-web", json!({})));
+    expect(&node1, "/shop/1.0.0/menu", &token, 200, None, "node 1").await;
+    let took = within(&node2, "/shop/1.0.0/menu", &token, 200, Duration::from_secs(5)).await;
+    eprintln!("node 2 accepted the external token after {took:?}");
+
+    let mut disabled = key_manager_body("ShopIdP", ISSUER, json!({"type": "JWKS", "value": idp.url}));
+    disabled["enabled"] = json!(false);
+    let (status, answer) = admin
+        .call(
+            Method::PUT,
+            &format!("{A}/key-managers/{}", id(&km, "id")),
+            Some(&disabled),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    expect(
+        &node1,
+        "/shop/1.0.0/menu",
+        &token,
+        401,
+        Some("900901"),
+        "node 1, disabled",
+    )
+    .await;
+    let took = within(&node2, "/shop/1.0.0/menu", &token, 401, Duration::from_secs(2)).await;
+    eprintln!("node 2 refused it after {took:?}");
+}
+
+/// A key manager of deployment.toml (`[[apim.jwt.issuer]]`): listed, read-only through REST,
+/// mappable in the DevPortal, and its tokens accepted by the gateway.
+#[tokio::test]
+async fn sqlite_configured_issuer() {
+    let rsa = SigningKey::new("rsa-1", KeyType::Rsa2048);
+    let idp = FakeIdp::start(vec![rsa.jwk.clone()]).await;
+    let issuer_block = format!(
+        "ttl_seconds = 900\n\n[[apim.jwt.issuer]]\nname = \"{ISSUER}\"\njwks.url = \"{}\"\nconsumer_key_claim = \"cid\"\n",
+        idp.url
+    );
+    let node = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: vec![("ttl_seconds = 900".into(), issuer_block)],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("node");
+    let admin = Admin(&node);
+    let list = admin.get(&format!("{A}/key-managers")).await;
+    let configured = list["list"]
+        .as_array()
+        .and_then(|l| l.iter().find(|k| k["name"] == ISSUER))
+        .cloned()
+        .unwrap_or_else(|| panic!("configured issuer listed: {list}"));
+    let km_id = id(&configured, "id");
+    let full = admin.get(&format!("{A}/key-managers/{km_id}")).await;
+    assert_eq!(
+        (&full["issuer"], &full["consumerKeyClaim"]),
+        (&json!(ISSUER), &json!("cid")),
+        "{full}"
+    );
+    let body = key_manager_body(ISSUER, ISSUER, json!({"type": "JWKS", "value": idp.url}));
+    let (status, answer) = admin
+        .call(Method::PUT, &format!("{A}/key-managers/{km_id}"), Some(&body))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (status, answer) = admin
+        .call(Method::DELETE, &format!("{A}/key-managers/{km_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{answer}");
+    let same_issuer = key_manager_body("Other", ISSUER, json!({"type": "JWKS", "value": idp.url}));
+    let (status, answer) = admin
+        .call(Method::POST, &format!("{A}/key-managers"), Some(&same_issuer))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+
+    let backend = EchoBackend::start("shop").await.expect("backend");
+    let api_id = publish_api(&admin, &backend).await;
+    let app = admin
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": "ShopApp", "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    let app_id = id(&app, "applicationId");
+    admin
+        .post(
+            &format!("{D}/applications/{app_id}/map-keys"),
+            &json!({"consumerKey": "shop-cli", "keyType": "SANDBOX", "keyManager": ISSUER}),
+        )
+        .await;
+    admin
+        .post(
+            &format!("{D}/subscriptions"),
+            &json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    // The configured claim holds the client id; the API has no sandbox endpoint, so the mapped
+    // SANDBOX key type shows in the gateway's answer.
+    let token = rsa.sign(&claims("not-this", json!({"cid": "shop-cli"})));
+    let call = invoke(&node, "/shop/1.0.0/menu", &token).await;
+    assert_eq!(
+        (call.status, call.code.as_deref(), call.body["description"].as_str()),
+        (503, Some("101503"), Some("This API has no sandbox endpoint")),
+        "the configured issuer's token is accepted and mapped to the SANDBOX keys: {}",
+        call.body
+    );
+}

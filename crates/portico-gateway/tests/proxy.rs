@@ -251,6 +251,54 @@ async fn backend_connections_are_reused_and_dead_ones_replaced() {
     backend.stop().await;
 }
 
+/// The `logging` phase: one record per request with what throttling and analytics key on,
+/// handed off without waiting: a full channel drops records, never delays or fails requests.
+#[tokio::test]
+async fn analytics_records_are_handed_off_without_waiting() {
+    let backend = Backend::start("b").await;
+    let (sender, mut records) = tokio::sync::mpsc::channel(2);
+    let gw = TestGateway::start_with_analytics(Default::default(), Some(sender)).await;
+    gw.gateway.install(vec![api(
+        "pizza",
+        "/pizza",
+        EndpointDef::Single(fast_target(backend.url("/"))),
+    )]);
+
+    assert_eq!(gw.get("/pizza/1.0.0/menu/7").await.0, 200);
+    assert_eq!(gw.get("/pizza/1.0.0/nothing-here").await.0, 404);
+    let ok = records.recv().await.expect("record of the proxied request");
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.context.api_id(), Some("pizza"));
+    assert_eq!(ok.context.api_version(), Some("1.0.0"));
+    assert_eq!(ok.context.resource(), Some("/menu/{id}"));
+    assert_eq!(ok.context.method, http::Method::GET);
+    assert_eq!(ok.context.path, "/pizza/1.0.0/menu/7");
+    assert_eq!(ok.context.client_ip, Some("127.0.0.1".parse().expect("ip")));
+    assert_eq!(ok.context.backend.as_deref(), Some(backend.url("/").as_str()));
+    assert_eq!(ok.context.error_code, None);
+    assert!(
+        ok.backend_micros.is_some_and(|b| b > 0 && b <= ok.total_micros),
+        "{ok:?}"
+    );
+    assert!(ok.response_bytes.is_some_and(|n| n > 0), "{ok:?}");
+    let refused = records.recv().await.expect("record of the refused request");
+    assert_eq!(refused.status, 404);
+    assert_eq!(refused.context.error_code, Some("900906"));
+    assert_eq!(refused.context.backend, None);
+    assert_eq!(refused.backend_micros, None);
+
+    // Nobody reads the channel now: it fills after two records and the rest are dropped.
+    for _ in 0..6 {
+        assert_eq!(gw.get("/pizza/1.0.0/menu").await.0, 200);
+    }
+    let mut kept = 0;
+    while records.try_recv().is_ok() {
+        kept += 1;
+    }
+    assert_eq!(kept, 2, "a full channel drops records");
+    backend.stop().await;
+}
+
 #[tokio::test]
 async fn load_balancing_rotates_and_skips_a_dead_member() {
     let a = Backend::start("a").await;

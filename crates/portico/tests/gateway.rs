@@ -83,10 +83,26 @@ async fn artifacts_are_served_followed_and_removed() {
         .await
         .expect("https");
     assert_eq!(r.status(), 200);
+    assert_eq!(r.version(), reqwest::Version::HTTP_2, "HTTP/2 chosen by ALPN");
     assert_eq!(
         r.json::<Value>().await.expect("json")["headers"]["x-forwarded-proto"],
         "https"
     );
+    // A client that offers only HTTP/1.1 gets HTTP/1.1 on the same listener.
+    let http1 = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .http1_only()
+        .build()
+        .expect("client");
+    let r = http1
+        .get(format!(
+            "https://localhost:{}/pizza/1.0.0/menu",
+            node.ports.gateway_https
+        ))
+        .send()
+        .await
+        .expect("https over HTTP/1.1");
+    assert_eq!((r.status().as_u16(), r.version()), (200, reqwest::Version::HTTP_11));
 
     std::fs::remove_file(node.home.join("deployment/server/Default/pizza.json")).expect("remove");
     let body = wait_status(&node, "/pizza/1.0.0/menu", 404).await;

@@ -114,7 +114,15 @@ impl TestGateway {
     }
 
     pub async fn start_with(settings: GatewaySettings) -> TestGateway {
-        let gateway = Gateway::new(settings, None);
+        TestGateway::start_with_analytics(settings, None).await
+    }
+
+    /// A gateway that hands its analytics records to `analytics`.
+    pub async fn start_with_analytics(
+        settings: GatewaySettings,
+        analytics: Option<tokio::sync::mpsc::Sender<portico_gateway::AnalyticsRecord>>,
+    ) -> TestGateway {
+        let gateway = Gateway::new(settings, analytics);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
         let addr = listener.local_addr().expect("addr");
         let serving = gateway.clone();

@@ -251,19 +251,13 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let limits = portico_net::ListenerLimits::default();
-    let management = tokio::spawn(portico_net::serve(
-        management,
-        Some(tls_config.clone()),
-        router.into_service(),
-        limits.clone(),
-        until_stopped(stopped.clone()),
-        grace,
-    ));
-    // The gateway listeners run on single-threaded runtimes, one per core unless configured
+    // The gateway listeners are bound before the management server answers, so that
+    // `/health/ready` never says ready while the gateway ports still refuse connections.
+    // They run on single-threaded runtimes, one per core unless configured
     // (DESIGN.md: measured faster for proxying than a work-stealing runtime).
     let io_threads = config.gateway_io_threads();
     let mut gateway_threads = Vec::new();
-    for (port, tls) in [(ports.gateway_http, None), (ports.gateway_https, Some(tls_config))] {
+    for (port, tls) in [(ports.gateway_http, None), (ports.gateway_https, Some(tls_config.clone()))] {
         let gateway = gateway.clone();
         gateway_threads.extend(portico_net::serve_on_threads(
             (bind, port).into(),
@@ -275,6 +269,14 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
             io_threads,
         )?);
     }
+    let management = tokio::spawn(portico_net::serve(
+        management,
+        Some(tls_config),
+        router.into_service(),
+        limits.clone(),
+        until_stopped(stopped.clone()),
+        grace,
+    ));
     shutdown_signal().await;
     let _ = stop.send(true);
     let _ = management.await;

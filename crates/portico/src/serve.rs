@@ -257,7 +257,10 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     // (DESIGN.md: measured faster for proxying than a work-stealing runtime).
     let io_threads = config.gateway_io_threads();
     let mut gateway_threads = Vec::new();
-    for (port, tls) in [(ports.gateway_http, None), (ports.gateway_https, Some(tls_config.clone()))] {
+    for (port, tls) in [
+        (ports.gateway_http, None),
+        (ports.gateway_https, Some(tls_config.clone())),
+    ] {
         let gateway = gateway.clone();
         gateway_threads.extend(portico_net::serve_on_threads(
             (bind, port).into(),

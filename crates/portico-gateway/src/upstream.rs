@@ -8,7 +8,7 @@
 //! per request in its pool alone under callgrind: SipHash over the key several times, a mutex,
 //! and a task spawned per request to wait for the connection to be reusable.)
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -52,7 +52,14 @@ struct PoolKey {
 
 struct IdleConnection {
     sender: SendRequest<GatewayBody>,
-    since: Instant,
+    /// When it is closed if still unused.
+    expires: Instant,
+}
+
+impl IdleConnection {
+    fn usable(&self, now: Instant) -> bool {
+        now < self.expires && !self.sender.is_closed()
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -65,6 +72,42 @@ type IdlePools = HashMap<PoolKey, VecDeque<IdleConnection>, foldhash::fast::Rand
 
 thread_local! {
     static IDLE: RefCell<IdlePools> = RefCell::new(HashMap::default());
+    /// Whether this thread runs a task that closes expired idle connections.
+    static SWEEPING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// How often a thread's idle connections are checked for expiry.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+
+/// Closes this thread's expired idle connections every [`SWEEP_EVERY`] while it has any, so an
+/// idle connection outlives `upstream_idle_timeout` by half a second at most even when its pool
+/// is never used again. Started on the first connection returned to a thread's pool; ends once
+/// the thread has none left.
+fn start_sweeping() {
+    if SWEEPING.get() {
+        return;
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    SWEEPING.set(true);
+    runtime.spawn(async {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            let now = Instant::now();
+            let empty = IDLE.with_borrow_mut(|pools| {
+                pools.retain(|_, idle| {
+                    idle.retain(|c| c.usable(now));
+                    !idle.is_empty()
+                });
+                pools.is_empty()
+            });
+            if empty {
+                SWEEPING.set(false);
+                return;
+            }
+        }
+    });
 }
 
 static NEXT_GATEWAY_ID: AtomicU64 = AtomicU64::new(1);
@@ -129,8 +172,9 @@ impl Upstreams {
     fn checkout(&self, key: &PoolKey) -> Option<SendRequest<GatewayBody>> {
         IDLE.with_borrow_mut(|pools| {
             let idle = pools.get_mut(key)?;
+            let now = Instant::now();
             while let Some(connection) = idle.pop_back() {
-                if !connection.sender.is_closed() && connection.since.elapsed() < self.limits.idle_timeout {
+                if connection.usable(now) {
                     return Some(connection.sender);
                 }
             }
@@ -225,21 +269,19 @@ impl PooledBody {
         if sender.is_closed() || limits.max_idle == 0 {
             return;
         }
+        let now = Instant::now();
         IDLE.with_borrow_mut(|pools| {
             let idle = pools.entry(key).or_default();
             // Oldest first out: the front has idled longest.
-            while idle.len() >= limits.max_idle
-                || idle
-                    .front()
-                    .is_some_and(|c| c.since.elapsed() >= limits.idle_timeout || c.sender.is_closed())
-            {
+            while idle.len() >= limits.max_idle || idle.front().is_some_and(|c| !c.usable(now)) {
                 idle.pop_front();
             }
             idle.push_back(IdleConnection {
                 sender,
-                since: Instant::now(),
+                expires: now + limits.idle_timeout,
             });
         });
+        start_sweeping();
     }
 }
 

@@ -299,6 +299,58 @@ async fn analytics_records_are_handed_off_without_waiting() {
     backend.stop().await;
 }
 
+/// Idle backend connections are closed once `upstream_idle_timeout` passes, even when nothing
+/// uses their pool again (the backend here counts the connections it saw close).
+#[tokio::test]
+async fn idle_backend_connections_are_closed_after_the_idle_timeout() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let closed = Arc::new(AtomicUsize::new(0));
+    let counter = closed.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(http_body_util::Full::new(
+                        bytes::Bytes::from_static(b"{}"),
+                    )))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    let settings = portico_gateway::GatewaySettings {
+        upstream_idle_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let gw = TestGateway::start_with(settings).await;
+    gw.gateway.install(vec![api(
+        "idle",
+        "/idle",
+        EndpointDef::Single(fast_target(format!("http://{addr}/"))),
+    )]);
+    assert_eq!(gw.get("/idle/1.0.0/menu").await.0, 200);
+    assert_eq!(closed.load(Ordering::SeqCst), 0, "kept alive after the request");
+    let mut waited = Duration::ZERO;
+    while closed.load(Ordering::SeqCst) == 0 && waited < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+    assert_eq!(closed.load(Ordering::SeqCst), 1, "the idle connection was closed");
+    assert!(
+        waited >= Duration::from_millis(250),
+        "not before the idle timeout: {waited:?}"
+    );
+}
+
 #[tokio::test]
 async fn load_balancing_rotates_and_skips_a_dead_member() {
     let a = Backend::start("a").await;

@@ -1,5 +1,7 @@
 //! The same store tests on SQLite and on PostgreSQL.
 
+mod common;
+
 use std::time::Duration;
 
 use portico_store::{
@@ -8,54 +10,7 @@ use portico_store::{
 };
 use portico_testkit::PgDatabase;
 
-async fn sqlite(dir: &tempfile::TempDir) -> Store {
-    let url = format!("sqlite://{}", dir.path().join("portico.db").display());
-    Store::connect(&StoreOptions {
-        backend: Backend::Sqlite,
-        url,
-        pool_size: 4,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "node-a".into(),
-    })
-    .await
-    .expect("sqlite store")
-}
-
-async fn postgres(db: &PgDatabase, node: &str) -> Store {
-    Store::connect(&StoreOptions {
-        backend: Backend::Postgres,
-        url: db.url.clone(),
-        pool_size: 4,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: node.into(),
-    })
-    .await
-    .expect("postgres store")
-}
-
-/// Runs `check` against a fresh store of each backend.
-macro_rules! both_backends {
-    ($sqlite:ident, $pg:ident, $check:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            let dir = tempfile::tempdir().expect("tempdir");
-            $check(sqlite(&dir).await).await;
-        }
-
-        #[tokio::test]
-        async fn $pg() {
-            let Some(db) = PgDatabase::create(stringify!($pg))
-                .await
-                .expect("create database")
-            else {
-                return;
-            };
-            let store = postgres(&db, "node-a").await;
-            $check(store.clone()).await;
-            store.close().await;
-        }
-    };
-}
+use common::{both_backends, postgres};
 
 both_backends!(migrations_sqlite, migrations_postgres, check_migrations);
 both_backends!(users_sqlite, users_postgres, check_users);

@@ -1,50 +1,20 @@
 //! DevPortal state on SQLite and on PostgreSQL: applications, key mappings, subscriptions, their
 //! change-feed events, and `gateway_identity()`.
 
-use std::time::Duration;
+mod common;
 
+use common::both_backends;
 use portico_store::{
-    Backend, EVENT_APPLICATION_CHANGED, EVENT_KEY_MAPPING_CHANGED, EVENT_SUBSCRIPTION_CHANGED, GatewayKeyMapping,
+    EVENT_APPLICATION_CHANGED, EVENT_KEY_MAPPING_CHANGED, EVENT_SUBSCRIPTION_CHANGED, GatewayKeyMapping,
     GatewaySubscription, NewApiRow, NewApplication, NewKeyMapping, NewOAuthClient, NewSubscription, NewUser, Role,
-    Store, StoreError, StoreOptions, SubscriptionFilter,
+    Store, StoreError, SubscriptionFilter,
 };
-use portico_testkit::PgDatabase;
 
-async fn sqlite(dir: &tempfile::TempDir) -> Store {
-    Store::connect(&StoreOptions {
-        backend: Backend::Sqlite,
-        url: format!("sqlite://{}", dir.path().join("portico.db").display()),
-        pool_size: 4,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "node-a".into(),
-    })
-    .await
-    .expect("sqlite store")
-}
-
-#[tokio::test]
-async fn gateway_identity_sqlite() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    check_gateway_identity(sqlite(&dir).await).await;
-}
-
-#[tokio::test]
-async fn gateway_identity_postgres() {
-    let Some(db) = PgDatabase::create("devportal_store").await.expect("create database") else {
-        return;
-    };
-    let store = Store::connect(&StoreOptions {
-        backend: Backend::Postgres,
-        url: db.url.clone(),
-        pool_size: 4,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "node-a".into(),
-    })
-    .await
-    .expect("postgres store");
-    check_gateway_identity(store.clone()).await;
-    store.close().await;
-}
+both_backends!(
+    gateway_identity_sqlite,
+    gateway_identity_postgres,
+    check_gateway_identity
+);
 
 fn mapping(id: &str, app: &str, key_type: &str, client: &str, owner_id: &str) -> NewKeyMapping {
     NewKeyMapping {

@@ -3,49 +3,16 @@
 //! mapped client ids beside the resident key manager's OAuth clients (no foreign key, no secret),
 //! and what `gateway_identity()` hands the gateway.
 
-use std::time::Duration;
+mod common;
 
+use common::{both_backends, postgres, sqlite};
 use portico_store::{
-    Backend, EVENT_KEY_MANAGER_CHANGED, EVENT_KEY_MAPPING_CHANGED, NewApplication, NewKeyManager, NewKeyMapping,
-    NewMappedKey, NewOAuthClient, NewUser, RESIDENT_KEY_MANAGER, Role, Store, StoreError, StoreOptions,
+    EVENT_KEY_MANAGER_CHANGED, EVENT_KEY_MAPPING_CHANGED, NewApplication, NewKeyManager, NewKeyMapping, NewMappedKey,
+    NewOAuthClient, NewUser, RESIDENT_KEY_MANAGER, Role, Store, StoreError,
 };
 use portico_testkit::PgDatabase;
 
-async fn sqlite(dir: &tempfile::TempDir) -> Store {
-    Store::connect(&StoreOptions {
-        backend: Backend::Sqlite,
-        url: format!("sqlite://{}", dir.path().join("portico.db").display()),
-        pool_size: 4,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "node-a".into(),
-    })
-    .await
-    .expect("sqlite store")
-}
-
-#[tokio::test]
-async fn key_managers_sqlite() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    check_key_managers(sqlite(&dir).await).await;
-}
-
-#[tokio::test]
-async fn key_managers_postgres() {
-    let Some(db) = PgDatabase::create("key_managers_store").await.expect("create database") else {
-        return;
-    };
-    let store = Store::connect(&StoreOptions {
-        backend: Backend::Postgres,
-        url: db.url.clone(),
-        pool_size: 4,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "node-a".into(),
-    })
-    .await
-    .expect("postgres store");
-    check_key_managers(store.clone()).await;
-    store.close().await;
-}
+both_backends!(key_managers_sqlite, key_managers_postgres, check_key_managers);
 
 fn km(name: &str, issuer: &str, enabled: bool) -> NewKeyManager {
     NewKeyManager {
@@ -332,15 +299,7 @@ async fn migration_0006_keeps_resident_mappings_postgres() {
         return;
     };
     schema_v5_with_a_mapping("postgres", &db.url).await;
-    let store = Store::connect(&StoreOptions {
-        backend: Backend::Postgres,
-        url: db.url.clone(),
-        pool_size: 2,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "node-a".into(),
-    })
-    .await
-    .expect("postgres store");
+    let store = postgres(&db, "node-a").await;
     check_migrated_mapping(store.clone()).await;
     store.close().await;
 }

@@ -1,60 +1,13 @@
 //! Publisher storage on SQLite and PostgreSQL: uniqueness, compare-and-swap updates, revisions
 //! and their limit, deployments with their change-feed events in one transaction, policies.
 
-use std::time::Duration;
+mod common;
 
+use common::both_backends;
 use portico_store::{
-    Backend, CreateRevision, DeleteRevision, DeploymentTarget, LifecycleChange, NewApiRow, NewApplication,
-    NewSubscription, Store, StoreError, StoreOptions,
+    CreateRevision, DeleteRevision, DeploymentTarget, LifecycleChange, NewApiRow, NewApplication, NewSubscription,
+    Store, StoreError,
 };
-use portico_testkit::PgDatabase;
-
-async fn sqlite(dir: &tempfile::TempDir) -> Store {
-    Store::connect(&StoreOptions {
-        backend: Backend::Sqlite,
-        url: format!("sqlite://{}", dir.path().join("portico.db").display()),
-        pool_size: 4,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "node-a".into(),
-    })
-    .await
-    .expect("sqlite store")
-}
-
-async fn postgres(db: &PgDatabase) -> Store {
-    Store::connect(&StoreOptions {
-        backend: Backend::Postgres,
-        url: db.url.clone(),
-        pool_size: 4,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "node-a".into(),
-    })
-    .await
-    .expect("postgres store")
-}
-
-macro_rules! both_backends {
-    ($sqlite:ident, $pg:ident, $check:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            let dir = tempfile::tempdir().expect("tempdir");
-            $check(sqlite(&dir).await).await;
-        }
-
-        #[tokio::test]
-        async fn $pg() {
-            let Some(db) = PgDatabase::create(stringify!($pg))
-                .await
-                .expect("create database")
-            else {
-                return;
-            };
-            let store = postgres(&db).await;
-            $check(store.clone()).await;
-            store.close().await;
-        }
-    };
-}
 
 both_backends!(apis_sqlite, apis_postgres, check_apis);
 both_backends!(revisions_sqlite, revisions_postgres, check_revisions);

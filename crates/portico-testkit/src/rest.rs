@@ -1,7 +1,7 @@
 //! Calls to a node's REST APIs as its super admin (HTTP Basic), answering status and JSON.
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::Node;
 
@@ -38,5 +38,33 @@ impl Admin<'_> {
         let (status, body) = self.call(Method::GET, path, None).await;
         assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
         body
+    }
+
+    /// Revises the API `api_id`, deploys the revision to the `Default` gateway environment and
+    /// publishes the API, through the Publisher REST API v4; every step must succeed.
+    pub async fn deploy_and_publish(&self, api_id: &str) {
+        const P: &str = "/api/am/publisher/v4";
+        let revision = self
+            .post(
+                &format!("{P}/apis/{api_id}/revisions"),
+                &json!({"description": "first"}),
+            )
+            .await;
+        let revision_id = revision["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("revision id in {revision}"));
+        self.post(
+            &format!("{P}/apis/{api_id}/deploy-revision?revisionId={revision_id}"),
+            &json!([{"name": "Default", "vhost": "localhost", "displayOnDevportal": true}]),
+        )
+        .await;
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("{P}/apis/change-lifecycle?apiId={api_id}&action=Publish"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "publish {api_id}: {body}");
     }
 }

@@ -52,24 +52,7 @@ async fn publish_api(admin: &Admin<'_>, name: &str, context: &str) -> String {
     assert_eq!(api["lifeCycleStatus"], "CREATED", "{api}");
     assert_eq!(api["businessInformation"]["businessOwner"], "Jane Roe", "{api}");
     let api_id = id(&api, "id");
-    let revision = admin
-        .post(
-            &format!("{P}/apis/{api_id}/revisions"),
-            &json!({"description": "first"}),
-        )
-        .await;
-    admin
-        .post(
-            &format!("{P}/apis/{api_id}/deploy-revision?revisionId={}", id(&revision, "id")),
-            &json!([{"name": "Default", "vhost": "localhost", "displayOnDevportal": true}]),
-        )
-        .await;
-    admin
-        .post(
-            &format!("{P}/apis/change-lifecycle?apiId={api_id}&action=Publish"),
-            &json!({}),
-        )
-        .await;
+    admin.deploy_and_publish(&api_id).await;
     api_id
 }
 

@@ -239,26 +239,7 @@ async fn publish_api(admin: &Admin<'_>, backend: &EchoBackend) -> String {
         )
         .await;
     let api_id = id(&api, "id");
-    let revision = admin
-        .post(
-            &format!("{P}/apis/{api_id}/revisions"),
-            &json!({"description": "first"}),
-        )
-        .await;
-    admin
-        .post(
-            &format!("{P}/apis/{api_id}/deploy-revision?revisionId={}", id(&revision, "id")),
-            &json!([{"name": "Default", "vhost": "localhost", "displayOnDevportal": true}]),
-        )
-        .await;
-    let (status, body) = admin
-        .call(
-            Method::POST,
-            &format!("{P}/apis/change-lifecycle?apiId={api_id}&action=Publish"),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    admin.deploy_and_publish(&api_id).await;
     api_id
 }
 

@@ -122,9 +122,7 @@ pub async fn generate(
     let app = own_application(&state, caller, &application_id).await?;
     let body = json_body(&headers, &body)?;
     let obj = body_object(&body)?;
-    let key_type = coerce_enum(get(obj, "keyType"), "keyType", KEY_TYPES)
-        .map_err(input_error)?
-        .ok_or_else(|| input_error(InputError::new("keyType", "is required")))?;
+    let key_type = required_key_type(obj)?;
     let grants = grant_list(get(obj, "grantTypesToBeSupported"), "grantTypesToBeSupported")?
         .filter(|g| !g.is_empty())
         .ok_or_else(|| {
@@ -202,6 +200,13 @@ fn check_key_manager(obj: &Map<String, Value>) -> Result<(), ApiError> {
 
 /// Keys of an external key manager are managed at its identity provider: this node issues no
 /// tokens and keeps no secret for them.
+/// The body's `keyType`: required, `PRODUCTION` or `SANDBOX`.
+fn required_key_type(obj: &serde_json::Map<String, Value>) -> Result<String, ApiError> {
+    coerce_enum(get(obj, "keyType"), "keyType", KEY_TYPES)
+        .map_err(input_error)?
+        .ok_or_else(|| input_error(InputError::new("keyType", "is required")))
+}
+
 fn resident_only(mapping: &KeyMappingRow, what: &str) -> Result<(), ApiError> {
     if mapping.is_resident() {
         return Ok(());
@@ -234,9 +239,7 @@ pub async fn map_keys(
         )));
     }
     let secret = optional_string(obj, "consumerSecret")?;
-    let key_type = coerce_enum(get(obj, "keyType"), "keyType", KEY_TYPES)
-        .map_err(input_error)?
-        .ok_or_else(|| input_error(InputError::new("keyType", "is required")))?;
+    let key_type = required_key_type(obj)?;
     let named = optional_string(obj, "keyManager")?;
     if names_resident(named.as_deref()) {
         return Err(input_error(InputError::new(

@@ -243,6 +243,37 @@ async fn publish_api(admin: &Admin<'_>, backend: &EchoBackend) -> String {
     api_id
 }
 
+/// Creates the DevPortal application `ShopApp`, maps the client id `consumer_key` of
+/// `key_manager` to its `key_type` keys, and subscribes it to `api_id`; its id.
+async fn subscribed_app_with_mapped_key(
+    admin: &Admin<'_>,
+    api_id: &str,
+    consumer_key: &str,
+    key_type: &str,
+    key_manager: &str,
+) -> String {
+    let app = admin
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": "ShopApp", "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    let app_id = id(&app, "applicationId");
+    admin
+        .post(
+            &format!("{D}/applications/{app_id}/map-keys"),
+            &json!({"consumerKey": consumer_key, "keyType": key_type, "keyManager": key_manager}),
+        )
+        .await;
+    admin
+        .post(
+            &format!("{D}/subscriptions"),
+            &json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"}),
+        )
+        .await;
+    app_id
+}
+
 fn key_manager_body(name: &str, issuer: &str, certificates: Value) -> Value {
     json!({
         "name": name, "displayName": format!("{name} (test)"), "type": "Keycloak",
@@ -811,25 +842,7 @@ async fn postgres_two_nodes_follow_key_managers() {
         .await;
     let backend = EchoBackend::start("shop").await.expect("backend");
     let api_id = publish_api(&admin, &backend).await;
-    let app = admin
-        .post(
-            &format!("{D}/applications"),
-            &json!({"name": "ShopApp", "throttlingPolicy": "Unlimited"}),
-        )
-        .await;
-    let app_id = id(&app, "applicationId");
-    admin
-        .post(
-            &format!("{D}/applications/{app_id}/map-keys"),
-            &json!({"consumerKey": "shop-web", "keyType": "PRODUCTION", "keyManager": "ShopIdP"}),
-        )
-        .await;
-    admin
-        .post(
-            &format!("{D}/subscriptions"),
-            &json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"}),
-        )
-        .await;
+    subscribed_app_with_mapped_key(&admin, &api_id, "shop-web", "PRODUCTION", "ShopIdP").await;
     let token = rsa.sign(&claims("shop-web", json!({})));
     expect(&node1, "/shop/1.0.0/menu", &token, 200, None, "node 1").await;
     let took = within(&node2, "/shop/1.0.0/menu", &token, 200, Duration::from_secs(5)).await;
@@ -908,25 +921,7 @@ async fn sqlite_configured_issuer() {
 
     let backend = EchoBackend::start("shop").await.expect("backend");
     let api_id = publish_api(&admin, &backend).await;
-    let app = admin
-        .post(
-            &format!("{D}/applications"),
-            &json!({"name": "ShopApp", "throttlingPolicy": "Unlimited"}),
-        )
-        .await;
-    let app_id = id(&app, "applicationId");
-    admin
-        .post(
-            &format!("{D}/applications/{app_id}/map-keys"),
-            &json!({"consumerKey": "shop-cli", "keyType": "SANDBOX", "keyManager": ISSUER}),
-        )
-        .await;
-    admin
-        .post(
-            &format!("{D}/subscriptions"),
-            &json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"}),
-        )
-        .await;
+    subscribed_app_with_mapped_key(&admin, &api_id, "shop-cli", "SANDBOX", ISSUER).await;
     // The configured claim holds the client id; the API has no sandbox endpoint, so the mapped
     // SANDBOX key type shows in the gateway's answer.
     let token = rsa.sign(&claims("not-this", json!({"cid": "shop-cli"})));

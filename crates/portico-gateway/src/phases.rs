@@ -17,6 +17,7 @@ use crate::endpoint::Target;
 use crate::identity::{ClientInfo, KeyType};
 use crate::model::{ApiDef, ApiStatus};
 use crate::snapshot::{RouteError, RouteMatch};
+use crate::upstream::{RequestBody, UpstreamError};
 use crate::{BoxError, Gateway, GatewayBody, GatewayError};
 
 /// What one request carries from phase to phase; after `authorize` it holds everything
@@ -537,10 +538,10 @@ impl Gateway {
         let mut headers = Some(headers);
         let mut last_error = GatewayError::backend_unreachable("no endpoint could be tried");
         for (attempt, target) in targets.iter().enumerate() {
-            let Some(this_body) = body.take() else { break };
-            let (attempt_body, retry_body) = match this_body {
-                RequestBody::Buffered(bytes) => (full(bytes.clone()), Some(RequestBody::Buffered(bytes))),
-                RequestBody::Streamed(stream) => (stream, None),
+            let Some(attempt_body) = body.take() else { break };
+            let retry_body = match &attempt_body {
+                RequestBody::Buffered(bytes) => Some(RequestBody::Buffered(bytes.clone())),
+                RequestBody::Streamed(_) => None,
             };
             // The headers are copied only when another target may be tried after this one.
             let last = attempt + 1 == targets.len() || retry_body.is_none();
@@ -558,6 +559,13 @@ impl Gateway {
                 Ok(Ok(response)) => {
                     target.mark_success();
                     return Ok(response);
+                }
+                Ok(Err(UpstreamError::RequestBody(e))) => {
+                    // The consumer's side failed, not the backend: no suspension, no failover.
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        return Err(GatewayError::too_large(route.api.def.max_request_body.unwrap_or(0)));
+                    }
+                    return Err(GatewayError::bad_path(format!("could not read the request body: {e}")));
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(endpoint = %target.def.url, error = %e, "backend call failed");
@@ -629,9 +637,9 @@ impl Gateway {
         route: &RouteMatch<'_>,
         parts: &http::request::Parts,
         mut headers: HeaderMap,
-        body: GatewayBody,
+        body: RequestBody,
         target: &Target,
-    ) -> Result<Request<GatewayBody>, GatewayError> {
+    ) -> Result<Request<RequestBody>, GatewayError> {
         let base_path = target.base.path().trim_end_matches('/');
         let query = parts.uri.query();
         let mut path_and_query =
@@ -712,11 +720,6 @@ impl hyper::service::Service<Request<Incoming>> for GatewayService {
         let connection = self.0.clone();
         Box::pin(async move { Ok(connection.gateway.handle(request, &connection).await) })
     }
-}
-
-enum RequestBody {
-    Buffered(Bytes),
-    Streamed(GatewayBody),
 }
 
 fn add_cors_headers(headers: &mut HeaderMap, allowed_origin: &str, credentials: bool) {

@@ -2,28 +2,34 @@
 //!
 //! The gateway's I/O threads each run their own single-threaded runtime, so each thread keeps its
 //! own idle connections in a thread-local pool: taking and returning a connection touches no lock
-//! and no shared map, and a connection is driven by the thread that uses it. A connection goes
-//! back to the pool when its response body has been read to the end; one whose body is dropped
-//! half-read is closed. (hyper-util's pooled client, used before, cost about 8,500 instructions
-//! per request in its pool alone under callgrind: SipHash over the key several times, a mutex,
-//! and a task spawned per request to wait for the connection to be reusable.)
+//! and no shared map. A request is written and its response read by the task that serves the
+//! consumer's request, through the codec in [`codec`]: no second task per connection and no
+//! channel between the two (hyper's client connection, used before, drove each backend
+//! connection in its own task and handed every request and response across a channel, which
+//! under callgrind cost more than all of the gateway's own phases). A connection goes back to the
+//! pool when its response body has been read to the end; one whose body is dropped half-read is
+//! closed.
+
+mod codec;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{Request, Response};
+use bytes::{Bytes, BytesMut};
+use http::{Method, Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use http_body_util::BodyExt;
 use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+
+use codec::{BodyFraming, ChunkedDecoder, CodecError, Decoded, RequestFraming};
 
 use crate::endpoint::Target;
 use crate::{BoxError, GatewayBody};
@@ -35,9 +41,30 @@ pub(crate) enum UpstreamError {
     Connect(String),
     #[error("no connection within {0} ms")]
     ConnectTimeout(u128),
-    #[error("{}", crate::phases::error_chain(.0))]
-    Exchange(hyper::Error),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Protocol(#[from] CodecError),
+    #[error("the backend closed the connection before answering")]
+    ClosedBeforeAnswer,
+    /// The consumer's request body failed while it was being sent (the consumer went away, or
+    /// the body went over the API's limit).
+    #[error("the request body could not be read: {0}")]
+    RequestBody(BoxError),
 }
+
+/// A request body as the gateway hands it over: held in memory (and so resendable), or streamed
+/// from the consumer.
+pub(crate) enum RequestBody {
+    Buffered(Bytes),
+    Streamed(GatewayBody),
+}
+
+/// Bodies up to this size are written with the request head in one write.
+const COALESCE_BODY_BYTES: usize = 16 * 1024;
+/// Read buffer of a backend connection: its first allocation and the least free space before a
+/// read.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Which pool a connection belongs to. The gateway id keeps apart gateways that share a thread
 /// (tests run several in one process) and may trust different certificates.
@@ -50,16 +77,209 @@ struct PoolKey {
     origin: Arc<str>,
 }
 
-struct IdleConnection {
-    sender: SendRequest<GatewayBody>,
-    /// When it is closed if still unused.
-    expires: Instant,
+/// The byte stream to one backend.
+enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
-impl IdleConnection {
-    fn usable(&self, now: Instant) -> bool {
-        now < self.expires && !self.sender.is_closed()
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
     }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One HTTP/1.1 connection to a backend with its buffers.
+struct Connection {
+    stream: Stream,
+    read_buf: BytesMut,
+    write_buf: Vec<u8>,
+    /// Whether it has carried a request before (a reused connection the backend closed while it
+    /// idled fails without an answer; the request is then resent on another).
+    reused: bool,
+}
+
+impl Connection {
+    fn new(stream: Stream) -> Connection {
+        Connection {
+            stream,
+            read_buf: BytesMut::with_capacity(READ_BUFFER_BYTES),
+            write_buf: Vec::with_capacity(1024),
+            reused: false,
+        }
+    }
+
+    /// Whether an idle connection is still usable: the backend has neither closed it nor sent
+    /// anything unasked. Polls once without waiting (no system call unless the socket has
+    /// become readable since it was last read).
+    fn still_open(&mut self) -> bool {
+        if !self.read_buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut probe = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut probe);
+        matches!(Pin::new(&mut self.stream).poll_read(&mut cx, &mut buf), Poll::Pending)
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>, wanted: usize) -> Poll<io::Result<usize>> {
+        if self.read_buf.capacity() - self.read_buf.len() < wanted {
+            self.read_buf.reserve(wanted.max(READ_BUFFER_BYTES));
+        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read_buf)
+    }
+
+    async fn fill(&mut self) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_fill(cx, READ_BUFFER_BYTES / 4)).await
+    }
+
+    /// Writes the request: head and (small) body in one write, larger bodies as they come.
+    async fn write_request(
+        &mut self,
+        method: &Method,
+        path_and_query: &str,
+        headers: &http::HeaderMap,
+        body: &mut Outgoing,
+    ) -> Result<(), UpstreamError> {
+        let framing = RequestFraming::choose(method, headers, body.known_size())?;
+        self.write_buf.clear();
+        codec::encode_request_head(&mut self.write_buf, method, path_and_query, headers, framing);
+        let expected = match framing {
+            RequestFraming::Length { bytes, .. } => Some(bytes),
+            _ => None,
+        };
+        let chunked = framing == RequestFraming::Chunked;
+        let mut sent: u64 = 0;
+        loop {
+            let Some(data) = body.next_data().await? else { break };
+            if data.is_empty() {
+                continue;
+            }
+            sent += data.len() as u64;
+            if expected.is_some_and(|n| sent > n) {
+                return Err(UpstreamError::RequestBody(
+                    "the body is longer than its Content-Length".into(),
+                ));
+            }
+            if chunked {
+                codec::encode_chunk_size(&mut self.write_buf, data.len());
+            }
+            if data.len() <= COALESCE_BODY_BYTES {
+                self.write_buf.extend_from_slice(&data);
+            } else {
+                self.stream.write_all(&self.write_buf).await?;
+                self.write_buf.clear();
+                self.stream.write_all(&data).await?;
+            }
+            if chunked {
+                self.write_buf.extend_from_slice(b"\r\n");
+            }
+            if self.write_buf.len() > COALESCE_BODY_BYTES {
+                self.stream.write_all(&self.write_buf).await?;
+                self.write_buf.clear();
+            }
+        }
+        if expected.is_some_and(|n| sent != n) {
+            return Err(UpstreamError::RequestBody(
+                "the body is shorter than its Content-Length".into(),
+            ));
+        }
+        if chunked {
+            self.write_buf.extend_from_slice(b"0\r\n\r\n");
+        }
+        if !self.write_buf.is_empty() {
+            self.stream.write_all(&self.write_buf).await?;
+        }
+        if matches!(self.stream, Stream::Tls(_)) {
+            self.stream.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn read_head(&mut self, method: &Method) -> Result<codec::ResponseHead, UpstreamError> {
+        loop {
+            if !self.read_buf.is_empty()
+                && let Some(head) = codec::parse_response_head(&mut self.read_buf, method)?
+            {
+                return Ok(head);
+            }
+            if self.fill().await? == 0 {
+                return Err(if self.read_buf.is_empty() {
+                    UpstreamError::ClosedBeforeAnswer
+                } else {
+                    UpstreamError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the backend closed the connection in the middle of its response head",
+                    ))
+                });
+            }
+        }
+    }
+}
+
+/// The request body being sent: frames of a streamed body, or the one buffer.
+enum Outgoing {
+    Buffered(Option<Bytes>),
+    Streamed(GatewayBody),
+}
+
+impl Outgoing {
+    fn known_size(&self) -> Option<u64> {
+        match self {
+            Outgoing::Buffered(bytes) => Some(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Outgoing::Streamed(body) => body.size_hint().exact(),
+        }
+    }
+
+    async fn next_data(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+        match self {
+            Outgoing::Buffered(bytes) => Ok(bytes.take()),
+            Outgoing::Streamed(body) => loop {
+                match body.frame().await {
+                    None => return Ok(None),
+                    Some(Err(e)) => return Err(UpstreamError::RequestBody(e)),
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            return Ok(Some(data));
+                        }
+                        // Trailers of the consumer's request are not forwarded.
+                    }
+                }
+            },
+        }
+    }
+}
+
+struct IdleConnection {
+    connection: Box<Connection>,
+    /// When it is closed if still unused.
+    expires: Instant,
 }
 
 #[derive(Clone, Copy)]
@@ -97,7 +317,7 @@ fn start_sweeping() {
             let now = Instant::now();
             let empty = IDLE.with_borrow_mut(|pools| {
                 pools.retain(|_, idle| {
-                    idle.retain(|c| c.usable(now));
+                    idle.retain(|c| now < c.expires);
                     !idle.is_empty()
                 });
                 pools.is_empty()
@@ -135,79 +355,91 @@ impl Upstreams {
         }
     }
 
-    /// Sends `request` to `target` on an idle connection of this thread, or a new one. A pooled
-    /// connection the backend has closed meanwhile hands the unsent request back, and the next
-    /// connection is tried, so a stale connection never fails a request.
+    /// Sends `request` to `target` on an idle connection of this thread, or a new one, and
+    /// answers with the response head; the body streams from the connection as it is read.
+    /// A reused connection that the backend closed before answering (it timed the connection
+    /// out as the request went out) costs no failure: the request is sent again on a new
+    /// connection when its body is in memory.
     pub(crate) async fn send(
         &self,
         target: &Target,
-        mut request: Request<GatewayBody>,
+        request: Request<RequestBody>,
     ) -> Result<Response<GatewayBody>, UpstreamError> {
         let key = PoolKey {
             gateway: self.id,
             verify_tls: target.def.verify_tls,
             origin: target.origin.clone(),
         };
-        while let Some(mut sender) = self.checkout(&key) {
-            if sender.ready().await.is_err() {
-                continue;
-            }
-            match sender.try_send_request(request).await {
-                Ok(response) => return Ok(self.pooled_response(key, sender, response)),
-                Err(mut failed) => match failed.take_message() {
-                    Some(unsent) => request = unsent,
-                    None => return Err(UpstreamError::Exchange(failed.into_error())),
-                },
-            }
+        let (parts, body) = request.into_parts();
+        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let (mut outgoing, resend) = match body {
+            RequestBody::Buffered(bytes) => (Outgoing::Buffered(Some(bytes.clone())), Some(bytes)),
+            RequestBody::Streamed(body) => (Outgoing::Streamed(body), None),
+        };
+        let mut connection = match self.checkout(&key) {
+            Some(connection) => connection,
+            None => self.connect(target).await?,
+        };
+        let mut attempt = connection
+            .exchange(&parts.method, path_and_query, &parts.headers, &mut outgoing)
+            .await;
+        if let (Err(e), Some(bytes)) = (&attempt, resend)
+            && connection.reused
+            && e.is_stale_connection()
+        {
+            tracing::debug!(endpoint = %target.url, error = %e, "reused backend connection was closed; resending");
+            connection = self.connect(target).await?;
+            outgoing = Outgoing::Buffered(Some(bytes));
+            attempt = connection
+                .exchange(&parts.method, path_and_query, &parts.headers, &mut outgoing)
+                .await;
         }
-        let mut sender = self.connect(target).await?;
-        match sender.try_send_request(request).await {
-            Ok(response) => Ok(self.pooled_response(key, sender, response)),
-            Err(failed) => Err(UpstreamError::Exchange(failed.into_error())),
+        let head = attempt?;
+        let mut response = Response::new(());
+        *response.status_mut() = head.status;
+        *response.version_mut() = head.version;
+        let reuse = head.keep_alive.then_some((key, self.limits));
+        let state = match head.framing {
+            BodyFraming::Length(n) => BodyState::Length(n),
+            BodyFraming::Chunked => BodyState::Chunked(ChunkedDecoder::new()),
+            BodyFraming::UntilClose => BodyState::UntilClose,
+        };
+        *response.headers_mut() = head.headers;
+        let mut body = UpstreamBody {
+            connection: Some(connection),
+            state,
+            reuse,
+        };
+        if body.is_end_stream() {
+            body.finish();
         }
+        Ok(response.map(|()| body.boxed_unsync()))
     }
 
     /// The most recently used idle connection of this thread for `key` that is still open;
     /// closed and expired ones are dropped on the way.
-    fn checkout(&self, key: &PoolKey) -> Option<SendRequest<GatewayBody>> {
+    fn checkout(&self, key: &PoolKey) -> Option<Box<Connection>> {
         IDLE.with_borrow_mut(|pools| {
             let idle = pools.get_mut(key)?;
             let now = Instant::now();
-            while let Some(connection) = idle.pop_back() {
-                if connection.usable(now) {
-                    return Some(connection.sender);
+            while let Some(mut idle_connection) = idle.pop_back() {
+                if now < idle_connection.expires && idle_connection.connection.still_open() {
+                    return Some(idle_connection.connection);
                 }
             }
             None
         })
     }
 
-    fn pooled_response(
-        &self,
-        key: PoolKey,
-        sender: SendRequest<GatewayBody>,
-        response: Response<Incoming>,
-    ) -> Response<GatewayBody> {
-        let (parts, body) = response.into_parts();
-        let mut body = PooledBody {
-            body,
-            connection: Some((key, sender, self.limits)),
-        };
-        if body.body.is_end_stream() {
-            body.give_back();
-        }
-        Response::from_parts(parts, http_body_util::BodyExt::boxed_unsync(body))
-    }
-
-    async fn connect(&self, target: &Target) -> Result<SendRequest<GatewayBody>, UpstreamError> {
+    async fn connect(&self, target: &Target) -> Result<Box<Connection>, UpstreamError> {
         let timeout = target.def.connect_timeout;
         match tokio::time::timeout(timeout, self.open(target)).await {
-            Ok(result) => result,
+            Ok(result) => result.map(|stream| Box::new(Connection::new(stream))),
             Err(_) => Err(UpstreamError::ConnectTimeout(timeout.as_millis())),
         }
     }
 
-    async fn open(&self, target: &Target) -> Result<SendRequest<GatewayBody>, UpstreamError> {
+    async fn open(&self, target: &Target) -> Result<Stream, UpstreamError> {
         let connect_error = |e: &dyn std::error::Error| UpstreamError::Connect(crate::phases::error_chain(e));
         let https = target.scheme == http::uri::Scheme::HTTPS;
         // `Authority::host` keeps the brackets of an IPv6 literal.
@@ -215,106 +447,180 @@ impl Upstreams {
         let port = target.authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let stream = TcpStream::connect((host, port)).await.map_err(|e| connect_error(&e))?;
         stream.set_nodelay(true).map_err(|e| connect_error(&e))?;
-        let handshake = http1::Builder::new();
-        if https {
-            let config = if target.def.verify_tls {
-                self.tls_verified.clone()
-            } else {
-                self.tls_unverified.clone()
-            };
-            let name = ServerName::try_from(host.to_owned()).map_err(|e| connect_error(&e))?;
-            let tls = tokio_rustls::TlsConnector::from(config)
-                .connect(name, stream)
-                .await
-                .map_err(|e| connect_error(&e))?;
-            let (sender, connection) = handshake
-                .handshake(TokioIo::new(tls))
-                .await
-                .map_err(|e| connect_error(&e))?;
-            tokio::spawn(drive(connection, target.url.clone()));
-            Ok(sender)
+        if !https {
+            return Ok(Stream::Tcp(stream));
+        }
+        let config = if target.def.verify_tls {
+            self.tls_verified.clone()
         } else {
-            let (sender, connection) = handshake
-                .handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| connect_error(&e))?;
-            tokio::spawn(drive(connection, target.url.clone()));
-            Ok(sender)
+            self.tls_unverified.clone()
+        };
+        let name = ServerName::try_from(host.to_owned()).map_err(|e| connect_error(&e))?;
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, stream)
+            .await
+            .map_err(|e| connect_error(&e))?;
+        Ok(Stream::Tls(Box::new(tls)))
+    }
+}
+
+impl Connection {
+    /// One request and its response head on this connection.
+    async fn exchange(
+        &mut self,
+        method: &Method,
+        path_and_query: &str,
+        headers: &http::HeaderMap,
+        body: &mut Outgoing,
+    ) -> Result<codec::ResponseHead, UpstreamError> {
+        self.write_request(method, path_and_query, headers, body).await?;
+        self.read_head(method).await
+    }
+}
+
+impl UpstreamError {
+    /// Whether the error is what a backend that closed an idle keep-alive connection causes:
+    /// the write fails, or the read ends, before any byte of an answer.
+    fn is_stale_connection(&self) -> bool {
+        match self {
+            UpstreamError::ClosedBeforeAnswer => true,
+            UpstreamError::Io(e) => matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            ),
+            _ => false,
         }
     }
 }
 
-/// Runs one backend connection until either side closes it.
-async fn drive<T>(connection: http1::Connection<T, GatewayBody>, url: Arc<str>)
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    if let Err(e) = connection.await {
-        tracing::debug!(endpoint = %url, error = %e, "backend connection ended with an error");
-    }
+enum BodyState {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    UntilClose,
+    Done,
 }
 
-/// A backend response body that returns its connection to this thread's pool once read to the
-/// end (and closes it when dropped before).
-struct PooledBody {
-    body: Incoming,
-    connection: Option<(PoolKey, SendRequest<GatewayBody>, PoolLimits)>,
+/// A backend response body read from its connection; the connection returns to this thread's
+/// pool once the body has been read to the end (and is closed when the body is dropped before).
+struct UpstreamBody {
+    connection: Option<Box<Connection>>,
+    state: BodyState,
+    /// The pool to return to, when the response allows reuse.
+    reuse: Option<(PoolKey, PoolLimits)>,
 }
 
-impl PooledBody {
-    fn give_back(&mut self) {
-        let Some((key, sender, limits)) = self.connection.take() else {
+impl UpstreamBody {
+    /// The body has ended: the connection goes back to the pool when reusable and nothing
+    /// follows the body in its buffer.
+    fn finish(&mut self) {
+        self.state = BodyState::Done;
+        let Some(mut connection) = self.connection.take() else {
             return;
         };
-        if sender.is_closed() || limits.max_idle == 0 {
+        let Some((key, limits)) = self.reuse.take() else {
+            return;
+        };
+        if limits.max_idle == 0 || !connection.read_buf.is_empty() {
             return;
         }
+        connection.reused = true;
         let now = Instant::now();
         IDLE.with_borrow_mut(|pools| {
             let idle = pools.entry(key).or_default();
             // Oldest first out: the front has idled longest.
-            while idle.len() >= limits.max_idle || idle.front().is_some_and(|c| !c.usable(now)) {
+            while idle.len() >= limits.max_idle || idle.front().is_some_and(|c| now >= c.expires) {
                 idle.pop_front();
             }
             idle.push_back(IdleConnection {
-                sender,
+                connection,
                 expires: now + limits.idle_timeout,
             });
         });
         start_sweeping();
     }
+
+    fn fail(&mut self, error: impl Into<BoxError>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.state = BodyState::Done;
+        self.connection = None;
+        Poll::Ready(Some(Err(error.into())))
+    }
 }
 
-impl Body for PooledBody {
+impl Body for UpstreamBody {
     type Data = Bytes;
     type Error = BoxError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.body).poll_frame(cx) {
-            Poll::Ready(None) => {
-                this.give_back();
-                Poll::Ready(None)
-            }
-            Poll::Ready(Some(Ok(frame))) => {
-                if this.body.is_end_stream() {
-                    this.give_back();
+        loop {
+            let Some(connection) = this.connection.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let buf = &mut connection.read_buf;
+            let wanted = match &mut this.state {
+                BodyState::Done => return Poll::Ready(None),
+                BodyState::Length(0) => {
+                    this.finish();
+                    return Poll::Ready(None);
                 }
-                Poll::Ready(Some(Ok(frame)))
+                BodyState::Length(remaining) => {
+                    if !buf.is_empty() {
+                        let take = usize::try_from(*remaining).unwrap_or(usize::MAX).min(buf.len());
+                        let data = buf.split_to(take).freeze();
+                        *remaining -= take as u64;
+                        if *remaining == 0 {
+                            this.finish();
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    usize::try_from(*remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(4 * READ_BUFFER_BYTES)
+                }
+                BodyState::Chunked(decoder) => match decoder.decode(buf) {
+                    Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                    Ok(Decoded::Done) => {
+                        this.finish();
+                        return Poll::Ready(None);
+                    }
+                    Ok(Decoded::NeedMore) => READ_BUFFER_BYTES / 4,
+                    Err(e) => return this.fail(e),
+                },
+                BodyState::UntilClose => {
+                    if !buf.is_empty() {
+                        let data = buf.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    READ_BUFFER_BYTES / 4
+                }
+            };
+            match ready!(connection.poll_fill(cx, wanted)) {
+                Ok(0) if matches!(this.state, BodyState::UntilClose) => {
+                    this.state = BodyState::Done;
+                    this.connection = None;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => {
+                    return this.fail(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the backend closed the connection before the end of the body",
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => return this.fail(e),
             }
-            Poll::Ready(Some(Err(e))) => {
-                this.connection = None;
-                Poll::Ready(Some(Err(Box::new(e))))
-            }
-            Poll::Pending => Poll::Pending,
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        matches!(self.state, BodyState::Done | BodyState::Length(0))
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match self.state {
+            BodyState::Length(n) => SizeHint::with_exact(n),
+            BodyState::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
     }
 }

@@ -1,0 +1,377 @@
+//! The gateway's HTTP/1.1 client against a backend that writes raw bytes: every way a response
+//! body can end (length, chunked with extensions and trailers, connection close), interim 100
+//! answers, HEAD and 204, responses trickled a byte at a time, broken and oversized heads, bodies
+//! cut short, and request bodies sent with their length or chunked. Also that connections are
+//! reused only when the response allows it.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{TestGateway, api, resource};
+use portico_gateway::model::{EndpointDef, TargetDef};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A backend that answers each request by its path with canned bytes, and `/echo` with what it
+/// received (request line, headers and decoded body) as text.
+struct RawBackend {
+    url: String,
+    connections: Arc<AtomicUsize>,
+}
+
+/// One request as the raw backend read it.
+struct Received {
+    method: String,
+    path: String,
+    head: String,
+    body: Vec<u8>,
+}
+
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Received> {
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    buf.drain(..head_end);
+    let lower = head.to_ascii_lowercase();
+    let mut parts = head.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let path = parts.next()?.to_owned();
+    let length = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let mut body = Vec::new();
+    if let Some(length) = length {
+        while buf.len() < length {
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        body = buf.drain(..length).collect();
+    } else if lower.contains("transfer-encoding: chunked") {
+        // Decode chunk by chunk as bytes arrive.
+        loop {
+            let line_end = loop {
+                if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+                    break i;
+                }
+                let mut chunk = [0u8; 4096];
+                let n = stream.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            };
+            let size = usize::from_str_radix(std::str::from_utf8(&buf[..line_end]).ok()?, 16).ok()?;
+            buf.drain(..line_end + 2);
+            while buf.len() < size + 2 {
+                let mut chunk = [0u8; 4096];
+                let n = stream.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            body.extend(buf.drain(..size));
+            buf.drain(..2);
+            if size == 0 {
+                break;
+            }
+        }
+    }
+    Some(Received {
+        method,
+        path,
+        head,
+        body,
+    })
+}
+
+impl RawBackend {
+    async fn start() -> RawBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = connections.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    while let Some(request) = read_request(&mut stream, &mut buf).await {
+                        if !answer(&mut stream, &request).await {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        RawBackend { url, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// Writes the canned answer for `request`; false when the connection is to be closed.
+async fn answer(stream: &mut TcpStream, request: &Received) -> bool {
+    let path = request.path.as_str();
+    let pieces: Vec<Vec<u8>> = match path {
+        "/length" => vec![b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Kind: length\r\n\r\nhello".to_vec()],
+        "/chunked" => vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Kind: chunked\r\n\r\n".to_vec(),
+            b"5;ext=1\r\nhello\r\n".to_vec(),
+            b"6\r\n world\r\n".to_vec(),
+            b"0\r\nX-Trailer: t\r\n\r\n".to_vec(),
+        ],
+        "/until-close" => vec![b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end".to_vec()],
+        "/continue" => vec![
+            b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+            b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+        ],
+        "/no-content" => vec![b"HTTP/1.1 204 No Content\r\nX-Kind: none\r\n\r\n".to_vec()],
+        "/close" => vec![b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbye".to_vec()],
+        "/trickle" => b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nX-Kind: trickle\r\n\r\ntrickle"
+            .iter()
+            .map(|b| vec![*b])
+            .collect(),
+        "/short" => vec![b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this".to_vec()],
+        "/huge-head" => vec![format!("HTTP/1.1 200 OK\r\nX-Big: {}\r\n\r\n", "a".repeat(70 * 1024)).into_bytes()],
+        "/garbage" => vec![b"SMTP ready\r\n\r\n".to_vec()],
+        "/echo" => {
+            let text = format!(
+                "{}\n{}",
+                request.head.trim_end(),
+                String::from_utf8_lossy(&request.body)
+            );
+            vec![format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}", text.len()).into_bytes()]
+        }
+        _ => vec![b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec()],
+    };
+    let body_less = request.method == "HEAD";
+    for piece in pieces {
+        let piece = if body_less && path == "/length" {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n".to_vec()
+        } else {
+            piece
+        };
+        if stream.write_all(&piece).await.is_err() {
+            return false;
+        }
+        if path == "/trickle" || path == "/chunked" {
+            stream.flush().await.ok();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    !matches!(path, "/until-close" | "/close" | "/short" | "/huge-head" | "/garbage")
+}
+
+async fn gateway_for(backend: &RawBackend) -> TestGateway {
+    let gw = TestGateway::start().await;
+    let mut raw = api("raw", "/raw", EndpointDef::Single(TargetDef::new(backend.url.clone())));
+    raw.resources = vec![
+        resource("GET", "/*", false),
+        resource("HEAD", "/*", false),
+        resource("POST", "/*", false),
+    ];
+    let errors = gw.gateway.install(vec![raw]);
+    assert!(errors.is_empty(), "{errors:?}");
+    gw
+}
+
+async fn get_text(gw: &TestGateway, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let r = gw.client.get(gw.url(path)).send().await.expect("send");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    (status, headers, r.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn every_response_framing_is_relayed() {
+    let backend = RawBackend::start().await;
+    let gw = gateway_for(&backend).await;
+
+    let (status, headers, body) = get_text(&gw, "/raw/1.0.0/length").await;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    assert_eq!(headers["x-kind"], "length");
+
+    let (status, headers, body) = get_text(&gw, "/raw/1.0.0/chunked").await;
+    assert_eq!((status, body.as_str()), (200, "hello world"));
+    assert_eq!(headers["x-kind"], "chunked");
+    assert!(headers.get("x-trailer").is_none(), "trailers are dropped");
+
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/trickle").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "trickle"),
+        "a response sent byte by byte"
+    );
+
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/continue").await;
+    assert_eq!((status, body.as_str()), (201, "ok"), "interim 100 skipped");
+
+    let (status, headers, body) = get_text(&gw, "/raw/1.0.0/no-content").await;
+    assert_eq!((status, body.as_str()), (204, ""));
+    assert_eq!(headers["x-kind"], "none");
+
+    let r = gw.client.head(gw.url("/raw/1.0.0/length")).send().await.expect("head");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-length"],
+        "5",
+        "HEAD keeps the length, sends no body"
+    );
+
+    // All of the above were keep-alive answers: one backend connection carried them.
+    assert_eq!(backend.connections(), 1, "one connection reused throughout");
+
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/until-close").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "until the end"),
+        "body ends with the connection"
+    );
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/length").await;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    assert_eq!(backend.connections(), 2, "a connection ended by its body is not reused");
+
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/close").await;
+    assert_eq!((status, body.as_str()), (200, "bye"));
+    let (status, _, _) = get_text(&gw, "/raw/1.0.0/length").await;
+    assert_eq!(status, 200);
+    assert_eq!(backend.connections(), 3, "Connection: close is honoured");
+}
+
+#[tokio::test]
+async fn broken_backend_answers_fail_cleanly() {
+    let backend = RawBackend::start().await;
+    let gw = gateway_for(&backend).await;
+
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/huge-head").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("101503"), "{body}");
+
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/garbage").await;
+    assert_eq!(status, 502, "{body}");
+
+    // A body cut short: the consumer's connection breaks (before or after the head, as the
+    // server flushed it), never a short success.
+    match gw.client.get(gw.url("/raw/1.0.0/short")).send().await {
+        Ok(r) => assert!(
+            r.bytes().await.is_err(),
+            "a truncated body is an error, not a short success"
+        ),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+
+    // The gateway still serves.
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/length").await;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+}
+
+#[tokio::test]
+async fn request_bodies_go_out_with_their_length_or_chunked() {
+    let backend = RawBackend::start().await;
+    let gw = gateway_for(&backend).await;
+
+    // A small body with its length.
+    let r = gw
+        .client
+        .post(gw.url("/raw/1.0.0/echo"))
+        .body("name=portico")
+        .send()
+        .await
+        .expect("send");
+    let echoed = r.text().await.expect("body");
+    let lower = echoed.to_ascii_lowercase();
+    assert!(lower.starts_with("post /echo http/1.1"), "{echoed}");
+    assert!(lower.contains("content-length: 12"), "{echoed}");
+    assert!(echoed.ends_with("\nname=portico"), "{echoed}");
+
+    // A GET without a body carries no length.
+    let (_, _, echoed) = get_text(&gw, "/raw/1.0.0/echo").await;
+    let lower = echoed.to_ascii_lowercase();
+    assert!(
+        !lower.contains("content-length") && !lower.contains("transfer-encoding"),
+        "{echoed}"
+    );
+
+    // A chunked upload (no length known) is streamed chunked; a large one too.
+    for size in [10usize, 300_000] {
+        let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut stream = TcpStream::connect(gw.addr).await.expect("connect");
+        let mut wire =
+            b"POST /raw/1.0.0/echo HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                .to_vec();
+        for piece in payload.chunks(7000) {
+            wire.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            wire.extend_from_slice(piece);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        stream.write_all(&wire).await.expect("write");
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+            .await
+            .expect("answer in time")
+            .expect("read");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 200"), "{}", &text[..text.len().min(300)]);
+        assert!(
+            text.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+            "the backend saw a chunked body"
+        );
+        assert!(
+            text.ends_with(std::str::from_utf8(&payload).expect("ascii")),
+            "body intact ({size} bytes)"
+        );
+    }
+}
+
+/// A streamed (chunked) upload over the API's body limit is refused with 413 as it flows.
+#[tokio::test]
+async fn streamed_uploads_over_the_limit_answer_413() {
+    let backend = RawBackend::start().await;
+    let gw = TestGateway::start().await;
+    let mut raw = api("raw", "/raw", EndpointDef::Single(TargetDef::new(backend.url.clone())));
+    raw.resources = vec![resource("POST", "/*", false)];
+    raw.max_request_body = Some(100_000);
+    gw.gateway.install(vec![raw]);
+
+    let mut stream = TcpStream::connect(gw.addr).await.expect("connect");
+    let mut wire = b"POST /raw/1.0.0/echo HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..30 {
+        wire.extend_from_slice(format!("{:x}\r\n", 5000).as_bytes());
+        wire.extend_from_slice(&[b'x'; 5000]);
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    // The gateway may stop reading once it has answered; a failed write is fine.
+    let _ = stream.write_all(&wire).await;
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+}

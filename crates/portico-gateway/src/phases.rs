@@ -17,7 +17,7 @@ use crate::endpoint::Target;
 use crate::identity::{ClientInfo, KeyType};
 use crate::model::{ApiDef, ApiStatus};
 use crate::snapshot::{RouteError, RouteMatch};
-use crate::upstream::{RequestBody, UpstreamError};
+use crate::upstream::{RequestBody, UpstreamError, UpstreamRequest};
 use crate::{BoxError, Gateway, GatewayBody, GatewayError};
 
 /// What one request carries from phase to phase; after `authorize` it holds everything
@@ -553,7 +553,7 @@ impl Gateway {
                 attempt_headers.insert(settings.header.clone(), value.clone());
             }
             ctx.request_bytes = 0;
-            let upstream = self.upstream_request(route, parts, attempt_headers, attempt_body, target)?;
+            let upstream = self.upstream_request(route, parts, attempt_headers, attempt_body, target);
             ctx.backend = Some(target.url.clone());
             match tokio::time::timeout(target.def.response_timeout, self.upstreams.send(target, upstream)).await {
                 Ok(Ok(response)) => {
@@ -639,7 +639,7 @@ impl Gateway {
         mut headers: HeaderMap,
         body: RequestBody,
         target: &Target,
-    ) -> Result<Request<RequestBody>, GatewayError> {
+    ) -> UpstreamRequest {
         let base_path = target.base.path().trim_end_matches('/');
         let query = parts.uri.query();
         let mut path_and_query =
@@ -658,21 +658,13 @@ impl Gateway {
                 path_and_query.push_str(query);
             }
         }
-        // Origin form (`/path?query`): the connection is already to the target, which learns
-        // its name from `Host`.
-        let bad_url =
-            |e: &dyn std::fmt::Display| GatewayError::backend_unreachable(format!("cannot build the backend URL: {e}"));
-        let mut uri = http::uri::Parts::default();
-        uri.path_and_query =
-            Some(http::uri::PathAndQuery::from_maybe_shared(Bytes::from(path_and_query)).map_err(|e| bad_url(&e))?);
-        let uri = Uri::from_parts(uri).map_err(|e| bad_url(&e))?;
         headers.insert(header::HOST, target.host.clone());
-
-        let mut request = Request::new(body);
-        *request.method_mut() = parts.method.clone();
-        *request.uri_mut() = uri;
-        *request.headers_mut() = headers;
-        Ok(request)
+        UpstreamRequest {
+            method: parts.method.clone(),
+            path_and_query,
+            headers,
+            body,
+        }
     }
 
     /// Phase 7: the answer to the consumer: the backend's status, headers (hop-by-hop removed)

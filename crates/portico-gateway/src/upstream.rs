@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http::{Method, Request, Response};
+use http::{Method, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use rustls::pki_types::ServerName;
@@ -58,6 +58,15 @@ pub(crate) enum UpstreamError {
 pub(crate) enum RequestBody {
     Buffered(Bytes),
     Streamed(GatewayBody),
+}
+
+/// What goes to a backend: the request line's method and target (origin form: the connection
+/// is to the backend already, which learns its name from `Host`), headers and body.
+pub(crate) struct UpstreamRequest {
+    pub method: Method,
+    pub path_and_query: String,
+    pub headers: http::HeaderMap,
+    pub body: RequestBody,
 }
 
 /// Bodies up to this size are written with the request head in one write.
@@ -363,15 +372,22 @@ impl Upstreams {
     pub(crate) async fn send(
         &self,
         target: &Target,
-        request: Request<RequestBody>,
+        request: UpstreamRequest,
     ) -> Result<Response<GatewayBody>, UpstreamError> {
         let key = PoolKey {
             gateway: self.id,
             verify_tls: target.def.verify_tls,
             origin: target.origin.clone(),
         };
-        let (parts, body) = request.into_parts();
-        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let UpstreamRequest {
+            method,
+            path_and_query,
+            headers,
+            body,
+        } = request;
+        if path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(CodecError::BadRequestTarget.into());
+        }
         let (mut outgoing, resend) = match body {
             RequestBody::Buffered(bytes) => (Outgoing::Buffered(Some(bytes.clone())), Some(bytes)),
             RequestBody::Streamed(body) => (Outgoing::Streamed(body), None),
@@ -381,7 +397,7 @@ impl Upstreams {
             None => self.connect(target).await?,
         };
         let mut attempt = connection
-            .exchange(&parts.method, path_and_query, &parts.headers, &mut outgoing)
+            .exchange(&method, &path_and_query, &headers, &mut outgoing)
             .await;
         if let (Err(e), Some(bytes)) = (&attempt, resend)
             && connection.reused
@@ -391,7 +407,7 @@ impl Upstreams {
             connection = self.connect(target).await?;
             outgoing = Outgoing::Buffered(Some(bytes));
             attempt = connection
-                .exchange(&parts.method, path_and_query, &parts.headers, &mut outgoing)
+                .exchange(&method, &path_and_query, &headers, &mut outgoing)
                 .await;
         }
         let head = attempt?;

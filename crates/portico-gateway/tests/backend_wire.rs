@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{TestGateway, api, resource};
+use portico_gateway::GatewaySettings;
 use portico_gateway::model::{EndpointDef, TargetDef};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A backend that answers each request by its path with canned bytes, and `/echo` with what it
@@ -30,7 +31,7 @@ struct Received {
     body: Vec<u8>,
 }
 
-async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Received> {
+async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Option<Received> {
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
@@ -104,22 +105,35 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recei
 
 impl RawBackend {
     async fn start() -> RawBackend {
+        RawBackend::start_with_tls(None).await
+    }
+
+    /// With `tls`, the backend speaks HTTPS with that server configuration.
+    async fn start_with_tls(tls: Option<Arc<rustls::ServerConfig>>) -> RawBackend {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
-        let url = format!("http://{}/", listener.local_addr().expect("addr"));
+        let port = listener.local_addr().expect("addr").port();
+        let url = match tls {
+            Some(_) => format!("https://localhost:{port}/"),
+            None => format!("http://127.0.0.1:{port}/"),
+        };
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else {
+                let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 counter.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    while let Some(request) = read_request(&mut stream, &mut buf).await {
-                        if !answer(&mut stream, &request).await {
-                            return;
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                serve_raw(stream).await;
+                            }
                         }
+                        None => serve_raw(stream).await,
                     }
                 });
             }
@@ -132,8 +146,18 @@ impl RawBackend {
     }
 }
 
+async fn serve_raw<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
+    let mut buf = Vec::new();
+    while let Some(request) = read_request(&mut stream, &mut buf).await {
+        if !answer(&mut stream, &request).await {
+            stream.shutdown().await.ok();
+            return;
+        }
+    }
+}
+
 /// Writes the canned answer for `request`; false when the connection is to be closed.
-async fn answer(stream: &mut TcpStream, request: &Received) -> bool {
+async fn answer<S: AsyncWrite + Unpin>(stream: &mut S, request: &Received) -> bool {
     let path = request.path.as_str();
     let pieces: Vec<Vec<u8>> = match path {
         "/length" => vec![b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Kind: length\r\n\r\nhello".to_vec()],
@@ -186,8 +210,16 @@ async fn answer(stream: &mut TcpStream, request: &Received) -> bool {
 }
 
 async fn gateway_for(backend: &RawBackend) -> TestGateway {
-    let gw = TestGateway::start().await;
-    let mut raw = api("raw", "/raw", EndpointDef::Single(TargetDef::new(backend.url.clone())));
+    gateway_with(backend, Default::default(), true).await
+}
+
+async fn gateway_with(backend: &RawBackend, settings: GatewaySettings, verify_tls: bool) -> TestGateway {
+    let gw = TestGateway::start_with(settings).await;
+    let target = TargetDef {
+        verify_tls,
+        ..TargetDef::new(backend.url.clone())
+    };
+    let mut raw = api("raw", "/raw", EndpointDef::Single(target));
     raw.resources = vec![
         resource("GET", "/*", false),
         resource("HEAD", "/*", false),
@@ -374,4 +406,62 @@ async fn streamed_uploads_over_the_limit_answer_413() {
         .expect("read");
     let text = String::from_utf8_lossy(&answer[..n]);
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+}
+
+/// A self-signed certificate for `localhost` and a server configuration using it.
+fn tls_backend_config() -> (Arc<rustls::ServerConfig>, rustls::pki_types::CertificateDer<'static>) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let cert = certified.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .expect("server config");
+    (Arc::new(config), cert)
+}
+
+/// HTTPS backends: verified against the configured roots (and refused when the certificate is
+/// not trusted), or unverified where the endpoint switches verification off; bodies of every
+/// framing and connection reuse work the same over TLS.
+#[tokio::test]
+async fn https_backends_are_verified_and_reused() {
+    let (server, cert) = tls_backend_config();
+    let backend = RawBackend::start_with_tls(Some(server)).await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).expect("root");
+    let trusting = GatewaySettings {
+        backend_roots: Arc::new(roots),
+        ..Default::default()
+    };
+    let gw = gateway_with(&backend, trusting, true).await;
+    for path in ["/raw/1.0.0/length", "/raw/1.0.0/chunked", "/raw/1.0.0/length"] {
+        let (status, _, body) = get_text(&gw, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(body.starts_with("hello"), "{path}: {body}");
+    }
+    let r = gw
+        .client
+        .post(gw.url("/raw/1.0.0/echo"))
+        .body(vec![b'z'; 200_000])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("body").ends_with(&"z".repeat(200_000)));
+    assert_eq!(backend.connections(), 1, "one TLS connection reused throughout");
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/until-close").await;
+    assert_eq!((status, body.as_str()), (200, "until the end"));
+
+    // Not trusted: 502 with the reason; trusted by switching verification off.
+    let strict = gateway_with(&backend, Default::default(), true).await;
+    let (status, _, body) = get_text(&strict, "/raw/1.0.0/length").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("101503"), "{body}");
+    let lenient = gateway_with(&backend, Default::default(), false).await;
+    let (status, _, body) = get_text(&lenient, "/raw/1.0.0/length").await;
+    assert_eq!((status, body.as_str()), (200, "hello"));
 }

@@ -4,6 +4,7 @@
 //! (a length, chunked coding, the connection closing).
 
 use std::io::Write as _;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -31,6 +32,8 @@ pub(crate) enum CodecError {
     Upgrade,
     #[error("the backend's chunked body is malformed: {0}")]
     BadChunk(&'static str),
+    #[error("the backend request target has a space or control character")]
+    BadRequestTarget,
     #[error("the request has an invalid Content-Length")]
     BadRequestLength,
 }
@@ -93,7 +96,12 @@ pub(crate) fn encode_request_head(
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(if path_and_query.is_empty() { "/" } else { path_and_query }.as_bytes());
+    // Origin form always starts with `/` (an API whose backend URL has no path, called at its
+    // root, yields an empty path).
+    if !path_and_query.starts_with('/') {
+        out.push(b'/');
+    }
+    out.extend_from_slice(path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in headers {
         out.extend_from_slice(name.as_str().as_bytes());
@@ -145,9 +153,12 @@ pub(crate) struct ResponseHead {
 /// before it). `Ok(None)`: more bytes are needed.
 pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result<Option<ResponseHead>, CodecError> {
     loop {
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut fields);
-        let head_len = match response.parse(buf) {
+        // Uninitialised slots: initialising 128 of them cost more than parsing a typical head.
+        let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed =
+            httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut response, buf, &mut fields);
+        let head_len = match parsed {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => return Err(CodecError::HeadTooLarge),
             Ok(httparse::Status::Partial) => return Ok(None),
@@ -568,6 +579,9 @@ mod tests {
         let framing = RequestFraming::choose(&Method::GET, &headers, Some(0)).expect("framing");
         encode_request_head(&mut out, &Method::GET, "/a?b=1", &headers, framing);
         assert_eq!(out, b"GET /a?b=1 HTTP/1.1\r\nhost: backend:8080\r\n\r\n");
+        out.clear();
+        encode_request_head(&mut out, &Method::GET, "?b=1", &headers, framing);
+        assert!(out.starts_with(b"GET /?b=1 HTTP/1.1\r\n"));
 
         out.clear();
         let framing = RequestFraming::choose(&Method::POST, &headers, Some(0)).expect("framing");

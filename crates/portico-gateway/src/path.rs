@@ -58,18 +58,22 @@ fn rebuild(raw: &str) -> Result<String, PathError> {
 /// (the usual request, which then costs one scan instead of a split and a rebuild).
 fn is_already_normal(raw: &str) -> bool {
     let bytes = raw.as_bytes();
-    if bytes.contains(&b'%') {
-        return false;
-    }
-    // `raw` starts with `/`; look at each segment after a slash.
-    let mut segments = raw[1..].split('/').peekable();
-    while let Some(segment) = segments.next() {
-        match segment {
-            "." | ".." => return false,
-            // An empty segment is fine only as the last one (a trailing slash), and not for `/`
-            // alone, which is already normal too.
-            "" if segments.peek().is_some() => return false,
-            _ => {}
+    // `raw` starts with `/`; each segment runs from after a slash to the next one (or the end).
+    let mut segment_start = 1;
+    for i in 1..=bytes.len() {
+        let at_end = i == bytes.len();
+        if !at_end && bytes[i] == b'%' {
+            return false;
+        }
+        if at_end || bytes[i] == b'/' {
+            match &bytes[segment_start..i] {
+                b"." | b".." => return false,
+                // An empty segment is fine only as the last one (a trailing slash), and not for
+                // `/` alone, which is already normal too.
+                b"" if !at_end => return false,
+                _ => {}
+            }
+            segment_start = i + 1;
         }
     }
     true

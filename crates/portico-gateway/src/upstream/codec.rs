@@ -184,16 +184,33 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
             Version::HTTP_11
         };
         // Header values become slices of the head's bytes (no copy); names of standard headers
-        // are static.
+        // are static. Hop-by-hop fields are read for framing here and never enter the map.
         let base = buf.as_ptr() as usize;
+        let mut facts = FramingFacts::default();
         let mut ranges: Vec<(Range<usize>, Range<usize>)> = Vec::with_capacity(response.headers.len());
+        let mut connection_values: Vec<Range<usize>> = Vec::new();
         for field in response.headers.iter() {
-            let name_start = field.name.as_ptr() as usize - base;
             let value_start = field.value.as_ptr() as usize - base;
-            ranges.push((
-                name_start..name_start + field.name.len(),
-                value_start..value_start + field.value.len(),
-            ));
+            let value_range = value_start..value_start + field.value.len();
+            match hop_by_hop(field.name.as_bytes()) {
+                Some(HopByHop::Connection) => {
+                    if facts.connection(field.value) {
+                        connection_values.push(value_range);
+                    }
+                    continue;
+                }
+                Some(HopByHop::TransferEncoding) => {
+                    facts.transfer_encoding(field.value);
+                    continue;
+                }
+                Some(HopByHop::Other) => continue,
+                None => {}
+            }
+            if field.name.eq_ignore_ascii_case("content-length") {
+                facts.content_length(field.value)?;
+            }
+            let name_start = field.name.as_ptr() as usize - base;
+            ranges.push((name_start..name_start + field.name.len(), value_range));
         }
         let head = buf.split_to(head_len).freeze();
         let mut headers = HeaderMap::with_capacity(ranges.len());
@@ -204,8 +221,20 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
                 .map_err(|_| CodecError::BadHeader(name.as_str().to_owned()))?;
             headers.append(name, value);
         }
-        let (framing, reusable_framing) = response_framing(method, status, &headers)?;
-        let keep_alive = reusable_framing && keeps_alive(version, &headers);
+        // Headers that `Connection` names are hop-by-hop too (RFC 9110 §7.6.1).
+        for range in connection_values {
+            for token in head[range].split(|&b| b == b',') {
+                if let Ok(name) = HeaderName::from_bytes(token.trim_ascii()) {
+                    headers.remove(name);
+                }
+            }
+        }
+        if facts.transfer_encoding {
+            // The coding frames the body; a length beside it would mislead the consumer.
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        let (framing, reusable_framing) = facts.framing(method, status);
+        let keep_alive = reusable_framing && !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
         return Ok(Some(ResponseHead {
             status,
             version,
@@ -216,63 +245,98 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
     }
 }
 
-/// RFC 9112 §6.3: how the body of this response ends, and whether that leaves the connection
-/// reusable.
-fn response_framing(
-    method: &Method,
-    status: StatusCode,
-    headers: &HeaderMap,
-) -> Result<(BodyFraming, bool), CodecError> {
-    if *method == Method::HEAD || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
-        return Ok((BodyFraming::Length(0), true));
-    }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        let chunked = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        // A length beside a transfer coding may be a smuggling attempt: the coding wins and the
-        // connection is not reused.
-        let reusable = chunked && !headers.contains_key(header::CONTENT_LENGTH);
-        let framing = if chunked {
-            BodyFraming::Chunked
-        } else {
-            BodyFraming::UntilClose
-        };
-        return Ok((framing, reusable));
-    }
-    let mut length = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        // A list of equal values (`5, 5`) is the same length; different ones are an error.
-        for part in value.as_bytes().split(|&b| b == b',') {
-            let n =
-                parse_length(part.trim_ascii()).ok_or_else(|| CodecError::BadHeader("content-length".to_owned()))?;
-            if length.is_some_and(|previous| previous != n) {
-                return Err(CodecError::BadHeader("content-length".to_owned()));
-            }
-            length = Some(n);
-        }
-    }
-    Ok(match length {
-        Some(n) => (BodyFraming::Length(n), true),
-        None => (BodyFraming::UntilClose, false),
-    })
+/// The hop-by-hop fields of RFC 9110 §7.6.1 (and `Proxy-Connection`), by how the parser
+/// treats them.
+enum HopByHop {
+    Connection,
+    TransferEncoding,
+    Other,
 }
 
-fn keeps_alive(version: Version, headers: &HeaderMap) -> bool {
-    let mut close = false;
-    let mut keep_alive = false;
-    for value in headers.get_all(header::CONNECTION) {
-        for token in value.as_bytes().split(|&b| b == b',') {
+fn hop_by_hop(name: &[u8]) -> Option<HopByHop> {
+    let is = |candidate: &str| name.eq_ignore_ascii_case(candidate.as_bytes());
+    match name.len() {
+        10 if is("connection") => Some(HopByHop::Connection),
+        17 if is("transfer-encoding") => Some(HopByHop::TransferEncoding),
+        2 if is("te") => Some(HopByHop::Other),
+        7 if is("trailer") || is("upgrade") => Some(HopByHop::Other),
+        10 if is("keep-alive") => Some(HopByHop::Other),
+        16 if is("proxy-connection") => Some(HopByHop::Other),
+        18 if is("proxy-authenticate") => Some(HopByHop::Other),
+        19 if is("proxy-authorization") => Some(HopByHop::Other),
+        _ => None,
+    }
+}
+
+/// What the framing and reuse of a response depend on, gathered from its raw fields.
+#[derive(Default)]
+struct FramingFacts {
+    transfer_encoding: bool,
+    /// The last coding of the last `Transfer-Encoding` field is `chunked`.
+    chunked: bool,
+    content_length: Option<u64>,
+    close: bool,
+    keep_alive: bool,
+}
+
+impl FramingFacts {
+    /// Reads a `Connection` value; true when it names other headers (to remove).
+    fn connection(&mut self, value: &[u8]) -> bool {
+        let mut names_others = false;
+        for token in value.split(|&b| b == b',') {
             let token = token.trim_ascii();
-            close |= token.eq_ignore_ascii_case(b"close");
-            keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            if token.eq_ignore_ascii_case(b"close") {
+                self.close = true;
+            } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                self.keep_alive = true;
+            } else if !token.is_empty() {
+                names_others = true;
+            }
+        }
+        names_others
+    }
+
+    fn transfer_encoding(&mut self, value: &[u8]) {
+        self.transfer_encoding = true;
+        self.chunked = value
+            .rsplit(|&b| b == b',')
+            .next()
+            .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+    }
+
+    /// A list of equal values (`5, 5`) is the same length; different or invalid ones are an
+    /// error.
+    fn content_length(&mut self, value: &[u8]) -> Result<(), CodecError> {
+        for part in value.split(|&b| b == b',') {
+            let n =
+                parse_length(part.trim_ascii()).ok_or_else(|| CodecError::BadHeader("content-length".to_owned()))?;
+            if self.content_length.is_some_and(|previous| previous != n) {
+                return Err(CodecError::BadHeader("content-length".to_owned()));
+            }
+            self.content_length = Some(n);
+        }
+        Ok(())
+    }
+
+    /// RFC 9112 §6.3: how the body ends, and whether that leaves the connection reusable.
+    fn framing(&self, method: &Method, status: StatusCode) -> (BodyFraming, bool) {
+        if *method == Method::HEAD || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            return (BodyFraming::Length(0), true);
+        }
+        if self.transfer_encoding {
+            // A length beside a transfer coding may be a smuggling attempt: the coding wins and
+            // the connection is not reused.
+            return if self.chunked {
+                (BodyFraming::Chunked, self.content_length.is_none())
+            } else {
+                (BodyFraming::UntilClose, false)
+            };
+        }
+        match self.content_length {
+            Some(n) => (BodyFraming::Length(n), true),
+            None => (BodyFraming::UntilClose, false),
         }
     }
-    !close && (version == Version::HTTP_11 || keep_alive)
 }
 
 /// A decimal length of at most 19 digits (no sign, no spaces).
@@ -433,6 +497,20 @@ mod tests {
         assert_eq!(h.headers["x-a"], "b");
 
         let h = head(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\nKeep-Alive: timeout=5\r\nX-Private: 1\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: x\r\nContent-Length: 0\r\nX-Kept: 1\r\n\r\n",
+            Method::GET,
+        )
+        .expect("parse")
+        .expect("complete");
+        let mut names: Vec<&str> = h.headers.keys().map(|n| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["content-length", "x-kept"],
+            "hop-by-hop fields and those Connection names are dropped"
+        );
+
+        let h = head(
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             Method::GET,
         )
@@ -449,6 +527,10 @@ mod tests {
         .expect("complete");
         assert_eq!(h.framing, BodyFraming::Chunked);
         assert!(!h.keep_alive, "TE beside CL: not reused");
+        assert!(
+            h.headers.get("content-length").is_none(),
+            "the length beside a coding is dropped"
+        );
 
         let h = head("HTTP/1.1 200 OK\r\nServer: x\r\n\r\n", Method::GET)
             .expect("parse")

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -208,18 +208,20 @@ pub async fn serve_connections<M, S, B>(
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    // The protocol is known before the first byte: HTTP/1.1 on plain TCP, and on TLS what ALPN
+    // chose. (hyper-util's auto builder sniffed every plain connection for an HTTP/2 preface
+    // and wrapped its reads, which showed up on the gateway's per-request cost.)
+    let mut http1 = http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .keep_alive(true);
-    builder
-        .http2()
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
-    let builder = Arc::new(builder);
+    let builders = Arc::new((http1, http2));
     tokio::pin!(shutdown);
 
     loop {
@@ -246,13 +248,14 @@ pub async fn serve_connections<M, S, B>(
             tls: acceptor.is_some(),
         };
         let hyper_service = make_service(info);
-        let builder = builder.clone();
+        let builders = builders.clone();
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         let handshake_timeout = limits.tls_handshake_timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            match acceptor {
+            let (http1, http2) = &*builders;
+            let result = match acceptor {
                 Some(acceptor) => {
                     let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => tls,
@@ -265,17 +268,24 @@ pub async fn serve_connections<M, S, B>(
                             return;
                         }
                     };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), hyper_service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        watcher
+                            .watch(http2.serve_connection(TokioIo::new(tls), hyper_service))
+                            .await
+                    } else {
+                        watcher
+                            .watch(http1.serve_connection(TokioIo::new(tls), hyper_service))
+                            .await
                     }
                 }
                 None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
+                    watcher
+                        .watch(http1.serve_connection(TokioIo::new(stream), hyper_service))
+                        .await
                 }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
     }

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Uri};
+use http_body::Body;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
@@ -74,8 +76,8 @@ struct Caller {
 }
 
 /// The API key of a request: the `apikey` header, else the `apikey` query parameter.
-fn api_key_of(request: &Request<Incoming>) -> Option<String> {
-    if let Some(value) = request.headers().get(API_KEY_HEADER) {
+fn api_key_of(request: &Parts) -> Option<String> {
+    if let Some(value) = request.headers.get(API_KEY_HEADER) {
         return value
             .to_str()
             .ok()
@@ -83,7 +85,7 @@ fn api_key_of(request: &Request<Incoming>) -> Option<String> {
             .filter(|v| !v.is_empty());
     }
     request
-        .uri()
+        .uri
         .query()?
         .split('&')
         .find_map(|pair| pair.strip_prefix("apikey="))
@@ -211,21 +213,27 @@ impl Gateway {
         }))
     }
 
-    /// Serves one request end to end.
-    pub async fn handle(&self, request: Request<Incoming>, connection: &ConnectionState) -> Response<GatewayBody> {
+    /// Serves one request end to end. The body is hyper's (HTTP/2) or the gateway's own
+    /// HTTP/1.1 server's.
+    pub async fn handle<B>(&self, request: Request<B>, connection: &ConnectionState) -> Response<GatewayBody>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = request.into_parts();
         // The clock is read only for analytics records (two reads per request otherwise wasted).
         let started = self.analytics.is_some().then(Instant::now);
         let snapshot = self.snapshot();
-        if request.uri().path() == "/health" {
+        if parts.uri.path() == "/health" {
             return health(&snapshot);
         }
         let mut ctx = RequestContext {
-            method: request.method().clone(),
+            method: parts.method.clone(),
             client_ip: Some(connection.info.peer.ip()),
             ..RequestContext::default()
         };
-        let origin = request
-            .headers()
+        let origin = parts
+            .headers
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
@@ -234,14 +242,15 @@ impl Gateway {
             self.decide_cors(None, origin, &mut ctx);
         }
         let mut backend_micros = None;
-        let is_preflight = request.method() == http::Method::OPTIONS
-            && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let is_preflight =
+            parts.method == http::Method::OPTIONS && parts.headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let result = if is_preflight {
-            self.preflight(&snapshot, &request, origin.as_deref(), &mut ctx)
+            self.preflight(&snapshot, &parts, origin.as_deref(), &mut ctx)
         } else {
             self.process(
                 &snapshot,
-                request,
+                parts,
+                body,
                 connection,
                 &mut ctx,
                 origin.as_deref(),
@@ -275,11 +284,11 @@ impl Gateway {
     fn preflight(
         &self,
         snapshot: &Snapshot,
-        request: &Request<Incoming>,
+        request: &Parts,
         origin: Option<&str>,
         ctx: &mut RequestContext,
     ) -> Result<Response<GatewayBody>, GatewayError> {
-        let path = crate::path::normalize(request.uri().path()).map_err(GatewayError::bad_path)?;
+        let path = crate::path::normalize(request.uri.path()).map_err(GatewayError::bad_path)?;
         let (api, methods) = snapshot
             .routes
             .methods_at(&path)
@@ -305,26 +314,31 @@ impl Gateway {
         Ok(response)
     }
 
-    async fn process(
+    #[allow(clippy::too_many_arguments)]
+    async fn process<B>(
         &self,
         snapshot: &Snapshot,
-        request: Request<Incoming>,
+        mut parts: Parts,
+        body: B,
         connection: &ConnectionState,
         ctx: &mut RequestContext,
         origin: Option<&str>,
         backend_micros: &mut Option<u64>,
-    ) -> Result<Response<GatewayBody>, GatewayError> {
-        check_framing(request.headers())?;
-        let route = self.route(snapshot, &request, ctx)?;
+    ) -> Result<Response<GatewayBody>, GatewayError>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
+        check_framing(&parts.headers)?;
+        let route = self.route(snapshot, &parts, ctx)?;
         if let Some(origin) = origin {
             self.decide_cors(Some(&route.api.def), origin, ctx);
         }
-        let caller = self.authenticate(snapshot, &route, &request, ctx).await?;
+        let caller = self.authenticate(snapshot, &route, &parts, ctx).await?;
         self.authorize(snapshot, &route, caller.as_ref(), ctx)?;
         self.throttle(ctx)?;
         let assertion = caller.as_ref().and_then(|c| self.backend_assertion(&route, c, ctx));
         let targets = self.upstream_peer(&route, ctx)?;
-        let (mut parts, body) = request.into_parts();
         let limit = route.api.def.max_request_body;
         let body = self.request_body(&parts.headers, body, limit).await?;
         let headers = self.forwarded_headers(&route, std::mem::take(&mut parts.headers), &parts.uri, connection);
@@ -340,11 +354,11 @@ impl Gateway {
     fn route<'s>(
         &self,
         snapshot: &'s Snapshot,
-        request: &Request<Incoming>,
+        request: &Parts,
         ctx: &mut RequestContext,
     ) -> Result<RouteMatch<'s>, GatewayError> {
-        let path = crate::path::normalize(request.uri().path()).map_err(GatewayError::bad_path)?;
-        let route = snapshot.routes.route(request.method(), &path).map_err(|e| match e {
+        let path = crate::path::normalize(request.uri.path()).map_err(GatewayError::bad_path)?;
+        let route = snapshot.routes.route(&request.method, &path).map_err(|e| match e {
             RouteError::NoApi | RouteError::NoResource => GatewayError::no_matching_resource(),
             RouteError::MethodNotAllowed { allowed } => GatewayError::method_not_allowed(allowed),
         });
@@ -363,7 +377,7 @@ impl Gateway {
         &self,
         snapshot: &Snapshot,
         route: &RouteMatch<'_>,
-        request: &Request<Incoming>,
+        request: &Parts,
         ctx: &mut RequestContext,
     ) -> Result<Option<Caller>, GatewayError> {
         ctx.key_type = Some(KeyType::Production.as_str());
@@ -372,7 +386,7 @@ impl Gateway {
         if !needs_credentials {
             return Ok(None);
         }
-        let headers = request.headers();
+        let headers = &request.headers;
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -487,12 +501,16 @@ impl Gateway {
 
     /// Reads the body into memory when it is small enough to resend on failover; otherwise
     /// streams it (with the API's size limit applied as it flows).
-    async fn request_body(
+    async fn request_body<B>(
         &self,
         headers: &HeaderMap,
-        body: Incoming,
+        body: B,
         limit: Option<u64>,
-    ) -> Result<RequestBody, GatewayError> {
+    ) -> Result<RequestBody, GatewayError>
+    where
+        B: Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -510,13 +528,13 @@ impl Gateway {
             let bytes = body
                 .collect()
                 .await
-                .map_err(|e| GatewayError::bad_path(format!("could not read the request body: {e}")))?
+                .map_err(|e| GatewayError::bad_path(format!("could not read the request body: {}", e.into())))?
                 .to_bytes();
             return Ok(RequestBody::Buffered(bytes));
         }
         let streamed: GatewayBody = match limit {
             Some(limit) => Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).boxed_unsync(),
-            None => body.map_err(|e| Box::new(e) as BoxError).boxed_unsync(),
+            None => body.map_err(Into::into).boxed_unsync(),
         };
         Ok(RequestBody::Streamed(streamed))
     }

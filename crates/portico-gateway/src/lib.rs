@@ -12,6 +12,7 @@ mod backend_jwt;
 mod credentials;
 mod endpoint;
 mod error;
+mod h1;
 pub mod identity;
 pub mod issuers;
 pub mod model;
@@ -31,6 +32,7 @@ use tokio::sync::mpsc;
 pub use backend_jwt::BackendJwtSettings;
 pub use credentials::{CredentialKind, TokenClaims, TokenError};
 pub use error::GatewayError;
+pub use h1::{ConsumerBody, ConsumerServer};
 pub use phases::{AnalyticsRecord, GatewayService, RequestContext};
 pub use snapshot::{BuildError, PoolCache, RouteError, RoutingTable};
 

@@ -203,14 +203,29 @@ pub struct ConnectionState {
     client_ip: Option<HeaderValue>,
 }
 
-impl Gateway {
-    /// The service for one accepted connection, for `portico_net::serve_connections`.
-    pub fn connection_service(self: &Arc<Self>, info: portico_net::ConnectionInfo) -> GatewayService {
-        GatewayService(Arc::new(ConnectionState {
-            gateway: self.clone(),
+impl ConnectionState {
+    pub(crate) fn new(gateway: Arc<Gateway>, info: portico_net::ConnectionInfo) -> ConnectionState {
+        ConnectionState {
+            gateway,
             client_ip: HeaderValue::try_from(info.peer.ip().to_string()).ok(),
             info,
-        }))
+        }
+    }
+
+    pub(crate) fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    pub(crate) fn peer(&self) -> std::net::SocketAddr {
+        self.info.peer
+    }
+}
+
+impl Gateway {
+    /// The hyper service for one accepted connection, for `portico_net::serve_connections`
+    /// (the gateway's listeners use [`crate::ConsumerServer`], which serves HTTP/1.1 itself).
+    pub fn connection_service(self: &Arc<Self>, info: portico_net::ConnectionInfo) -> GatewayService {
+        GatewayService::new(Arc::new(ConnectionState::new(self.clone(), info)))
     }
 
     /// Serves one request end to end. The body is hyper's (HTTP/2) or the gateway's own
@@ -722,6 +737,12 @@ impl Gateway {
 /// The gateway's hyper service for one connection (cheap to clone: one `Arc`).
 #[derive(Clone)]
 pub struct GatewayService(Arc<ConnectionState>);
+
+impl GatewayService {
+    pub(crate) fn new(state: Arc<ConnectionState>) -> GatewayService {
+        GatewayService(state)
+    }
+}
 
 impl hyper::service::Service<Request<Incoming>> for GatewayService {
     type Response = Response<GatewayBody>;

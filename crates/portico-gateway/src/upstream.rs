@@ -10,7 +10,7 @@
 //! pool when its response body has been read to the end; one whose body is dropped half-read is
 //! closed.
 
-mod codec;
+pub(crate) mod codec;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};

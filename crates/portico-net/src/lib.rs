@@ -6,15 +6,17 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
@@ -82,36 +84,33 @@ pub fn bind_reuseport(addr: SocketAddr) -> Result<TcpListener, NetError> {
 /// Serves one address from `threads` OS threads, each with its own single-threaded runtime and
 /// its own `SO_REUSEPORT` socket: no work stealing and no cross-thread wake-ups on the hot path,
 /// which measured faster than a multi-threaded runtime for a proxy on this kind of machine.
-/// `make_service` makes the service of each accepted connection (see [`serve_connections`]).
-/// Returns once every thread is listening (or the first bind error); the threads stop when
-/// `shutdown` turns true, after draining.
-pub fn serve_on_threads<S, B, F>(
+/// `handle` serves each accepted connection (see [`serve_accepted`]). Returns once every thread
+/// is listening (or the first bind error); the threads stop when `shutdown` turns true, after
+/// draining.
+pub fn serve_on_threads<H, C, F>(
     addr: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
-    make_service: F,
+    handle: H,
     limits: ListenerLimits,
     shutdown: tokio::sync::watch::Receiver<bool>,
     grace: Duration,
     threads: usize,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, NetError>
 where
-    F: Fn(ConnectionInfo) -> S + Send + Sync + 'static,
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    H: Fn(ConnectionInfo) -> C + Send + Sync + 'static,
+    C: FnOnce(Accepted) -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
 {
-    let make_service = Arc::new(make_service);
+    let handle = Arc::new(handle);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), NetError>>();
     let mut handles = Vec::new();
     for index in 0..threads.max(1) {
-        let make_service = make_service.clone();
+        let handle = handle.clone();
         let tls = tls.clone();
         let limits = limits.clone();
         let mut shutdown = shutdown.clone();
         let ready = ready_tx.clone();
-        let handle = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("portico-io-{index}"))
             .spawn(move || {
                 let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -133,10 +132,10 @@ where
                     let stop = async move {
                         let _ = shutdown.wait_for(|stop| *stop).await;
                     };
-                    serve_connections(listener, tls, move |info| make_service(info), limits, stop, grace).await;
+                    serve_accepted(listener, tls, move |info| handle(info), limits, stop, grace).await;
                 });
             });
-        match handle {
+        match thread {
             Ok(h) => handles.push(h),
             Err(source) => return Err(NetError::Bind { addr, source }),
         }
@@ -188,8 +187,8 @@ pub async fn serve<S, B>(
 }
 
 /// [`serve`] for a hyper service made per connection by `make_service`, which learns the
-/// connection's facts once instead of finding them in every request (the gateway's hot path:
-/// no per-request extension map, no tower `Oneshot`, no service clone per request).
+/// connection's facts once instead of finding them in every request (no per-request extension
+/// map, no tower `Oneshot`, no service clone per request).
 pub async fn serve_connections<M, S, B>(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -205,23 +204,189 @@ pub async fn serve_connections<M, S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let builders = Arc::new(HyperBuilders::new(&limits));
+    let handle = move |info: ConnectionInfo| {
+        let service = make_service(info);
+        let builders = builders.clone();
+        move |accepted: Accepted| serve_with_hyper(builders, accepted, service)
+    };
+    serve_accepted(listener, tls, handle, limits, shutdown, grace).await;
+}
+
+/// hyper's HTTP/1.1 and HTTP/2 servers, set up with a listener's limits.
+pub struct HyperBuilders {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+impl HyperBuilders {
+    pub fn new(limits: &ListenerLimits) -> HyperBuilders {
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192))
+            .keep_alive(true);
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+        HyperBuilders { http1, http2 }
+    }
+}
+
+/// Serves an accepted connection with hyper: HTTP/2 when ALPN chose it, else HTTP/1.1. When
+/// the listener drains, the connection finishes its requests in flight and closes.
+pub async fn serve_with_hyper<S, B>(builders: Arc<HyperBuilders>, accepted: Accepted, service: S)
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let Accepted { info, io, mut drain } = accepted;
+    let result = if io.is_http2() {
+        let connection = builders.http2.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            result = connection.as_mut() => result,
+            () = drain.draining() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        }
+    } else {
+        let connection = builders.http1.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            result = connection.as_mut() => result,
+            () = drain.draining() => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(peer = %info.peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// An accepted connection (TLS already negotiated), for the code that serves it.
+pub struct Accepted {
+    pub info: ConnectionInfo,
+    pub io: Io,
+    /// Flips when the listener stops: finish the request in flight, then close.
+    pub drain: Drain,
+}
+
+/// The byte stream of an accepted connection.
+pub enum Io {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Io {
+    /// Whether ALPN chose HTTP/2.
+    pub fn is_http2(&self) -> bool {
+        match self {
+            Io::Tcp(_) => false,
+            Io::Tls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+        }
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Tcp(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Tells a connection that its listener is stopping. Each connection holds one; the listener
+/// waits (up to its grace period) until all are dropped.
+#[derive(Clone)]
+pub struct Drain {
+    stop: tokio::sync::watch::Receiver<bool>,
+    _live: tokio::sync::mpsc::Sender<()>,
+}
+
+impl Drain {
+    /// Whether the listener is stopping.
+    pub fn is_draining(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves once the listener is stopping (at once if it already is).
+    pub async fn draining(&mut self) {
+        let _ = self.stop.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Accepts connections on `listener` (at most `limits.max_connections` at once; TLS when
+/// `tls`, with ALPN as configured) and serves each in its own task until `shutdown` resolves;
+/// then stops accepting, tells every connection to drain, and waits up to `grace` for them to
+/// finish. `handle` learns each connection's facts as it is accepted and returns what serves
+/// it once its TLS handshake (if any) is done.
+pub async fn serve_accepted<H, C, F>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handle: H,
+    limits: ListenerLimits,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) where
+    H: Fn(ConnectionInfo) -> C,
+    C: FnOnce(Accepted) -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
     let acceptor = tls.map(TlsAcceptor::from);
-    let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    // The protocol is known before the first byte: HTTP/1.1 on plain TCP, and on TLS what ALPN
-    // chose. (hyper-util's auto builder sniffed every plain connection for an HTTP/2 preface
-    // and wrapped its reads, which showed up on the gateway's per-request cost.)
-    let mut http1 = http1::Builder::new();
-    http1
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .keep_alive(true);
-    let mut http2 = http2::Builder::new(TokioExecutor::new());
-    http2
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
-    let builders = Arc::new((http1, http2));
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let (live, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
 
     loop {
@@ -247,50 +412,36 @@ pub async fn serve_connections<M, S, B>(
             local: stream.local_addr().unwrap_or(peer),
             tls: acceptor.is_some(),
         };
-        let hyper_service = make_service(info);
-        let builders = builders.clone();
-        let watcher = graceful.watcher();
+        let drain = Drain {
+            stop: stop_rx.clone(),
+            _live: live.clone(),
+        };
+        let serve = handle(info);
         let acceptor = acceptor.clone();
         let handshake_timeout = limits.tls_handshake_timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            let (http1, http2) = &*builders;
-            let result = match acceptor {
-                Some(acceptor) => {
-                    let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                        watcher
-                            .watch(http2.serve_connection(TokioIo::new(tls), hyper_service))
-                            .await
-                    } else {
-                        watcher
-                            .watch(http1.serve_connection(TokioIo::new(tls), hyper_service))
-                            .await
+            let io = match acceptor {
+                None => Io::Tcp(stream),
+                Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => Io::Tls(Box::new(tls)),
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
                     }
-                }
-                None => {
-                    watcher
-                        .watch(http1.serve_connection(TokioIo::new(stream), hyper_service))
-                        .await
-                }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
             };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
+            serve(Accepted { info, io, drain }).await;
         });
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    drop(live);
+    let _ = stop.send(true);
+    if tokio::time::timeout(grace, all_closed.recv()).await.is_err() {
         tracing::warn!(
             grace_seconds = grace.as_secs(),
             "in-flight requests did not finish in time; closing them"

@@ -261,11 +261,14 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         (ports.gateway_http, None),
         (ports.gateway_https, Some(tls_config.clone())),
     ] {
-        let gateway = gateway.clone();
+        let server = portico_gateway::ConsumerServer::new(gateway.clone(), limits.clone());
         gateway_threads.extend(portico_net::serve_on_threads(
             (bind, port).into(),
             tls,
-            move |info| gateway.connection_service(info),
+            move |_info| {
+                let server = server.clone();
+                move |accepted| server.serve(accepted)
+            },
             limits.clone(),
             stopped.clone(),
             grace,

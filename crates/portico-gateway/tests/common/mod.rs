@@ -125,12 +125,15 @@ impl TestGateway {
         let gateway = Gateway::new(settings, analytics);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
         let addr = listener.local_addr().expect("addr");
-        let serving = gateway.clone();
+        let server = portico_gateway::ConsumerServer::new(gateway.clone(), Default::default());
         tokio::spawn(async move {
-            portico_net::serve_connections(
+            portico_net::serve_accepted(
                 listener,
                 None,
-                move |info| serving.connection_service(info),
+                move |_info| {
+                    let server = server.clone();
+                    move |accepted| server.serve(accepted)
+                },
                 Default::default(),
                 std::future::pending(),
                 Duration::from_secs(1),

@@ -1,0 +1,788 @@
+//! The gateway's own HTTP/1.1 server for consumer connections (HTTP/2 connections, chosen by
+//! ALPN, go to hyper). It reads a request head with `httparse` into header values that share the
+//! read buffer, runs the gateway's phases in the connection's task, and writes the response head
+//! and (usually) the whole body in one write. hyper's server did the same work through a generic
+//! dispatcher, a timer allocated per request and several buffer copies; under callgrind that
+//! machinery cost more than all of the gateway's own phases.
+//!
+//! What it enforces, as the listener's limits say: the request head must fit in
+//! `max_header_bytes` (431 otherwise) and arrive within `header_read_timeout` of the previous
+//! response (an idle keep-alive connection is closed then too); a request carrying both
+//! Content-Length and Transfer-Encoding is refused with 400 and its connection closed; a
+//! transfer coding other than chunked is refused. `Expect: 100-continue` is answered when the
+//! body is first read. Pipelined requests are served in order. A drain closes idle connections
+//! at once and busy ones after their response.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version, header};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use portico_net::{Accepted, Drain, HyperBuilders, Io, ListenerLimits};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::phases::{ConnectionState, GatewayService};
+use crate::upstream::codec::{ChunkedDecoder, Decoded};
+use crate::{BoxError, Gateway, GatewayBody};
+
+/// The most header fields a request may carry (hyper's limit too).
+const MAX_REQUEST_HEADERS: usize = 100;
+/// Response bytes up to this size are gathered into one write.
+const COALESCE_BYTES: usize = 16 * 1024;
+/// Input read and thrown away, at most, before closing a connection whose request was not read
+/// to the end (so the client sees the answer rather than a reset).
+const LINGER_BYTES: usize = 1024 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// Serves the gateway's consumer connections: HTTP/1.1 itself, HTTP/2 through hyper.
+pub struct ConsumerServer {
+    gateway: Arc<Gateway>,
+    limits: ListenerLimits,
+    hyper: Arc<HyperBuilders>,
+}
+
+impl ConsumerServer {
+    pub fn new(gateway: Arc<Gateway>, limits: ListenerLimits) -> Arc<ConsumerServer> {
+        Arc::new(ConsumerServer {
+            hyper: Arc::new(HyperBuilders::new(&limits)),
+            gateway,
+            limits,
+        })
+    }
+
+    /// Serves one accepted connection to its end (see `portico_net::serve_accepted`).
+    pub async fn serve(self: Arc<Self>, accepted: Accepted) {
+        let state = Arc::new(ConnectionState::new(self.gateway.clone(), accepted.info));
+        if accepted.io.is_http2() {
+            portico_net::serve_with_hyper(self.hyper.clone(), accepted, GatewayService::new(state)).await;
+            return;
+        }
+        let connection = Box::new(ClientConnection {
+            io: accepted.io,
+            read_buf: BytesMut::with_capacity(8 * 1024),
+            write_buf: Vec::with_capacity(8 * 1024),
+            body: BodyProgress::None,
+            continue_pending: 0,
+        });
+        if let Err(e) = serve_http1(&self.limits, &state, connection, accepted.drain).await {
+            tracing::debug!(peer = %state.peer(), error = %e, "consumer connection ended with an error");
+        }
+    }
+}
+
+/// One consumer connection's stream, buffers and request-body progress.
+struct ClientConnection {
+    io: Io,
+    read_buf: BytesMut,
+    write_buf: Vec<u8>,
+    body: BodyProgress,
+    /// Bytes of the `100 Continue` answer still to write before the body is read.
+    continue_pending: usize,
+}
+
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// How much of the current request's body is left to read.
+enum BodyProgress {
+    None,
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    /// The body failed midway (bad chunk, client gone): the connection cannot carry another
+    /// request.
+    Broken,
+}
+
+impl ClientConnection {
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.read_buf.capacity() - self.read_buf.len() < 2048 {
+            self.read_buf.reserve(8 * 1024);
+        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
+    }
+
+    fn poll_continue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.continue_pending > 0 {
+            let sent = CONTINUE.len() - self.continue_pending;
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &CONTINUE[sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.continue_pending -= n;
+        }
+        ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Whether the request body has been read to its end.
+    fn body_done(&self) -> bool {
+        matches!(self.body, BodyProgress::None)
+    }
+}
+
+/// A parsed request head and what the connection needs to know about it.
+struct RequestHead {
+    parts: http::request::Parts,
+    body: BodyProgress,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+#[derive(Debug)]
+enum HeadError {
+    TooLarge,
+    Bad(&'static str),
+    Timeout,
+    Io(io::Error),
+}
+
+async fn serve_http1(
+    limits: &ListenerLimits,
+    state: &Arc<ConnectionState>,
+    mut connection: Box<ClientConnection>,
+    mut drain: Drain,
+) -> io::Result<()> {
+    // Where a request body hands the connection back when it is dropped.
+    let slot: Arc<Mutex<Option<Box<ClientConnection>>>> = Arc::new(Mutex::new(None));
+    // One timer per connection: it is re-armed only when it fires early, not per request.
+    let head_timer = tokio::time::sleep(limits.header_read_timeout);
+    tokio::pin!(head_timer);
+    loop {
+        let head = read_head(&mut connection, limits, head_timer.as_mut(), &mut drain).await;
+        let head = match head {
+            Ok(Some(head)) => head,
+            Ok(None) => return close(&mut connection, false).await,
+            Err(HeadError::Io(e)) => return Err(e),
+            Err(HeadError::Timeout) => {
+                tracing::debug!(peer = %state.peer(), "request head not received in time; closing");
+                return close(&mut connection, false).await;
+            }
+            Err(HeadError::TooLarge) => {
+                return refuse(&mut connection, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+            }
+            Err(HeadError::Bad(why)) => {
+                tracing::debug!(peer = %state.peer(), why, "malformed request head");
+                return refuse(&mut connection, StatusCode::BAD_REQUEST).await;
+            }
+        };
+        let RequestHead {
+            parts,
+            body,
+            mut keep_alive,
+            expect_continue,
+        } = head;
+        let head_request = parts.method == Method::HEAD;
+        let http10 = parts.version == Version::HTTP_10;
+        let response = if matches!(body, BodyProgress::None) {
+            state
+                .gateway()
+                .handle(Request::from_parts(parts, ConsumerBody::empty()), state)
+                .await
+        } else {
+            connection.body = body;
+            connection.continue_pending = if expect_continue { CONTINUE.len() } else { 0 };
+            let request_body = ConsumerBody {
+                connection: Some(connection),
+                slot: Some(slot.clone()),
+            };
+            let response = state
+                .gateway()
+                .handle(Request::from_parts(parts, request_body), state)
+                .await;
+            // The body has been dropped with the request by now and handed the connection back.
+            match lock(&slot).take() {
+                Some(back) => connection = back,
+                None => return Ok(()),
+            }
+            response
+        };
+        if !connection.body_done() && !discard_buffered_body(&mut connection) {
+            keep_alive = false;
+        }
+        connection.continue_pending = 0;
+        keep_alive &= !drain.is_draining();
+        write_response(&mut connection, response, head_request, keep_alive, http10).await?;
+        if !keep_alive {
+            let unread_input = !connection.body_done() || !connection.read_buf.is_empty();
+            return close(&mut connection, unread_input).await;
+        }
+    }
+}
+
+fn lock(slot: &Mutex<Option<Box<ClientConnection>>>) -> std::sync::MutexGuard<'_, Option<Box<ClientConnection>>> {
+    slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An unread request body that has fully arrived already is skipped, keeping the connection
+/// usable; otherwise the connection will close after the response.
+fn discard_buffered_body(connection: &mut ClientConnection) -> bool {
+    match &connection.body {
+        BodyProgress::Length(n) if *n <= connection.read_buf.len() as u64 => {
+            connection.read_buf.advance(*n as usize);
+            connection.body = BodyProgress::None;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Reads and parses the next request head. `Ok(None)`: the client closed the connection (or the
+/// listener drains) between requests.
+async fn read_head(
+    connection: &mut ClientConnection,
+    limits: &ListenerLimits,
+    mut timer: Pin<&mut tokio::time::Sleep>,
+    drain: &mut Drain,
+) -> Result<Option<RequestHead>, HeadError> {
+    let started = Instant::now();
+    let drained = drain.draining();
+    tokio::pin!(drained);
+    loop {
+        if !connection.read_buf.is_empty()
+            && let Some(head) = parse_head(&mut connection.read_buf, limits.max_header_bytes)?
+        {
+            return Ok(Some(head));
+        }
+        enum Event {
+            Read(io::Result<usize>),
+            Drain,
+            Timeout,
+        }
+        let idle = connection.read_buf.is_empty();
+        let event = std::future::poll_fn(|cx| {
+            if let Poll::Ready(read) = connection.poll_fill(cx) {
+                return Poll::Ready(Event::Read(read));
+            }
+            if idle && drained.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Event::Drain);
+            }
+            while timer.as_mut().poll(cx).is_ready() {
+                let deadline = started + limits.header_read_timeout;
+                if Instant::now() >= deadline {
+                    return Poll::Ready(Event::Timeout);
+                }
+                timer.as_mut().reset(deadline.into());
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Read(Ok(0)) if idle => return Ok(None),
+            Event::Read(Ok(0)) => return Err(HeadError::Bad("the connection closed in the middle of a request head")),
+            Event::Read(Ok(_)) => {}
+            Event::Read(Err(e)) => return Err(HeadError::Io(e)),
+            Event::Drain => return Ok(None),
+            Event::Timeout => return Err(HeadError::Timeout),
+        }
+    }
+}
+
+/// Parses a request head from the front of `buf` (consuming it); `Ok(None)` when incomplete.
+fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<RequestHead>, HeadError> {
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_REQUEST_HEADERS];
+    let mut request = httparse::Request::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut request, buf, &mut fields);
+    let head_len = match parsed {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() > max_head_bytes => return Err(HeadError::TooLarge),
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+        Err(_) => return Err(HeadError::Bad("unparseable request head")),
+    };
+    if head_len > max_head_bytes {
+        return Err(HeadError::TooLarge);
+    }
+    let method = request.method.unwrap_or_default();
+    let method = Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Bad("invalid method"))?;
+    let version = if request.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let base = buf.as_ptr() as usize;
+    let target = request.path.unwrap_or_default();
+    let target_start = target.as_ptr() as usize - base;
+    let target_range = target_start..target_start + target.len();
+
+    let mut ranges: Vec<(Range<usize>, Range<usize>)> = Vec::with_capacity(request.headers.len());
+    let mut content_length: Option<u64> = None;
+    let mut transfer_encoding = false;
+    let mut chunked = false;
+    let mut close = false;
+    let mut keep_alive_token = false;
+    let mut expect_continue = false;
+    for field in request.headers.iter() {
+        let name = field.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_length(field.value.trim_ascii()).ok_or(HeadError::Bad("invalid Content-Length"))?;
+            if content_length.is_some_and(|previous| previous != n) {
+                return Err(HeadError::Bad("conflicting Content-Length values"));
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            transfer_encoding = true;
+            chunked = field
+                .value
+                .rsplit(|&b| b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in field.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            expect_continue = field.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
+        }
+        let name_start = field.name.as_ptr() as usize - base;
+        let value_start = field.value.as_ptr() as usize - base;
+        ranges.push((
+            name_start..name_start + field.name.len(),
+            value_start..value_start + field.value.len(),
+        ));
+    }
+    let head = buf.split_to(head_len).freeze();
+    let uri = Uri::from_maybe_shared(head.slice(target_range)).map_err(|_| HeadError::Bad("invalid request target"))?;
+    let mut headers = HeaderMap::with_capacity(ranges.len());
+    for (name, value) in ranges {
+        let name = HeaderName::from_bytes(&head[name]).map_err(|_| HeadError::Bad("invalid header name"))?;
+        let value =
+            HeaderValue::from_maybe_shared(head.slice(value)).map_err(|_| HeadError::Bad("invalid header value"))?;
+        headers.append(name, value);
+    }
+    let mut keep_alive = !close && (version == Version::HTTP_11 || keep_alive_token);
+    let body = if transfer_encoding {
+        if content_length.is_some() {
+            // Request smuggling: the phases answer 400 (both headers are kept for them to see),
+            // the body is never read and the connection closes.
+            keep_alive = false;
+            BodyProgress::None
+        } else if chunked && version == Version::HTTP_11 {
+            BodyProgress::Chunked(ChunkedDecoder::new())
+        } else {
+            return Err(HeadError::Bad("unsupported transfer coding"));
+        }
+    } else {
+        match content_length {
+            Some(0) | None => BodyProgress::None,
+            Some(n) => BodyProgress::Length(n),
+        }
+    };
+    let expect_continue = expect_continue && version == Version::HTTP_11 && !matches!(body, BodyProgress::None);
+    let mut parts = Request::new(()).into_parts().0;
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = version;
+    parts.headers = headers;
+    Ok(Some(RequestHead {
+        parts,
+        body,
+        keep_alive,
+        expect_continue,
+    }))
+}
+
+/// A decimal length of at most 19 digits.
+fn parse_length(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits
+        .iter()
+        .try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0')))
+}
+
+/// A request body read from the consumer's connection as the phases pull it. It owns the
+/// connection meanwhile and hands it back when dropped.
+pub struct ConsumerBody {
+    connection: Option<Box<ClientConnection>>,
+    slot: Option<Arc<Mutex<Option<Box<ClientConnection>>>>>,
+}
+
+impl ConsumerBody {
+    fn empty() -> ConsumerBody {
+        ConsumerBody {
+            connection: None,
+            slot: None,
+        }
+    }
+}
+
+impl Drop for ConsumerBody {
+    fn drop(&mut self) {
+        if let (Some(connection), Some(slot)) = (self.connection.take(), &self.slot) {
+            *lock(slot) = Some(connection);
+        }
+    }
+}
+
+fn body_error(message: &'static str) -> BoxError {
+    Box::new(io::Error::new(io::ErrorKind::InvalidData, message))
+}
+
+impl Body for ConsumerBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let Some(connection) = self.connection.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if connection.continue_pending > 0
+            && let Err(e) = ready!(connection.poll_continue(cx))
+        {
+            connection.body = BodyProgress::Broken;
+            return Poll::Ready(Some(Err(Box::new(e))));
+        }
+        loop {
+            match &mut connection.body {
+                BodyProgress::None => return Poll::Ready(None),
+                BodyProgress::Broken => return Poll::Ready(Some(Err(body_error("the request body failed earlier")))),
+                BodyProgress::Length(remaining) => {
+                    if !connection.read_buf.is_empty() {
+                        let take = usize::try_from(*remaining)
+                            .unwrap_or(usize::MAX)
+                            .min(connection.read_buf.len());
+                        let data = connection.read_buf.split_to(take).freeze();
+                        *remaining -= take as u64;
+                        if *remaining == 0 {
+                            connection.body = BodyProgress::None;
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                }
+                BodyProgress::Chunked(decoder) => match decoder.decode(&mut connection.read_buf) {
+                    Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                    Ok(Decoded::Done) => {
+                        connection.body = BodyProgress::None;
+                        return Poll::Ready(None);
+                    }
+                    Ok(Decoded::NeedMore) => {}
+                    Err(e) => {
+                        connection.body = BodyProgress::Broken;
+                        return Poll::Ready(Some(Err(Box::new(e))));
+                    }
+                },
+            }
+            match ready!(connection.poll_fill(cx)) {
+                Ok(0) => {
+                    connection.body = BodyProgress::Broken;
+                    return Poll::Ready(Some(Err(body_error(
+                        "the client closed the connection before the end of the request body",
+                    ))));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    connection.body = BodyProgress::Broken;
+                    return Poll::Ready(Some(Err(Box::new(e))));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.connection
+            .as_ref()
+            .is_none_or(|c| matches!(c.body, BodyProgress::None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.connection.as_ref().map(|c| &c.body) {
+            None | Some(BodyProgress::None) => SizeHint::with_exact(0),
+            Some(BodyProgress::Length(n)) => SizeHint::with_exact(*n),
+            Some(_) => SizeHint::default(),
+        }
+    }
+}
+
+/// How the response body goes on the wire.
+enum ResponseFraming {
+    None,
+    Length(u64),
+    Chunked,
+    /// Until the connection closes (an HTTP/1.0 client and a body of unknown length).
+    Close,
+}
+
+/// Writes `response`: head and body, the body streamed frame by frame (a frame that is not the
+/// last goes out at once, so slow bodies reach the client as they come).
+async fn write_response(
+    connection: &mut ClientConnection,
+    response: http::Response<GatewayBody>,
+    head_request: bool,
+    keep_alive: bool,
+    http10: bool,
+) -> io::Result<()> {
+    let (parts, mut body) = response.into_parts();
+    let status = parts.status;
+    let bodiless_status =
+        status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED || status.is_informational();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| parse_length(v.as_bytes()));
+    let out = &mut connection.write_buf;
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let mut keep_alive = keep_alive;
+    let framing = if bodiless_status {
+        ResponseFraming::None
+    } else if let Some(n) = declared {
+        ResponseFraming::Length(n)
+    } else if let Some(n) = body.size_hint().exact() {
+        write_header(out, b"content-length", n.to_string().as_bytes());
+        ResponseFraming::Length(n)
+    } else if http10 {
+        keep_alive = false;
+        ResponseFraming::Close
+    } else {
+        if !head_request {
+            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        }
+        ResponseFraming::Chunked
+    };
+    for (name, value) in &parts.headers {
+        if name == header::CONNECTION || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        if bodiless_status && name == header::CONTENT_LENGTH {
+            continue;
+        }
+        write_header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if !parts.headers.contains_key(header::DATE) {
+        DATE.with_borrow_mut(|date| write_header(out, b"date", date.now().as_bytes()));
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if http10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if head_request || matches!(framing, ResponseFraming::None) {
+        return flush_all(connection).await;
+    }
+    let chunked = matches!(framing, ResponseFraming::Chunked);
+    let mut sent: u64 = 0;
+    loop {
+        let frame = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                // The head may be out already: the only way to tell the client is to close.
+                flush_all(connection).await?;
+                return Err(io::Error::other(format!("response body failed: {e}")));
+            }
+        };
+        let Ok(data) = frame.into_data() else { continue };
+        if data.is_empty() {
+            continue;
+        }
+        sent += data.len() as u64;
+        if let ResponseFraming::Length(n) = framing
+            && sent > n
+        {
+            flush_all(connection).await?;
+            return Err(io::Error::other("response body longer than its Content-Length"));
+        }
+        let out = &mut connection.write_buf;
+        if chunked {
+            // Writing to a Vec cannot fail.
+            let _ = std::io::Write::write_fmt(out, format_args!("{:x}\r\n", data.len()));
+        }
+        if out.len() + data.len() <= COALESCE_BYTES {
+            out.extend_from_slice(&data);
+        } else {
+            connection.io.write_all(&connection.write_buf).await?;
+            connection.write_buf.clear();
+            connection.io.write_all(&data).await?;
+        }
+        if chunked {
+            connection.write_buf.extend_from_slice(b"\r\n");
+        }
+        if !body.is_end_stream() {
+            flush_all(connection).await?;
+        }
+    }
+    if let ResponseFraming::Length(n) = framing
+        && sent != n
+    {
+        flush_all(connection).await?;
+        return Err(io::Error::other("response body shorter than its Content-Length"));
+    }
+    if chunked {
+        connection.write_buf.extend_from_slice(b"0\r\n\r\n");
+    }
+    flush_all(connection).await
+}
+
+fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes out what is buffered.
+async fn flush_all(connection: &mut ClientConnection) -> io::Result<()> {
+    if !connection.write_buf.is_empty() {
+        connection.io.write_all(&connection.write_buf).await?;
+        connection.write_buf.clear();
+    }
+    if matches!(connection.io, Io::Tls(_)) {
+        connection.io.flush().await?;
+    }
+    Ok(())
+}
+
+/// Answers a request the server refuses before the phases see it, and closes.
+async fn refuse(connection: &mut ClientConnection, status: StatusCode) -> io::Result<()> {
+    let out = &mut connection.write_buf;
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\ncontent-length: 0\r\nconnection: close\r\n");
+    DATE.with_borrow_mut(|date| write_header(out, b"date", date.now().as_bytes()));
+    out.extend_from_slice(b"\r\n");
+    flush_all(connection).await?;
+    close(connection, true).await
+}
+
+/// Closes the connection. With input left unread, the write side closes first and input is
+/// read and dropped for a moment: closing a socket with unread input makes the kernel reset
+/// it, which can destroy the response before the client reads it.
+async fn close(connection: &mut ClientConnection, unread_input: bool) -> io::Result<()> {
+    let _ = connection.io.shutdown().await;
+    if !unread_input {
+        return Ok(());
+    }
+    let linger = async {
+        let mut discarded = 0;
+        let mut scratch = [0u8; 8192];
+        while discarded < LINGER_BYTES {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match std::future::poll_fn(|cx| Pin::new(&mut connection.io).poll_read(cx, &mut buf)).await {
+                Ok(()) if buf.filled().is_empty() => break,
+                Ok(()) => discarded += buf.filled().len(),
+                Err(_) => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, linger).await;
+    Ok(())
+}
+
+thread_local! {
+    static DATE: std::cell::RefCell<CachedDate> = const { std::cell::RefCell::new(CachedDate { second: 0, text: String::new() }) };
+}
+
+/// The `Date` header's text, formatted once per second per thread.
+struct CachedDate {
+    second: u64,
+    text: String,
+}
+
+impl CachedDate {
+    fn now(&mut self) -> &str {
+        let now = SystemTime::now();
+        let second = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second != self.second || self.text.is_empty() {
+            self.second = second;
+            self.text = httpdate::fmt_http_date(now);
+        }
+        &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Option<RequestHead>, HeadError> {
+        let mut buf = BytesMut::from(text.as_bytes());
+        parse_head(&mut buf, 64 * 1024)
+    }
+
+    #[test]
+    fn request_heads_set_framing_and_keep_alive() {
+        let head = parse("GET /a/b?c=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n")
+            .expect("parse")
+            .expect("complete");
+        assert_eq!(head.parts.method, Method::GET);
+        assert_eq!(head.parts.uri.path(), "/a/b");
+        assert_eq!(head.parts.uri.query(), Some("c=1"));
+        assert_eq!(head.parts.headers["x-a"], "1");
+        assert!(head.keep_alive);
+        assert!(matches!(head.body, BodyProgress::None));
+
+        let head = parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            .expect("parse")
+            .expect("complete");
+        assert!(matches!(head.body, BodyProgress::Length(5)));
+        assert!(head.expect_continue);
+
+        let head = parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+            .expect("parse")
+            .expect("complete");
+        assert!(matches!(head.body, BodyProgress::Chunked(_)));
+        assert!(!head.keep_alive);
+
+        let head = parse("GET / HTTP/1.0\r\n\r\n").expect("parse").expect("complete");
+        assert!(!head.keep_alive, "HTTP/1.0 closes by default");
+        let head = parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .expect("parse")
+            .expect("complete");
+        assert!(head.keep_alive);
+
+        let head = parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .expect("parse")
+            .expect("complete");
+        assert!(!head.keep_alive, "smuggling attempt: the connection closes");
+        assert!(matches!(head.body, BodyProgress::None), "its body is never read");
+        assert!(
+            head.parts.headers.contains_key("content-length") && head.parts.headers.contains_key("transfer-encoding")
+        );
+
+        assert!(
+            parse("GET / HTTP/1.1\r\nHost: x\r\n").expect("parse").is_none(),
+            "incomplete"
+        );
+    }
+
+    #[test]
+    fn bad_request_heads_are_refused() {
+        assert!(matches!(
+            parse("GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
+            Err(HeadError::Bad(_))
+        ));
+        assert!(matches!(
+            parse("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            Err(HeadError::Bad(_))
+        ));
+        assert!(matches!(
+            parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            Err(HeadError::Bad(_))
+        ));
+        assert!(matches!(parse("GE T / HTTP/1.1\r\n\r\n"), Err(HeadError::Bad(_))));
+        let many: String = (0..150).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert!(matches!(
+            parse(&format!("GET / HTTP/1.1\r\n{many}\r\n")),
+            Err(HeadError::TooLarge)
+        ));
+        let mut big = BytesMut::from(format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(2000)).as_bytes());
+        assert!(matches!(parse_head(&mut big, 1024), Err(HeadError::TooLarge)));
+    }
+}

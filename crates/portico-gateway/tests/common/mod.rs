@@ -106,6 +106,8 @@ pub struct TestGateway {
     pub gateway: Arc<Gateway>,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestGateway {
@@ -122,11 +124,25 @@ impl TestGateway {
         settings: GatewaySettings,
         analytics: Option<tokio::sync::mpsc::Sender<portico_gateway::AnalyticsRecord>>,
     ) -> TestGateway {
+        TestGateway::start_full(settings, analytics, Default::default()).await
+    }
+
+    /// A gateway whose listener has `limits`.
+    pub async fn start_with_limits(limits: portico_net::ListenerLimits) -> TestGateway {
+        TestGateway::start_full(Default::default(), None, limits).await
+    }
+
+    async fn start_full(
+        settings: GatewaySettings,
+        analytics: Option<tokio::sync::mpsc::Sender<portico_gateway::AnalyticsRecord>>,
+        limits: portico_net::ListenerLimits,
+    ) -> TestGateway {
         let gateway = Gateway::new(settings, analytics);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
         let addr = listener.local_addr().expect("addr");
-        let server = portico_gateway::ConsumerServer::new(gateway.clone(), Default::default());
-        tokio::spawn(async move {
+        let server = portico_gateway::ConsumerServer::new(gateway.clone(), limits.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(async move {
             portico_net::serve_accepted(
                 listener,
                 None,
@@ -134,9 +150,11 @@ impl TestGateway {
                     let server = server.clone();
                     move |accepted| server.serve(accepted)
                 },
-                Default::default(),
-                std::future::pending(),
-                Duration::from_secs(1),
+                limits,
+                async {
+                    let _ = stopped.await;
+                },
+                Duration::from_secs(5),
             )
             .await;
         });
@@ -144,7 +162,21 @@ impl TestGateway {
             .timeout(Duration::from_secs(10))
             .build()
             .expect("client");
-        TestGateway { gateway, addr, client }
+        TestGateway {
+            gateway,
+            addr,
+            client,
+            stop: Some(stop),
+            served: Some(served),
+        }
+    }
+
+    /// Starts the listener's drain; the returned task ends once every connection has closed.
+    pub fn shut_down(&mut self) -> tokio::task::JoinHandle<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.served.take().expect("not shut down yet")
     }
 
     pub fn url(&self, path: &str) -> String {

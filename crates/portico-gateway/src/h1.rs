@@ -350,7 +350,9 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Reques
     }
     let head = buf.split_to(head_len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(target_range)).map_err(|_| HeadError::Bad("invalid request target"))?;
-    let mut headers = HeaderMap::with_capacity(ranges.len());
+    // Room for the X-Forwarded-* and backend JWT headers the phases add (growing the map
+    // rehashes it).
+    let mut headers = HeaderMap::with_capacity(ranges.len() + 6);
     for (name, value) in ranges {
         let name = HeaderName::from_bytes(&head[name]).map_err(|_| HeadError::Bad("invalid header name"))?;
         let value =
@@ -524,10 +526,6 @@ async fn write_response(
     let status = parts.status;
     let bodiless_status =
         status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED || status.is_informational();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| parse_length(v.as_bytes()));
     let out = &mut connection.write_buf;
     out.clear();
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -535,13 +533,31 @@ async fn write_response(
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
+    // One pass over the headers writes them and notes what the framing needs; the framing
+    // headers follow.
+    let mut has_date = false;
+    let mut declared = None;
+    for (name, value) in &parts.headers {
+        if name == header::CONNECTION || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        if name == header::CONTENT_LENGTH {
+            if bodiless_status {
+                continue;
+            }
+            declared = parse_length(value.as_bytes());
+        }
+        has_date |= name == header::DATE;
+        write_header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
     let mut keep_alive = keep_alive;
     let framing = if bodiless_status {
         ResponseFraming::None
     } else if let Some(n) = declared {
         ResponseFraming::Length(n)
     } else if let Some(n) = body.size_hint().exact() {
-        write_header(out, b"content-length", n.to_string().as_bytes());
+        // Writing to a Vec cannot fail.
+        let _ = std::io::Write::write_fmt(out, format_args!("content-length: {n}\r\n"));
         ResponseFraming::Length(n)
     } else if http10 {
         keep_alive = false;
@@ -552,16 +568,7 @@ async fn write_response(
         }
         ResponseFraming::Chunked
     };
-    for (name, value) in &parts.headers {
-        if name == header::CONNECTION || name == header::TRANSFER_ENCODING {
-            continue;
-        }
-        if bodiless_status && name == header::CONTENT_LENGTH {
-            continue;
-        }
-        write_header(out, name.as_str().as_bytes(), value.as_bytes());
-    }
-    if !parts.headers.contains_key(header::DATE) {
+    if !has_date {
         DATE.with_borrow_mut(|date| write_header(out, b"date", date.now().as_bytes()));
     }
     if !keep_alive {

@@ -213,7 +213,8 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
             ranges.push((name_start..name_start + field.name.len(), value_range));
         }
         let head = buf.split_to(head_len).freeze();
-        let mut headers = HeaderMap::with_capacity(ranges.len());
+        // Room for the CORS headers the gateway may add.
+        let mut headers = HeaderMap::with_capacity(ranges.len() + 3);
         for (name, value) in ranges {
             let name = HeaderName::from_bytes(&head[name.clone()])
                 .map_err(|_| CodecError::BadHeader(String::from_utf8_lossy(&head[name]).into_owned()))?;

@@ -130,19 +130,19 @@ type TokenKey = [u8; 32];
 
 /// The validated-token cache.
 pub struct TokenCache {
-    shards: Vec<Mutex<HashMap<TokenKey, Arc<TokenClaims>>>>,
+    shards: Vec<Mutex<HashMap<TokenKey, Arc<TokenClaims>, foldhash::fast::RandomState>>>,
 }
 
 impl Default for TokenCache {
     fn default() -> Self {
         TokenCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
         }
     }
 }
 
 impl TokenCache {
-    fn shard(&self, key: &TokenKey) -> &Mutex<HashMap<TokenKey, Arc<TokenClaims>>> {
+    fn shard(&self, key: &TokenKey) -> &Mutex<HashMap<TokenKey, Arc<TokenClaims>, foldhash::fast::RandomState>> {
         &self.shards[usize::from(key[0]) % SHARDS]
     }
 

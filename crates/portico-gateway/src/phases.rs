@@ -103,9 +103,9 @@ fn query_without_api_key(query: &str) -> String {
 }
 
 const API_KEY_HEADER: HeaderName = HeaderName::from_static("apikey");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// One request's analytics record, handed off without waiting.
 #[derive(Debug, Clone)]
@@ -119,74 +119,68 @@ pub struct AnalyticsRecord {
     pub response_bytes: Option<u64>,
 }
 
-const HOP_BY_HOP_COUNT: usize = 9;
-
-/// Hop-by-hop headers (RFC 9110 §7.6.1) that a proxy must not forward, and the framing header
-/// the proxy sets itself.
-static HOP_BY_HOP: [HeaderName; HOP_BY_HOP_COUNT] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::UPGRADE,
-    header::TRANSFER_ENCODING,
-];
-
-/// The index of `name` in [`HOP_BY_HOP`]; a match on the name's text, which rejects most
-/// names on their length alone.
-fn hop_by_hop_index(name: &HeaderName) -> Option<usize> {
-    let index = match name.as_str() {
-        "connection" => 0,
-        "keep-alive" => 1,
-        "proxy-connection" => 2,
-        "proxy-authenticate" => 3,
-        "proxy-authorization" => 4,
-        "te" => 5,
-        "trailer" => 6,
-        "upgrade" => 7,
-        "transfer-encoding" => 8,
-        _ => return None,
-    };
-    debug_assert_eq!(HOP_BY_HOP[index], name);
-    Some(index)
+/// Whether `name` is a hop-by-hop header (RFC 9110 §7.6.1, and `Proxy-Connection`), which a
+/// proxy must not forward; `Transfer-Encoding` too, as the proxy frames the body itself. The
+/// standard names compare as enum values; the two others only when the length matches.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    *name == header::CONNECTION
+        || *name == header::TE
+        || *name == header::TRAILER
+        || *name == header::UPGRADE
+        || *name == header::TRANSFER_ENCODING
+        || *name == header::PROXY_AUTHENTICATE
+        || *name == header::PROXY_AUTHORIZATION
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
-/// Removes hop-by-hop headers and the headers `Connection` names. One pass over the (few)
-/// header names finds which are present, so the common message pays no removals; this runs on
-/// every request and every response.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let mut present = [false; HOP_BY_HOP_COUNT];
-    let mut any = false;
-    for name in headers.keys() {
-        if let Some(i) = hop_by_hop_index(name) {
-            present[i] = true;
-            any = true;
+/// What of the consumer's request headers goes to the backend, worked out once per request:
+/// the consumer's header map is left as it is and the backend request is written from it,
+/// skipping what must not be forwarded and adding the proxy's own headers (modifying the map
+/// cost more than the rest of the forwarding).
+struct Forwarding {
+    pass_authorization: bool,
+    strip_api_key: bool,
+    /// Headers the consumer's `Connection` header names (hop-by-hop by declaration).
+    connection_named: Vec<HeaderName>,
+    backend_jwt_header: Option<HeaderName>,
+    x_forwarded_for: Option<HeaderValue>,
+    x_forwarded_proto: HeaderValue,
+    x_forwarded_host: Option<HeaderValue>,
+}
+
+impl Forwarding {
+    fn forwards(&self, name: &HeaderName) -> bool {
+        !(is_hop_by_hop(name)
+            || *name == header::HOST
+            || (*name == header::AUTHORIZATION && !self.pass_authorization)
+            || *name == X_FORWARDED_FOR
+            || *name == X_FORWARDED_PROTO
+            || *name == X_FORWARDED_HOST
+            || (self.strip_api_key && *name == API_KEY_HEADER)
+            || self.backend_jwt_header.as_ref() == Some(name)
+            || self.connection_named.contains(name))
+    }
+
+    /// The header fields of the request to `target`: the consumer's that pass, then `Host`,
+    /// the `X-Forwarded-*` set and the backend JWT.
+    fn fields<'a>(
+        &'a self,
+        consumer: &'a HeaderMap,
+        target: &'a Target,
+        assertion: Option<(&'a HeaderName, &'a HeaderValue)>,
+    ) -> Vec<(&'a HeaderName, &'a HeaderValue)> {
+        let mut fields = Vec::with_capacity(consumer.len() + 5);
+        fields.extend(consumer.iter().filter(|(name, _)| self.forwards(name)));
+        fields.push((&header::HOST, &target.host));
+        if let Some(value) = &self.x_forwarded_for {
+            fields.push((&X_FORWARDED_FOR, value));
         }
-    }
-    if !any {
-        return;
-    }
-    if present[0] {
-        // `Connection: keep-alive` / `close` name nothing else to remove; other tokens are
-        // header names (RFC 9110 §7.6.1), parsed only when there are such.
-        let named: Vec<HeaderName> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close") && !t.is_empty())
-            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-            .collect();
-        for name in &named {
-            headers.remove(name);
+        fields.push((&X_FORWARDED_PROTO, &self.x_forwarded_proto));
+        if let Some(value) = &self.x_forwarded_host {
+            fields.push((&X_FORWARDED_HOST, value));
         }
-    }
-    for (name, _) in HOP_BY_HOP.iter().zip(present).filter(|(_, p)| *p) {
-        headers.remove(name);
+        fields.extend(assertion);
+        fields
     }
 }
 
@@ -333,7 +327,7 @@ impl Gateway {
     async fn process<B>(
         &self,
         snapshot: &Snapshot,
-        mut parts: Parts,
+        parts: Parts,
         body: B,
         connection: &ConnectionState,
         ctx: &mut RequestContext,
@@ -356,10 +350,10 @@ impl Gateway {
         let targets = self.upstream_peer(&route, ctx)?;
         let limit = route.api.def.max_request_body;
         let body = self.request_body(&parts.headers, body, limit).await?;
-        let headers = self.forwarded_headers(&route, std::mem::take(&mut parts.headers), &parts.uri, connection);
+        let forwarding = self.forwarding(&route, &parts.headers, &parts.uri, connection);
         let sent = self.analytics.is_some().then(Instant::now);
         let upstream = self
-            .send(&route, &parts, headers, body, &targets, assertion.as_ref(), ctx)
+            .send(&route, &parts, &forwarding, body, &targets, assertion.as_ref(), ctx)
             .await;
         *backend_micros = sent.map(|sent| u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
         Ok(self.response(upstream?))
@@ -562,32 +556,24 @@ impl Gateway {
         &self,
         route: &RouteMatch<'_>,
         parts: &http::request::Parts,
-        headers: HeaderMap,
+        forwarding: &Forwarding,
         body: RequestBody,
         targets: &[&Target],
         assertion: Option<&HeaderValue>,
         ctx: &mut RequestContext,
     ) -> Result<Response<GatewayBody>, GatewayError> {
+        let assertion = assertion.zip(self.settings.backend_jwt.as_ref().map(|s| &s.header));
         let mut body = Some(body);
-        let mut headers = Some(headers);
         let mut last_error = GatewayError::backend_unreachable("no endpoint could be tried");
-        for (attempt, target) in targets.iter().enumerate() {
+        for target in targets {
             let Some(attempt_body) = body.take() else { break };
             let retry_body = match &attempt_body {
                 RequestBody::Buffered(bytes) => Some(RequestBody::Buffered(bytes.clone())),
                 RequestBody::Streamed(_) => None,
             };
-            // The headers are copied only when another target may be tried after this one.
-            let last = attempt + 1 == targets.len() || retry_body.is_none();
-            let attempt_headers = if last { headers.take() } else { headers.clone() };
-            let Some(mut attempt_headers) = attempt_headers else {
-                break;
-            };
-            if let (Some(value), Some(settings)) = (assertion, &self.settings.backend_jwt) {
-                attempt_headers.insert(settings.header.clone(), value.clone());
-            }
             ctx.request_bytes = 0;
-            let upstream = self.upstream_request(route, parts, attempt_headers, attempt_body, target);
+            let fields = forwarding.fields(&parts.headers, target, assertion.map(|(value, name)| (name, value)));
+            let upstream = self.upstream_request(route, parts, &fields, attempt_body, target);
             ctx.backend = Some(target.url.clone());
             match tokio::time::timeout(target.def.response_timeout, self.upstreams.send(target, upstream)).await {
                 Ok(Ok(response)) => {
@@ -621,59 +607,66 @@ impl Gateway {
         Err(last_error)
     }
 
-    /// Phase 6, the part shared by every target: hop-by-hop headers removed, `X-Forwarded-*`
-    /// set, the consumer's `Authorization` dropped unless the API passes it, the API key dropped.
-    fn forwarded_headers(
+    /// Phase 6, the part shared by every target: hop-by-hop headers left out,
+    /// `X-Forwarded-*` set, the consumer's `Authorization` left out unless the API passes it,
+    /// the API key left out.
+    fn forwarding(
         &self,
         route: &RouteMatch<'_>,
-        mut headers: HeaderMap,
+        headers: &HeaderMap,
         uri: &Uri,
         connection: &ConnectionState,
-    ) -> HeaderMap {
-        strip_hop_by_hop(&mut headers);
-        let original_host = headers
-            .remove(header::HOST)
-            .or_else(|| uri.host().and_then(|h| HeaderValue::from_str(h).ok()));
-        if !route.api.def.pass_authorization_header {
-            headers.remove(header::AUTHORIZATION);
-        }
-        if route.api.def.security.api_key {
-            headers.remove(API_KEY_HEADER);
-        }
-        if let Some(ip) = &connection.client_ip {
-            match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
-                Some(previous) => {
-                    let mut value = Vec::with_capacity(previous.len() + 2 + ip.len());
-                    value.extend_from_slice(previous);
-                    value.extend_from_slice(b", ");
-                    value.extend_from_slice(ip.as_bytes());
-                    if let Ok(v) = HeaderValue::from_bytes(&value) {
-                        headers.insert(X_FORWARDED_FOR, v);
+    ) -> Forwarding {
+        // `Connection: keep-alive` / `close` name nothing else to leave out; other tokens are
+        // header names (RFC 9110 §7.6.1), parsed only when there are such.
+        let connection_named = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close") && !t.is_empty())
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .collect();
+        let x_forwarded_for =
+            connection
+                .client_ip
+                .as_ref()
+                .map(|ip| match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
+                    Some(previous) => {
+                        let mut value = Vec::with_capacity(previous.len() + 2 + ip.len());
+                        value.extend_from_slice(previous);
+                        value.extend_from_slice(b", ");
+                        value.extend_from_slice(ip.as_bytes());
+                        HeaderValue::from_bytes(&value).unwrap_or_else(|_| ip.clone())
                     }
-                }
-                None => {
-                    headers.insert(X_FORWARDED_FOR, ip.clone());
-                }
-            }
+                    None => ip.clone(),
+                });
+        let x_forwarded_host = headers
+            .get(header::HOST)
+            .cloned()
+            .or_else(|| uri.host().and_then(|h| HeaderValue::from_str(h).ok()));
+        Forwarding {
+            pass_authorization: route.api.def.pass_authorization_header,
+            strip_api_key: route.api.def.security.api_key,
+            connection_named,
+            backend_jwt_header: self.settings.backend_jwt.as_ref().map(|s| s.header.clone()),
+            x_forwarded_for,
+            x_forwarded_proto: HeaderValue::from_static(if connection.info.tls { "https" } else { "http" }),
+            x_forwarded_host,
         }
-        let proto = if connection.info.tls { "https" } else { "http" };
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-        if let Some(host) = original_host {
-            headers.insert(X_FORWARDED_HOST, host);
-        }
-        headers
     }
 
     /// Phase 6 for one target: its URL (base path + the path after the API's base path + the
     /// query without an API key) and its `Host`.
-    fn upstream_request(
+    fn upstream_request<'a>(
         &self,
         route: &RouteMatch<'_>,
-        parts: &http::request::Parts,
-        mut headers: HeaderMap,
+        parts: &'a http::request::Parts,
+        fields: &'a [(&'a HeaderName, &'a HeaderValue)],
         body: RequestBody,
         target: &Target,
-    ) -> UpstreamRequest {
+    ) -> UpstreamRequest<'a> {
         let base_path = target.base.path().trim_end_matches('/');
         let query = parts.uri.query();
         let mut path_and_query =
@@ -692,11 +685,10 @@ impl Gateway {
                 path_and_query.push_str(query);
             }
         }
-        headers.insert(header::HOST, target.host.clone());
         UpstreamRequest {
-            method: parts.method.clone(),
+            method: &parts.method,
             path_and_query,
-            headers,
+            fields,
             body,
         }
     }

@@ -62,10 +62,12 @@ pub(crate) enum RequestBody {
 
 /// What goes to a backend: the request line's method and target (origin form: the connection
 /// is to the backend already, which learns its name from `Host`), headers and body.
-pub(crate) struct UpstreamRequest {
-    pub method: Method,
+pub(crate) struct UpstreamRequest<'a> {
+    pub method: &'a Method,
     pub path_and_query: String,
-    pub headers: http::HeaderMap,
+    /// Header fields in the order they are written (the consumer's that pass, then the
+    /// proxy's own).
+    pub fields: &'a [(&'a http::HeaderName, &'a http::HeaderValue)],
     pub body: RequestBody,
 }
 
@@ -173,12 +175,12 @@ impl Connection {
         &mut self,
         method: &Method,
         path_and_query: &str,
-        headers: &http::HeaderMap,
+        fields: &[(&http::HeaderName, &http::HeaderValue)],
         body: &mut Outgoing,
     ) -> Result<(), UpstreamError> {
-        let framing = RequestFraming::choose(method, headers, body.known_size())?;
+        let framing = RequestFraming::choose(method, fields, body.known_size())?;
         self.write_buf.clear();
-        codec::encode_request_head(&mut self.write_buf, method, path_and_query, headers, framing);
+        codec::encode_request_head(&mut self.write_buf, method, path_and_query, fields, framing);
         let expected = match framing {
             RequestFraming::Length { bytes, .. } => Some(bytes),
             _ => None,
@@ -372,7 +374,7 @@ impl Upstreams {
     pub(crate) async fn send(
         &self,
         target: &Target,
-        request: UpstreamRequest,
+        request: UpstreamRequest<'_>,
     ) -> Result<Response<GatewayBody>, UpstreamError> {
         let key = PoolKey {
             gateway: self.id,
@@ -382,7 +384,7 @@ impl Upstreams {
         let UpstreamRequest {
             method,
             path_and_query,
-            headers,
+            fields,
             body,
         } = request;
         if path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
@@ -397,7 +399,7 @@ impl Upstreams {
             None => self.connect(target).await?,
         };
         let mut attempt = connection
-            .exchange(&method, &path_and_query, &headers, &mut outgoing)
+            .exchange(method, &path_and_query, fields, &mut outgoing)
             .await;
         if let (Err(e), Some(bytes)) = (&attempt, resend)
             && connection.reused
@@ -407,7 +409,7 @@ impl Upstreams {
             connection = self.connect(target).await?;
             outgoing = Outgoing::Buffered(Some(bytes));
             attempt = connection
-                .exchange(&method, &path_and_query, &headers, &mut outgoing)
+                .exchange(method, &path_and_query, fields, &mut outgoing)
                 .await;
         }
         let head = attempt?;
@@ -486,10 +488,10 @@ impl Connection {
         &mut self,
         method: &Method,
         path_and_query: &str,
-        headers: &http::HeaderMap,
+        fields: &[(&http::HeaderName, &http::HeaderValue)],
         body: &mut Outgoing,
     ) -> Result<codec::ResponseHead, UpstreamError> {
-        self.write_request(method, path_and_query, headers, body).await?;
+        self.write_request(method, path_and_query, fields, body).await?;
         self.read_head(method).await
     }
 }

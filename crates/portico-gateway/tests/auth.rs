@@ -62,7 +62,7 @@ fn identity(issuer: &Issuer, subscription: SubscriptionStatus) -> Identity {
         owner: "alice".into(),
         tier: "Unlimited".into(),
     });
-    let mut clients = HashMap::new();
+    let mut clients = HashMap::default();
     clients.insert(
         "prod-client".into(),
         ClientInfo {
@@ -77,7 +77,7 @@ fn identity(issuer: &Issuer, subscription: SubscriptionStatus) -> Identity {
             key_type: KeyType::Sandbox,
         },
     );
-    let mut subscriptions = HashMap::new();
+    let mut subscriptions = HashMap::default();
     subscriptions.insert(
         ("app-1".to_owned(), "pizza".to_owned()),
         SubscriptionInfo {

@@ -13,9 +13,9 @@ use crate::jwt::AccessClaims;
 #[derive(Default)]
 pub struct RevocationList {
     /// jti -> expiry (epoch millis).
-    revoked: RwLock<HashMap<String, i64>>,
+    revoked: RwLock<HashMap<String, i64, foldhash::fast::RandomState>>,
     /// (kind, subject) -> tokens issued at or before this instant (epoch millis) are invalid.
-    cutoffs: RwLock<HashMap<(CutoffKind, String), i64>>,
+    cutoffs: RwLock<HashMap<(CutoffKind, String), i64, foldhash::fast::RandomState>>,
 }
 
 #[derive(Deserialize)]

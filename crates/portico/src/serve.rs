@@ -333,7 +333,7 @@ fn external_issuer(
         consumer_key_claim: settings.consumer_key_claim,
         scopes_claim: settings.scopes_claim,
         keys,
-        clients: std::collections::HashMap::new(),
+        clients: Default::default(),
     })
 }
 

@@ -575,24 +575,19 @@ impl Gateway {
             let fields = forwarding.fields(&parts.headers, target, assertion.map(|(value, name)| (name, value)));
             let upstream = self.upstream_request(route, parts, &fields, attempt_body, target);
             ctx.backend = Some(target.url.clone());
-            match tokio::time::timeout(target.def.response_timeout, self.upstreams.send(target, upstream)).await {
-                Ok(Ok(response)) => {
+            match self.upstreams.send(target, upstream).await {
+                Ok(response) => {
                     target.mark_success();
                     return Ok(response);
                 }
-                Ok(Err(UpstreamError::RequestBody(e))) => {
+                Err(UpstreamError::RequestBody(e)) => {
                     // The consumer's side failed, not the backend: no suspension, no failover.
                     if e.is::<http_body_util::LengthLimitError>() {
                         return Err(GatewayError::too_large(route.api.def.max_request_body.unwrap_or(0)));
                     }
                     return Err(GatewayError::bad_path(format!("could not read the request body: {e}")));
                 }
-                Ok(Err(e)) => {
-                    tracing::warn!(endpoint = %target.def.url, error = %e, "backend call failed");
-                    target.mark_failure();
-                    last_error = GatewayError::backend_unreachable(format!("{}: {e}", target.def.url));
-                }
-                Err(_) => {
+                Err(UpstreamError::Timeout) => {
                     tracing::warn!(endpoint = %target.def.url, timeout_ms = target.def.response_timeout.as_millis(), "backend timed out");
                     target.mark_failure();
                     last_error = GatewayError::backend_timeout(format!(
@@ -600,6 +595,11 @@ impl Gateway {
                         target.def.url,
                         target.def.response_timeout.as_millis()
                     ));
+                }
+                Err(e) => {
+                    tracing::warn!(endpoint = %target.def.url, error = %e, "backend call failed");
+                    target.mark_failure();
+                    last_error = GatewayError::backend_unreachable(format!("{}: {e}", target.def.url));
                 }
             }
             body = retry_body;

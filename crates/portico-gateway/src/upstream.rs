@@ -47,6 +47,8 @@ pub(crate) enum UpstreamError {
     Protocol(#[from] CodecError),
     #[error("the backend closed the connection before answering")]
     ClosedBeforeAnswer,
+    #[error("no response within the endpoint's response timeout")]
+    Timeout,
     /// The consumer's request body failed while it was being sent (the consumer went away, or
     /// the body went over the API's limit).
     #[error("the request body could not be read: {0}")]
@@ -134,6 +136,10 @@ struct Connection {
     /// Whether it has carried a request before (a reused connection the backend closed while it
     /// idled fails without an answer; the request is then resent on another).
     reused: bool,
+    /// The response timeout's timer, kept for the connection's life: it is re-armed only when
+    /// it fires before the current request's deadline, so a request pays no timer-wheel
+    /// insertion and removal (a `tokio::time::timeout` per request did).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Connection {
@@ -143,6 +149,7 @@ impl Connection {
             read_buf: BytesMut::with_capacity(READ_BUFFER_BYTES),
             write_buf: Vec::with_capacity(1024),
             reused: false,
+            timer: None,
         }
     }
 
@@ -390,6 +397,7 @@ impl Upstreams {
         if path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(CodecError::BadRequestTarget.into());
         }
+        let deadline = tokio::time::Instant::now() + target.def.response_timeout;
         let (mut outgoing, resend) = match body {
             RequestBody::Buffered(bytes) => (Outgoing::Buffered(Some(bytes.clone())), Some(bytes)),
             RequestBody::Streamed(body) => (Outgoing::Streamed(body), None),
@@ -399,7 +407,7 @@ impl Upstreams {
             None => self.connect(target).await?,
         };
         let mut attempt = connection
-            .exchange(method, &path_and_query, fields, &mut outgoing)
+            .exchange(method, &path_and_query, fields, &mut outgoing, deadline)
             .await;
         if let (Err(e), Some(bytes)) = (&attempt, resend)
             && connection.reused
@@ -409,7 +417,7 @@ impl Upstreams {
             connection = self.connect(target).await?;
             outgoing = Outgoing::Buffered(Some(bytes));
             attempt = connection
-                .exchange(method, &path_and_query, fields, &mut outgoing)
+                .exchange(method, &path_and_query, fields, &mut outgoing, deadline)
                 .await;
         }
         let head = attempt?;
@@ -483,16 +491,45 @@ impl Upstreams {
 }
 
 impl Connection {
-    /// One request and its response head on this connection.
+    /// One request and its response head on this connection, by `deadline`.
     async fn exchange(
         &mut self,
         method: &Method,
         path_and_query: &str,
         fields: &[(&http::HeaderName, &http::HeaderValue)],
         body: &mut Outgoing,
+        deadline: tokio::time::Instant,
     ) -> Result<codec::ResponseHead, UpstreamError> {
-        self.write_request(method, path_and_query, fields, body).await?;
-        self.read_head(method).await
+        let mut timer = self
+            .timer
+            .take()
+            .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        let result = {
+            let work = async {
+                self.write_request(method, path_and_query, fields, body).await?;
+                self.read_head(method).await
+            };
+            tokio::pin!(work);
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(result) = work.as_mut().poll(cx) {
+                    return Poll::Ready(result);
+                }
+                // The timer may have fired for an earlier request's deadline: re-arm it.
+                while timer.as_mut().poll(cx).is_ready() {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Poll::Ready(Err(UpstreamError::Timeout));
+                    }
+                    timer.as_mut().reset(deadline);
+                }
+                Poll::Pending
+            })
+            .await
+        };
+        self.timer = Some(timer);
+        result
     }
 }
 

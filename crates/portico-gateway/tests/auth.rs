@@ -305,11 +305,30 @@ async fn backend_jwt_carries_wso2_claims_signed_by_the_node_key() {
     // The second call reuses the cached assertion.
     let (_, again) = call(&gw, "/pizza/1.0.0/secure", &token).await;
     assert_eq!(again["headers"]["x-jwt-assertion"], assertion.as_str());
-    // Unsecured resources carry none.
-    assert!(
-        gw.get("/pizza/1.0.0/menu").await.1["headers"]
-            .get("x-jwt-assertion")
-            .is_none()
+    // Unsecured resources carry none, and a consumer cannot pass one of its own: its header
+    // is left out whether or not the gateway adds the real one.
+    let forged = gw
+        .client
+        .get(gw.url("/pizza/1.0.0/menu"))
+        .header("x-jwt-assertion", "forged")
+        .send()
+        .await
+        .expect("send");
+    let forged: Value = forged.json().await.expect("json");
+    assert!(forged["headers"].get("x-jwt-assertion").is_none(), "{forged}");
+    let r = gw
+        .client
+        .get(gw.url("/pizza/1.0.0/secure"))
+        .bearer_auth(&token)
+        .header("x-jwt-assertion", "forged")
+        .send()
+        .await
+        .expect("send");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(
+        body["headers"]["x-jwt-assertion"],
+        assertion.as_str(),
+        "only the gateway's"
     );
     production.stop().await;
 }

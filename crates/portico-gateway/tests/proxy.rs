@@ -406,6 +406,48 @@ async fn unreachable_and_slow_backends_answer_101503_and_101504() {
     slow.stop().await;
 }
 
+/// Backend connections keep their response timer between requests: a connection last used by
+/// an API with a long timeout still times out at once for an API with a short one, and a
+/// timer armed long ago never cuts a later request short.
+#[tokio::test]
+async fn response_timeouts_hold_on_reused_connections() {
+    let backend = Backend::start("b").await;
+    let gw = TestGateway::start().await;
+    let patient = TargetDef {
+        response_timeout: Duration::from_secs(30),
+        ..TargetDef::new(backend.url("/"))
+    };
+    let impatient = TargetDef {
+        response_timeout: Duration::from_millis(300),
+        ..TargetDef::new(backend.url("/"))
+    };
+    gw.gateway.install(vec![
+        api("patient", "/patient", EndpointDef::Single(patient)),
+        api("impatient", "/impatient", EndpointDef::Single(impatient)),
+    ]);
+    let (status, _) = gw.get("/patient/1.0.0/menu").await;
+    assert_eq!(status, 200);
+    let started = std::time::Instant::now();
+    let (status, body) = gw.get("/impatient/1.0.0/slow").await;
+    assert_eq!((status, body["code"].as_str()), (504, Some("101504")));
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Fast answers well after the short timeout would have fired on an old timer.
+    for _ in 0..3 {
+        let (status, _) = gw.get("/impatient/1.0.0/menu").await;
+        assert_eq!(status, 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // And the patient API waits out the 2-second backend.
+    let (status, _) = gw.get("/patient/1.0.0/slow").await;
+    assert_eq!(status, 200);
+    backend.stop().await;
+}
+
 #[tokio::test]
 async fn framing_and_header_limits() {
     let backend = Backend::start("b").await;

@@ -104,7 +104,20 @@ impl ClientConnection {
         if self.read_buf.capacity() - self.read_buf.len() < 2048 {
             self.read_buf.reserve(8 * 1024);
         }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf)
+        let offered = self.read_buf.capacity() - self.read_buf.len();
+        let read = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.io),
+            cx,
+            &mut self.read_buf
+        ));
+        if let Ok(n) = read
+            && n > 0
+            && n < offered
+        {
+            // A short read: the kernel had no more. Skip the EAGAIN read before the next wait.
+            self.io.clear_read_readiness();
+        }
+        Poll::Ready(read)
     }
 
     fn poll_continue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -170,7 +170,24 @@ impl Connection {
         if self.read_buf.capacity() - self.read_buf.len() < wanted {
             self.read_buf.reserve(wanted.max(READ_BUFFER_BYTES));
         }
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read_buf)
+        let offered = self.read_buf.capacity() - self.read_buf.len();
+        let read = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.stream),
+            cx,
+            &mut self.read_buf
+        ));
+        if let (Ok(n), Stream::Tcp(stream)) = (&read, &self.stream)
+            && *n > 0
+            && *n < offered
+        {
+            // A short read: the kernel had no more. Forget the readiness so the next read
+            // waits for the socket instead of first failing with EAGAIN (see
+            // `portico_net::Io::clear_read_readiness`).
+            let _ = stream.try_io(tokio::io::Interest::READABLE, || {
+                Err::<(), _>(io::ErrorKind::WouldBlock.into())
+            });
+        }
+        Poll::Ready(read)
     }
 
     async fn fill(&mut self) -> io::Result<usize> {

@@ -296,6 +296,22 @@ impl Io {
     }
 }
 
+impl Io {
+    /// Forgets that the socket is readable, after a read that returned less than it asked for
+    /// (the kernel had no more): the next read then waits for the socket to become readable
+    /// instead of first making a system call that fails with EAGAIN, which is how tokio learns
+    /// it otherwise. Bytes that arrive later wake the reader as usual (tokio clears only
+    /// readiness it has not seen renewed since). TLS streams keep theirs: rustls may hold
+    /// bytes already read.
+    pub fn clear_read_readiness(&self) {
+        if let Io::Tcp(stream) = self {
+            let _ = stream.try_io(tokio::io::Interest::READABLE, || {
+                Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+            });
+        }
+    }
+}
+
 impl AsyncRead for Io {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {

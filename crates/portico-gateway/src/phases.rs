@@ -396,14 +396,14 @@ impl Gateway {
             return Ok(None);
         }
         let headers = &request.headers;
+        // The scheme is matched on bytes and only the token is checked as text (std's UTF-8
+        // check is vectorised; `HeaderValue::to_str` walks an 800-byte JWT a byte at a time).
         let bearer = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.get(..7)
-                    .filter(|p| p.eq_ignore_ascii_case("bearer "))
-                    .map(|_| v[7..].trim())
-            })
+            .map(HeaderValue::as_bytes)
+            .and_then(|v| v.split_at_checked(7))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+            .and_then(|(_, token)| std::str::from_utf8(token.trim_ascii()).ok())
             .filter(|t| !t.is_empty());
         let caller = match bearer {
             Some(token) if def.security.oauth2 => {

@@ -22,15 +22,16 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use portico_net::{Accepted, Drain, HyperBuilders, Io, ListenerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::phases::{ConnectionState, GatewayService};
+use crate::response::GatewayResponse;
 use crate::upstream::codec::{ChunkedDecoder, Decoded};
-use crate::{BoxError, Gateway, GatewayBody};
+use crate::{BoxError, Gateway};
 
 /// The most header fields a request may carry (hyper's limit too).
 const MAX_REQUEST_HEADERS: usize = 100;
@@ -530,13 +531,12 @@ enum ResponseFraming {
 /// last goes out at once, so slow bodies reach the client as they come).
 async fn write_response(
     connection: &mut ClientConnection,
-    response: http::Response<GatewayBody>,
+    response: GatewayResponse,
     head_request: bool,
     keep_alive: bool,
     http10: bool,
 ) -> io::Result<()> {
-    let (parts, mut body) = response.into_parts();
-    let status = parts.status;
+    let status = response.status();
     let bodiless_status =
         status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED || status.is_informational();
     let out = &mut connection.write_buf;
@@ -548,21 +548,47 @@ async fn write_response(
     out.extend_from_slice(b"\r\n");
     // One pass over the headers writes them and notes what the framing needs; the framing
     // headers follow.
-    let mut has_date = false;
-    let mut declared = None;
-    for (name, value) in &parts.headers {
-        if name == header::CONNECTION || name == header::TRANSFER_ENCODING {
-            continue;
-        }
-        if name == header::CONTENT_LENGTH {
-            if bodiless_status {
-                continue;
+    let mut fields = FieldWriter {
+        out,
+        bodiless_status,
+        has_date: false,
+        declared: None,
+    };
+    let mut body = match response {
+        GatewayResponse::Local(response) => {
+            let (parts, body) = response.into_parts();
+            for (name, value) in &parts.headers {
+                fields.field(name.as_str().as_bytes(), value.as_bytes());
             }
-            declared = parse_length(value.as_bytes());
+            body
         }
-        has_date |= name == header::DATE;
-        write_header(out, name.as_str().as_bytes(), value.as_bytes());
-    }
+        GatewayResponse::Backend(response) => {
+            // The backend's fields as they came, but for those the gateway replaces.
+            let replaced = |name: &[u8]| {
+                !response.extra.is_empty()
+                    && !name.eq_ignore_ascii_case(b"vary")
+                    && response
+                        .extra
+                        .keys()
+                        .any(|n| name.eq_ignore_ascii_case(n.as_str().as_bytes()))
+            };
+            for (name, value) in response.headers.iter() {
+                if !replaced(name) {
+                    fields.field(name, value);
+                }
+            }
+            for (name, value) in &response.extra {
+                fields.field(name.as_str().as_bytes(), value.as_bytes());
+            }
+            response.body
+        }
+    };
+    let FieldWriter {
+        out,
+        has_date,
+        declared,
+        ..
+    } = fields;
     let mut keep_alive = keep_alive;
     let framing = if bodiless_status {
         ResponseFraming::None
@@ -645,6 +671,31 @@ async fn write_response(
         connection.write_buf.extend_from_slice(b"0\r\n\r\n");
     }
     flush_all(connection).await
+}
+
+/// Writes response header fields, leaving out the framing ones (the server sets those) and
+/// noting what the framing decision needs.
+struct FieldWriter<'a> {
+    out: &'a mut Vec<u8>,
+    bodiless_status: bool,
+    has_date: bool,
+    declared: Option<u64>,
+}
+
+impl FieldWriter<'_> {
+    fn field(&mut self, name: &[u8], value: &[u8]) {
+        if name.eq_ignore_ascii_case(b"connection") || name.eq_ignore_ascii_case(b"transfer-encoding") {
+            return;
+        }
+        if name.eq_ignore_ascii_case(b"content-length") {
+            if self.bodiless_status {
+                return;
+            }
+            self.declared = parse_length(value.trim_ascii());
+        }
+        self.has_date |= name.eq_ignore_ascii_case(b"date");
+        write_header(self.out, name, value);
+    }
 }
 
 fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

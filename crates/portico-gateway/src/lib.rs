@@ -18,6 +18,7 @@ pub mod issuers;
 pub mod model;
 pub mod path;
 mod phases;
+pub mod response;
 mod snapshot;
 mod tls;
 mod upstream;

@@ -18,6 +18,7 @@ use crate::credentials::CredentialKind;
 use crate::endpoint::Target;
 use crate::identity::{ClientInfo, KeyType};
 use crate::model::{ApiDef, ApiStatus};
+use crate::response::{BackendResponse, GatewayResponse};
 use crate::snapshot::{RouteError, RouteMatch};
 use crate::upstream::{RequestBody, UpstreamError, UpstreamRequest};
 use crate::{BoxError, Gateway, GatewayBody, GatewayError};
@@ -224,7 +225,7 @@ impl Gateway {
 
     /// Serves one request end to end. The body is hyper's (HTTP/2) or the gateway's own
     /// HTTP/1.1 server's.
-    pub async fn handle<B>(&self, request: Request<B>, connection: &ConnectionState) -> Response<GatewayBody>
+    pub async fn handle<B>(&self, request: Request<B>, connection: &ConnectionState) -> GatewayResponse
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<BoxError>,
@@ -234,7 +235,7 @@ impl Gateway {
         let started = self.analytics.is_some().then(Instant::now);
         let snapshot = self.snapshot();
         if parts.uri.path() == "/health" {
-            return health(&snapshot);
+            return GatewayResponse::Local(health(&snapshot));
         }
         let mut ctx = RequestContext {
             method: parts.method.clone(),
@@ -255,6 +256,7 @@ impl Gateway {
             parts.method == http::Method::OPTIONS && parts.headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let result = if is_preflight {
             self.preflight(&snapshot, &parts, origin.as_deref(), &mut ctx)
+                .map(GatewayResponse::Local)
         } else {
             self.process(
                 &snapshot,
@@ -271,11 +273,11 @@ impl Gateway {
             Ok(response) => response,
             Err(error) => {
                 ctx.error_code = Some(error.code);
-                error.into_response()
+                GatewayResponse::Local(error.into_response())
             }
         };
         if let Some(allowed) = &ctx.cors_origin {
-            add_cors_headers(response.headers_mut(), allowed, ctx.cors_credentials);
+            add_cors_headers(response.headers_to_add(), allowed, ctx.cors_credentials);
         }
         self.logging(ctx, &response, started, backend_micros);
         response
@@ -333,7 +335,7 @@ impl Gateway {
         ctx: &mut RequestContext,
         origin: Option<&str>,
         backend_micros: &mut Option<u64>,
-    ) -> Result<Response<GatewayBody>, GatewayError>
+    ) -> Result<GatewayResponse, GatewayError>
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<BoxError>,
@@ -356,7 +358,7 @@ impl Gateway {
             .send(&route, &parts, &forwarding, body, &targets, assertion.as_ref(), ctx)
             .await;
         *backend_micros = sent.map(|sent| u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
-        Ok(self.response(upstream?))
+        Ok(GatewayResponse::Backend(upstream?))
     }
 
     /// Phase 1: normalise the path and find API, version and resource (900906).
@@ -561,7 +563,7 @@ impl Gateway {
         targets: &[&Target],
         assertion: Option<&HeaderValue>,
         ctx: &mut RequestContext,
-    ) -> Result<Response<GatewayBody>, GatewayError> {
+    ) -> Result<BackendResponse, GatewayError> {
         let assertion = assertion.zip(self.settings.backend_jwt.as_ref().map(|s| &s.header));
         let mut body = Some(body);
         let mut last_error = GatewayError::backend_unreachable("no endpoint could be tried");
@@ -693,28 +695,21 @@ impl Gateway {
         }
     }
 
-    /// Phase 7: the answer to the consumer: the backend's status, headers and streamed body
-    /// (the backend codec has left out the hop-by-hop headers as it parsed them).
-    fn response(&self, upstream: Response<GatewayBody>) -> Response<GatewayBody> {
-        upstream
-    }
+    // Phase 7, the answer to the consumer, is the backend's status, headers and streamed body
+    // as they are: the backend codec left out the hop-by-hop headers as it parsed them.
 
     /// Phase 8: one analytics record, handed off without waiting (dropped if the consumer lags).
     fn logging(
         &self,
         context: RequestContext,
-        response: &Response<GatewayBody>,
+        response: &GatewayResponse,
         started: Option<Instant>,
         backend_micros: Option<u64>,
     ) {
         let (Some(sender), Some(started)) = (&self.analytics, started) else {
             return;
         };
-        let response_bytes = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+        let response_bytes = response.content_length();
         let record = AnalyticsRecord {
             context,
             status: response.status().as_u16(),
@@ -743,7 +738,7 @@ impl hyper::service::Service<Request<Incoming>> for GatewayService {
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let connection = self.0.clone();
-        Box::pin(async move { Ok(connection.gateway.handle(request, &connection).await) })
+        Box::pin(async move { Ok(connection.gateway.handle(request, &connection).await.into_http()) })
     }
 }
 

@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http::{Method, Response};
+use http::Method;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use rustls::pki_types::ServerName;
@@ -32,6 +32,7 @@ use tokio::net::TcpStream;
 use codec::{BodyFraming, ChunkedDecoder, CodecError, Decoded, RequestFraming};
 
 use crate::endpoint::Target;
+use crate::response::BackendResponse;
 use crate::{BoxError, GatewayBody};
 
 /// Why a backend could not be reached or did not answer.
@@ -399,7 +400,7 @@ impl Upstreams {
         &self,
         target: &Target,
         request: UpstreamRequest<'_>,
-    ) -> Result<Response<GatewayBody>, UpstreamError> {
+    ) -> Result<BackendResponse, UpstreamError> {
         let key = PoolKey {
             gateway: self.id,
             verify_tls: target.def.verify_tls,
@@ -438,16 +439,12 @@ impl Upstreams {
                 .await;
         }
         let head = attempt?;
-        let mut response = Response::new(());
-        *response.status_mut() = head.status;
-        *response.version_mut() = head.version;
         let reuse = head.keep_alive.then_some((key, self.limits));
         let state = match head.framing {
             BodyFraming::Length(n) => BodyState::Length(n),
             BodyFraming::Chunked => BodyState::Chunked(ChunkedDecoder::new()),
             BodyFraming::UntilClose => BodyState::UntilClose,
         };
-        *response.headers_mut() = head.headers;
         let mut body = UpstreamBody {
             connection: Some(connection),
             state,
@@ -456,7 +453,12 @@ impl Upstreams {
         if body.is_end_stream() {
             body.finish();
         }
-        Ok(response.map(|()| body.boxed_unsync()))
+        Ok(BackendResponse {
+            status: head.status,
+            headers: head.headers,
+            extra: http::HeaderMap::new(),
+            body: body.boxed_unsync(),
+        })
     }
 
     /// The most recently used idle connection of this thread for `key` that is still open;

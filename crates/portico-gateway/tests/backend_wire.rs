@@ -181,6 +181,10 @@ async fn answer<S: AsyncWrite + Unpin>(stream: &mut S, request: &Received) -> bo
         "/short" => vec![b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this".to_vec()],
         "/huge-head" => vec![format!("HTTP/1.1 200 OK\r\nX-Big: {}\r\n\r\n", "a".repeat(70 * 1024)).into_bytes()],
         "/garbage" => vec![b"SMTP ready\r\n\r\n".to_vec()],
+        "/cors" => vec![
+            b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: https://evil.example\r\nVary: Accept-Encoding\r\nX-Mixed-Case: Kept\r\nContent-Length: 2\r\n\r\nok"
+                .to_vec(),
+        ],
         "/echo" => {
             let text = format!(
                 "{}\n{}",
@@ -291,6 +295,27 @@ async fn every_response_framing_is_relayed() {
     let (status, _, _) = get_text(&gw, "/raw/1.0.0/length").await;
     assert_eq!(status, 200);
     assert_eq!(backend.connections(), 3, "Connection: close is honoured");
+}
+
+/// The backend's header fields reach the consumer as sent, except those the gateway sets:
+/// its CORS answer replaces the backend's.
+#[tokio::test]
+async fn backend_fields_pass_and_gateway_cors_replaces_the_backends() {
+    let backend = RawBackend::start().await;
+    let gw = gateway_for(&backend).await;
+    let r = gw
+        .client
+        .get(gw.url("/raw/1.0.0/cors"))
+        .header("Origin", "https://app.example")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let allowed: Vec<_> = r.headers().get_all("access-control-allow-origin").iter().collect();
+    assert_eq!(allowed, ["*"], "only the gateway's CORS answer");
+    assert_eq!(r.headers()["vary"], "Accept-Encoding");
+    assert_eq!(r.headers()["x-mixed-case"], "Kept");
+    assert_eq!(r.text().await.expect("body"), "ok");
 }
 
 #[tokio::test]

@@ -142,11 +142,50 @@ pub(crate) enum BodyFraming {
 #[derive(Debug)]
 pub(crate) struct ResponseHead {
     pub status: StatusCode,
-    pub version: Version,
-    pub headers: HeaderMap,
+    pub headers: RawHeaders,
     pub framing: BodyFraming,
     /// Whether the connection may carry another request after this response.
     pub keep_alive: bool,
+}
+
+/// A backend response's header fields as they arrived: the head's bytes and where each field
+/// lies in them, hop-by-hop fields already left out. The consumer's HTTP/1.1 server writes them
+/// out as they are; building a `HeaderMap` (a name parse, a hash, a value check and an insert per
+/// field) cost more than everything else in reading a response.
+#[derive(Debug, Clone, Default)]
+pub struct RawHeaders {
+    head: Bytes,
+    fields: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl RawHeaders {
+    /// (name, value) of each field, names as the backend spelt them (httparse has checked
+    /// both: token characters in names, no control characters in values).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.fields
+            .iter()
+            .map(|(name, value)| (&self.head[name.clone()], &self.head[value.clone()]))
+    }
+
+    /// The first value of `name` (lower-case).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+
+    /// The fields as a header map (for HTTP/2 consumers); values share the head's bytes.
+    pub(crate) fn to_header_map(&self) -> Result<HeaderMap, CodecError> {
+        let mut headers = HeaderMap::with_capacity(self.fields.len() + 3);
+        for (name, value) in &self.fields {
+            let name = HeaderName::from_bytes(&self.head[name.clone()])
+                .map_err(|_| CodecError::BadHeader(String::from_utf8_lossy(&self.head[name.clone()]).into_owned()))?;
+            let value = HeaderValue::from_maybe_shared(self.head.slice(value.clone()))
+                .map_err(|_| CodecError::BadHeader(name.as_str().to_owned()))?;
+            headers.append(name, value);
+        }
+        Ok(headers)
+    }
 }
 
 /// Parses a response head from the front of `buf`, consuming it (and any 1xx interim responses
@@ -213,32 +252,25 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
             ranges.push((name_start..name_start + field.name.len(), value_range));
         }
         let head = buf.split_to(head_len).freeze();
-        // Room for the CORS headers the gateway may add.
-        let mut headers = HeaderMap::with_capacity(ranges.len() + 3);
-        for (name, value) in ranges {
-            let name = HeaderName::from_bytes(&head[name.clone()])
-                .map_err(|_| CodecError::BadHeader(String::from_utf8_lossy(&head[name]).into_owned()))?;
-            let value = HeaderValue::from_maybe_shared(head.slice(value))
-                .map_err(|_| CodecError::BadHeader(name.as_str().to_owned()))?;
-            headers.append(name, value);
+        // Headers that `Connection` names are hop-by-hop too (RFC 9110 §7.6.1); with a transfer
+        // coding, a length would mislead the consumer (the coding frames the body).
+        if !connection_values.is_empty() || facts.transfer_encoding {
+            let named: Vec<&[u8]> = connection_values
+                .iter()
+                .flat_map(|range| head[range.clone()].split(|&b| b == b','))
+                .map(<[u8]>::trim_ascii)
+                .collect();
+            ranges.retain(|(name, _)| {
+                let name = &head[name.clone()];
+                !(named.iter().any(|n| n.eq_ignore_ascii_case(name))
+                    || (facts.transfer_encoding && name.eq_ignore_ascii_case(b"content-length")))
+            });
         }
-        // Headers that `Connection` names are hop-by-hop too (RFC 9110 §7.6.1).
-        for range in connection_values {
-            for token in head[range].split(|&b| b == b',') {
-                if let Ok(name) = HeaderName::from_bytes(token.trim_ascii()) {
-                    headers.remove(name);
-                }
-            }
-        }
-        if facts.transfer_encoding {
-            // The coding frames the body; a length beside it would mislead the consumer.
-            headers.remove(header::CONTENT_LENGTH);
-        }
+        let headers = RawHeaders { head, fields: ranges };
         let (framing, reusable_framing) = facts.framing(method, status);
         let keep_alive = reusable_framing && !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
         return Ok(Some(ResponseHead {
             status,
-            version,
             headers,
             framing,
             keep_alive,
@@ -495,7 +527,8 @@ mod tests {
         assert_eq!(h.status, 200);
         assert_eq!(h.framing, BodyFraming::Length(12));
         assert!(h.keep_alive);
-        assert_eq!(h.headers["x-a"], "b");
+        assert_eq!(h.headers.get("x-a"), Some(&b"b"[..]));
+        assert_eq!(h.headers.to_header_map().expect("map")["x-a"], "b");
 
         let h = head(
             "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\nKeep-Alive: timeout=5\r\nX-Private: 1\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: x\r\nContent-Length: 0\r\nX-Kept: 1\r\n\r\n",
@@ -503,7 +536,11 @@ mod tests {
         )
         .expect("parse")
         .expect("complete");
-        let mut names: Vec<&str> = h.headers.keys().map(|n| n.as_str()).collect();
+        let mut names: Vec<String> = h
+            .headers
+            .iter()
+            .map(|(n, _)| String::from_utf8_lossy(n).to_ascii_lowercase())
+            .collect();
         names.sort_unstable();
         assert_eq!(
             names,

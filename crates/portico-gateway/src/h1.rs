@@ -160,15 +160,19 @@ async fn serve_http1(
     limits: &ListenerLimits,
     state: &Arc<ConnectionState>,
     mut connection: Box<ClientConnection>,
-    mut drain: Drain,
+    drain: Drain,
 ) -> io::Result<()> {
     // Where a request body hands the connection back when it is dropped.
     let slot: Arc<Mutex<Option<Box<ClientConnection>>>> = Arc::new(Mutex::new(None));
     // One timer per connection: it is re-armed only when it fires early, not per request.
     let head_timer = tokio::time::sleep(limits.header_read_timeout);
     tokio::pin!(head_timer);
+    // One wait for the drain per connection too (registered once, not per request).
+    let mut drain_signal = drain.clone();
+    let drained = drain_signal.draining();
+    tokio::pin!(drained);
     loop {
-        let head = read_head(&mut connection, limits, head_timer.as_mut(), &mut drain).await;
+        let head = read_head(&mut connection, limits, head_timer.as_mut(), drained.as_mut()).await;
         let head = match head {
             Ok(Some(head)) => head,
             Ok(None) => return close(&mut connection, false).await,
@@ -252,11 +256,9 @@ async fn read_head(
     connection: &mut ClientConnection,
     limits: &ListenerLimits,
     mut timer: Pin<&mut tokio::time::Sleep>,
-    drain: &mut Drain,
+    mut drained: Pin<&mut impl Future<Output = ()>>,
 ) -> Result<Option<RequestHead>, HeadError> {
     let started = Instant::now();
-    let drained = drain.draining();
-    tokio::pin!(drained);
     loop {
         if !connection.read_buf.is_empty()
             && let Some(head) = parse_head(&mut connection.read_buf, limits.max_header_bytes)?

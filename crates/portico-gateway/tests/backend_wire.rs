@@ -195,6 +195,9 @@ async fn answer<S: AsyncWrite + Unpin>(stream: &mut S, request: &Received) -> bo
         }
         _ => vec![b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec()],
     };
+    if path == "/big-length" || path == "/big-chunked" {
+        return write_big(stream, path == "/big-chunked").await;
+    }
     let body_less = request.method == "HEAD";
     for piece in pieces {
         let piece = if body_less && path == "/length" {
@@ -211,6 +214,44 @@ async fn answer<S: AsyncWrite + Unpin>(stream: &mut S, request: &Received) -> bo
         }
     }
     !matches!(path, "/until-close" | "/close" | "/short" | "/huge-head" | "/garbage")
+}
+
+/// Size of the large bodies the raw backend streams, and their bytes (a pattern that shows
+/// reordering or loss).
+const BIG: usize = 24 * 1024 * 1024;
+fn big_byte(i: usize) -> u8 {
+    (i % 251) as u8
+}
+
+/// A large response body in 64 KiB writes, with its length or chunked.
+async fn write_big<S: AsyncWrite + Unpin>(stream: &mut S, chunked: bool) -> bool {
+    let head: &[u8] = if chunked {
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    } else {
+        b"HTTP/1.1 200 OK\r\nContent-Length: 25165824\r\n\r\n"
+    };
+    if stream.write_all(head).await.is_err() {
+        return false;
+    }
+    let piece_len = 64 * 1024;
+    for start in (0..BIG).step_by(piece_len) {
+        let piece: Vec<u8> = (start..start + piece_len).map(big_byte).collect();
+        let mut wire = Vec::with_capacity(piece_len + 16);
+        if chunked {
+            wire.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        }
+        wire.extend_from_slice(&piece);
+        if chunked {
+            wire.extend_from_slice(b"\r\n");
+        }
+        if stream.write_all(&wire).await.is_err() {
+            return false;
+        }
+    }
+    if chunked && stream.write_all(b"0\r\n\r\n").await.is_err() {
+        return false;
+    }
+    true
 }
 
 async fn gateway_for(backend: &RawBackend) -> TestGateway {
@@ -316,6 +357,25 @@ async fn backend_fields_pass_and_gateway_cors_replaces_the_backends() {
     assert_eq!(r.headers()["vary"], "Accept-Encoding");
     assert_eq!(r.headers()["x-mixed-case"], "Kept");
     assert_eq!(r.text().await.expect("body"), "ok");
+}
+
+/// Large responses stream through whole and in order, with a length (passed on) or chunked
+/// (re-chunked to the consumer), and the connection is reused afterwards.
+#[tokio::test]
+async fn large_responses_stream_through_whole() {
+    let backend = RawBackend::start().await;
+    let gw = gateway_for(&backend).await;
+    for path in ["/raw/1.0.0/big-length", "/raw/1.0.0/big-chunked"] {
+        let r = gw.client.get(gw.url(path)).send().await.expect("send");
+        assert_eq!(r.status(), 200, "{path}");
+        let body = r.bytes().await.expect("body");
+        assert_eq!(body.len(), BIG, "{path}");
+        let first_bad = body.iter().enumerate().position(|(i, b)| *b != big_byte(i));
+        assert_eq!(first_bad, None, "{path}: bytes in order");
+    }
+    let (status, _, body) = get_text(&gw, "/raw/1.0.0/length").await;
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    assert_eq!(backend.connections(), 1, "the connection carried all three");
 }
 
 #[tokio::test]

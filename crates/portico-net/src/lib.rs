@@ -225,6 +225,7 @@ impl HyperBuilders {
         http1
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
+            .max_header_size(limits.max_header_bytes)
             .max_buf_size(limits.max_header_bytes.max(8192))
             .keep_alive(true);
         let mut http2 = http2::Builder::new(TokioExecutor::new());

@@ -184,6 +184,61 @@ pub struct Identity {
     pub external_issuers: FastMap<String, Arc<ExternalIssuer>>,
 }
 
+/// A subscription's key, (application id, API id), looked up from borrowed strings: the map's
+/// `(String, String)` keys borrow as this trait object, which hashes the same way, so a lookup
+/// needs no owned copies of the two ids.
+trait SubscriptionKey {
+    fn application(&self) -> &str;
+    fn api(&self) -> &str;
+}
+
+impl SubscriptionKey for (String, String) {
+    fn application(&self) -> &str {
+        &self.0
+    }
+    fn api(&self) -> &str {
+        &self.1
+    }
+}
+
+impl SubscriptionKey for (&str, &str) {
+    fn application(&self) -> &str {
+        self.0
+    }
+    fn api(&self) -> &str {
+        self.1
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn SubscriptionKey + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn SubscriptionKey + 'a) {
+        self
+    }
+}
+
+/// Hashes as `(String, String)` does: each string in turn.
+impl std::hash::Hash for dyn SubscriptionKey + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.application().hash(state);
+        self.api().hash(state);
+    }
+}
+
+impl PartialEq for dyn SubscriptionKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.application() == other.application() && self.api() == other.api()
+    }
+}
+
+impl Eq for dyn SubscriptionKey + '_ {}
+
+impl Identity {
+    /// The subscription of application `application` to API `api`, if any.
+    pub fn subscription(&self, application: &str, api: &str) -> Option<&SubscriptionInfo> {
+        self.subscriptions.get(&(application, api) as &dyn SubscriptionKey)
+    }
+}
+
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Identity")
@@ -251,5 +306,36 @@ impl Identity {
     /// The set of (app, api) pairs, for tests and diagnostics.
     pub fn subscription_pairs(&self) -> HashSet<(String, String)> {
         self.subscriptions.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_are_found_by_borrowed_ids() {
+        let mut identity = Identity::default();
+        for (app, api) in [("app-1", "api-1"), ("app-1", "api-2"), ("app-2", "api-1")] {
+            identity.subscriptions.insert(
+                (app.to_owned(), api.to_owned()),
+                SubscriptionInfo {
+                    id: format!("{app}/{api}"),
+                    tier: "Gold".into(),
+                    status: SubscriptionStatus::Unblocked,
+                },
+            );
+        }
+        assert_eq!(
+            identity.subscription("app-1", "api-2").map(|s| s.id.as_str()),
+            Some("app-1/api-2")
+        );
+        assert_eq!(
+            identity.subscription("app-2", "api-1").map(|s| s.id.as_str()),
+            Some("app-2/api-1")
+        );
+        assert!(identity.subscription("app-2", "api-2").is_none());
+        // The pair's boundary matters: ("app-1a", "pi-1") is not ("app-1", "api-1").
+        assert!(identity.subscription("app-1a", "pi-1").is_none());
     }
 }

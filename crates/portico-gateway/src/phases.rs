@@ -38,10 +38,11 @@ pub struct RequestContext {
     pub api: Option<Arc<ApiDef>>,
     /// Index of the matched resource in the API's `resources`.
     pub resource_index: Option<usize>,
-    /// Set by `authenticate` once tokens are validated.
-    pub application_id: Option<String>,
+    /// Set by `authenticate` once tokens are validated (shared with the identity snapshot and
+    /// the token cache, not copied).
+    pub application: Option<Arc<crate::identity::AppInfo>>,
+    pub credential: Option<Arc<crate::TokenClaims>>,
     pub subscription_tier: Option<String>,
-    pub user: Option<String>,
     /// `PRODUCTION` or `SANDBOX`.
     pub key_type: Option<&'static str>,
     /// The endpoint URL the request was last sent to.
@@ -54,6 +55,13 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    pub fn application_id(&self) -> Option<&str> {
+        self.application.as_deref().map(|a| a.id.as_str())
+    }
+    /// The end user (the credential's subject).
+    pub fn user(&self) -> Option<&str> {
+        self.credential.as_deref().and_then(|c| c.subject.as_deref())
+    }
     pub fn api_id(&self) -> Option<&str> {
         self.api.as_deref().map(|a| a.id.as_str())
     }
@@ -442,8 +450,8 @@ impl Gateway {
             }
         };
         ctx.key_type = Some(caller.client.key_type.as_str());
-        ctx.application_id = Some(caller.client.app.id.clone());
-        ctx.user = caller.claims.subject.clone();
+        ctx.application = Some(caller.client.app.clone());
+        ctx.credential = Some(caller.claims.clone());
         Ok(Some(caller))
     }
 
@@ -467,8 +475,7 @@ impl Gateway {
         // or deleted after the key was issued stops the key at once.
         let subscription = snapshot
             .identity
-            .subscriptions
-            .get(&(caller.client.app.id.clone(), route.api.def.id.clone()))
+            .subscription(&caller.client.app.id, &route.api.def.id)
             .filter(|s| s.status.allows(caller.client.key_type))
             .ok_or_else(GatewayError::not_subscribed)?;
         let scopes = &route.resource.scopes;

@@ -4,8 +4,8 @@
 //! `iss` names it; its keys alone verify the token).
 //!
 //! An ES256 check costs about 37 µs, three times nginx's whole request, so a token that passed
-//! once is remembered until it expires (bounded, sharded, keyed by the token's SHA-256 so a lookup
-//! can never confuse two tokens). What can change while a token lives — revocation, the user
+//! once is remembered until it expires (bounded by bytes, sharded, keyed by the whole token so a
+//! lookup can never confuse two tokens). What can change while a token lives — revocation, the user
 //! being deleted, the subscription — is still checked on every request against the snapshot.
 
 use std::collections::HashMap;
@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::GatewayError;
 use crate::identity::{AppInfo, ClientInfo, ExternalIssuer, Identity, KeyType};
@@ -22,8 +21,9 @@ use crate::issuers::{ACCEPTED_ALGORITHMS, MAX_KID_WAIT};
 /// Accepted clock skew for `exp` and `nbf`, in seconds.
 const LEEWAY_SECONDS: u64 = 30;
 const SHARDS: usize = 16;
-/// Tokens remembered per shard; a full shard forgets its expired entries, then half of the rest.
-const PER_SHARD: usize = 4096;
+/// Token bytes remembered per shard (16 MiB in all: some 20,000 JWTs of 800 bytes); a full shard
+/// forgets its expired entries, then half of the rest.
+const PER_SHARD_BYTES: usize = 1024 * 1024;
 
 /// Which kind of credential a token is; one kind is never accepted in place of the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,26 +124,51 @@ pub(crate) fn now_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// A token's cache key: its SHA-256, so entries are small (a JWT is hundreds of bytes) and two
-/// tokens can never share an entry.
-type TokenKey = [u8; 32];
+/// One shard of the cache: validated tokens by their full text (a hit compares the whole token,
+/// so no hash collision can ever stand one token in for another; hashing with foldhash costs a
+/// fraction of the SHA-256 used before), and how many token bytes it holds.
+#[derive(Default)]
+struct Shard {
+    tokens: HashMap<Box<str>, Arc<TokenClaims>, foldhash::fast::RandomState>,
+    bytes: usize,
+}
+
+impl Shard {
+    /// Makes room: expired entries go, then (if still full) every other entry, which is fine for
+    /// a cache whose misses only cost a signature check.
+    fn forget_some(&mut self, now: u64) {
+        self.tokens
+            .retain(|_, c| c.expires_at.saturating_add(LEEWAY_SECONDS) > now);
+        self.bytes = self.tokens.keys().map(|t| t.len()).sum();
+        if self.bytes * 2 > PER_SHARD_BYTES {
+            let mut index = 0usize;
+            self.tokens.retain(|_, _| {
+                index += 1;
+                index.is_multiple_of(2)
+            });
+            self.bytes = self.tokens.keys().map(|t| t.len()).sum();
+        }
+    }
+}
 
 /// The validated-token cache.
 pub struct TokenCache {
-    shards: Vec<Mutex<HashMap<TokenKey, Arc<TokenClaims>, foldhash::fast::RandomState>>>,
+    shards: Vec<Mutex<Shard>>,
 }
 
 impl Default for TokenCache {
     fn default() -> Self {
         TokenCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
     }
 }
 
 impl TokenCache {
-    fn shard(&self, key: &TokenKey) -> &Mutex<HashMap<TokenKey, Arc<TokenClaims>, foldhash::fast::RandomState>> {
-        &self.shards[usize::from(key[0]) % SHARDS]
+    fn shard(&self, token: &str) -> &Mutex<Shard> {
+        // The last bytes of a JWT are its signature: spread evenly.
+        let spread = token.as_bytes().last().map_or(0, |b| usize::from(*b));
+        &self.shards[spread % SHARDS]
     }
 
     /// Validates `token` as a credential of `kind` against `identity`: from the cache when it
@@ -155,8 +180,8 @@ impl TokenCache {
         identity: &Identity,
     ) -> Result<Arc<TokenClaims>, TokenError> {
         let now = now_seconds();
-        let key: TokenKey = Sha256::digest(token.as_bytes()).into();
-        let cached = self.shard(&key).lock().ok().and_then(|map| map.get(&key).cloned());
+        let shard = self.shard(token);
+        let cached = shard.lock().ok().and_then(|shard| shard.tokens.get(token).cloned());
         let claims = match cached {
             Some(claims) => {
                 if let Some(issuer) = &claims.external_issuer {
@@ -166,20 +191,14 @@ impl TokenCache {
             }
             None => {
                 let claims = Arc::new(verify(token, identity)?);
-                if let Ok(mut map) = self.shard(&key).lock() {
-                    if map.len() >= PER_SHARD {
-                        map.retain(|_, c| c.expires_at.saturating_add(LEEWAY_SECONDS) > now);
-                        if map.len() >= PER_SHARD {
-                            // Forget every other entry: O(n), and arbitrary is fine for a cache
-                            // whose misses only cost a signature check.
-                            let mut index = 0usize;
-                            map.retain(|_, _| {
-                                index += 1;
-                                index.is_multiple_of(2)
-                            });
-                        }
+                if let Ok(mut shard) = shard.lock() {
+                    if shard.bytes + token.len() > PER_SHARD_BYTES {
+                        shard.forget_some(now);
                     }
-                    map.insert(key, claims.clone());
+                    // Two requests may have verified the same token at once: count it once.
+                    if shard.tokens.insert(token.into(), claims.clone()).is_none() {
+                        shard.bytes += token.len();
+                    }
                 }
                 claims
             }
@@ -225,8 +244,9 @@ impl TokenCache {
     /// Forgets every token (after the verification keys change).
     pub fn clear(&self) {
         for shard in &self.shards {
-            if let Ok(mut map) = shard.lock() {
-                map.clear();
+            if let Ok(mut shard) = shard.lock() {
+                shard.tokens.clear();
+                shard.bytes = 0;
             }
         }
     }
@@ -459,5 +479,60 @@ pub(crate) fn client_of(identity: &Identity, claims: &TokenClaims) -> Result<Cli
             .and_then(|id| identity.external_issuers.get(issuer)?.clients.get(id))
             .cloned()
             .ok_or_else(GatewayError::not_subscribed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(expires_at: u64) -> Arc<TokenClaims> {
+        Arc::new(TokenClaims {
+            kind: CredentialKind::AccessToken,
+            application: None,
+            jti: None,
+            subject: None,
+            client_id: None,
+            scopes: Vec::new(),
+            key_type: KeyType::Production,
+            issued_at: 0,
+            expires_at,
+            external_issuer: None,
+            key_id: None,
+        })
+    }
+
+    /// A full shard forgets expired tokens first, then half of the rest, and keeps its byte
+    /// count right.
+    #[test]
+    fn shards_stay_within_their_byte_budget() {
+        let now = 1_000_000;
+        let mut shard = Shard::default();
+        let token_len = 1000;
+        let count = PER_SHARD_BYTES / token_len;
+        for i in 0..count {
+            let token = format!("{i:0>width$}", width = token_len);
+            let expires = if i % 4 == 0 { now - 3600 } else { now + 3600 };
+            shard.tokens.insert(token.into(), claims(expires));
+            shard.bytes += token_len;
+        }
+        shard.forget_some(now);
+        let live = count - count.div_ceil(4);
+        assert_eq!(
+            shard.tokens.len(),
+            live / 2,
+            "the expired quarter, then half of the rest"
+        );
+        assert!(shard.tokens.values().all(|c| c.expires_at > now));
+        assert_eq!(shard.bytes, shard.tokens.len() * token_len);
+
+        // Only expired entries to forget: the live ones stay.
+        let mut small = Shard::default();
+        small.tokens.insert("a".into(), claims(now - 3600));
+        small.tokens.insert("bb".into(), claims(now + 3600));
+        small.bytes = 3;
+        small.forget_some(now);
+        assert_eq!(small.tokens.len(), 1);
+        assert_eq!(small.bytes, 2);
     }
 }

@@ -713,7 +713,7 @@ async fn flush_all(connection: &mut ClientConnection) -> io::Result<()> {
         connection.io.write_all(&connection.write_buf).await?;
         connection.write_buf.clear();
     }
-    if matches!(connection.io, Io::Tls(_)) {
+    if connection.io.is_tls() {
         connection.io.flush().await?;
     }
     Ok(())

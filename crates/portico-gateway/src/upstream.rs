@@ -26,7 +26,7 @@ use http::Method;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use codec::{BodyFraming, ChunkedDecoder, CodecError, Decoded, RequestFraming};
@@ -92,42 +92,7 @@ struct PoolKey {
 }
 
 /// The byte stream to one backend.
-enum Stream {
-    Tcp(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
+type Stream = portico_net::MaybeTls<tokio_rustls::client::TlsStream<TcpStream>>;
 
 /// One HTTP/1.1 connection to a backend with its buffers.
 struct Connection {
@@ -177,16 +142,12 @@ impl Connection {
             cx,
             &mut self.read_buf
         ));
-        if let (Ok(n), Stream::Tcp(stream)) = (&read, &self.stream)
-            && *n > 0
-            && *n < offered
+        if let Ok(n) = read
+            && n > 0
+            && n < offered
         {
-            // A short read: the kernel had no more. Forget the readiness so the next read
-            // waits for the socket instead of first failing with EAGAIN (see
-            // `portico_net::Io::clear_read_readiness`).
-            let _ = stream.try_io(tokio::io::Interest::READABLE, || {
-                Err::<(), _>(io::ErrorKind::WouldBlock.into())
-            });
+            // A short read: the kernel had no more. Skip the EAGAIN read before the next wait.
+            self.stream.clear_read_readiness();
         }
         Poll::Ready(read)
     }
@@ -252,7 +213,7 @@ impl Connection {
         if !self.write_buf.is_empty() {
             self.stream.write_all(&self.write_buf).await?;
         }
-        if matches!(self.stream, Stream::Tls(_)) {
+        if self.stream.is_tls() {
             self.stream.flush().await?;
         }
         Ok(())

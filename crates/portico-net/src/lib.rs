@@ -281,23 +281,32 @@ pub struct Accepted {
     pub drain: Drain,
 }
 
-/// The byte stream of an accepted connection.
-pub enum Io {
+/// A TCP connection, plain or under TLS (`T`: rustls' server or client stream). The gateway's
+/// consumer connections and its backend connections both read and write through this.
+pub enum MaybeTls<T> {
     Tcp(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Tls(Box<T>),
 }
+
+/// The byte stream of an accepted connection.
+pub type Io = MaybeTls<tokio_rustls::server::TlsStream<TcpStream>>;
 
 impl Io {
     /// Whether ALPN chose HTTP/2.
     pub fn is_http2(&self) -> bool {
         match self {
-            Io::Tcp(_) => false,
-            Io::Tls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+            MaybeTls::Tcp(_) => false,
+            MaybeTls::Tls(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
         }
     }
 }
 
-impl Io {
+impl<T> MaybeTls<T> {
+    /// Whether the stream is TLS (whose writes need a flush to leave rustls' buffer).
+    pub fn is_tls(&self) -> bool {
+        matches!(self, MaybeTls::Tls(_))
+    }
+
     /// Forgets that the socket is readable, after a read that returned less than it asked for
     /// (the kernel had no more): the next read then waits for the socket to become readable
     /// instead of first making a system call that fails with EAGAIN, which is how tokio learns
@@ -305,7 +314,7 @@ impl Io {
     /// readiness it has not seen renewed since). TLS streams keep theirs: rustls may hold
     /// bytes already read.
     pub fn clear_read_readiness(&self) {
-        if let Io::Tcp(stream) = self {
+        if let MaybeTls::Tcp(stream) = self {
             let _ = stream.try_io(tokio::io::Interest::READABLE, || {
                 Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
             });
@@ -313,20 +322,20 @@ impl Io {
     }
 }
 
-impl AsyncRead for Io {
+impl<T: AsyncRead + Unpin> AsyncRead for MaybeTls<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            MaybeTls::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
-impl AsyncWrite for Io {
+impl<T: AsyncWrite + Unpin> AsyncWrite for MaybeTls<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            MaybeTls::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -336,29 +345,29 @@ impl AsyncWrite for Io {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            MaybeTls::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Io::Tcp(s) => s.is_write_vectored(),
-            Io::Tls(s) => s.is_write_vectored(),
+            MaybeTls::Tcp(s) => s.is_write_vectored(),
+            MaybeTls::Tls(s) => s.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            MaybeTls::Tcp(s) => Pin::new(s).poll_flush(cx),
+            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Io::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            MaybeTls::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -439,9 +448,9 @@ pub async fn serve_accepted<H, C, F>(
         tokio::spawn(async move {
             let _permit = permit;
             let io = match acceptor {
-                None => Io::Tcp(stream),
+                None => MaybeTls::Tcp(stream),
                 Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(tls)) => Io::Tls(Box::new(tls)),
+                    Ok(Ok(tls)) => MaybeTls::Tls(Box::new(tls)),
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
                         return;

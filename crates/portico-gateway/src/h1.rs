@@ -30,13 +30,11 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::phases::{ConnectionState, GatewayService};
 use crate::response::GatewayResponse;
-use crate::upstream::codec::{ChunkedDecoder, Decoded};
+use crate::upstream::codec::{ChunkedDecoder, Decoded, FramingFacts, parse_length, put_body_data, span};
 use crate::{BoxError, Gateway};
 
 /// The most header fields a request may carry (hyper's limit too).
 const MAX_REQUEST_HEADERS: usize = 100;
-/// Response bytes up to this size are gathered into one write.
-const COALESCE_BYTES: usize = 16 * 1024;
 /// Input read and thrown away, at most, before closing a connection whose request was not read
 /// to the end (so the client sees the answer rather than a reset).
 const LINGER_BYTES: usize = 1024 * 1024;
@@ -321,17 +319,10 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Reques
     } else {
         Version::HTTP_11
     };
-    let base = buf.as_ptr() as usize;
-    let target = request.path.unwrap_or_default();
-    let target_start = target.as_ptr() as usize - base;
-    let target_range = target_start..target_start + target.len();
-
+    let target_range = span(buf, request.path.unwrap_or_default().as_bytes());
     let mut ranges: Vec<(Range<usize>, Range<usize>)> = Vec::with_capacity(request.headers.len());
     let mut content_length: Option<u64> = None;
-    let mut transfer_encoding = false;
-    let mut chunked = false;
-    let mut close = false;
-    let mut keep_alive_token = false;
+    let mut facts = FramingFacts::default();
     let mut expect_continue = false;
     for field in request.headers.iter() {
         let name = field.name.as_bytes();
@@ -342,27 +333,13 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Reques
             }
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            transfer_encoding = true;
-            chunked = field
-                .value
-                .rsplit(|&b| b == b',')
-                .next()
-                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            facts.transfer_encoding(field.value);
         } else if name.eq_ignore_ascii_case(b"connection") {
-            for token in field.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
+            facts.connection(field.value);
         } else if name.eq_ignore_ascii_case(b"expect") {
             expect_continue = field.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
-        let name_start = field.name.as_ptr() as usize - base;
-        let value_start = field.value.as_ptr() as usize - base;
-        ranges.push((
-            name_start..name_start + field.name.len(),
-            value_start..value_start + field.value.len(),
-        ));
+        ranges.push((span(buf, name), span(buf, field.value)));
     }
     let head = buf.split_to(head_len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(target_range)).map_err(|_| HeadError::Bad("invalid request target"))?;
@@ -375,14 +352,14 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Reques
             HeaderValue::from_maybe_shared(head.slice(value)).map_err(|_| HeadError::Bad("invalid header value"))?;
         headers.append(name, value);
     }
-    let mut keep_alive = !close && (version == Version::HTTP_11 || keep_alive_token);
-    let body = if transfer_encoding {
+    let mut keep_alive = !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
+    let body = if facts.transfer_encoding {
         if content_length.is_some() {
             // Request smuggling: the phases answer 400 (both headers are kept for them to see),
             // the body is never read and the connection closes.
             keep_alive = false;
             BodyProgress::None
-        } else if chunked && version == Version::HTTP_11 {
+        } else if facts.chunked && version == Version::HTTP_11 {
             BodyProgress::Chunked(ChunkedDecoder::new())
         } else {
             return Err(HeadError::Bad("unsupported transfer coding"));
@@ -405,16 +382,6 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Reques
         keep_alive,
         expect_continue,
     }))
-}
-
-/// A decimal length of at most 19 digits.
-fn parse_length(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    digits
-        .iter()
-        .try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0')))
 }
 
 /// A request body read from the consumer's connection as the phases pull it. It owns the
@@ -543,11 +510,7 @@ async fn write_response(
         status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED || status.is_informational();
     let out = &mut connection.write_buf;
     out.clear();
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    write_status_line(out, status);
     // One pass over the headers writes them and notes what the framing needs; the framing
     // headers follow.
     let mut fields = FieldWriter {
@@ -644,21 +607,7 @@ async fn write_response(
             flush_all(connection).await?;
             return Err(io::Error::other("response body longer than its Content-Length"));
         }
-        let out = &mut connection.write_buf;
-        if chunked {
-            // Writing to a Vec cannot fail.
-            let _ = std::io::Write::write_fmt(out, format_args!("{:x}\r\n", data.len()));
-        }
-        if out.len() + data.len() <= COALESCE_BYTES {
-            out.extend_from_slice(&data);
-        } else {
-            connection.io.write_all(&connection.write_buf).await?;
-            connection.write_buf.clear();
-            connection.io.write_all(&data).await?;
-        }
-        if chunked {
-            connection.write_buf.extend_from_slice(b"\r\n");
-        }
+        put_body_data(&mut connection.io, &mut connection.write_buf, &data, chunked).await?;
         if !body.is_end_stream() {
             flush_all(connection).await?;
         }
@@ -700,6 +649,14 @@ impl FieldWriter<'_> {
     }
 }
 
+fn write_status_line(out: &mut Vec<u8>, status: StatusCode) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 fn write_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
@@ -723,11 +680,8 @@ async fn flush_all(connection: &mut ClientConnection) -> io::Result<()> {
 async fn refuse(connection: &mut ClientConnection, status: StatusCode) -> io::Result<()> {
     let out = &mut connection.write_buf;
     out.clear();
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
-    out.extend_from_slice(b"\r\ncontent-length: 0\r\nconnection: close\r\n");
+    write_status_line(out, status);
+    out.extend_from_slice(b"content-length: 0\r\nconnection: close\r\n");
     DATE.with_borrow_mut(|date| write_header(out, b"date", date.now().as_bytes()));
     out.extend_from_slice(b"\r\n");
     flush_all(connection).await?;

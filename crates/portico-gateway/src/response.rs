@@ -2,8 +2,7 @@
 //! health) or a backend's, whose header fields stay as the backend sent them until they are
 //! written (see [`RawHeaders`]).
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http::{HeaderMap, Response, StatusCode, header};
 
 use crate::GatewayBody;
 pub use crate::upstream::codec::RawHeaders;
@@ -56,10 +55,7 @@ impl GatewayResponse {
         match self {
             GatewayResponse::Local(r) => r,
             GatewayResponse::Backend(r) => {
-                let mut headers = r.headers.to_header_map().unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "backend response header left out");
-                    lenient_header_map(&r.headers)
-                });
+                let mut headers = r.headers.to_header_map();
                 for name in r.extra.keys() {
                     if name != header::VARY {
                         headers.remove(name);
@@ -77,18 +73,4 @@ impl GatewayResponse {
             }
         }
     }
-}
-
-/// The fields of `raw` that are valid `http` headers.
-fn lenient_header_map(raw: &RawHeaders) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for (name, value) in raw.iter() {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name),
-            HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value)),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    headers
 }

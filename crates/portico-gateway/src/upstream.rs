@@ -74,8 +74,6 @@ pub(crate) struct UpstreamRequest<'a> {
     pub body: RequestBody,
 }
 
-/// Bodies up to this size are written with the request head in one write.
-const COALESCE_BODY_BYTES: usize = 16 * 1024;
 /// Read buffer of a backend connection: its first allocation and the least free space before a
 /// read.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
@@ -184,23 +182,7 @@ impl Connection {
                     "the body is longer than its Content-Length".into(),
                 ));
             }
-            if chunked {
-                codec::encode_chunk_size(&mut self.write_buf, data.len());
-            }
-            if data.len() <= COALESCE_BODY_BYTES {
-                self.write_buf.extend_from_slice(&data);
-            } else {
-                self.stream.write_all(&self.write_buf).await?;
-                self.write_buf.clear();
-                self.stream.write_all(&data).await?;
-            }
-            if chunked {
-                self.write_buf.extend_from_slice(b"\r\n");
-            }
-            if self.write_buf.len() > COALESCE_BODY_BYTES {
-                self.stream.write_all(&self.write_buf).await?;
-                self.write_buf.clear();
-            }
+            codec::put_body_data(&mut self.stream, &mut self.write_buf, &data, chunked).await?;
         }
         if expected.is_some_and(|n| sent != n) {
             return Err(UpstreamError::RequestBody(

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// The largest response head accepted from a backend (the same bound as client request heads).
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -129,6 +130,41 @@ pub(crate) fn encode_chunk_size(out: &mut Vec<u8>, size: usize) {
     let _ = write!(out, "{size:x}\r\n");
 }
 
+/// Body bytes up to this much are gathered with the head (or earlier data) into one write.
+pub(crate) const COALESCE_BYTES: usize = 16 * 1024;
+
+/// Adds one piece of a message body to `buf` (as one chunk when `chunked`); when it would grow
+/// `buf` past [`COALESCE_BYTES`], `buf` and the piece are written to `io` instead of copied.
+/// Shared by the backend client (request bodies) and the consumer server (response bodies).
+pub(crate) async fn put_body_data<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    buf: &mut Vec<u8>,
+    data: &[u8],
+    chunked: bool,
+) -> std::io::Result<()> {
+    if chunked {
+        encode_chunk_size(buf, data.len());
+    }
+    if buf.len() + data.len() <= COALESCE_BYTES {
+        buf.extend_from_slice(data);
+    } else {
+        io.write_all(buf).await?;
+        buf.clear();
+        io.write_all(data).await?;
+    }
+    if chunked {
+        buf.extend_from_slice(b"\r\n");
+    }
+    Ok(())
+}
+
+/// Where `part`, a slice of `base`, lies in it (for header fields parsed out of a buffer that
+/// is then frozen and sliced).
+pub(crate) fn span(base: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - base.as_ptr() as usize;
+    start..start + part.len()
+}
+
 /// How a response body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyFraming {
@@ -174,17 +210,25 @@ impl RawHeaders {
             .map(|(_, v)| v)
     }
 
-    /// The fields as a header map (for HTTP/2 consumers); values share the head's bytes.
-    pub(crate) fn to_header_map(&self) -> Result<HeaderMap, CodecError> {
+    /// The fields as a header map (for HTTP/2 consumers); values share the head's bytes. A field
+    /// that is not a valid `http` header is left out, with a warning.
+    pub(crate) fn to_header_map(&self) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(self.fields.len() + 3);
         for (name, value) in &self.fields {
-            let name = HeaderName::from_bytes(&self.head[name.clone()])
-                .map_err(|_| CodecError::BadHeader(String::from_utf8_lossy(&self.head[name.clone()]).into_owned()))?;
-            let value = HeaderValue::from_maybe_shared(self.head.slice(value.clone()))
-                .map_err(|_| CodecError::BadHeader(name.as_str().to_owned()))?;
-            headers.append(name, value);
+            match (
+                HeaderName::from_bytes(&self.head[name.clone()]),
+                HeaderValue::from_maybe_shared(self.head.slice(value.clone())),
+            ) {
+                (Ok(name), Ok(value)) => {
+                    headers.append(name, value);
+                }
+                _ => tracing::warn!(
+                    field = %String::from_utf8_lossy(&self.head[name.clone()]),
+                    "backend response header left out"
+                ),
+            }
         }
-        Ok(headers)
+        headers
     }
 }
 
@@ -222,15 +266,13 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
         } else {
             Version::HTTP_11
         };
-        // Header values become slices of the head's bytes (no copy); names of standard headers
-        // are static. Hop-by-hop fields are read for framing here and never enter the map.
-        let base = buf.as_ptr() as usize;
+        // Fields are kept as ranges of the head's bytes (see `RawHeaders`); hop-by-hop fields
+        // are read for framing here and left out.
         let mut facts = FramingFacts::default();
         let mut ranges: Vec<(Range<usize>, Range<usize>)> = Vec::with_capacity(response.headers.len());
         let mut connection_values: Vec<Range<usize>> = Vec::new();
         for field in response.headers.iter() {
-            let value_start = field.value.as_ptr() as usize - base;
-            let value_range = value_start..value_start + field.value.len();
+            let value_range = span(buf, field.value);
             match hop_by_hop(field.name.as_bytes()) {
                 Some(HopByHop::Connection) => {
                     if facts.connection(field.value) {
@@ -248,8 +290,7 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
             if field.name.eq_ignore_ascii_case("content-length") {
                 facts.content_length(field.value)?;
             }
-            let name_start = field.name.as_ptr() as usize - base;
-            ranges.push((name_start..name_start + field.name.len(), value_range));
+            ranges.push((span(buf, field.name.as_bytes()), value_range));
         }
         let head = buf.split_to(head_len).freeze();
         // Headers that `Connection` names are hop-by-hop too (RFC 9110 §7.6.1); with a transfer
@@ -301,20 +342,21 @@ fn hop_by_hop(name: &[u8]) -> Option<HopByHop> {
     }
 }
 
-/// What the framing and reuse of a response depend on, gathered from its raw fields.
+/// What the framing and reuse of a message depend on, gathered from its raw fields (the
+/// consumer server reads requests' `Connection` and `Transfer-Encoding` with it too).
 #[derive(Default)]
-struct FramingFacts {
-    transfer_encoding: bool,
+pub(crate) struct FramingFacts {
+    pub transfer_encoding: bool,
     /// The last coding of the last `Transfer-Encoding` field is `chunked`.
-    chunked: bool,
+    pub chunked: bool,
     content_length: Option<u64>,
-    close: bool,
-    keep_alive: bool,
+    pub close: bool,
+    pub keep_alive: bool,
 }
 
 impl FramingFacts {
     /// Reads a `Connection` value; true when it names other headers (to remove).
-    fn connection(&mut self, value: &[u8]) -> bool {
+    pub fn connection(&mut self, value: &[u8]) -> bool {
         let mut names_others = false;
         for token in value.split(|&b| b == b',') {
             let token = token.trim_ascii();
@@ -329,7 +371,7 @@ impl FramingFacts {
         names_others
     }
 
-    fn transfer_encoding(&mut self, value: &[u8]) {
+    pub fn transfer_encoding(&mut self, value: &[u8]) {
         self.transfer_encoding = true;
         self.chunked = value
             .rsplit(|&b| b == b',')
@@ -373,7 +415,7 @@ impl FramingFacts {
 }
 
 /// A decimal length of at most 19 digits (no sign, no spaces).
-fn parse_length(digits: &[u8]) -> Option<u64> {
+pub(crate) fn parse_length(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
@@ -528,7 +570,7 @@ mod tests {
         assert_eq!(h.framing, BodyFraming::Length(12));
         assert!(h.keep_alive);
         assert_eq!(h.headers.get("x-a"), Some(&b"b"[..]));
-        assert_eq!(h.headers.to_header_map().expect("map")["x-a"], "b");
+        assert_eq!(h.headers.to_header_map()["x-a"], "b");
 
         let h = head(
             "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\nKeep-Alive: timeout=5\r\nX-Private: 1\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: x\r\nContent-Length: 0\r\nX-Kept: 1\r\n\r\n",

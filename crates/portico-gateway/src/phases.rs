@@ -146,18 +146,18 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// the consumer's header map is left as it is and the backend request is written from it,
 /// skipping what must not be forwarded and adding the proxy's own headers (modifying the map
 /// cost more than the rest of the forwarding).
-struct Forwarding {
+struct Forwarding<'a> {
     pass_authorization: bool,
     strip_api_key: bool,
     /// Headers the consumer's `Connection` header names (hop-by-hop by declaration).
     connection_named: Vec<HeaderName>,
-    backend_jwt_header: Option<HeaderName>,
+    backend_jwt_header: Option<&'a HeaderName>,
     x_forwarded_for: Option<HeaderValue>,
     x_forwarded_proto: HeaderValue,
     x_forwarded_host: Option<HeaderValue>,
 }
 
-impl Forwarding {
+impl Forwarding<'_> {
     fn forwards(&self, name: &HeaderName) -> bool {
         !(is_hop_by_hop(name)
             || *name == header::HOST
@@ -166,7 +166,7 @@ impl Forwarding {
             || *name == X_FORWARDED_PROTO
             || *name == X_FORWARDED_HOST
             || (self.strip_api_key && *name == API_KEY_HEADER)
-            || self.backend_jwt_header.as_ref() == Some(name)
+            || self.backend_jwt_header == Some(name)
             || self.connection_named.contains(name))
     }
 
@@ -225,12 +225,6 @@ impl ConnectionState {
 }
 
 impl Gateway {
-    /// The hyper service for one accepted connection, for `portico_net::serve_connections`
-    /// (the gateway's listeners use [`crate::ConsumerServer`], which serves HTTP/1.1 itself).
-    pub fn connection_service(self: &Arc<Self>, info: portico_net::ConnectionInfo) -> GatewayService {
-        GatewayService::new(Arc::new(ConnectionState::new(self.clone(), info)))
-    }
-
     /// Serves one request end to end. The body is hyper's (HTTP/2) or the gateway's own
     /// HTTP/1.1 server's.
     pub async fn handle<B>(&self, request: Request<B>, connection: &ConnectionState) -> GatewayResponse
@@ -565,13 +559,13 @@ impl Gateway {
         &self,
         route: &RouteMatch<'_>,
         parts: &http::request::Parts,
-        forwarding: &Forwarding,
+        forwarding: &Forwarding<'_>,
         body: RequestBody,
         targets: &[&Target],
         assertion: Option<&HeaderValue>,
         ctx: &mut RequestContext,
     ) -> Result<BackendResponse, GatewayError> {
-        let assertion = assertion.zip(self.settings.backend_jwt.as_ref().map(|s| &s.header));
+        let assertion = assertion.zip(forwarding.backend_jwt_header);
         let mut body = Some(body);
         let mut last_error = GatewayError::backend_unreachable("no endpoint could be tried");
         for target in targets {
@@ -625,7 +619,7 @@ impl Gateway {
         headers: &HeaderMap,
         uri: &Uri,
         connection: &ConnectionState,
-    ) -> Forwarding {
+    ) -> Forwarding<'_> {
         // `Connection: keep-alive` / `close` name nothing else to leave out; other tokens are
         // header names (RFC 9110 §7.6.1), parsed only when there are such.
         let connection_named = headers
@@ -659,7 +653,7 @@ impl Gateway {
             pass_authorization: route.api.def.pass_authorization_header,
             strip_api_key: route.api.def.security.api_key,
             connection_named,
-            backend_jwt_header: self.settings.backend_jwt.as_ref().map(|s| s.header.clone()),
+            backend_jwt_header: self.settings.backend_jwt.as_ref().map(|s| &s.header),
             x_forwarded_for,
             x_forwarded_proto: HeaderValue::from_static(if connection.info.tls { "https" } else { "http" }),
             x_forwarded_host,

@@ -11,13 +11,16 @@ use portico_gateway::model::{EndpointDef, TargetDef};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn gateway_with_backend(gw: &TestGateway, backend: &Backend) {
+/// `gw` with API `/p` (the resources of `common::api`) in front of a new echoing backend.
+async fn with_backend(gw: TestGateway) -> (TestGateway, Backend) {
+    let backend = Backend::start("b").await;
     let errors = gw.gateway.install(vec![api(
         "p",
         "/p",
         EndpointDef::Single(TargetDef::new(backend.url("/"))),
     )]);
     assert!(errors.is_empty(), "{errors:?}");
+    (gw, backend)
 }
 
 /// Reads until the server closes the connection (at most 10 s).
@@ -63,9 +66,7 @@ fn content_length(head: &str) -> usize {
 
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order() {
-    let backend = Backend::start("b").await;
-    let gw = TestGateway::start().await;
-    gateway_with_backend(&gw, &backend).await;
+    let (gw, backend) = with_backend(TestGateway::start().await).await;
     let mut stream = TcpStream::connect(gw.addr).await.expect("connect");
     stream
         .write_all(
@@ -88,9 +89,7 @@ async fn pipelined_requests_are_answered_in_order() {
 
 #[tokio::test]
 async fn expect_100_continue_is_answered_before_the_body_is_read() {
-    let backend = Backend::start("b").await;
-    let gw = TestGateway::start().await;
-    gateway_with_backend(&gw, &backend).await;
+    let (gw, backend) = with_backend(TestGateway::start().await).await;
     let mut stream = TcpStream::connect(gw.addr).await.expect("connect");
     stream
         .write_all(b"POST /p/1.0.0/orders HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
@@ -121,9 +120,7 @@ async fn expect_100_continue_is_answered_before_the_body_is_read() {
 
 #[tokio::test]
 async fn http10_clients_get_answers_that_end_with_the_connection() {
-    let backend = Backend::start("b").await;
-    let gw = TestGateway::start().await;
-    gateway_with_backend(&gw, &backend).await;
+    let (gw, backend) = with_backend(TestGateway::start().await).await;
     let mut stream = TcpStream::connect(gw.addr).await.expect("connect");
     stream
         .write_all(b"GET /p/1.0.0/menu HTTP/1.0\r\n\r\n")
@@ -138,13 +135,11 @@ async fn http10_clients_get_answers_that_end_with_the_connection() {
 
 #[tokio::test]
 async fn slow_request_heads_and_idle_connections_are_closed_after_the_header_timeout() {
-    let backend = Backend::start("b").await;
     let limits = portico_net::ListenerLimits {
         header_read_timeout: Duration::from_millis(400),
         ..Default::default()
     };
-    let gw = TestGateway::start_with_limits(limits).await;
-    gateway_with_backend(&gw, &backend).await;
+    let (gw, backend) = with_backend(TestGateway::start_with_limits(limits).await).await;
 
     // Slowloris: a head that never completes.
     let started = Instant::now();
@@ -184,9 +179,7 @@ async fn slow_request_heads_and_idle_connections_are_closed_after_the_header_tim
 
 #[tokio::test]
 async fn unread_request_bodies_never_break_the_answer() {
-    let backend = Backend::start("b").await;
-    let gw = TestGateway::start().await;
-    gateway_with_backend(&gw, &backend).await;
+    let (gw, backend) = with_backend(TestGateway::start().await).await;
 
     // A small body sent whole with its request: skipped, the connection carries on.
     let mut stream = TcpStream::connect(gw.addr).await.expect("connect");
@@ -227,9 +220,7 @@ async fn unread_request_bodies_never_break_the_answer() {
 
 #[tokio::test]
 async fn draining_closes_idle_connections_and_finishes_requests_in_flight() {
-    let backend = Backend::start("b").await;
-    let mut gw = TestGateway::start().await;
-    gateway_with_backend(&gw, &backend).await;
+    let (mut gw, backend) = with_backend(TestGateway::start().await).await;
 
     let mut idle = TcpStream::connect(gw.addr).await.expect("connect");
     idle.write_all(b"GET /p/1.0.0/menu HTTP/1.1\r\nHost: gw\r\n\r\n")

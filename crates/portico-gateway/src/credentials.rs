@@ -4,11 +4,11 @@
 //! `iss` names it; its keys alone verify the token).
 //!
 //! An ES256 check costs about 37 µs, three times nginx's whole request, so a token that passed
-//! once is remembered until it expires (bounded by bytes, sharded, keyed by the whole token so a
-//! lookup can never confuse two tokens). What can change while a token lives — revocation, the user
+//! once is remembered until it expires (bounded by bytes, sharded, found by a hash of the token's
+//! last bytes and then compared whole, so a lookup can never confuse two tokens). What can change while a token lives — revocation, the user
 //! being deleted, the subscription — is still checked on every request against the snapshot.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -124,12 +124,23 @@ pub(crate) fn now_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// One shard of the cache: validated tokens by their full text (a hit compares the whole token,
-/// so no hash collision can ever stand one token in for another; hashing with foldhash costs a
-/// fraction of the SHA-256 used before), and how many token bytes it holds.
+/// How many of a token's last bytes its cache slot is found by: a JWT ends in its signature,
+/// unique to it, so hashing the rest (an 800-byte token cost 400 instructions per request to
+/// hash) adds nothing. Only tokens whose signature passed are cached, so nobody can fill a slot
+/// with look-alikes; the whole token is compared on every hit.
+const HASHED_TAIL_BYTES: usize = 32;
+
+/// A validated token and what it says.
+struct CachedToken {
+    token: Box<[u8]>,
+    claims: Arc<TokenClaims>,
+}
+
+/// One shard of the cache: validated tokens (a hit compares the whole token, so no hash
+/// collision can ever stand one token in for another), and how many token bytes it holds.
 #[derive(Default)]
 struct Shard {
-    tokens: HashMap<Box<str>, Arc<TokenClaims>, foldhash::fast::RandomState>,
+    tokens: hashbrown::HashTable<CachedToken>,
     bytes: usize,
 }
 
@@ -138,15 +149,37 @@ impl Shard {
     /// a cache whose misses only cost a signature check.
     fn forget_some(&mut self, now: u64) {
         self.tokens
-            .retain(|_, c| c.expires_at.saturating_add(LEEWAY_SECONDS) > now);
-        self.bytes = self.tokens.keys().map(|t| t.len()).sum();
+            .retain(|c| c.claims.expires_at.saturating_add(LEEWAY_SECONDS) > now);
+        self.bytes = self.token_bytes();
         if self.bytes * 2 > PER_SHARD_BYTES {
             let mut index = 0usize;
-            self.tokens.retain(|_, _| {
+            self.tokens.retain(|_| {
                 index += 1;
                 index.is_multiple_of(2)
             });
-            self.bytes = self.tokens.keys().map(|t| t.len()).sum();
+            self.bytes = self.token_bytes();
+        }
+    }
+
+    fn token_bytes(&self) -> usize {
+        self.tokens.iter().map(|c| c.token.len()).sum()
+    }
+
+    fn get(&self, hash: u64, token: &[u8]) -> Option<&Arc<TokenClaims>> {
+        self.tokens.find(hash, |c| *c.token == *token).map(|c| &c.claims)
+    }
+
+    /// Remembers a token (once, should two requests have verified it at the same time).
+    fn insert(&mut self, hash: u64, token: &[u8], claims: Arc<TokenClaims>, hasher: &impl Fn(&[u8]) -> u64) {
+        match self.tokens.entry(hash, |c| *c.token == *token, |c| hasher(&c.token)) {
+            hashbrown::hash_table::Entry::Occupied(mut entry) => entry.get_mut().claims = claims,
+            hashbrown::hash_table::Entry::Vacant(entry) => {
+                entry.insert(CachedToken {
+                    token: token.into(),
+                    claims,
+                });
+                self.bytes += token.len();
+            }
         }
     }
 }
@@ -154,34 +187,43 @@ impl Shard {
 /// The validated-token cache.
 pub struct TokenCache {
     shards: Vec<Mutex<Shard>>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Default for TokenCache {
     fn default() -> Self {
         TokenCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 }
 
 impl TokenCache {
-    fn shard(&self, token: &str) -> &Mutex<Shard> {
+    fn shard(&self, token: &[u8]) -> &Mutex<Shard> {
         // The last bytes of a JWT are its signature: spread evenly.
-        let spread = token.as_bytes().last().map_or(0, |b| usize::from(*b));
+        let spread = token.last().map_or(0, |b| usize::from(*b));
         &self.shards[spread % SHARDS]
+    }
+
+    fn hash(&self, token: &[u8]) -> u64 {
+        self.hasher
+            .hash_one(&token[token.len().saturating_sub(HASHED_TAIL_BYTES)..])
     }
 
     /// Validates `token` as a credential of `kind` against `identity`: from the cache when it
     /// passed before, otherwise by signature and claims. Revocation is checked every time.
+    /// The token is taken as bytes: a cached one is compared, not checked as text again.
     pub fn validate(
         &self,
-        token: &str,
+        token: &[u8],
         kind: CredentialKind,
         identity: &Identity,
     ) -> Result<Arc<TokenClaims>, TokenError> {
         let now = now_seconds();
         let shard = self.shard(token);
-        let cached = shard.lock().ok().and_then(|shard| shard.tokens.get(token).cloned());
+        let hash = self.hash(token);
+        let cached = shard.lock().ok().and_then(|shard| shard.get(hash, token).cloned());
         let claims = match cached {
             Some(claims) => {
                 if let Some(issuer) = &claims.external_issuer {
@@ -190,15 +232,13 @@ impl TokenCache {
                 claims
             }
             None => {
-                let claims = Arc::new(verify(token, identity)?);
+                let text = std::str::from_utf8(token).map_err(|_| TokenError::Malformed)?;
+                let claims = Arc::new(verify(text, identity)?);
                 if let Ok(mut shard) = shard.lock() {
                     if shard.bytes + token.len() > PER_SHARD_BYTES {
                         shard.forget_some(now);
                     }
-                    // Two requests may have verified the same token at once: count it once.
-                    if shard.tokens.insert(token.into(), claims.clone()).is_none() {
-                        shard.bytes += token.len();
-                    }
+                    shard.insert(hash, token, claims.clone(), &|t| self.hash(t));
                 }
                 claims
             }
@@ -225,7 +265,7 @@ impl TokenCache {
     /// [`TokenCache::validate`] for a bearer access token; when an external issuer's token names
     /// a `kid` that issuer's key set lacks, waits (at most [`MAX_KID_WAIT`]) for one refetch of
     /// its JWKS and tries once more.
-    pub async fn validate_bearer(&self, token: &str, identity: &Identity) -> Result<Arc<TokenClaims>, TokenError> {
+    pub async fn validate_bearer(&self, token: &[u8], identity: &Identity) -> Result<Arc<TokenClaims>, TokenError> {
         match self.validate(token, CredentialKind::AccessToken, identity) {
             Err(TokenError::UnknownKid { issuer, kid }) => {
                 let Some(external) = identity.external_issuers.get(&issuer) else {
@@ -507,14 +547,15 @@ mod tests {
     #[test]
     fn shards_stay_within_their_byte_budget() {
         let now = 1_000_000;
+        let cache = TokenCache::default();
+        let hash = |t: &[u8]| cache.hash(t);
         let mut shard = Shard::default();
         let token_len = 1000;
         let count = PER_SHARD_BYTES / token_len;
         for i in 0..count {
             let token = format!("{i:0>width$}", width = token_len);
             let expires = if i % 4 == 0 { now - 3600 } else { now + 3600 };
-            shard.tokens.insert(token.into(), claims(expires));
-            shard.bytes += token_len;
+            shard.insert(hash(token.as_bytes()), token.as_bytes(), claims(expires), &hash);
         }
         shard.forget_some(now);
         let live = count - count.div_ceil(4);
@@ -523,14 +564,14 @@ mod tests {
             live / 2,
             "the expired quarter, then half of the rest"
         );
-        assert!(shard.tokens.values().all(|c| c.expires_at > now));
+        assert!(shard.tokens.iter().all(|c| c.claims.expires_at > now));
         assert_eq!(shard.bytes, shard.tokens.len() * token_len);
 
         // Only expired entries to forget: the live ones stay.
         let mut small = Shard::default();
-        small.tokens.insert("a".into(), claims(now - 3600));
-        small.tokens.insert("bb".into(), claims(now + 3600));
-        small.bytes = 3;
+        small.insert(hash(b"a"), b"a", claims(now - 3600), &hash);
+        small.insert(hash(b"bb"), b"bb", claims(now + 3600), &hash);
+        assert_eq!(small.bytes, 3);
         small.forget_some(now);
         assert_eq!(small.tokens.len(), 1);
         assert_eq!(small.bytes, 2);

@@ -22,13 +22,14 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version};
+use http::{Method, StatusCode, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use portico_net::{Accepted, Drain, HyperBuilders, Io, ListenerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::phases::{ConnectionState, GatewayService};
+use crate::fields::RawHeaders;
+use crate::phases::{ConnectionState, GatewayService, RequestHead};
 use crate::response::GatewayResponse;
 use crate::upstream::codec::{ChunkedDecoder, Decoded, FramingFacts, parse_length, put_body_data, span};
 use crate::{BoxError, Gateway};
@@ -139,11 +140,12 @@ impl ClientConnection {
 }
 
 /// A parsed request head and what the connection needs to know about it.
-struct RequestHead {
-    parts: http::request::Parts,
+struct ParsedHead {
+    request: RequestHead,
     body: BodyProgress,
     keep_alive: bool,
     expect_continue: bool,
+    http10: bool,
 }
 
 #[derive(Debug)]
@@ -187,19 +189,16 @@ async fn serve_http1(
                 return refuse(&mut connection, StatusCode::BAD_REQUEST).await;
             }
         };
-        let RequestHead {
-            parts,
+        let ParsedHead {
+            request,
             body,
             mut keep_alive,
             expect_continue,
+            http10,
         } = head;
-        let head_request = parts.method == Method::HEAD;
-        let http10 = parts.version == Version::HTTP_10;
+        let head_request = request.method == Method::HEAD;
         let response = if matches!(body, BodyProgress::None) {
-            state
-                .gateway()
-                .handle(Request::from_parts(parts, ConsumerBody::empty()), state)
-                .await
+            state.gateway().handle(request, ConsumerBody::empty(), state).await
         } else {
             connection.body = body;
             connection.continue_pending = if expect_continue { CONTINUE.len() } else { 0 };
@@ -207,10 +206,7 @@ async fn serve_http1(
                 connection: Some(connection),
                 slot: Some(slot.clone()),
             };
-            let response = state
-                .gateway()
-                .handle(Request::from_parts(parts, request_body), state)
-                .await;
+            let response = state.gateway().handle(request, request_body, state).await;
             // The body has been dropped with the request by now and handed the connection back.
             match lock(&slot).take() {
                 Some(back) => connection = back,
@@ -255,7 +251,7 @@ async fn read_head(
     limits: &ListenerLimits,
     mut timer: Pin<&mut tokio::time::Sleep>,
     mut drained: Pin<&mut impl Future<Output = ()>>,
-) -> Result<Option<RequestHead>, HeadError> {
+) -> Result<Option<ParsedHead>, HeadError> {
     let started = Instant::now();
     loop {
         if !connection.read_buf.is_empty()
@@ -298,7 +294,7 @@ async fn read_head(
 }
 
 /// Parses a request head from the front of `buf` (consuming it); `Ok(None)` when incomplete.
-fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<RequestHead>, HeadError> {
+fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<ParsedHead>, HeadError> {
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_REQUEST_HEADERS];
     let mut request = httparse::Request::new(&mut []);
     let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut request, buf, &mut fields);
@@ -343,15 +339,8 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Reques
     }
     let head = buf.split_to(head_len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(target_range)).map_err(|_| HeadError::Bad("invalid request target"))?;
-    // Room for the X-Forwarded-* and backend JWT headers the phases add (growing the map
-    // rehashes it).
-    let mut headers = HeaderMap::with_capacity(ranges.len() + 6);
-    for (name, value) in ranges {
-        let name = HeaderName::from_bytes(&head[name]).map_err(|_| HeadError::Bad("invalid header name"))?;
-        let value =
-            HeaderValue::from_maybe_shared(head.slice(value)).map_err(|_| HeadError::Bad("invalid header value"))?;
-        headers.append(name, value);
-    }
+    // The fields stay as they arrived (see `RawHeaders`): httparse has checked names and values.
+    let headers = RawHeaders::new(head, ranges);
     let mut keep_alive = !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
     let body = if facts.transfer_encoding {
         if content_length.is_some() {
@@ -371,16 +360,12 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Reques
         }
     };
     let expect_continue = expect_continue && version == Version::HTTP_11 && !matches!(body, BodyProgress::None);
-    let mut parts = Request::new(()).into_parts().0;
-    parts.method = method;
-    parts.uri = uri;
-    parts.version = version;
-    parts.headers = headers;
-    Ok(Some(RequestHead {
-        parts,
+    Ok(Some(ParsedHead {
+        request: RequestHead { method, uri, headers },
         body,
         keep_alive,
         expect_continue,
+        http10: version == Version::HTTP_10,
     }))
 }
 
@@ -738,7 +723,7 @@ impl CachedDate {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Option<RequestHead>, HeadError> {
+    fn parse(text: &str) -> Result<Option<ParsedHead>, HeadError> {
         let mut buf = BytesMut::from(text.as_bytes());
         parse_head(&mut buf, 64 * 1024)
     }
@@ -748,10 +733,11 @@ mod tests {
         let head = parse("GET /a/b?c=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n")
             .expect("parse")
             .expect("complete");
-        assert_eq!(head.parts.method, Method::GET);
-        assert_eq!(head.parts.uri.path(), "/a/b");
-        assert_eq!(head.parts.uri.query(), Some("c=1"));
-        assert_eq!(head.parts.headers["x-a"], "1");
+        assert_eq!(head.request.method, Method::GET);
+        assert_eq!(head.request.uri.path(), "/a/b");
+        assert_eq!(head.request.uri.query(), Some("c=1"));
+        assert_eq!(head.request.headers.get("x-a"), Some(&b"1"[..]));
+        assert_eq!(head.request.headers.get("host"), Some(&b"x"[..]));
         assert!(head.keep_alive);
         assert!(matches!(head.body, BodyProgress::None));
 
@@ -779,9 +765,7 @@ mod tests {
             .expect("complete");
         assert!(!head.keep_alive, "smuggling attempt: the connection closes");
         assert!(matches!(head.body, BodyProgress::None), "its body is never read");
-        assert!(
-            head.parts.headers.contains_key("content-length") && head.parts.headers.contains_key("transfer-encoding")
-        );
+        assert!(head.request.headers.contains("content-length") && head.request.headers.contains("transfer-encoding"));
 
         assert!(
             parse("GET / HTTP/1.1\r\nHost: x\r\n").expect("parse").is_none(),

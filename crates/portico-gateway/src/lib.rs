@@ -12,6 +12,7 @@ mod backend_jwt;
 mod credentials;
 mod endpoint;
 mod error;
+mod fields;
 mod h1;
 pub mod identity;
 pub mod issuers;

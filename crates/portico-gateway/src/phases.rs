@@ -1,13 +1,13 @@
 //! The request path, one named phase per concern.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::request::Parts;
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, Limited};
@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use crate::Snapshot;
 use crate::credentials::CredentialKind;
 use crate::endpoint::Target;
+use crate::fields::RawHeaders;
 use crate::identity::{ClientInfo, KeyType};
 use crate::model::{ApiDef, ApiStatus};
 use crate::response::{BackendResponse, GatewayResponse};
@@ -78,6 +79,14 @@ impl RequestContext {
     }
 }
 
+/// A consumer's request head as the phases see it: from the gateway's HTTP/1.1 server with the
+/// fields as they arrived, or from hyper (HTTP/2).
+pub struct RequestHead {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: RawHeaders,
+}
+
 /// Who is calling: the validated credential and the application it belongs to.
 struct Caller {
     claims: Arc<crate::TokenClaims>,
@@ -85,10 +94,9 @@ struct Caller {
 }
 
 /// The API key of a request: the `apikey` header, else the `apikey` query parameter.
-fn api_key_of(request: &Parts) -> Option<String> {
+fn api_key_of(request: &RequestHead) -> Option<String> {
     if let Some(value) = request.headers.get(API_KEY_HEADER) {
-        return value
-            .to_str()
+        return std::str::from_utf8(value)
             .ok()
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
@@ -111,10 +119,8 @@ fn query_without_api_key(query: &str) -> String {
         .join("&")
 }
 
-const API_KEY_HEADER: HeaderName = HeaderName::from_static("apikey");
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const API_KEY_HEADER: &str = "apikey";
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 /// One request's analytics record, handed off without waiting.
 #[derive(Debug, Clone)]
@@ -128,65 +134,69 @@ pub struct AnalyticsRecord {
     pub response_bytes: Option<u64>,
 }
 
-/// Whether `name` is a hop-by-hop header (RFC 9110 §7.6.1, and `Proxy-Connection`), which a
-/// proxy must not forward; `Transfer-Encoding` too, as the proxy frames the body itself. The
-/// standard names compare as enum values; the two others only when the length matches.
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    *name == header::CONNECTION
-        || *name == header::TE
-        || *name == header::TRAILER
-        || *name == header::UPGRADE
-        || *name == header::TRANSFER_ENCODING
-        || *name == header::PROXY_AUTHENTICATE
-        || *name == header::PROXY_AUTHORIZATION
-        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
-}
-
 /// What of the consumer's request headers goes to the backend, worked out once per request:
-/// the consumer's header map is left as it is and the backend request is written from it,
-/// skipping what must not be forwarded and adding the proxy's own headers (modifying the map
-/// cost more than the rest of the forwarding).
+/// the consumer's fields are left as they are and the backend request is written from them,
+/// skipping what must not be forwarded and adding the proxy's own fields.
 struct Forwarding<'a> {
     pass_authorization: bool,
     strip_api_key: bool,
     /// Headers the consumer's `Connection` header names (hop-by-hop by declaration).
-    connection_named: Vec<HeaderName>,
-    backend_jwt_header: Option<&'a HeaderName>,
-    x_forwarded_for: Option<HeaderValue>,
-    x_forwarded_proto: HeaderValue,
-    x_forwarded_host: Option<HeaderValue>,
+    connection_named: Vec<&'a [u8]>,
+    backend_jwt_header: Option<&'a [u8]>,
+    x_forwarded_for: Option<Cow<'a, [u8]>>,
+    x_forwarded_proto: &'static [u8],
+    x_forwarded_host: Option<&'a [u8]>,
 }
 
 impl Forwarding<'_> {
-    fn forwards(&self, name: &HeaderName) -> bool {
-        !(is_hop_by_hop(name)
-            || *name == header::HOST
-            || (*name == header::AUTHORIZATION && !self.pass_authorization)
-            || *name == X_FORWARDED_FOR
-            || *name == X_FORWARDED_PROTO
-            || *name == X_FORWARDED_HOST
-            || (self.strip_api_key && *name == API_KEY_HEADER)
-            || self.backend_jwt_header == Some(name)
-            || self.connection_named.contains(name))
+    /// Whether the consumer's field `name` goes to the backend. Not: hop-by-hop fields (RFC 9110
+    /// §7.6.1, `Proxy-Connection`, and `Transfer-Encoding` as the proxy frames the body itself),
+    /// the ones the proxy sets (`Host`, `X-Forwarded-*`, the backend JWT), `Authorization` unless
+    /// the API passes it, the API key. Names are compared by length first: most fields have a
+    /// length no excluded name has.
+    fn forwards(&self, name: &[u8]) -> bool {
+        let is = |excluded: &str| name.eq_ignore_ascii_case(excluded.as_bytes());
+        let excluded = match name.len() {
+            2 => is("te"),
+            4 => is("host"),
+            6 => self.strip_api_key && is(API_KEY_HEADER),
+            7 => is("trailer") || is("upgrade"),
+            10 => is("connection") || is("keep-alive"),
+            13 => !self.pass_authorization && is("authorization"),
+            15 => is(X_FORWARDED_FOR),
+            16 => is("x-forwarded-host") || is("proxy-connection"),
+            17 => is("transfer-encoding") || is("x-forwarded-proto"),
+            18 => is("proxy-authenticate"),
+            19 => is("proxy-authorization"),
+            _ => false,
+        };
+        !(excluded
+            || self
+                .backend_jwt_header
+                .is_some_and(|jwt| name.eq_ignore_ascii_case(jwt))
+            || self
+                .connection_named
+                .iter()
+                .any(|named| name.eq_ignore_ascii_case(named)))
     }
 
     /// The header fields of the request to `target`: the consumer's that pass, then `Host`,
     /// the `X-Forwarded-*` set and the backend JWT.
     fn fields<'a>(
         &'a self,
-        consumer: &'a HeaderMap,
+        consumer: &'a RawHeaders,
         target: &'a Target,
-        assertion: Option<(&'a HeaderName, &'a HeaderValue)>,
-    ) -> Vec<(&'a HeaderName, &'a HeaderValue)> {
+        assertion: Option<(&'a [u8], &'a [u8])>,
+    ) -> Vec<(&'a [u8], &'a [u8])> {
         let mut fields = Vec::with_capacity(consumer.len() + 5);
         fields.extend(consumer.iter().filter(|(name, _)| self.forwards(name)));
-        fields.push((&header::HOST, &target.host));
+        fields.push((b"host", target.host.as_bytes()));
         if let Some(value) = &self.x_forwarded_for {
-            fields.push((&X_FORWARDED_FOR, value));
+            fields.push((X_FORWARDED_FOR.as_bytes(), value));
         }
-        fields.push((&X_FORWARDED_PROTO, &self.x_forwarded_proto));
-        if let Some(value) = &self.x_forwarded_host {
-            fields.push((&X_FORWARDED_HOST, value));
+        fields.push((b"x-forwarded-proto", self.x_forwarded_proto));
+        if let Some(value) = self.x_forwarded_host {
+            fields.push((b"x-forwarded-host", value));
         }
         fields.extend(assertion);
         fields
@@ -227,12 +237,11 @@ impl ConnectionState {
 impl Gateway {
     /// Serves one request end to end. The body is hyper's (HTTP/2) or the gateway's own
     /// HTTP/1.1 server's.
-    pub async fn handle<B>(&self, request: Request<B>, connection: &ConnectionState) -> GatewayResponse
+    pub async fn handle<B>(&self, parts: RequestHead, body: B, connection: &ConnectionState) -> GatewayResponse
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<BoxError>,
     {
-        let (parts, body) = request.into_parts();
         // The clock is read only for analytics records (two reads per request otherwise wasted).
         let started = self.analytics.is_some().then(Instant::now);
         let snapshot = self.snapshot();
@@ -246,8 +255,8 @@ impl Gateway {
         };
         let origin = parts
             .headers
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok())
+            .get("origin")
+            .and_then(|v| std::str::from_utf8(v).ok())
             .map(str::to_owned);
         if let Some(origin) = &origin {
             // Until the API is known (and for errors before routing) the gateway-wide rules apply.
@@ -255,7 +264,7 @@ impl Gateway {
         }
         let mut backend_micros = None;
         let is_preflight =
-            parts.method == http::Method::OPTIONS && parts.headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+            parts.method == http::Method::OPTIONS && parts.headers.contains("access-control-request-method");
         let result = if is_preflight {
             self.preflight(&snapshot, &parts, origin.as_deref(), &mut ctx)
                 .map(GatewayResponse::Local)
@@ -297,7 +306,7 @@ impl Gateway {
     fn preflight(
         &self,
         snapshot: &Snapshot,
-        request: &Parts,
+        request: &RequestHead,
         origin: Option<&str>,
         ctx: &mut RequestContext,
     ) -> Result<Response<GatewayBody>, GatewayError> {
@@ -331,7 +340,7 @@ impl Gateway {
     async fn process<B>(
         &self,
         snapshot: &Snapshot,
-        parts: Parts,
+        parts: RequestHead,
         body: B,
         connection: &ConnectionState,
         ctx: &mut RequestContext,
@@ -367,7 +376,7 @@ impl Gateway {
     fn route<'s>(
         &self,
         snapshot: &'s Snapshot,
-        request: &Parts,
+        request: &RequestHead,
         ctx: &mut RequestContext,
     ) -> Result<RouteMatch<'s>, GatewayError> {
         let path = crate::path::normalize(request.uri.path()).map_err(GatewayError::bad_path)?;
@@ -390,7 +399,7 @@ impl Gateway {
         &self,
         snapshot: &Snapshot,
         route: &RouteMatch<'_>,
-        request: &Parts,
+        request: &RequestHead,
         ctx: &mut RequestContext,
     ) -> Result<Option<Caller>, GatewayError> {
         ctx.key_type = Some(KeyType::Production.as_str());
@@ -403,8 +412,7 @@ impl Gateway {
         // The token stays bytes: the cache compares it with the ones it holds, and only a token
         // it has not seen is checked as text.
         let bearer = headers
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes)
+            .get("authorization")
             .and_then(|v| v.split_at_checked(7))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
             .map(|(_, token)| token.trim_ascii())
@@ -515,7 +523,7 @@ impl Gateway {
     /// streams it (with the API's size limit applied as it flows).
     async fn request_body<B>(
         &self,
-        headers: &HeaderMap,
+        headers: &RawHeaders,
         body: B,
         limit: Option<u64>,
     ) -> Result<RequestBody, GatewayError>
@@ -524,15 +532,14 @@ impl Gateway {
         B::Error: Into<BoxError>,
     {
         let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+            .get("content-length")
+            .and_then(|v| crate::upstream::codec::parse_length(v.trim_ascii()));
         if let (Some(limit), Some(len)) = (limit, declared)
             && len > limit
         {
             return Err(GatewayError::too_large(limit));
         }
-        let no_body = declared == Some(0) || (declared.is_none() && !headers.contains_key(header::TRANSFER_ENCODING));
+        let no_body = declared == Some(0) || (declared.is_none() && !headers.contains("transfer-encoding"));
         if no_body {
             return Ok(RequestBody::Buffered(Bytes::new()));
         }
@@ -558,14 +565,14 @@ impl Gateway {
     async fn send(
         &self,
         route: &RouteMatch<'_>,
-        parts: &http::request::Parts,
+        parts: &RequestHead,
         forwarding: &Forwarding<'_>,
         body: RequestBody,
         targets: &[&Target],
         assertion: Option<&HeaderValue>,
         ctx: &mut RequestContext,
     ) -> Result<BackendResponse, GatewayError> {
-        let assertion = assertion.zip(forwarding.backend_jwt_header);
+        let assertion = forwarding.backend_jwt_header.zip(assertion.map(HeaderValue::as_bytes));
         let mut body = Some(body);
         let mut last_error = GatewayError::backend_unreachable("no endpoint could be tried");
         for target in targets {
@@ -575,7 +582,7 @@ impl Gateway {
                 RequestBody::Streamed(_) => None,
             };
             ctx.request_bytes = 0;
-            let fields = forwarding.fields(&parts.headers, target, assertion.map(|(value, name)| (name, value)));
+            let fields = forwarding.fields(&parts.headers, target, assertion);
             let upstream = self.upstream_request(route, parts, &fields, attempt_body, target);
             ctx.backend = Some(target.url.clone());
             match self.upstreams.send(target, upstream).await {
@@ -613,49 +620,42 @@ impl Gateway {
     /// Phase 6, the part shared by every target: hop-by-hop headers left out,
     /// `X-Forwarded-*` set, the consumer's `Authorization` left out unless the API passes it,
     /// the API key left out.
-    fn forwarding(
-        &self,
+    fn forwarding<'a>(
+        &'a self,
         route: &RouteMatch<'_>,
-        headers: &HeaderMap,
-        uri: &Uri,
-        connection: &ConnectionState,
-    ) -> Forwarding<'_> {
+        headers: &'a RawHeaders,
+        uri: &'a Uri,
+        connection: &'a ConnectionState,
+    ) -> Forwarding<'a> {
         // `Connection: keep-alive` / `close` name nothing else to leave out; other tokens are
-        // header names (RFC 9110 §7.6.1), parsed only when there are such.
+        // header names (RFC 9110 §7.6.1).
         let connection_named = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|t| !t.eq_ignore_ascii_case("keep-alive") && !t.eq_ignore_ascii_case("close") && !t.is_empty())
-            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .get_all("connection")
+            .flat_map(|v| v.split(|b| *b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case(b"keep-alive") && !t.eq_ignore_ascii_case(b"close"))
             .collect();
-        let x_forwarded_for =
-            connection
-                .client_ip
-                .as_ref()
-                .map(|ip| match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
-                    Some(previous) => {
-                        let mut value = Vec::with_capacity(previous.len() + 2 + ip.len());
-                        value.extend_from_slice(previous);
-                        value.extend_from_slice(b", ");
-                        value.extend_from_slice(ip.as_bytes());
-                        HeaderValue::from_bytes(&value).unwrap_or_else(|_| ip.clone())
-                    }
-                    None => ip.clone(),
-                });
-        let x_forwarded_host = headers
-            .get(header::HOST)
-            .cloned()
-            .or_else(|| uri.host().and_then(|h| HeaderValue::from_str(h).ok()));
+        let x_forwarded_for = connection
+            .client_ip
+            .as_ref()
+            .map(|ip| match headers.get(X_FORWARDED_FOR) {
+                Some(previous) => {
+                    let mut value = Vec::with_capacity(previous.len() + 2 + ip.len());
+                    value.extend_from_slice(previous);
+                    value.extend_from_slice(b", ");
+                    value.extend_from_slice(ip.as_bytes());
+                    Cow::Owned(value)
+                }
+                None => Cow::Borrowed(ip.as_bytes()),
+            });
+        let x_forwarded_host = headers.get("host").or_else(|| uri.host().map(str::as_bytes));
         Forwarding {
             pass_authorization: route.api.def.pass_authorization_header,
             strip_api_key: route.api.def.security.api_key,
             connection_named,
-            backend_jwt_header: self.settings.backend_jwt.as_ref().map(|s| &s.header),
+            backend_jwt_header: self.settings.backend_jwt.as_ref().map(|s| s.header.as_str().as_bytes()),
             x_forwarded_for,
-            x_forwarded_proto: HeaderValue::from_static(if connection.info.tls { "https" } else { "http" }),
+            x_forwarded_proto: if connection.info.tls { b"https" } else { b"http" },
             x_forwarded_host,
         }
     }
@@ -665,8 +665,8 @@ impl Gateway {
     fn upstream_request<'a>(
         &self,
         route: &RouteMatch<'_>,
-        parts: &'a http::request::Parts,
-        fields: &'a [(&'a HeaderName, &'a HeaderValue)],
+        parts: &'a RequestHead,
+        fields: &'a [(&'a [u8], &'a [u8])],
         body: RequestBody,
         target: &Target,
     ) -> UpstreamRequest<'a> {
@@ -739,7 +739,15 @@ impl hyper::service::Service<Request<Incoming>> for GatewayService {
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let connection = self.0.clone();
-        Box::pin(async move { Ok(connection.gateway.handle(request, &connection).await.into_http()) })
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let head = RequestHead {
+                method: parts.method,
+                uri: parts.uri,
+                headers: RawHeaders::from_header_map(&parts.headers),
+            };
+            Ok(connection.gateway.handle(head, body, &connection).await.into_http())
+        })
     }
 }
 
@@ -759,8 +767,8 @@ fn add_cors_headers(headers: &mut HeaderMap, allowed_origin: &str, credentials: 
 }
 
 /// Refuses requests that carry both Content-Length and Transfer-Encoding (request smuggling).
-fn check_framing(headers: &HeaderMap) -> Result<(), GatewayError> {
-    if headers.contains_key(header::CONTENT_LENGTH) && headers.contains_key(header::TRANSFER_ENCODING) {
+fn check_framing(headers: &RawHeaders) -> Result<(), GatewayError> {
+    if headers.contains("content-length") && headers.contains("transfer-encoding") {
         return Err(GatewayError::smuggling());
     }
     Ok(())

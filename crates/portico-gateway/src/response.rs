@@ -5,7 +5,7 @@
 use http::{HeaderMap, Response, StatusCode, header};
 
 use crate::GatewayBody;
-pub use crate::upstream::codec::RawHeaders;
+pub use crate::fields::RawHeaders;
 
 /// A backend's response on its way to the consumer.
 pub struct BackendResponse {

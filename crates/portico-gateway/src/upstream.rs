@@ -70,7 +70,7 @@ pub(crate) struct UpstreamRequest<'a> {
     pub path_and_query: String,
     /// Header fields in the order they are written (the consumer's that pass, then the
     /// proxy's own).
-    pub fields: &'a [(&'a http::HeaderName, &'a http::HeaderValue)],
+    pub fields: &'a [(&'a [u8], &'a [u8])],
     pub body: RequestBody,
 }
 
@@ -159,7 +159,7 @@ impl Connection {
         &mut self,
         method: &Method,
         path_and_query: &str,
-        fields: &[(&http::HeaderName, &http::HeaderValue)],
+        fields: &[(&[u8], &[u8])],
         body: &mut Outgoing,
     ) -> Result<(), UpstreamError> {
         let framing = RequestFraming::choose(method, fields, body.known_size())?;
@@ -458,7 +458,7 @@ impl Connection {
         &mut self,
         method: &Method,
         path_and_query: &str,
-        fields: &[(&http::HeaderName, &http::HeaderValue)],
+        fields: &[(&[u8], &[u8])],
         body: &mut Outgoing,
         deadline: tokio::time::Instant,
     ) -> Result<codec::ResponseHead, UpstreamError> {

@@ -8,8 +8,10 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header};
+use http::{Method, StatusCode, Version};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::fields::RawHeaders;
 
 /// The largest response head accepted from a backend (the same bound as client request heads).
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -57,11 +59,14 @@ impl RequestFraming {
     /// against it as it is sent), else the body's known size, else chunked coding.
     pub(crate) fn choose(
         method: &Method,
-        fields: &[(&HeaderName, &HeaderValue)],
+        fields: &[(&[u8], &[u8])],
         known_size: Option<u64>,
     ) -> Result<RequestFraming, CodecError> {
-        if let Some((_, value)) = fields.iter().find(|(name, _)| **name == header::CONTENT_LENGTH) {
-            let bytes = parse_length(value.as_bytes()).ok_or(CodecError::BadRequestLength)?;
+        if let Some((_, value)) = fields
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))
+        {
+            let bytes = parse_length(value.trim_ascii()).ok_or(CodecError::BadRequestLength)?;
             return Ok(RequestFraming::Length {
                 bytes,
                 add_header: false,
@@ -92,7 +97,7 @@ pub(crate) fn encode_request_head(
     out: &mut Vec<u8>,
     method: &Method,
     path_and_query: &str,
-    fields: &[(&HeaderName, &HeaderValue)],
+    fields: &[(&[u8], &[u8])],
     framing: RequestFraming,
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
@@ -105,9 +110,9 @@ pub(crate) fn encode_request_head(
     out.extend_from_slice(path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in fields {
-        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
     match framing {
@@ -182,54 +187,6 @@ pub(crate) struct ResponseHead {
     pub framing: BodyFraming,
     /// Whether the connection may carry another request after this response.
     pub keep_alive: bool,
-}
-
-/// A backend response's header fields as they arrived: the head's bytes and where each field
-/// lies in them, hop-by-hop fields already left out. The consumer's HTTP/1.1 server writes them
-/// out as they are; building a `HeaderMap` (a name parse, a hash, a value check and an insert per
-/// field) cost more than everything else in reading a response.
-#[derive(Debug, Clone, Default)]
-pub struct RawHeaders {
-    head: Bytes,
-    fields: Vec<(Range<usize>, Range<usize>)>,
-}
-
-impl RawHeaders {
-    /// (name, value) of each field, names as the backend spelt them (httparse has checked
-    /// both: token characters in names, no control characters in values).
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.fields
-            .iter()
-            .map(|(name, value)| (&self.head[name.clone()], &self.head[value.clone()]))
-    }
-
-    /// The first value of `name` (lower-case).
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
-    }
-
-    /// The fields as a header map (for HTTP/2 consumers); values share the head's bytes. A field
-    /// that is not a valid `http` header is left out, with a warning.
-    pub(crate) fn to_header_map(&self) -> HeaderMap {
-        let mut headers = HeaderMap::with_capacity(self.fields.len() + 3);
-        for (name, value) in &self.fields {
-            match (
-                HeaderName::from_bytes(&self.head[name.clone()]),
-                HeaderValue::from_maybe_shared(self.head.slice(value.clone())),
-            ) {
-                (Ok(name), Ok(value)) => {
-                    headers.append(name, value);
-                }
-                _ => tracing::warn!(
-                    field = %String::from_utf8_lossy(&self.head[name.clone()]),
-                    "backend response header left out"
-                ),
-            }
-        }
-        headers
-    }
 }
 
 /// Parses a response head from the front of `buf`, consuming it (and any 1xx interim responses
@@ -307,7 +264,7 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
                     || (facts.transfer_encoding && name.eq_ignore_ascii_case(b"content-length")))
             });
         }
-        let headers = RawHeaders { head, fields: ranges };
+        let headers = RawHeaders::new(head, ranges);
         let (framing, reusable_framing) = facts.framing(method, status);
         let keep_alive = reusable_framing && !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
         return Ok(Some(ResponseHead {
@@ -735,8 +692,7 @@ mod tests {
 
     #[test]
     fn request_heads_carry_the_chosen_framing() {
-        let host = HeaderValue::from_static("backend:8080");
-        let headers = [(&header::HOST, &host)];
+        let headers: [(&[u8], &[u8]); 1] = [(b"host", b"backend:8080")];
         let mut out = Vec::new();
         let framing = RequestFraming::choose(&Method::GET, &headers, Some(0)).expect("framing");
         encode_request_head(&mut out, &Method::GET, "/a?b=1", &headers, framing);
@@ -756,8 +712,7 @@ mod tests {
         encode_request_head(&mut out, &Method::PUT, "/", &headers, framing);
         assert!(out.ends_with(b"transfer-encoding: chunked\r\n\r\n"));
 
-        let ten = HeaderValue::from_static("10");
-        let with_length = [(&header::HOST, &host), (&header::CONTENT_LENGTH, &ten)];
+        let with_length: [(&[u8], &[u8]); 2] = [(b"host", b"backend:8080"), (b"Content-Length", b"10")];
         assert_eq!(
             RequestFraming::choose(&Method::PUT, &with_length, None).expect("framing"),
             RequestFraming::Length {
@@ -765,7 +720,6 @@ mod tests {
                 add_header: false
             }
         );
-        let bad = HeaderValue::from_static("1x");
-        assert!(RequestFraming::choose(&Method::PUT, &[(&header::CONTENT_LENGTH, &bad)], None).is_err());
+        assert!(RequestFraming::choose(&Method::PUT, &[(b"content-length", b"1x")], None).is_err());
     }
 }

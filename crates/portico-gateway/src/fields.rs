@@ -49,16 +49,18 @@ impl RawHeaders {
 
     /// The first value of `name` (lower-case).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.fields
+            .iter()
+            .find(|(n, _)| n.len() == name.len() && self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| &self.head[v.clone()])
     }
 
-    /// Every value of `name` (lower-case), in order.
+    /// Every value of `name` (lower-case), in order. Lengths are compared before any bytes.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| v)
+        self.fields
+            .iter()
+            .filter(move |(n, _)| n.len() == name.len() && self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| &self.head[v.clone()])
     }
 
     pub fn contains(&self, name: &str) -> bool {

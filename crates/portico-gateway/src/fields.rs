@@ -15,11 +15,24 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 pub struct RawHeaders {
     head: Bytes,
     fields: Vec<(Range<usize>, Range<usize>)>,
+    /// Bit `n` set: some field's name is `n` bytes long (31: longer). Most lookups are for
+    /// fields a request does not carry (`Origin`, `Transfer-Encoding`, `X-Forwarded-For`...);
+    /// this answers them without a scan.
+    name_lengths: u32,
+}
+
+fn length_bit(len: usize) -> u32 {
+    1 << len.min(31)
 }
 
 impl RawHeaders {
     pub(crate) fn new(head: Bytes, fields: Vec<(Range<usize>, Range<usize>)>) -> RawHeaders {
-        RawHeaders { head, fields }
+        let name_lengths = fields.iter().fold(0, |bits, (name, _)| bits | length_bit(name.len()));
+        RawHeaders {
+            head,
+            fields,
+            name_lengths,
+        }
     }
 
     /// The fields of a header map (an HTTP/2 request), copied into one buffer.
@@ -34,10 +47,7 @@ impl RawHeaders {
             head.extend_from_slice(value.as_bytes());
             fields.push((name_start..value_start, value_start..head.len()));
         }
-        RawHeaders {
-            head: head.freeze(),
-            fields,
-        }
+        RawHeaders::new(head.freeze(), fields)
     }
 
     /// (name, value) of each field, names as the sender spelt them.
@@ -49,6 +59,9 @@ impl RawHeaders {
 
     /// The first value of `name` (lower-case).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
+        if self.name_lengths & length_bit(name.len()) == 0 {
+            return None;
+        }
         self.fields
             .iter()
             .find(|(n, _)| n.len() == name.len() && self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
@@ -57,7 +70,12 @@ impl RawHeaders {
 
     /// Every value of `name` (lower-case), in order. Lengths are compared before any bytes.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
+        let candidates = if self.name_lengths & length_bit(name.len()) == 0 {
+            &[][..]
+        } else {
+            &self.fields[..]
+        };
+        candidates
             .iter()
             .filter(move |(n, _)| n.len() == name.len() && self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| &self.head[v.clone()])
@@ -113,6 +131,20 @@ mod tests {
         assert_eq!(fields.get_all("x-a").collect::<Vec<_>>(), [&b"1"[..], b"2"]);
         assert!(fields.contains("connection"));
         assert!(!fields.contains("x-b"));
+        assert!(!fields.contains("x-aa"), "a length no field has");
+        assert_eq!(fields.get_all("origin").count(), 0);
+        let long = "x-".repeat(20);
+        map.append(
+            HeaderName::from_bytes(long.as_bytes()).expect("name"),
+            HeaderValue::from_static("l"),
+        );
+        let fields = RawHeaders::from_header_map(&map);
+        assert_eq!(
+            fields.get(&long),
+            Some(&b"l"[..]),
+            "names of 31 bytes and more share a bit"
+        );
+        assert!(!fields.contains(&"y-".repeat(20)));
 
         let head = Bytes::from_static(b"Content-Type: text/plain\r\n");
         let fields = RawHeaders::new(head, vec![(0..12, 14..24)]);

@@ -314,6 +314,16 @@ pub(crate) struct FramingFacts {
 impl FramingFacts {
     /// Reads a `Connection` value; true when it names other headers (to remove).
     pub fn connection(&mut self, value: &[u8]) -> bool {
+        // The usual single token first: splitting and trimming cost more than the rest of
+        // reading the field.
+        if value.eq_ignore_ascii_case(b"keep-alive") {
+            self.keep_alive = true;
+            return false;
+        }
+        if value.eq_ignore_ascii_case(b"close") {
+            self.close = true;
+            return false;
+        }
         let mut names_others = false;
         for token in value.split(|&b| b == b',') {
             let token = token.trim_ascii();

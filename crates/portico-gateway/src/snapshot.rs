@@ -145,8 +145,10 @@ impl RoutingTable {
     /// Finds the API and resource for a normalised path.
     pub fn route(&self, method: &Method, path: &str) -> Result<RouteMatch<'_>, RouteError> {
         let (api, rest) = self.find_api(path).ok_or(RouteError::NoApi)?;
-        let lookup = if rest.is_empty() { "/" } else { rest };
-        let matched = api.resources.at(lookup).map_err(|_| RouteError::NoResource)?;
+        let matched = api
+            .resources
+            .at(resource_lookup(rest))
+            .map_err(|_| RouteError::NoResource)?;
         let methods = matched.value;
         let hit = methods.iter().find(|(m, _)| m == method).or_else(|| {
             // HEAD is served by a GET resource.
@@ -189,8 +191,7 @@ impl RoutingTable {
     /// All resources of the API serving `path`, for CORS preflight (methods allowed there).
     pub fn methods_at(&self, path: &str) -> Option<(&CompiledApi, Vec<String>)> {
         let (api, rest) = self.find_api(path)?;
-        let lookup = if rest.is_empty() { "/" } else { rest };
-        let matched = api.resources.at(lookup).ok()?;
+        let matched = api.resources.at(resource_lookup(rest)).ok()?;
         Some((api, matched.value.iter().map(|(m, _)| m.to_string()).collect()))
     }
 }
@@ -231,7 +232,9 @@ fn compile(def: Arc<ApiDef>, pools: &PoolCache) -> Result<CompiledApi, BuildErro
         }
     }
     let mut resources = matchit::Router::new();
-    for (path, methods) in by_path {
+    for (path, mut methods) in by_path {
+        // Usually one or two methods per path: the vector's first growth left room for four.
+        methods.shrink_to_fit();
         resources
             .insert(path.clone(), methods)
             .map_err(|e| BuildError::Resource {
@@ -282,13 +285,24 @@ fn matchit_paths(template: &str) -> Vec<String> {
         return vec!["/".to_owned(), "/{*rest}".to_owned()];
     }
     if let Some(prefix) = template.strip_suffix("/*") {
-        return vec![prefix.to_owned(), format!("{prefix}/"), format!("{prefix}/{{*rest}}")];
+        return vec![prefix.to_owned(), format!("{prefix}/{{*rest}}")];
     }
     let trimmed = template.trim_end_matches('/');
     if trimmed.is_empty() {
         vec!["/".to_owned()]
     } else {
-        vec![trimmed.to_owned(), format!("{trimmed}/")]
+        vec![trimmed.to_owned()]
+    }
+}
+
+/// The path a resource is looked up by: the part after the API's base path without a trailing
+/// slash (`/menu/` is served by `/menu`). Routes are stored the same way: one route per
+/// template instead of one per spelling keeps each API's router about half the size.
+fn resource_lookup(rest: &str) -> &str {
+    match rest.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ if rest.is_empty() => "/",
+        _ => rest,
     }
 }
 
@@ -393,6 +407,21 @@ mod tests {
             "segment boundary"
         );
         assert!(s.route(&Method::HEAD, "/pizza/1.0.0/menu").is_ok(), "HEAD uses GET");
+        let m = s.route(&Method::GET, "/pizza/1.0.0/menu/").expect("trailing slash");
+        assert_eq!(m.resource.template, "/menu");
+        assert_eq!(m.backend_path, "/menu/", "the backend sees the path as sent");
+        assert_eq!(
+            s.route(&Method::POST, "/pizza/1.0.0/order/42/")
+                .expect("param, trailing slash")
+                .resource
+                .template,
+            "/order/{id}"
+        );
+        assert_eq!(
+            s.route(&Method::POST, "/pizza/1.0.0/order/").err(),
+            Some(RouteError::NoResource),
+            "an empty parameter"
+        );
     }
 
     #[test]
@@ -425,6 +454,24 @@ mod tests {
             &[("GET", "/*"), ("GET", "/fixed"), ("PUT", "/files/*")],
         )]);
         assert_eq!(s.route(&Method::GET, "/w/1").expect("root").backend_path, "/");
+        assert_eq!(
+            s.route(&Method::GET, "/w/1/").expect("root, slash").resource.template,
+            "/*"
+        );
+        assert_eq!(
+            s.route(&Method::PUT, "/w/1/files/")
+                .expect("prefix, slash")
+                .resource
+                .template,
+            "/files/*"
+        );
+        assert_eq!(
+            s.route(&Method::GET, "/w/1/fixed/")
+                .expect("static, slash")
+                .resource
+                .template,
+            "/fixed"
+        );
         assert_eq!(
             s.route(&Method::GET, "/w/1/a/b/c").expect("deep").resource.template,
             "/*"

@@ -454,46 +454,21 @@ mod tests {
             &[("GET", "/*"), ("GET", "/fixed"), ("PUT", "/files/*")],
         )]);
         assert_eq!(s.route(&Method::GET, "/w/1").expect("root").backend_path, "/");
-        assert_eq!(
-            s.route(&Method::GET, "/w/1/").expect("root, slash").resource.template,
-            "/*"
-        );
-        assert_eq!(
-            s.route(&Method::PUT, "/w/1/files/")
-                .expect("prefix, slash")
-                .resource
-                .template,
-            "/files/*"
-        );
-        assert_eq!(
-            s.route(&Method::GET, "/w/1/fixed/")
-                .expect("static, slash")
-                .resource
-                .template,
-            "/fixed"
-        );
-        assert_eq!(
-            s.route(&Method::GET, "/w/1/a/b/c").expect("deep").resource.template,
-            "/*"
-        );
-        assert_eq!(
-            s.route(&Method::GET, "/w/1/fixed").expect("static").resource.template,
-            "/fixed"
-        );
-        assert_eq!(
-            s.route(&Method::PUT, "/w/1/files/x/y")
-                .expect("prefix")
-                .resource
-                .template,
-            "/files/*"
-        );
-        assert_eq!(
-            s.route(&Method::PUT, "/w/1/files")
-                .expect("prefix itself")
-                .resource
-                .template,
-            "/files/*"
-        );
+        let cases = [
+            (Method::GET, "/w/1/", "/*"),
+            (Method::GET, "/w/1/a/b/c", "/*"),
+            (Method::GET, "/w/1/fixed", "/fixed"),
+            (Method::GET, "/w/1/fixed/", "/fixed"),
+            (Method::PUT, "/w/1/files/x/y", "/files/*"),
+            (Method::PUT, "/w/1/files", "/files/*"),
+            (Method::PUT, "/w/1/files/", "/files/*"),
+        ];
+        for (method, path, template) in cases {
+            let matched = s
+                .route(&method, path)
+                .unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
+            assert_eq!(matched.resource.template, template, "{method} {path}");
+        }
     }
 
     #[test]

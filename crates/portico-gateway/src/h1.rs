@@ -104,20 +104,7 @@ impl ClientConnection {
         if self.read_buf.capacity() - self.read_buf.len() < 2048 {
             self.read_buf.reserve(8 * 1024);
         }
-        let offered = self.read_buf.capacity() - self.read_buf.len();
-        let read = ready!(tokio_util::io::poll_read_buf(
-            Pin::new(&mut self.io),
-            cx,
-            &mut self.read_buf
-        ));
-        if let Ok(n) = read
-            && n > 0
-            && n < offered
-        {
-            // A short read: the kernel had no more. Skip the EAGAIN read before the next wait.
-            self.io.clear_read_readiness();
-        }
-        Poll::Ready(read)
+        self.io.poll_read_buf(cx, &mut self.read_buf)
     }
 
     fn poll_continue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -134,20 +134,7 @@ impl Connection {
         if self.read_buf.capacity() - self.read_buf.len() < wanted {
             self.read_buf.reserve(wanted.max(READ_BUFFER_BYTES));
         }
-        let offered = self.read_buf.capacity() - self.read_buf.len();
-        let read = ready!(tokio_util::io::poll_read_buf(
-            Pin::new(&mut self.stream),
-            cx,
-            &mut self.read_buf
-        ));
-        if let Ok(n) = read
-            && n > 0
-            && n < offered
-        {
-            // A short read: the kernel had no more. Skip the EAGAIN read before the next wait.
-            self.stream.clear_read_readiness();
-        }
-        Poll::Ready(read)
+        self.stream.poll_read_buf(cx, &mut self.read_buf)
     }
 
     async fn fill(&mut self) -> io::Result<usize> {

@@ -313,12 +313,28 @@ impl<T> MaybeTls<T> {
     /// it otherwise. Bytes that arrive later wake the reader as usual (tokio clears only
     /// readiness it has not seen renewed since). TLS streams keep theirs: rustls may hold
     /// bytes already read.
-    pub fn clear_read_readiness(&self) {
+    fn clear_read_readiness(&self) {
         if let MaybeTls::Tcp(stream) = self {
             let _ = stream.try_io(tokio::io::Interest::READABLE, || {
                 Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
             });
         }
+    }
+}
+
+impl<T: AsyncRead + Unpin> MaybeTls<T> {
+    /// Reads into `buf`'s spare capacity (the caller sees to it that there is some). After a
+    /// short read the read readiness is cleared (see `clear_read_readiness`).
+    pub fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut bytes::BytesMut) -> Poll<std::io::Result<usize>> {
+        let offered = buf.capacity() - buf.len();
+        let read = std::task::ready!(tokio_util::io::poll_read_buf(Pin::new(&mut *self), cx, buf));
+        if let Ok(n) = read
+            && n > 0
+            && n < offered
+        {
+            self.clear_read_readiness();
+        }
+        Poll::Ready(read)
     }
 }
 

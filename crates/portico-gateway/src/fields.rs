@@ -59,17 +59,11 @@ impl RawHeaders {
 
     /// The first value of `name` (lower-case).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        if self.name_lengths & length_bit(name.len()) == 0 {
-            return None;
-        }
-        self.fields
-            .iter()
-            .find(|(n, _)| n.len() == name.len() && self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| &self.head[v.clone()])
+        self.get_all(name).next()
     }
 
     /// Every value of `name` (lower-case), in order. Lengths are compared before any bytes.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
         let candidates = if self.name_lengths & length_bit(name.len()) == 0 {
             &[][..]
         } else {

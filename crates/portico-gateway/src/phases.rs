@@ -149,28 +149,24 @@ struct Forwarding<'a> {
 }
 
 impl Forwarding<'_> {
-    /// Whether the consumer's field `name` goes to the backend. Not: hop-by-hop fields (RFC 9110
-    /// §7.6.1, `Proxy-Connection`, and `Transfer-Encoding` as the proxy frames the body itself),
-    /// the ones the proxy sets (`Host`, `X-Forwarded-*`, the backend JWT), `Authorization` unless
-    /// the API passes it, the API key. Names are compared by length first: most fields have a
-    /// length no excluded name has.
+    /// Whether the consumer's field `name` goes to the backend. Not: hop-by-hop fields (the
+    /// backend codec's list: RFC 9110 §7.6.1, `Proxy-Connection`, and `Transfer-Encoding` as the
+    /// proxy frames the body itself), the ones the proxy sets (`Host`, `X-Forwarded-*`, the
+    /// backend JWT), `Authorization` unless the API passes it, the API key. Names are compared
+    /// by length first: most fields have a length no excluded name has.
     fn forwards(&self, name: &[u8]) -> bool {
         let is = |excluded: &str| name.eq_ignore_ascii_case(excluded.as_bytes());
-        let excluded = match name.len() {
-            2 => is("te"),
+        let replaced_or_credential = match name.len() {
             4 => is("host"),
             6 => self.strip_api_key && is(API_KEY_HEADER),
-            7 => is("trailer") || is("upgrade"),
-            10 => is("connection") || is("keep-alive"),
             13 => !self.pass_authorization && is("authorization"),
             15 => is(X_FORWARDED_FOR),
-            16 => is("x-forwarded-host") || is("proxy-connection"),
-            17 => is("transfer-encoding") || is("x-forwarded-proto"),
-            18 => is("proxy-authenticate"),
-            19 => is("proxy-authorization"),
+            16 => is("x-forwarded-host"),
+            17 => is("x-forwarded-proto"),
             _ => false,
         };
-        !(excluded
+        !(replaced_or_credential
+            || crate::upstream::codec::hop_by_hop(name).is_some()
             || self
                 .backend_jwt_header
                 .is_some_and(|jwt| name.eq_ignore_ascii_case(jwt))

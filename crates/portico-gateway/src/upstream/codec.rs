@@ -277,14 +277,14 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
 }
 
 /// The hop-by-hop fields of RFC 9110 §7.6.1 (and `Proxy-Connection`), by how the parser
-/// treats them.
-enum HopByHop {
+/// treats them. Requests' fields are left out of what is forwarded by the same list.
+pub(crate) enum HopByHop {
     Connection,
     TransferEncoding,
     Other,
 }
 
-fn hop_by_hop(name: &[u8]) -> Option<HopByHop> {
+pub(crate) fn hop_by_hop(name: &[u8]) -> Option<HopByHop> {
     let is = |candidate: &str| name.eq_ignore_ascii_case(candidate.as_bytes());
     match name.len() {
         10 if is("connection") => Some(HopByHop::Connection),

@@ -155,28 +155,43 @@ impl EndpointPool {
     /// Targets to try for one request, in order: the chosen one first, then (for failover and
     /// load balancing) the other available ones. A single endpoint is tried even when
     /// suspended, as WSO2 does when there is nothing else.
-    pub fn plan(&self) -> Vec<&Target> {
-        match self.strategy {
-            Strategy::Single => vec![&self.targets[0]],
-            Strategy::Failover => {
-                let available: Vec<&Target> = self.targets.iter().filter(|t| t.is_available()).collect();
-                if available.is_empty() {
-                    vec![&self.targets[0]]
-                } else {
-                    available
-                }
+    pub fn plan(&self) -> Plan<'_> {
+        // `available` of `ordered`, or `fallback` alone when every target is suspended.
+        fn available_or<'t>(ordered: impl Iterator<Item = &'t Target>, fallback: &'t Target) -> Plan<'t> {
+            let available: Vec<&'t Target> = ordered.filter(|t| t.is_available()).collect();
+            if available.is_empty() {
+                Plan::One(fallback)
+            } else {
+                Plan::Several(available)
             }
+        }
+        match self.strategy {
+            Strategy::Single => Plan::One(&self.targets[0]),
+            Strategy::Failover => available_or(self.targets.iter(), &self.targets[0]),
             Strategy::RoundRobin => {
                 let n = self.targets.len();
                 let start = self.cursor.fetch_add(1, Ordering::Relaxed) % n;
-                let ordered = (0..n).map(|i| &self.targets[(start + i) % n]);
-                let available: Vec<&Target> = ordered.filter(|t| t.is_available()).collect();
-                if available.is_empty() {
-                    vec![&self.targets[start]]
-                } else {
-                    available
-                }
+                available_or((0..n).map(|i| &self.targets[(start + i) % n]), &self.targets[start])
             }
+        }
+    }
+}
+
+/// The targets one request tries, in order. A single endpoint's (the usual case) costs no
+/// allocation.
+#[derive(Debug)]
+pub enum Plan<'a> {
+    One(&'a Target),
+    Several(Vec<&'a Target>),
+}
+
+impl<'a> std::ops::Deref for Plan<'a> {
+    type Target = [&'a Target];
+
+    fn deref(&self) -> &[&'a Target] {
+        match self {
+            Plan::One(target) => std::slice::from_ref(target),
+            Plan::Several(targets) => targets,
         }
     }
 }

@@ -10,11 +10,45 @@ use std::ops::Range;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+/// Where one field's name and value lie in its head. Offsets are `u32`: heads are limited to a
+/// few hundred KiB long before they get here, and half-size spans keep more of them inline.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldSpan {
+    name: Range<u32>,
+    value: Range<u32>,
+}
+
+impl FieldSpan {
+    /// The span of `name` and `value`, two slices of `head`; `None` if an offset does not fit
+    /// in 32 bits (a head of 4 GiB, which the callers' size limits rule out).
+    pub(crate) fn of(head: &[u8], name: &[u8], value: &[u8]) -> Option<FieldSpan> {
+        FieldSpan::at(offsets(head, name)?, offsets(head, value)?)
+    }
+
+    /// The span of the bytes at `name` and `value` (offsets into the head).
+    fn at(name: Range<usize>, value: Range<usize>) -> Option<FieldSpan> {
+        let narrow = |r: Range<usize>| Some(u32::try_from(r.start).ok()?..u32::try_from(r.end).ok()?);
+        Some(FieldSpan {
+            name: narrow(name)?,
+            value: narrow(value)?,
+        })
+    }
+}
+
+fn offsets(head: &[u8], part: &[u8]) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
+    Some(start..start + part.len())
+}
+
+/// Fields of one head. (Held inline, as a `SmallVec`, they made every move of a request or
+/// response head a copy of hundreds of bytes: more instructions than the allocation they save.)
+pub(crate) type FieldSpans = Vec<FieldSpan>;
+
 /// A message head's bytes and where each field's name and value lie in them.
 #[derive(Debug, Clone, Default)]
 pub struct RawHeaders {
     head: Bytes,
-    fields: Vec<(Range<usize>, Range<usize>)>,
+    fields: FieldSpans,
     /// Bit `n` set: some field's name is `n` bytes long (31: longer). Most lookups are for
     /// fields a request does not carry (`Origin`, `Transfer-Encoding`, `X-Forwarded-For`...);
     /// this answers them without a scan.
@@ -26,8 +60,8 @@ fn length_bit(len: usize) -> u32 {
 }
 
 impl RawHeaders {
-    pub(crate) fn new(head: Bytes, fields: Vec<(Range<usize>, Range<usize>)>) -> RawHeaders {
-        let name_lengths = fields.iter().fold(0, |bits, (name, _)| bits | length_bit(name.len()));
+    pub(crate) fn new(head: Bytes, fields: FieldSpans) -> RawHeaders {
+        let name_lengths = fields.iter().fold(0, |bits, f| bits | length_bit(f.name.len()));
         RawHeaders {
             head,
             fields,
@@ -39,22 +73,29 @@ impl RawHeaders {
     pub(crate) fn from_header_map(map: &HeaderMap) -> RawHeaders {
         let size = map.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
         let mut head = BytesMut::with_capacity(size);
-        let mut fields = Vec::with_capacity(map.len());
+        let mut fields = FieldSpans::with_capacity(map.len());
         for (name, value) in map {
             let name_start = head.len();
             head.extend_from_slice(name.as_str().as_bytes());
             let value_start = head.len();
             head.extend_from_slice(value.as_bytes());
-            fields.push((name_start..value_start, value_start..head.len()));
+            // hyper bounds an HTTP/2 header list far below 4 GiB, so every span fits.
+            fields.extend(FieldSpan::at(name_start..value_start, value_start..head.len()));
         }
         RawHeaders::new(head.freeze(), fields)
     }
 
+    fn name(&self, field: &FieldSpan) -> &[u8] {
+        &self.head[field.name.start as usize..field.name.end as usize]
+    }
+
+    fn value(&self, field: &FieldSpan) -> &[u8] {
+        &self.head[field.value.start as usize..field.value.end as usize]
+    }
+
     /// (name, value) of each field, names as the sender spelt them.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.fields
-            .iter()
-            .map(|(name, value)| (&self.head[name.clone()], &self.head[value.clone()]))
+        self.fields.iter().map(|f| (self.name(f), self.value(f)))
     }
 
     /// The first value of `name` (lower-case).
@@ -71,8 +112,16 @@ impl RawHeaders {
         };
         candidates
             .iter()
-            .filter(move |(n, _)| n.len() == name.len() && self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| &self.head[v.clone()])
+            .filter(move |f| f.name.len() == name.len() && self.name(f).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|f| self.value(f))
+    }
+
+    /// Keeps the fields whose name `keep` accepts.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
+        let head = &self.head;
+        self.fields
+            .retain(|f| keep(&head[f.name.start as usize..f.name.end as usize]));
+        self.name_lengths = self.fields.iter().fold(0, |bits, f| bits | length_bit(f.name.len()));
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -91,16 +140,17 @@ impl RawHeaders {
     /// that is not a valid `http` header is left out, with a warning.
     pub(crate) fn to_header_map(&self) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(self.fields.len() + 3);
-        for (name, value) in &self.fields {
+        for field in &self.fields {
+            let value = field.value.start as usize..field.value.end as usize;
             match (
-                HeaderName::from_bytes(&self.head[name.clone()]),
-                HeaderValue::from_maybe_shared(self.head.slice(value.clone())),
+                HeaderName::from_bytes(self.name(field)),
+                HeaderValue::from_maybe_shared(self.head.slice(value)),
             ) {
                 (Ok(name), Ok(value)) => {
                     headers.append(name, value);
                 }
                 _ => tracing::warn!(
-                    field = %String::from_utf8_lossy(&self.head[name.clone()]),
+                    field = %String::from_utf8_lossy(self.name(field)),
                     "header field left out"
                 ),
             }
@@ -141,7 +191,8 @@ mod tests {
         assert!(!fields.contains(&"y-".repeat(20)));
 
         let head = Bytes::from_static(b"Content-Type: text/plain\r\n");
-        let fields = RawHeaders::new(head, vec![(0..12, 14..24)]);
+        let span = FieldSpan::of(&head, &head[0..12], &head[14..24]).expect("span");
+        let fields = RawHeaders::new(head, [span].into_iter().collect());
         assert_eq!(fields.get("content-type"), Some(&b"text/plain"[..]));
         assert_eq!(fields.to_header_map()["content-type"], "text/plain");
     }

@@ -15,7 +15,6 @@
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::ops::Range;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
@@ -28,7 +27,7 @@ use http_body_util::BodyExt;
 use portico_net::{Accepted, Drain, HyperBuilders, Io, ListenerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::fields::RawHeaders;
+use crate::fields::{FieldSpan, FieldSpans, RawHeaders};
 use crate::phases::{ConnectionState, GatewayService, RequestHead};
 use crate::response::GatewayResponse;
 use crate::upstream::codec::{ChunkedDecoder, Decoded, FramingFacts, parse_length, put_body_data, span};
@@ -345,7 +344,7 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Parsed
         Version::HTTP_11
     };
     let target_range = span(buf, request.path.unwrap_or_default().as_bytes());
-    let mut ranges: Vec<(Range<usize>, Range<usize>)> = Vec::with_capacity(request.headers.len());
+    let mut fields = FieldSpans::with_capacity(request.headers.len());
     let mut content_length: Option<u64> = None;
     let mut facts = FramingFacts::default();
     let mut expect_continue = false;
@@ -364,12 +363,12 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Parsed
         } else if name.eq_ignore_ascii_case(b"expect") {
             expect_continue = field.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
         }
-        ranges.push((span(buf, name), span(buf, field.value)));
+        fields.push(FieldSpan::of(buf, name, field.value).ok_or(HeadError::TooLarge)?);
     }
     let head = buf.split_to(head_len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(target_range)).map_err(|_| HeadError::Bad("invalid request target"))?;
     // The fields stay as they arrived (see `RawHeaders`): httparse has checked names and values.
-    let headers = RawHeaders::new(head, ranges);
+    let headers = RawHeaders::new(head, fields);
     let mut keep_alive = !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
     let body = if facts.transfer_encoding {
         if content_length.is_some() {

@@ -126,8 +126,8 @@ impl SubscriptionStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionInfo {
     pub id: String,
-    /// The subscription tier (throttling).
-    pub tier: String,
+    /// The subscription tier (throttling); shared with each request's context, not copied.
+    pub tier: std::sync::Arc<str>,
     pub status: SubscriptionStatus,
 }
 

@@ -4,7 +4,8 @@
 //! one concern: `route` → `authenticate` → `authorize` → `throttle` → `upstream_peer` →
 //! `upstream_request` → `response` → `logging`. Everything a request needs is read from an
 //! immutable [`Snapshot`] swapped atomically when deployments change; requests never wait on
-//! the database. No web framework sits on this path: hyper in, hyper-util's pooled client out.
+//! the database. No web framework sits on this path: the gateway's own HTTP/1.1 server (hyper
+//! for HTTP/2) in, its own pooled HTTP/1.1 client (`upstream`) out.
 #![forbid(unsafe_code)]
 
 pub mod artifact;

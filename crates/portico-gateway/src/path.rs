@@ -6,6 +6,8 @@
 //! `.` and `..` segments are resolved (RFC 3986 §5.2.4) without ever climbing above the root;
 //! repeated slashes collapse. Other percent-escapes are kept as they came.
 
+use std::borrow::Cow;
+
 /// Why a path was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
@@ -17,15 +19,15 @@ pub enum PathError {
     BadEscape,
 }
 
-/// Normalises an absolute request path (no query).
-pub fn normalize(raw: &str) -> Result<String, PathError> {
+/// Normalises an absolute request path (no query). A path that is normal already (the usual request) is borrowed, not copied.
+pub fn normalize(raw: &str) -> Result<Cow<'_, str>, PathError> {
     if !raw.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
     if is_already_normal(raw) {
-        return Ok(raw.to_owned());
+        return Ok(Cow::Borrowed(raw));
     }
-    rebuild(raw)
+    rebuild(raw).map(Cow::Owned)
 }
 
 /// The general case of [`normalize`]: decode, resolve and rebuild the path.

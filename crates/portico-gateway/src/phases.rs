@@ -21,7 +21,7 @@ use crate::identity::{ClientInfo, KeyType};
 use crate::model::{ApiDef, ApiStatus};
 use crate::response::{BackendResponse, GatewayResponse};
 use crate::snapshot::{RouteError, RouteMatch};
-use crate::upstream::{RequestBody, UpstreamError, UpstreamRequest};
+use crate::upstream::{RequestBody, RequestTarget, UpstreamError, UpstreamRequest};
 use crate::{BoxError, Gateway, GatewayBody, GatewayError};
 
 /// What one request carries from phase to phase; after `authorize` it holds everything
@@ -32,7 +32,7 @@ use crate::{BoxError, Gateway, GatewayBody, GatewayError};
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     pub method: Method,
-    /// Normalised path.
+    /// Normalised path; filled in for the analytics record only (when records are kept).
     pub path: String,
     pub client_ip: Option<IpAddr>,
     /// The API the request was routed to.
@@ -43,7 +43,7 @@ pub struct RequestContext {
     /// the token cache, not copied).
     pub application: Option<Arc<crate::identity::AppInfo>>,
     pub credential: Option<Arc<crate::TokenClaims>>,
-    pub subscription_tier: Option<String>,
+    pub subscription_tier: Option<Arc<str>>,
     /// `PRODUCTION` or `SANDBOX`.
     pub key_type: Option<&'static str>,
     /// The endpoint URL the request was last sent to.
@@ -110,13 +110,42 @@ fn api_key_of(request: &RequestHead) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The query without its `apikey` parameter (the key is a credential; backends never see it).
-fn query_without_api_key(query: &str) -> String {
-    query
+/// Phase 6 for one target: the request line's target (the target's base path, the path after
+/// the API's context, the query) and the fields.
+fn upstream_request<'a>(
+    route: &RouteMatch<'_, 'a>,
+    method: &'a Method,
+    query: Option<&'a str>,
+    fields: &'a [(&'a [u8], &'a [u8])],
+    body: RequestBody,
+    target: &'a Target,
+) -> UpstreamRequest<'a> {
+    UpstreamRequest {
+        method,
+        target: RequestTarget {
+            base_path: target.base.path().trim_end_matches('/'),
+            path: route.backend_path,
+            query,
+        },
+        fields,
+        body,
+    }
+}
+
+/// The query the backend receives: the consumer's, without an `apikey` parameter when the API
+/// takes API keys (the key is a credential; backends never see it; a query left empty goes
+/// away).
+fn backend_query<'u>(route: &RouteMatch<'_, '_>, uri: &'u Uri) -> Option<Cow<'u, str>> {
+    let query = uri.query()?;
+    if !(route.api.def.security.api_key && query.contains("apikey")) {
+        return Some(Cow::Borrowed(query));
+    }
+    let rest = query
         .split('&')
         .filter(|pair| !pair.starts_with("apikey=") && *pair != "apikey")
         .collect::<Vec<_>>()
-        .join("&")
+        .join("&");
+    (!rest.is_empty()).then_some(Cow::Owned(rest))
 }
 
 const API_KEY_HEADER: &str = "apikey";
@@ -133,6 +162,9 @@ pub struct AnalyticsRecord {
     pub backend_micros: Option<u64>,
     pub response_bytes: Option<u64>,
 }
+
+/// A header field (name, value) of a backend request.
+type Field<'a> = (&'a [u8], &'a [u8]);
 
 /// What of the consumer's request headers goes to the backend, worked out once per request:
 /// the consumer's fields are left as they are and the backend request is written from them,
@@ -183,12 +215,12 @@ impl Forwarding<'_> {
         consumer: &'a RawHeaders,
         target: &'a Target,
         assertion: Option<(&'a [u8], &'a [u8])>,
-    ) -> Vec<(&'a [u8], &'a [u8])> {
+    ) -> Vec<Field<'a>> {
         let mut fields = Vec::with_capacity(consumer.len() + 5);
         fields.extend(consumer.iter().filter(|(name, _)| self.forwards(name)));
         fields.push((b"host", target.host.as_bytes()));
         if let Some(value) = &self.x_forwarded_for {
-            fields.push((X_FORWARDED_FOR.as_bytes(), value));
+            fields.push((X_FORWARDED_FOR.as_bytes(), value.as_ref()));
         }
         fields.push((b"x-forwarded-proto", self.x_forwarded_proto));
         if let Some(value) = self.x_forwarded_host {
@@ -348,7 +380,8 @@ impl Gateway {
         B::Error: Into<BoxError>,
     {
         check_framing(&parts.headers)?;
-        let route = self.route(snapshot, &parts, ctx)?;
+        let path = crate::path::normalize(parts.uri.path()).map_err(GatewayError::bad_path)?;
+        let route = self.route(snapshot, &parts.method, &path, ctx)?;
         if let Some(origin) = origin {
             self.decide_cors(Some(&route.api.def), origin, ctx);
         }
@@ -368,20 +401,21 @@ impl Gateway {
         Ok(GatewayResponse::Backend(upstream?))
     }
 
-    /// Phase 1: normalise the path and find API, version and resource (900906).
-    fn route<'s>(
+    /// Phase 1: find API, version and resource (900906) for the normalised path.
+    fn route<'s, 'p>(
         &self,
         snapshot: &'s Snapshot,
-        request: &RequestHead,
+        method: &Method,
+        path: &'p str,
         ctx: &mut RequestContext,
-    ) -> Result<RouteMatch<'s>, GatewayError> {
-        let path = crate::path::normalize(request.uri.path()).map_err(GatewayError::bad_path)?;
-        let route = snapshot.routes.route(&request.method, &path).map_err(|e| match e {
+    ) -> Result<RouteMatch<'s, 'p>, GatewayError> {
+        if self.analytics.is_some() {
+            ctx.path = path.to_owned();
+        }
+        let route = snapshot.routes.route(method, path).map_err(|e| match e {
             RouteError::NoApi | RouteError::NoResource => GatewayError::no_matching_resource(),
             RouteError::MethodNotAllowed { allowed } => GatewayError::method_not_allowed(allowed),
-        });
-        ctx.path = path;
-        let route = route?;
+        })?;
         ctx.api = Some(route.api.def.clone());
         ctx.resource_index = Some(route.resource_index);
         Ok(route)
@@ -394,7 +428,7 @@ impl Gateway {
     async fn authenticate(
         &self,
         snapshot: &Snapshot,
-        route: &RouteMatch<'_>,
+        route: &RouteMatch<'_, '_>,
         request: &RequestHead,
         ctx: &mut RequestContext,
     ) -> Result<Option<Caller>, GatewayError> {
@@ -459,7 +493,7 @@ impl Gateway {
     fn authorize(
         &self,
         snapshot: &Snapshot,
-        route: &RouteMatch<'_>,
+        route: &RouteMatch<'_, '_>,
         caller: Option<&Caller>,
         ctx: &mut RequestContext,
     ) -> Result<(), GatewayError> {
@@ -488,7 +522,12 @@ impl Gateway {
     }
 
     /// The backend JWT for an authenticated request, when enabled.
-    fn backend_assertion(&self, route: &RouteMatch<'_>, caller: &Caller, ctx: &RequestContext) -> Option<HeaderValue> {
+    fn backend_assertion(
+        &self,
+        route: &RouteMatch<'_, '_>,
+        caller: &Caller,
+        ctx: &RequestContext,
+    ) -> Option<HeaderValue> {
         let settings = self.settings.backend_jwt.as_ref()?;
         let tier = ctx.subscription_tier.as_deref().unwrap_or("Unlimited");
         self.assertions
@@ -503,9 +542,9 @@ impl Gateway {
     /// Phase 5: the targets to try, in order (load balancing, failover, suspension).
     fn upstream_peer<'r>(
         &self,
-        route: &'r RouteMatch<'_>,
+        route: &'r RouteMatch<'_, '_>,
         ctx: &RequestContext,
-    ) -> Result<Vec<&'r Target>, GatewayError> {
+    ) -> Result<crate::endpoint::Plan<'r>, GatewayError> {
         let (production, sandbox) = route.api.pools_for(route.resource);
         let (pool, kind) = match ctx.key_type {
             Some("SANDBOX") => (sandbox, "sandbox"),
@@ -560,7 +599,7 @@ impl Gateway {
     #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
-        route: &RouteMatch<'_>,
+        route: &RouteMatch<'_, '_>,
         parts: &RequestHead,
         forwarding: &Forwarding<'_>,
         body: RequestBody,
@@ -569,8 +608,9 @@ impl Gateway {
         ctx: &mut RequestContext,
     ) -> Result<BackendResponse, GatewayError> {
         let assertion = forwarding.backend_jwt_header.zip(assertion.map(HeaderValue::as_bytes));
+        let query = backend_query(route, &parts.uri);
         let mut body = Some(body);
-        let mut last_error = GatewayError::backend_unreachable("no endpoint could be tried");
+        let mut last_error = None;
         for target in targets {
             let Some(attempt_body) = body.take() else { break };
             let retry_body = match &attempt_body {
@@ -579,7 +619,7 @@ impl Gateway {
             };
             ctx.request_bytes = 0;
             let fields = forwarding.fields(&parts.headers, target, assertion);
-            let upstream = self.upstream_request(route, parts, &fields, attempt_body, target);
+            let upstream = upstream_request(route, &parts.method, query.as_deref(), &fields, attempt_body, target);
             ctx.backend = Some(target.url.clone());
             match self.upstreams.send(target, upstream).await {
                 Ok(response) => {
@@ -596,21 +636,21 @@ impl Gateway {
                 Err(UpstreamError::Timeout) => {
                     tracing::warn!(endpoint = %target.def.url, timeout_ms = target.def.response_timeout.as_millis(), "backend timed out");
                     target.mark_failure();
-                    last_error = GatewayError::backend_timeout(format!(
+                    last_error = Some(GatewayError::backend_timeout(format!(
                         "{} did not answer within {} ms",
                         target.def.url,
                         target.def.response_timeout.as_millis()
-                    ));
+                    )));
                 }
                 Err(e) => {
                     tracing::warn!(endpoint = %target.def.url, error = %e, "backend call failed");
                     target.mark_failure();
-                    last_error = GatewayError::backend_unreachable(format!("{}: {e}", target.def.url));
+                    last_error = Some(GatewayError::backend_unreachable(format!("{}: {e}", target.def.url)));
                 }
             }
             body = retry_body;
         }
-        Err(last_error)
+        Err(last_error.unwrap_or_else(|| GatewayError::backend_unreachable("no endpoint could be tried")))
     }
 
     /// Phase 6, the part shared by every target: hop-by-hop headers left out,
@@ -618,7 +658,7 @@ impl Gateway {
     /// the API key left out.
     fn forwarding<'a>(
         &'a self,
-        route: &RouteMatch<'_>,
+        route: &RouteMatch<'_, '_>,
         headers: &'a RawHeaders,
         uri: &'a Uri,
         connection: &'a ConnectionState,
@@ -653,42 +693,6 @@ impl Gateway {
             x_forwarded_for,
             x_forwarded_proto: if connection.info.tls { b"https" } else { b"http" },
             x_forwarded_host,
-        }
-    }
-
-    /// Phase 6 for one target: its URL (base path + the path after the API's base path + the
-    /// query without an API key) and its `Host`.
-    fn upstream_request<'a>(
-        &self,
-        route: &RouteMatch<'_>,
-        parts: &'a RequestHead,
-        fields: &'a [(&'a [u8], &'a [u8])],
-        body: RequestBody,
-        target: &Target,
-    ) -> UpstreamRequest<'a> {
-        let base_path = target.base.path().trim_end_matches('/');
-        let query = parts.uri.query();
-        let mut path_and_query =
-            String::with_capacity(base_path.len() + route.backend_path.len() + query.map_or(0, |q| q.len() + 1));
-        path_and_query.push_str(base_path);
-        path_and_query.push_str(&route.backend_path);
-        if let Some(query) = query {
-            if route.api.def.security.api_key && query.contains("apikey") {
-                let rest = query_without_api_key(query);
-                if !rest.is_empty() {
-                    path_and_query.push('?');
-                    path_and_query.push_str(&rest);
-                }
-            } else {
-                path_and_query.push('?');
-                path_and_query.push_str(query);
-            }
-        }
-        UpstreamRequest {
-            method: &parts.method,
-            path_and_query,
-            fields,
-            body,
         }
     }
 

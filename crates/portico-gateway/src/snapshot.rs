@@ -38,16 +38,16 @@ impl CompiledApi {
     }
 }
 
-/// A successful route lookup.
+/// A successful route lookup: parts of the snapshot (`'a`) and of the routed path (`'p`).
 #[derive(Debug)]
-pub struct RouteMatch<'a> {
+pub struct RouteMatch<'a, 'p> {
     pub api: &'a CompiledApi,
     pub resource: &'a ResourceDef,
     /// Index of `resource` in the API's `resources`.
     pub resource_index: usize,
     /// The path after the API's base path (at least `/`): what the backend receives after its
     /// own base path.
-    pub backend_path: String,
+    pub backend_path: &'p str,
 }
 
 /// Why no resource matched.
@@ -143,7 +143,7 @@ impl RoutingTable {
     }
 
     /// Finds the API and resource for a normalised path.
-    pub fn route(&self, method: &Method, path: &str) -> Result<RouteMatch<'_>, RouteError> {
+    pub fn route<'p>(&self, method: &Method, path: &'p str) -> Result<RouteMatch<'_, 'p>, RouteError> {
         let (api, rest) = self.find_api(path).ok_or(RouteError::NoApi)?;
         let matched = api
             .resources
@@ -161,11 +161,7 @@ impl RoutingTable {
                 api,
                 resource: &api.def.resources[*index],
                 resource_index: *index,
-                backend_path: if rest.is_empty() {
-                    "/".to_owned()
-                } else {
-                    rest.to_owned()
-                },
+                backend_path: if rest.is_empty() { "/" } else { rest },
             }),
             None => Err(RouteError::MethodNotAllowed {
                 allowed: methods.iter().map(|(m, _)| m.to_string()).collect(),

@@ -29,6 +29,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+pub(crate) use codec::RequestTarget;
 use codec::{BodyFraming, ChunkedDecoder, CodecError, Decoded, RequestFraming};
 
 use crate::endpoint::Target;
@@ -67,7 +68,7 @@ pub(crate) enum RequestBody {
 /// is to the backend already, which learns its name from `Host`), headers and body.
 pub(crate) struct UpstreamRequest<'a> {
     pub method: &'a Method,
-    pub path_and_query: String,
+    pub target: RequestTarget<'a>,
     /// Header fields in the order they are written (the consumer's that pass, then the
     /// proxy's own).
     pub fields: &'a [(&'a [u8], &'a [u8])],
@@ -145,13 +146,13 @@ impl Connection {
     async fn write_request(
         &mut self,
         method: &Method,
-        path_and_query: &str,
+        target: &RequestTarget<'_>,
         fields: &[(&[u8], &[u8])],
         body: &mut Outgoing,
     ) -> Result<(), UpstreamError> {
         let framing = RequestFraming::choose(method, fields, body.known_size())?;
         self.write_buf.clear();
-        codec::encode_request_head(&mut self.write_buf, method, path_and_query, fields, framing);
+        codec::encode_request_head(&mut self.write_buf, method, target, fields, framing);
         let expected = match framing {
             RequestFraming::Length { bytes, .. } => Some(bytes),
             _ => None,
@@ -338,11 +339,11 @@ impl Upstreams {
         };
         let UpstreamRequest {
             method,
-            path_and_query,
+            target: request_target,
             fields,
             body,
         } = request;
-        if path_and_query.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        if !request_target.is_writable() {
             return Err(CodecError::BadRequestTarget.into());
         }
         let deadline = tokio::time::Instant::now() + target.def.response_timeout;
@@ -355,7 +356,7 @@ impl Upstreams {
             None => self.connect(target).await?,
         };
         let mut attempt = connection
-            .exchange(method, &path_and_query, fields, &mut outgoing, deadline)
+            .exchange(method, &request_target, fields, &mut outgoing, deadline)
             .await;
         if let (Err(e), Some(bytes)) = (&attempt, resend)
             && connection.reused
@@ -365,7 +366,7 @@ impl Upstreams {
             connection = self.connect(target).await?;
             outgoing = Outgoing::Buffered(Some(bytes));
             attempt = connection
-                .exchange(method, &path_and_query, fields, &mut outgoing, deadline)
+                .exchange(method, &request_target, fields, &mut outgoing, deadline)
                 .await;
         }
         let head = attempt?;
@@ -444,7 +445,7 @@ impl Connection {
     async fn exchange(
         &mut self,
         method: &Method,
-        path_and_query: &str,
+        target: &RequestTarget<'_>,
         fields: &[(&[u8], &[u8])],
         body: &mut Outgoing,
         deadline: tokio::time::Instant,
@@ -458,7 +459,7 @@ impl Connection {
         }
         let result = {
             let work = async {
-                self.write_request(method, path_and_query, fields, body).await?;
+                self.write_request(method, target, fields, body).await?;
                 self.read_head(method).await
             };
             tokio::pin!(work);

@@ -399,7 +399,7 @@ async fn load_identity(
             (subscription.application_id, subscription.api_id),
             SubscriptionInfo {
                 id: String::new(),
-                tier: subscription.tier,
+                tier: subscription.tier.into(),
                 status: SubscriptionStatus::from_wire(&subscription.status),
             },
         );

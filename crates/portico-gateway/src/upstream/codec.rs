@@ -11,7 +11,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, StatusCode, Version};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::fields::RawHeaders;
+use crate::fields::{FieldSpan, FieldSpans, RawHeaders};
 
 /// The largest response head accepted from a backend (the same bound as client request heads).
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -92,22 +92,53 @@ fn expects_body(method: &Method) -> bool {
     )
 }
 
+/// The request target sent to a backend (origin form), as the pieces it is made of: the
+/// endpoint's base path, the path after the API's context and the query. They are written into
+/// the request line one after the other, never joined into a string first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestTarget<'a> {
+    pub base_path: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+}
+
+impl RequestTarget<'_> {
+    fn pieces(&self) -> [&str; 4] {
+        let (mark, query) = self.query.map_or(("", ""), |q| ("?", q));
+        [self.base_path, self.path, mark, query]
+    }
+
+    /// Whether every byte can go into a request line (no whitespace, no control characters).
+    pub(crate) fn is_writable(&self) -> bool {
+        self.pieces()
+            .iter()
+            .all(|piece| piece.bytes().all(|b| b > b' ' && b != 0x7f))
+    }
+}
+
 /// Writes the request line and headers into `out`.
 pub(crate) fn encode_request_head(
     out: &mut Vec<u8>,
     method: &Method,
-    path_and_query: &str,
+    target: &RequestTarget<'_>,
     fields: &[(&[u8], &[u8])],
     framing: RequestFraming,
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
+    let pieces = target.pieces();
     // Origin form always starts with `/` (an API whose backend URL has no path, called at its
     // root, yields an empty path).
-    if !path_and_query.starts_with('/') {
+    if !pieces
+        .iter()
+        .find(|p| !p.is_empty())
+        .is_some_and(|p| p.starts_with('/'))
+    {
         out.push(b'/');
     }
-    out.extend_from_slice(path_and_query.as_bytes());
+    for piece in pieces {
+        out.extend_from_slice(piece.as_bytes());
+    }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for (name, value) in fields {
         out.extend_from_slice(name);
@@ -226,14 +257,13 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
         // Fields are kept as ranges of the head's bytes (see `RawHeaders`); hop-by-hop fields
         // are read for framing here and left out.
         let mut facts = FramingFacts::default();
-        let mut ranges: Vec<(Range<usize>, Range<usize>)> = Vec::with_capacity(response.headers.len());
-        let mut connection_values: Vec<Range<usize>> = Vec::new();
+        let mut fields = FieldSpans::with_capacity(response.headers.len());
+        let mut connection_values: Vec<&[u8]> = Vec::new();
         for field in response.headers.iter() {
-            let value_range = span(buf, field.value);
             match hop_by_hop(field.name.as_bytes()) {
                 Some(HopByHop::Connection) => {
                     if facts.connection(field.value) {
-                        connection_values.push(value_range);
+                        connection_values.push(field.value);
                     }
                     continue;
                 }
@@ -247,24 +277,23 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
             if field.name.eq_ignore_ascii_case("content-length") {
                 facts.content_length(field.value)?;
             }
-            ranges.push((span(buf, field.name.as_bytes()), value_range));
+            fields.push(FieldSpan::of(buf, field.name.as_bytes(), field.value).ok_or(CodecError::HeadTooLarge)?);
         }
+        // Headers that `Connection` names are hop-by-hop too (RFC 9110 §7.6.1).
+        let named: Vec<Vec<u8>> = connection_values
+            .iter()
+            .flat_map(|value| value.split(|&b| b == b','))
+            .map(|name| name.trim_ascii().to_ascii_lowercase())
+            .collect();
         let head = buf.split_to(head_len).freeze();
-        // Headers that `Connection` names are hop-by-hop too (RFC 9110 §7.6.1); with a transfer
-        // coding, a length would mislead the consumer (the coding frames the body).
-        if !connection_values.is_empty() || facts.transfer_encoding {
-            let named: Vec<&[u8]> = connection_values
-                .iter()
-                .flat_map(|range| head[range.clone()].split(|&b| b == b','))
-                .map(<[u8]>::trim_ascii)
-                .collect();
-            ranges.retain(|(name, _)| {
-                let name = &head[name.clone()];
+        let mut headers = RawHeaders::new(head, fields);
+        // With a transfer coding, a length would mislead the consumer (the coding frames the body).
+        if !named.is_empty() || facts.transfer_encoding {
+            headers.retain(|name| {
                 !(named.iter().any(|n| n.eq_ignore_ascii_case(name))
                     || (facts.transfer_encoding && name.eq_ignore_ascii_case(b"content-length")))
             });
         }
-        let headers = RawHeaders::new(head, ranges);
         let (framing, reusable_framing) = facts.framing(method, status);
         let keep_alive = reusable_framing && !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
         return Ok(Some(ResponseHead {
@@ -705,21 +734,34 @@ mod tests {
         let headers: [(&[u8], &[u8]); 1] = [(b"host", b"backend:8080")];
         let mut out = Vec::new();
         let framing = RequestFraming::choose(&Method::GET, &headers, Some(0)).expect("framing");
-        encode_request_head(&mut out, &Method::GET, "/a?b=1", &headers, framing);
-        assert_eq!(out, b"GET /a?b=1 HTTP/1.1\r\nhost: backend:8080\r\n\r\n");
+        let target = |base_path, path, query| RequestTarget { base_path, path, query };
+        encode_request_head(
+            &mut out,
+            &Method::GET,
+            &target("/v2", "/a", Some("b=1")),
+            &headers,
+            framing,
+        );
+        assert_eq!(out, b"GET /v2/a?b=1 HTTP/1.1\r\nhost: backend:8080\r\n\r\n");
         out.clear();
-        encode_request_head(&mut out, &Method::GET, "?b=1", &headers, framing);
+        encode_request_head(&mut out, &Method::GET, &target("", "", Some("b=1")), &headers, framing);
         assert!(out.starts_with(b"GET /?b=1 HTTP/1.1\r\n"));
+        out.clear();
+        encode_request_head(&mut out, &Method::GET, &target("", "/", Some("")), &headers, framing);
+        assert!(out.starts_with(b"GET /? HTTP/1.1\r\n"), "an empty query keeps its `?`");
+        assert!(!target("/v2", "/a b", None).is_writable());
+        assert!(!target("/v2", "/a", Some("x=\x7f")).is_writable());
+        assert!(target("/v2", "/a%20b", Some("x=1&y")).is_writable());
 
         out.clear();
         let framing = RequestFraming::choose(&Method::POST, &headers, Some(0)).expect("framing");
-        encode_request_head(&mut out, &Method::POST, "/", &headers, framing);
+        encode_request_head(&mut out, &Method::POST, &target("", "/", None), &headers, framing);
         assert!(out.ends_with(b"content-length: 0\r\n\r\n"));
 
         out.clear();
         let framing = RequestFraming::choose(&Method::PUT, &headers, None).expect("framing");
         assert_eq!(framing, RequestFraming::Chunked);
-        encode_request_head(&mut out, &Method::PUT, "/", &headers, framing);
+        encode_request_head(&mut out, &Method::PUT, &target("", "/", None), &headers, framing);
         assert!(out.ends_with(b"transfer-encoding: chunked\r\n\r\n"));
 
         let with_length: [(&[u8], &[u8]); 2] = [(b"host", b"backend:8080"), (b"Content-Length", b"10")];

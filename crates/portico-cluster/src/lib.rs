@@ -1,8 +1,9 @@
 //! Following the cluster's change feed: every node applies, in order, what any node appended.
 //!
-//! A follower keeps the last sequence number it applied, wakes on PostgreSQL's NOTIFY (or every
-//! `poll` at the latest, which is also the safety net when a notification is lost or the
-//! database is SQLite) and hands each batch of newer events to its handler. A node that was down
+//! A follower keeps the last sequence number it applied, wakes on PostgreSQL's NOTIFY (on SQLite:
+//! when a write of this process that appended commits), or every `poll` at the latest (the
+//! safety net for a lost notification, and on SQLite what picks up other processes' writes),
+//! and hands each batch of newer events to its handler. A node that was down
 //! replays what it missed from where it stopped.
 #![forbid(unsafe_code)]
 

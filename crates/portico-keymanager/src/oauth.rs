@@ -21,8 +21,6 @@ use crate::secrets::{SecretHasher, SecretKind, random_token};
 /// Grant types the token endpoint serves.
 pub const SUPPORTED_GRANTS: &[&str] = &["client_credentials", "password", "refresh_token"];
 
-/// How often the follower polls the change feed when no notification wakes it.
-const FEED_POLL: Duration = Duration::from_millis(200);
 /// How long a client (and its owner) stays cached; changes on any node evict it at once via the feed.
 const CLIENT_CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -239,10 +237,11 @@ impl TokenService {
     pub fn spawn_follower(self: &Arc<Self>, position: i64) -> tokio::task::JoinHandle<()> {
         let service = Arc::clone(self);
         let store = self.store.clone();
+        let poll = store.feed_poll_interval();
         // Revocations only grow when events arrive, so pruning on arrival (at most once a
         // minute) keeps the list bounded.
         let mut last_prune = std::time::Instant::now();
-        tokio::spawn(portico_cluster::follow(store, position, FEED_POLL, move |events| {
+        tokio::spawn(portico_cluster::follow(store, position, poll, move |events| {
             for event in &events {
                 service.apply_event(event);
             }

@@ -98,7 +98,7 @@ impl Store {
             "INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) RETURNING {API_COLUMNS}"
         );
         let row: ApiRow = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let same_name: Option<String> =
                 sqlx::query_scalar("SELECT id FROM apis WHERE lower(name) = lower($1) AND version = $2")
                     .bind(&new.name)
@@ -265,7 +265,7 @@ impl Store {
         let payload = serde_json::json!({ "apiId": id, "previousState": change.from, "state": change.to });
         let node = self.node_id.clone();
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let row: Option<ApiRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(id)
                 .bind(expected_version)
@@ -312,7 +312,7 @@ impl Store {
     pub async fn delete_api(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let node = self.node_id.clone();
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let subscriptions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions WHERE api_id = $1")
                 .bind(id)
                 .fetch_one(&mut *tx)

@@ -207,7 +207,7 @@ impl Store {
         let token_type = or_default(&new.token_type, "JWT");
         let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
             async {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.appends).await?;
                 sqlx::query(
                     "INSERT INTO applications (id, name, owner, throttling_policy, description, status, token_type, attributes, \
                      group_ids, subscription_scopes, created_at, updated_at) \
@@ -289,7 +289,7 @@ impl Store {
         let now = now_millis();
         let result: Result<u64, sqlx::Error> = with_pool!(self, |pool| {
             async {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.appends).await?;
                 let updated = sqlx::query(
                     "UPDATE applications SET name = $2, throttling_policy = $3, description = $4, token_type = $5, \
                      attributes = $6, group_ids = $7, subscription_scopes = $8, updated_at = $9 WHERE id = $1",
@@ -336,7 +336,7 @@ impl Store {
     pub async fn delete_application(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let now = now_millis();
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             // (mapping id, client id, the resident key manager's OAuth client when it is one)
             let mappings: Vec<(String, String, Option<String>)> = sqlx::query_as(
                 "SELECT id, client_id, oauth_client_id FROM application_key_mappings WHERE application_id = $1",
@@ -397,7 +397,7 @@ impl Store {
         let c = &new.client;
         let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
             async {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.appends).await?;
                 sqlx::query(
                     "INSERT INTO oauth_clients (client_id, secret_hash, client_name, owner_id, grant_types, callback_url, key_type, saas_app, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -465,7 +465,7 @@ impl Store {
         let now = now_millis();
         let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
             async {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.appends).await?;
                 sqlx::query(
                     "INSERT INTO application_key_mappings (id, application_id, key_type, key_manager, client_id, oauth_client_id, mode, \
                      additional_properties, scopes, validity_time, created_at) \
@@ -555,7 +555,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             if mapping.is_resident() {
                 sqlx::query(
                     "UPDATE oauth_clients SET grant_types = $2, callback_url = $3, updated_at = $4 WHERE client_id = $1",
@@ -600,7 +600,7 @@ impl Store {
     pub async fn delete_key_mapping(&self, mapping: &KeyMappingRow) -> Result<(), StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             if mapping.is_resident() {
                 sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
                     .bind(&mapping.client_id)
@@ -638,7 +638,7 @@ impl Store {
         let now = now_millis();
         let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
             async {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.appends).await?;
                 sqlx::query(
                     "INSERT INTO subscriptions (id, application_id, api_id, throttling_policy, status, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -735,7 +735,7 @@ impl Store {
     pub async fn update_subscription(&self, id: &str, throttling_policy: &str, status: &str) -> Result<(), StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let updated = sqlx::query(
                 "UPDATE subscriptions SET throttling_policy = $2, status = $3, updated_at = $4 WHERE id = $1",
             )
@@ -761,7 +761,7 @@ impl Store {
     pub async fn set_subscription_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let updated = sqlx::query("UPDATE subscriptions SET status = $2, updated_at = $3 WHERE id = $1")
                 .bind(id)
                 .bind(status)
@@ -783,7 +783,7 @@ impl Store {
     /// Deletes a subscription with its event.
     pub async fn delete_subscription(&self, id: &str) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let deleted = sqlx::query("DELETE FROM subscriptions WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)

@@ -5,7 +5,10 @@
 //! that when two transactions commit out of order). Each append also sends a NOTIFY on
 //! [`FEED_CHANNEL`] carrying the sequence number, delivered when the transaction commits.
 
-use crate::{BeginWrite, Store, StoreError, now_millis, with_pool};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{BeginWrite, Store, StoreError, WriteTx, now_millis, with_pool};
 
 /// PostgreSQL LISTEN/NOTIFY channel that wakes followers of the feed.
 pub const FEED_CHANNEL: &str = "portico_change_feed";
@@ -38,22 +41,38 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let payload = payload.to_string();
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let seq = tx.append_event_in_tx(&self.node_id, kind, entity_id, &payload).await?;
             tx.commit().await?;
             seq
         }))
     }
 
-    /// A wake-up source for followers of the feed: PostgreSQL NOTIFY, or a plain timer on SQLite.
+    /// A wake-up source for followers of the feed: PostgreSQL NOTIFY (which every node's
+    /// appends send), or on SQLite this process's own appends as they commit.
     pub async fn feed_listener(&self) -> Result<FeedListener, StoreError> {
         match &self.pool {
-            crate::Pool::Sqlite(_) => Ok(FeedListener { pg: None }),
+            crate::Pool::Sqlite(_) => Ok(FeedListener {
+                wake: Wake::Local(self.appends.0.subscribe()),
+            }),
             crate::Pool::Postgres(pool) => {
                 let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
                 listener.listen(FEED_CHANNEL).await?;
-                Ok(FeedListener { pg: Some(listener) })
+                Ok(FeedListener {
+                    wake: Wake::Notify(listener),
+                })
             }
+        }
+    }
+
+    /// How long a follower of the feed waits at most between two reads when nothing wakes it.
+    /// SQLite: 1 s (this process's writes wake followers at once; the poll picks up writes of
+    /// other processes on the same file, such as `portico` commands run beside the server).
+    /// PostgreSQL: 200 ms, a safety net for a notification lost with its connection.
+    pub fn feed_poll_interval(&self) -> Duration {
+        match self.pool {
+            crate::Pool::Sqlite(_) => Duration::from_secs(1),
+            crate::Pool::Postgres(_) => Duration::from_millis(200),
         }
     }
 
@@ -108,7 +127,7 @@ pub(crate) trait AppendInTx {
 
 const INSERT_EVENT: &str = "INSERT INTO change_feed (kind, entity_id, payload, origin_node, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq";
 
-impl AppendInTx for sqlx::Transaction<'_, sqlx::Sqlite> {
+impl AppendInTx for WriteTx<sqlx::Sqlite> {
     async fn append_event_in_tx(
         &mut self,
         node_id: &str,
@@ -117,18 +136,20 @@ impl AppendInTx for sqlx::Transaction<'_, sqlx::Sqlite> {
         payload: &str,
     ) -> Result<i64, StoreError> {
         // SQLite has one writer at a time, so AUTOINCREMENT order is commit order.
-        Ok(sqlx::query_scalar(INSERT_EVENT)
+        let seq: i64 = sqlx::query_scalar(INSERT_EVENT)
             .bind(kind)
             .bind(entity_id)
             .bind(payload)
             .bind(node_id)
             .bind(now_millis())
             .fetch_one(&mut **self)
-            .await?)
+            .await?;
+        self.appended = Some(seq);
+        Ok(seq)
     }
 }
 
-impl AppendInTx for sqlx::Transaction<'_, sqlx::Postgres> {
+impl AppendInTx for WriteTx<sqlx::Postgres> {
     async fn append_event_in_tx(
         &mut self,
         node_id: &str,
@@ -153,27 +174,56 @@ impl AppendInTx for sqlx::Transaction<'_, sqlx::Postgres> {
             .bind(seq.to_string())
             .execute(&mut **self)
             .await?;
+        self.appended = Some(seq);
         Ok(seq)
     }
 }
 
+/// Appends this process committed, by sequence number: what wakes its followers on SQLite,
+/// which has no notifications. Cheap to clone (one shared channel).
+#[derive(Debug, Clone)]
+pub(crate) struct LocalAppends(Arc<tokio::sync::watch::Sender<i64>>);
+
+impl Default for LocalAppends {
+    fn default() -> LocalAppends {
+        LocalAppends(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl LocalAppends {
+    /// Tells every follower that events up to `seq` have committed.
+    pub(crate) fn announce(&self, seq: i64) {
+        self.0.send_modify(|latest| *latest = (*latest).max(seq));
+    }
+}
+
+enum Wake {
+    Notify(sqlx::postgres::PgListener),
+    Local(tokio::sync::watch::Receiver<i64>),
+}
+
 /// Wakes a follower of the feed when another node (or this one) appends, or after a timeout.
 pub struct FeedListener {
-    pg: Option<sqlx::postgres::PgListener>,
+    wake: Wake,
 }
 
 impl FeedListener {
     /// Returns when a notification arrives or `max` has passed, whichever is first. Polling the
     /// feed after either is always correct; the notification only makes it prompt.
-    pub async fn wait(&mut self, max: std::time::Duration) {
-        match &mut self.pg {
-            Some(listener) => {
+    pub async fn wait(&mut self, max: Duration) {
+        match &mut self.wake {
+            Wake::Notify(listener) => {
                 if let Ok(Err(e)) = tokio::time::timeout(max, listener.recv()).await {
                     tracing::debug!(error = %e, "feed listener lost its connection; it reconnects on next wait");
                     tokio::time::sleep(max).await;
                 }
             }
-            None => tokio::time::sleep(max).await,
+            Wake::Local(appends) => {
+                // Err: the store is gone (it owns the sender); wait out `max` instead of spinning.
+                if let Ok(Err(_)) = tokio::time::timeout(max, appends.changed()).await {
+                    tokio::time::sleep(max).await;
+                }
+            }
         }
     }
 }

@@ -89,7 +89,7 @@ impl Store {
         let now = now_millis();
         let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
             async {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.appends).await?;
                 sqlx::query(
                     "INSERT INTO key_managers (id, name, type, enabled, issuer, configuration, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -157,7 +157,7 @@ impl Store {
         let now = now_millis();
         let result: Result<u64, sqlx::Error> = with_pool!(self, |pool| {
             async {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = pool.begin_write(&self.appends).await?;
                 let updated = sqlx::query(
                     "UPDATE key_managers SET type = $2, enabled = $3, issuer = $4, configuration = $5, updated_at = $6 \
                      WHERE id = $1",
@@ -197,7 +197,7 @@ impl Store {
     /// [`StoreError::InUse`], as in WSO2: remove those keys first.
     pub async fn delete_key_manager(&self, id: &str) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let name: Option<String> = sqlx::query_scalar("SELECT name FROM key_managers WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)

@@ -80,6 +80,9 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     node_id: String,
+    /// Raised with the sequence number of each committed append of this process (see
+    /// [`feed::LocalAppends`]).
+    appends: feed::LocalAppends,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool; the body is compiled once per backend.
@@ -138,6 +141,7 @@ impl Store {
         Ok(Store {
             pool,
             node_id: options.node_id.clone(),
+            appends: feed::LocalAppends::default(),
         })
     }
 
@@ -178,20 +182,62 @@ impl Store {
 /// whenever another connection wrote in between.
 pub(crate) trait BeginWrite {
     type Db: sqlx::Database;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>;
+    /// Begins a write transaction whose commit tells `appends` what it appended to the feed.
+    async fn begin_write(&self, appends: &feed::LocalAppends) -> Result<WriteTx<Self::Db>, sqlx::Error>;
 }
 
 impl BeginWrite for SqlitePool {
     type Db = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_write(&self, appends: &feed::LocalAppends) -> Result<WriteTx<sqlx::Sqlite>, sqlx::Error> {
+        Ok(WriteTx::new(self.begin_with("BEGIN IMMEDIATE").await?, appends))
     }
 }
 
 impl BeginWrite for PgPool {
     type Db = sqlx::Postgres;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.begin().await
+    async fn begin_write(&self, appends: &feed::LocalAppends) -> Result<WriteTx<sqlx::Postgres>, sqlx::Error> {
+        Ok(WriteTx::new(self.begin().await?, appends))
+    }
+}
+
+/// A write transaction: the connection it runs on (by `Deref`), and what it appended to the
+/// change feed, announced to this process's followers once it has committed (never before:
+/// a follower woken early would find nothing and sleep until its next poll).
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    appends: feed::LocalAppends,
+    /// The highest sequence number appended in this transaction.
+    appended: Option<i64>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    fn new(tx: sqlx::Transaction<'static, DB>, appends: &feed::LocalAppends) -> WriteTx<DB> {
+        WriteTx {
+            tx,
+            appends: appends.clone(),
+            appended: None,
+        }
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        if let Some(seq) = self.appended {
+            self.appends.announce(seq);
+        }
+        Ok(())
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
     }
 }
 

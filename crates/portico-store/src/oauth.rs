@@ -279,7 +279,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let updated = sqlx::query(
                 "UPDATE oauth_clients SET client_name = $2, callback_url = $3, grant_types = $4, updated_at = $5 WHERE client_id = $1",
             )
@@ -305,7 +305,7 @@ impl Store {
     pub async fn set_oauth_client_secret(&self, client_id: &str, secret_hash: &str) -> Result<i64, StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let updated =
                 sqlx::query("UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 WHERE client_id = $1")
                     .bind(client_id)
@@ -329,7 +329,7 @@ impl Store {
     pub async fn delete_oauth_client(&self, client_id: &str) -> Result<i64, StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let deleted = sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
                 .bind(client_id)
                 .execute(&mut *tx)
@@ -388,7 +388,7 @@ impl Store {
         }
         let next = successor(&current);
         let won = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             // Only one of two concurrent uses can flip the state; the loser is a replay.
             let flipped =
                 sqlx::query("UPDATE refresh_tokens SET state = 'rotated' WHERE token_hash = $1 AND state = 'active'")
@@ -417,7 +417,7 @@ impl Store {
     pub async fn revoke_refresh_chain(&self, chain_id: &str) -> Result<Vec<RevokedToken>, StoreError> {
         let now = now_millis();
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             sqlx::query("UPDATE refresh_tokens SET state = 'revoked' WHERE chain_id = $1")
                 .bind(chain_id)
                 .execute(&mut *tx)
@@ -441,7 +441,7 @@ impl Store {
     pub async fn revoke_access_tokens(&self, tokens: &[RevokedToken]) -> Result<(), StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             for token in tokens {
                 revoke_jti_in_tx!(tx, self, token, now);
             }
@@ -475,7 +475,7 @@ impl Store {
     pub async fn cut_off_tokens(&self, kind: CutoffKind, subject_id: &str) -> Result<i64, StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             cutoff_in_tx!(tx, self, kind, subject_id, now);
             tx.commit().await?;
         });

@@ -73,7 +73,7 @@ impl Store {
             "INSERT INTO api_revisions ({REVISION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {REVISION_COLUMNS}"
         );
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             // Locks the API row (PostgreSQL) so concurrent revisions of one API take turns.
             let bumped: Option<(i64, String, Option<String>)> = sqlx::query_as(
                 "UPDATE apis SET revision_counter = revision_counter + 1 WHERE id = $1 RETURNING revision_counter, document, definition",
@@ -131,7 +131,7 @@ impl Store {
     /// Deletes a revision unless it is deployed somewhere.
     pub async fn delete_revision(&self, api_id: &str, revision_id: &str) -> Result<DeleteRevision, StoreError> {
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let deployed: Vec<String> = sqlx::query_scalar(
                 "SELECT environment FROM api_deployments WHERE api_id = $1 AND revision_id = $2 ORDER BY environment",
             )
@@ -167,7 +167,7 @@ impl Store {
     ) -> Result<Option<()>, StoreError> {
         let now = now_millis();
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let found: Option<(String, Option<String>)> =
                 sqlx::query_as("SELECT snapshot, definition FROM api_revisions WHERE api_id = $1 AND id = $2")
                     .bind(api_id)
@@ -207,7 +207,7 @@ impl Store {
              display_on_devportal = excluded.display_on_devportal, deployed_at = excluded.deployed_at RETURNING {DEPLOYMENT_COLUMNS}"
         );
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let exists: Option<String> =
                 sqlx::query_scalar("SELECT id FROM api_revisions WHERE api_id = $1 AND id = $2")
                     .bind(api_id)
@@ -254,7 +254,7 @@ impl Store {
             "SELECT {DEPLOYMENT_COLUMNS} FROM api_deployments WHERE api_id = $1 AND revision_id = $2 ORDER BY environment"
         );
         Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let current: Vec<DeploymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
                 .bind(api_id)
                 .bind(revision_id)

@@ -98,7 +98,7 @@ impl Store {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let inserted = sqlx::query(
                 "INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
                  ON CONFLICT (username) DO NOTHING",
@@ -140,7 +140,7 @@ impl Store {
         let now = now_millis();
         let candidate_id = uuid::Uuid::new_v4().to_string();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             sqlx::query(
                 "INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
                  ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, \
@@ -218,7 +218,7 @@ impl Store {
     pub async fn set_user_roles(&self, id: &str, roles: &[Role]) -> Result<(), StoreError> {
         let now = now_millis();
         with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = pool.begin_write(&self.appends).await?;
             let updated = sqlx::query("UPDATE users SET updated_at = $2 WHERE id = $1")
                 .bind(id)
                 .bind(now)

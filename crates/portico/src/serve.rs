@@ -146,12 +146,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         .unwrap_or(0);
     // Deployments made on other nodes (same database) reach this node's artifacts and gateway
     // through the change feed, and so do changes to applications, keys and subscriptions (from
-    // any node, this one included). SQLite has no notifications: poll it more often (an indexed
-    // read of an empty range costs microseconds).
-    let feed_poll = match store.backend() {
-        portico_store::Backend::Sqlite => Duration::from_millis(50),
-        portico_store::Backend::Postgres => Duration::from_millis(200),
-    };
+    // any node, this one included).
+    let feed_poll = store.feed_poll_interval();
     let deployments = {
         let state = state.clone();
         let wake = artifacts_changed.clone();

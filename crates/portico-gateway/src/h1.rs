@@ -30,8 +30,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use crate::fields::{FieldSpan, FieldSpans, RawHeaders};
 use crate::phases::{ConnectionState, GatewayService, RequestHead};
 use crate::response::GatewayResponse;
+use crate::upstream::UpstreamBody;
 use crate::upstream::codec::{ChunkedDecoder, Decoded, FramingFacts, parse_length, put_body_data, span};
-use crate::{BoxError, Gateway};
+use crate::{BoxError, Gateway, GatewayBody};
 
 /// The most header fields a request may carry (hyper's limit too).
 const MAX_REQUEST_HEADERS: usize = 100;
@@ -500,6 +501,39 @@ impl Body for ConsumerBody {
     }
 }
 
+/// A response body as the writer takes it: the gateway's own, or a backend's straight from its
+/// connection (not boxed: that would cost an allocation per proxied request).
+enum OutgoingBody {
+    Local(GatewayBody),
+    Backend(UpstreamBody),
+}
+
+impl Body for OutgoingBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            OutgoingBody::Local(body) => Pin::new(body).poll_frame(cx),
+            OutgoingBody::Backend(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            OutgoingBody::Local(body) => body.is_end_stream(),
+            OutgoingBody::Backend(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            OutgoingBody::Local(body) => body.size_hint(),
+            OutgoingBody::Backend(body) => body.size_hint(),
+        }
+    }
+}
+
 /// How the response body goes on the wire.
 enum ResponseFraming {
     None,
@@ -538,7 +572,7 @@ async fn write_response(
             for (name, value) in &parts.headers {
                 fields.field(name.as_str().as_bytes(), value.as_bytes());
             }
-            body
+            OutgoingBody::Local(body)
         }
         GatewayResponse::Backend(response) => {
             // The backend's fields as they came, but for those the gateway replaces.
@@ -558,7 +592,7 @@ async fn write_response(
             for (name, value) in &response.extra {
                 fields.field(name.as_str().as_bytes(), value.as_bytes());
             }
-            response.body
+            OutgoingBody::Backend(response.body)
         }
     };
     let FieldWriter {

@@ -21,7 +21,7 @@ use crate::identity::{ClientInfo, KeyType};
 use crate::model::{ApiDef, ApiStatus};
 use crate::response::{BackendResponse, GatewayResponse};
 use crate::snapshot::{RouteError, RouteMatch};
-use crate::upstream::{RequestBody, RequestTarget, UpstreamError, UpstreamRequest};
+use crate::upstream::{RequestBody, RequestFields, RequestTarget, UpstreamError, UpstreamRequest};
 use crate::{BoxError, Gateway, GatewayBody, GatewayError};
 
 /// What one request carries from phase to phase; after `authorize` it holds everything
@@ -116,7 +116,7 @@ fn upstream_request<'a>(
     route: &RouteMatch<'_, 'a>,
     method: &'a Method,
     query: Option<&'a str>,
-    fields: &'a [(&'a [u8], &'a [u8])],
+    fields: &'a dyn RequestFields,
     body: RequestBody,
     target: &'a Target,
 ) -> UpstreamRequest<'a> {
@@ -163,9 +163,6 @@ pub struct AnalyticsRecord {
     pub response_bytes: Option<u64>,
 }
 
-/// A header field (name, value) of a backend request.
-type Field<'a> = (&'a [u8], &'a [u8]);
-
 /// What of the consumer's request headers goes to the backend, worked out once per request:
 /// the consumer's fields are left as they are and the backend request is written from them,
 /// skipping what must not be forwarded and adding the proxy's own fields.
@@ -207,27 +204,44 @@ impl Forwarding<'_> {
                 .iter()
                 .any(|named| name.eq_ignore_ascii_case(named)))
     }
+}
 
-    /// The header fields of the request to `target`: the consumer's that pass, then `Host`,
-    /// the `X-Forwarded-*` set and the backend JWT.
-    fn fields<'a>(
-        &'a self,
-        consumer: &'a RawHeaders,
-        target: &'a Target,
-        assertion: Option<(&'a [u8], &'a [u8])>,
-    ) -> Vec<Field<'a>> {
-        let mut fields = Vec::with_capacity(consumer.len() + 5);
-        fields.extend(consumer.iter().filter(|(name, _)| self.forwards(name)));
-        fields.push((b"host", target.host.as_bytes()));
-        if let Some(value) = &self.x_forwarded_for {
-            fields.push((X_FORWARDED_FOR.as_bytes(), value.as_ref()));
+/// The header fields of the request to one target: the consumer's that pass, then `Host`, the
+/// `X-Forwarded-*` set and the backend JWT.
+struct BackendFields<'a> {
+    forwarding: &'a Forwarding<'a>,
+    consumer: &'a RawHeaders,
+    target: &'a Target,
+    assertion: Option<(&'a [u8], &'a [u8])>,
+}
+
+impl RequestFields for BackendFields<'_> {
+    fn for_each(&self, each: &mut dyn FnMut(&[u8], &[u8])) {
+        let forwarding = self.forwarding;
+        for (name, value) in self.consumer.iter() {
+            if forwarding.forwards(name) {
+                each(name, value);
+            }
         }
-        fields.push((b"x-forwarded-proto", self.x_forwarded_proto));
-        if let Some(value) = self.x_forwarded_host {
-            fields.push((b"x-forwarded-host", value));
+        each(b"host", self.target.host.as_bytes());
+        if let Some(value) = &forwarding.x_forwarded_for {
+            each(X_FORWARDED_FOR.as_bytes(), value);
         }
-        fields.extend(assertion);
-        fields
+        each(b"x-forwarded-proto", forwarding.x_forwarded_proto);
+        if let Some(value) = forwarding.x_forwarded_host {
+            each(b"x-forwarded-host", value);
+        }
+        if let Some((name, value)) = self.assertion {
+            each(name, value);
+        }
+    }
+
+    /// The consumer's, unless it does not pass (a `Connection` header can name it): the proxy
+    /// adds none of its own.
+    fn content_length(&self) -> Option<&[u8]> {
+        self.consumer
+            .get("content-length")
+            .filter(|_| self.forwarding.forwards(b"content-length"))
     }
 }
 
@@ -618,7 +632,12 @@ impl Gateway {
                 RequestBody::Streamed(_) => None,
             };
             ctx.request_bytes = 0;
-            let fields = forwarding.fields(&parts.headers, target, assertion);
+            let fields = BackendFields {
+                forwarding,
+                consumer: &parts.headers,
+                target,
+                assertion,
+            };
             let upstream = upstream_request(route, &parts.method, query.as_deref(), &fields, attempt_body, target);
             ctx.backend = Some(target.url.clone());
             match self.upstreams.send(target, upstream).await {

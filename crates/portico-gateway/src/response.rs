@@ -3,9 +3,11 @@
 //! written (see [`RawHeaders`]).
 
 use http::{HeaderMap, Response, StatusCode, header};
+use http_body_util::BodyExt;
 
 use crate::GatewayBody;
 pub use crate::fields::RawHeaders;
+use crate::upstream::UpstreamBody;
 
 /// A backend's response on its way to the consumer.
 pub struct BackendResponse {
@@ -15,7 +17,7 @@ pub struct BackendResponse {
     /// Fields the gateway adds (CORS); a field named here replaces the backend's of that name,
     /// except `Vary`, which is added to.
     pub extra: HeaderMap,
-    pub body: GatewayBody,
+    pub(crate) body: UpstreamBody,
 }
 
 /// The gateway's answer to one request.
@@ -66,7 +68,7 @@ impl GatewayResponse {
                         headers.append(name, value);
                     }
                 }
-                let mut response = Response::new(r.body);
+                let mut response = Response::new(r.body.boxed_unsync());
                 *response.status_mut() = r.status;
                 *response.headers_mut() = headers;
                 response

@@ -29,8 +29,8 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-pub(crate) use codec::RequestTarget;
 use codec::{BodyFraming, ChunkedDecoder, CodecError, Decoded, RequestFraming};
+pub(crate) use codec::{RequestFields, RequestTarget};
 
 use crate::endpoint::Target;
 use crate::response::BackendResponse;
@@ -71,7 +71,7 @@ pub(crate) struct UpstreamRequest<'a> {
     pub target: RequestTarget<'a>,
     /// Header fields in the order they are written (the consumer's that pass, then the
     /// proxy's own).
-    pub fields: &'a [(&'a [u8], &'a [u8])],
+    pub fields: &'a dyn RequestFields,
     pub body: RequestBody,
 }
 
@@ -147,7 +147,7 @@ impl Connection {
         &mut self,
         method: &Method,
         target: &RequestTarget<'_>,
-        fields: &[(&[u8], &[u8])],
+        fields: &dyn RequestFields,
         body: &mut Outgoing,
     ) -> Result<(), UpstreamError> {
         let framing = RequestFraming::choose(method, fields, body.known_size())?;
@@ -388,7 +388,7 @@ impl Upstreams {
             status: head.status,
             headers: head.headers,
             extra: http::HeaderMap::new(),
-            body: body.boxed_unsync(),
+            body,
         })
     }
 
@@ -446,7 +446,7 @@ impl Connection {
         &mut self,
         method: &Method,
         target: &RequestTarget<'_>,
-        fields: &[(&[u8], &[u8])],
+        fields: &dyn RequestFields,
         body: &mut Outgoing,
         deadline: tokio::time::Instant,
     ) -> Result<codec::ResponseHead, UpstreamError> {
@@ -507,7 +507,9 @@ enum BodyState {
 
 /// A backend response body read from its connection; the connection returns to this thread's
 /// pool once the body has been read to the end (and is closed when the body is dropped before).
-struct UpstreamBody {
+/// It reaches the consumer's HTTP/1.1 writer as it is (boxing it as a `GatewayBody` cost an
+/// allocation per request); only HTTP/2 boxes it.
+pub(crate) struct UpstreamBody {
     connection: Option<Box<Connection>>,
     state: BodyState,
     /// The pool to return to, when the response allows reuse.

@@ -79,6 +79,21 @@ async fn proxies_with_wso2_url_scheme_and_header_rules() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.expect("json")["bodyLength"], 5000);
 
+    // A `Connection` header that names Content-Length makes that field hop-by-hop: the proxy
+    // then frames the body itself, and it still arrives whole.
+    let r = gw
+        .client
+        .post(gw.url("/pizza/1.0.0/orders"))
+        .header("Connection", "keep-alive, content-length")
+        .body(vec![b'y'; 300])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let echoed = r.json::<Value>().await.expect("json");
+    assert_eq!(echoed["bodyLength"], 300);
+    assert_eq!(echoed["headers"]["content-length"], "300", "set by the proxy");
+
     // With pass-through enabled the Authorization header reaches the backend.
     let mut passing = api(
         "pizza",

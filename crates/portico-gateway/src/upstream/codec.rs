@@ -54,18 +54,39 @@ pub(crate) enum RequestFraming {
     Chunked,
 }
 
+/// The header fields of a backend request, handed out in the order they are written: the
+/// caller works them out as they are written instead of collecting them first.
+pub(crate) trait RequestFields: Sync {
+    fn for_each(&self, each: &mut dyn FnMut(&[u8], &[u8]));
+    /// The value of the `Content-Length` field among them, if there is one (found without a
+    /// pass over all of them).
+    fn content_length(&self) -> Option<&[u8]>;
+}
+
+#[cfg(test)]
+impl<const N: usize> RequestFields for [(&[u8], &[u8]); N] {
+    fn for_each(&self, each: &mut dyn FnMut(&[u8], &[u8])) {
+        for (name, value) in self {
+            each(name, value);
+        }
+    }
+
+    fn content_length(&self) -> Option<&[u8]> {
+        self.iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))
+            .map(|(_, value)| *value)
+    }
+}
+
 impl RequestFraming {
     /// Picks the framing: the consumer's `Content-Length` when present (its body is checked
     /// against it as it is sent), else the body's known size, else chunked coding.
     pub(crate) fn choose(
         method: &Method,
-        fields: &[(&[u8], &[u8])],
+        fields: &dyn RequestFields,
         known_size: Option<u64>,
     ) -> Result<RequestFraming, CodecError> {
-        if let Some((_, value)) = fields
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))
-        {
+        if let Some(value) = fields.content_length() {
             let bytes = parse_length(value.trim_ascii()).ok_or(CodecError::BadRequestLength)?;
             return Ok(RequestFraming::Length {
                 bytes,
@@ -121,7 +142,7 @@ pub(crate) fn encode_request_head(
     out: &mut Vec<u8>,
     method: &Method,
     target: &RequestTarget<'_>,
-    fields: &[(&[u8], &[u8])],
+    fields: &dyn RequestFields,
     framing: RequestFraming,
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
@@ -140,12 +161,12 @@ pub(crate) fn encode_request_head(
         out.extend_from_slice(piece.as_bytes());
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in fields {
+    fields.for_each(&mut |name, value| {
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
-    }
+    });
     match framing {
         RequestFraming::None | RequestFraming::Length { add_header: false, .. } => {}
         RequestFraming::Length {
@@ -772,6 +793,7 @@ mod tests {
                 add_header: false
             }
         );
-        assert!(RequestFraming::choose(&Method::PUT, &[(b"content-length", b"1x")], None).is_err());
+        let bad_length: [(&[u8], &[u8]); 1] = [(b"content-length", b"1x")];
+        assert!(RequestFraming::choose(&Method::PUT, &bad_length, None).is_err());
     }
 }

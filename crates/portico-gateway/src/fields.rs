@@ -116,6 +116,13 @@ impl RawHeaders {
             .map(|f| self.value(f))
     }
 
+    /// The span list, emptied, for the next head to reuse (its allocation is what is kept).
+    pub(crate) fn into_spare(self) -> FieldSpans {
+        let mut fields = self.fields;
+        fields.clear();
+        fields
+    }
+
     /// Keeps the fields whose name `keep` accepts.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
         let head = &self.head;

@@ -165,8 +165,11 @@ async fn serve_http1(
         drain: &drain,
         drain_armed: false,
     };
+    // The field list of the previous request head, emptied: the next one fills it in place of
+    // allocating its own.
+    let mut spare_fields = FieldSpans::new();
     loop {
-        let head = read_head(&mut connection, limits, &mut waits).await;
+        let head = read_head(&mut connection, limits, &mut waits, &mut spare_fields).await;
         let head = match head {
             Ok(Some(head)) => head,
             Ok(None) => return close(&mut connection, false).await,
@@ -192,7 +195,7 @@ async fn serve_http1(
         } = head;
         let head_request = request.method == Method::HEAD;
         let response = if matches!(body, BodyProgress::None) {
-            state.gateway().handle(request, ConsumerBody::empty(), state).await
+            state.gateway().handle(&request, ConsumerBody::empty(), state).await
         } else {
             connection.body = body;
             connection.continue_pending = if expect_continue { CONTINUE.len() } else { 0 };
@@ -200,7 +203,7 @@ async fn serve_http1(
                 connection: Some(connection),
                 slot: Some(slot.clone()),
             };
-            let response = state.gateway().handle(request, request_body, state).await;
+            let response = state.gateway().handle(&request, request_body, state).await;
             // The body has been dropped with the request by now and handed the connection back.
             match lock(&slot).take() {
                 Some(back) => connection = back,
@@ -208,6 +211,7 @@ async fn serve_http1(
             }
             response
         };
+        spare_fields = request.headers.into_spare();
         if !connection.body_done() && !discard_buffered_body(&mut connection) {
             keep_alive = false;
         }
@@ -284,11 +288,12 @@ async fn read_head<D: Future<Output = ()>>(
     connection: &mut ClientConnection,
     limits: &ListenerLimits,
     waits: &mut IdleWaits<'_, D>,
+    spare_fields: &mut FieldSpans,
 ) -> Result<Option<ParsedHead>, HeadError> {
     let started = Instant::now();
     loop {
         if !connection.read_buf.is_empty()
-            && let Some(head) = parse_head(&mut connection.read_buf, limits.max_header_bytes)?
+            && let Some(head) = parse_head(&mut connection.read_buf, limits.max_header_bytes, spare_fields)?
         {
             return Ok(Some(head));
         }
@@ -323,7 +328,12 @@ async fn read_head<D: Future<Output = ()>>(
 }
 
 /// Parses a request head from the front of `buf` (consuming it); `Ok(None)` when incomplete.
-fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<ParsedHead>, HeadError> {
+/// A complete head takes `spare_fields` (empty) for its field list.
+fn parse_head(
+    buf: &mut BytesMut,
+    max_head_bytes: usize,
+    spare_fields: &mut FieldSpans,
+) -> Result<Option<ParsedHead>, HeadError> {
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_REQUEST_HEADERS];
     let mut request = httparse::Request::new(&mut []);
     let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut request, buf, &mut fields);
@@ -345,7 +355,8 @@ fn parse_head(buf: &mut BytesMut, max_head_bytes: usize) -> Result<Option<Parsed
         Version::HTTP_11
     };
     let target_range = span(buf, request.path.unwrap_or_default().as_bytes());
-    let mut fields = FieldSpans::with_capacity(request.headers.len());
+    let mut fields = std::mem::take(spare_fields);
+    fields.reserve(request.headers.len());
     let mut content_length: Option<u64> = None;
     let mut facts = FramingFacts::default();
     let mut expect_continue = false;
@@ -792,7 +803,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<Option<ParsedHead>, HeadError> {
         let mut buf = BytesMut::from(text.as_bytes());
-        parse_head(&mut buf, 64 * 1024)
+        parse_head(&mut buf, 64 * 1024, &mut FieldSpans::new())
     }
 
     #[test]
@@ -861,6 +872,9 @@ mod tests {
             Err(HeadError::TooLarge)
         ));
         let mut big = BytesMut::from(format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(2000)).as_bytes());
-        assert!(matches!(parse_head(&mut big, 1024), Err(HeadError::TooLarge)));
+        assert!(matches!(
+            parse_head(&mut big, 1024, &mut FieldSpans::new()),
+            Err(HeadError::TooLarge)
+        ));
     }
 }

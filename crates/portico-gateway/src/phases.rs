@@ -279,7 +279,7 @@ impl ConnectionState {
 impl Gateway {
     /// Serves one request end to end. The body is hyper's (HTTP/2) or the gateway's own
     /// HTTP/1.1 server's.
-    pub async fn handle<B>(&self, parts: RequestHead, body: B, connection: &ConnectionState) -> GatewayResponse
+    pub async fn handle<B>(&self, parts: &RequestHead, body: B, connection: &ConnectionState) -> GatewayResponse
     where
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<BoxError>,
@@ -308,7 +308,7 @@ impl Gateway {
         let is_preflight =
             parts.method == http::Method::OPTIONS && parts.headers.contains("access-control-request-method");
         let result = if is_preflight {
-            self.preflight(&snapshot, &parts, origin.as_deref(), &mut ctx)
+            self.preflight(&snapshot, parts, origin.as_deref(), &mut ctx)
                 .map(GatewayResponse::Local)
         } else {
             self.process(
@@ -382,7 +382,7 @@ impl Gateway {
     async fn process<B>(
         &self,
         snapshot: &Snapshot,
-        parts: RequestHead,
+        parts: &RequestHead,
         body: B,
         connection: &ConnectionState,
         ctx: &mut RequestContext,
@@ -399,7 +399,7 @@ impl Gateway {
         if let Some(origin) = origin {
             self.decide_cors(Some(&route.api.def), origin, ctx);
         }
-        let caller = self.authenticate(snapshot, &route, &parts, ctx).await?;
+        let caller = self.authenticate(snapshot, &route, parts, ctx).await?;
         self.authorize(snapshot, &route, caller.as_ref(), ctx)?;
         self.throttle(ctx)?;
         let assertion = caller.as_ref().and_then(|c| self.backend_assertion(&route, c, ctx));
@@ -409,7 +409,7 @@ impl Gateway {
         let forwarding = self.forwarding(&route, &parts.headers, &parts.uri, connection);
         let sent = self.analytics.is_some().then(Instant::now);
         let upstream = self
-            .send(&route, &parts, &forwarding, body, &targets, assertion.as_ref(), ctx)
+            .send(&route, parts, &forwarding, body, &targets, assertion.as_ref(), ctx)
             .await;
         *backend_micros = sent.map(|sent| u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
         Ok(GatewayResponse::Backend(upstream?))
@@ -765,7 +765,7 @@ impl hyper::service::Service<Request<Incoming>> for GatewayService {
                 uri: parts.uri,
                 headers: RawHeaders::from_header_map(&parts.headers),
             };
-            Ok(connection.gateway.handle(head, body, &connection).await.into_http())
+            Ok(connection.gateway.handle(&head, body, &connection).await.into_http())
         })
     }
 }

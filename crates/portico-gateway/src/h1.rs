@@ -603,7 +603,9 @@ async fn write_response(
             for (name, value) in &response.extra {
                 fields.field(name.as_str().as_bytes(), value.as_bytes());
             }
-            OutgoingBody::Backend(response.body)
+            let mut body = response.body;
+            body.recycle_fields(response.headers.into_spare());
+            OutgoingBody::Backend(body)
         }
     };
     let FieldWriter {

@@ -33,6 +33,7 @@ use codec::{BodyFraming, ChunkedDecoder, CodecError, Decoded, RequestFraming};
 pub(crate) use codec::{RequestFields, RequestTarget};
 
 use crate::endpoint::Target;
+use crate::fields::FieldSpans;
 use crate::response::BackendResponse;
 use crate::{BoxError, GatewayBody};
 
@@ -105,6 +106,9 @@ struct Connection {
     /// it fires before the current request's deadline, so a request pays no timer-wheel
     /// insertion and removal (a `tokio::time::timeout` per request did).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The field list of an earlier response head, emptied and handed back by the consumer's
+    /// writer once written: the next head fills it in place of allocating its own.
+    spare_fields: FieldSpans,
 }
 
 impl Connection {
@@ -115,6 +119,7 @@ impl Connection {
             write_buf: Vec::with_capacity(1024),
             reused: false,
             timer: None,
+            spare_fields: FieldSpans::new(),
         }
     }
 
@@ -192,7 +197,7 @@ impl Connection {
     async fn read_head(&mut self, method: &Method) -> Result<codec::ResponseHead, UpstreamError> {
         loop {
             if !self.read_buf.is_empty()
-                && let Some(head) = codec::parse_response_head(&mut self.read_buf, method)?
+                && let Some(head) = codec::parse_response_head(&mut self.read_buf, method, &mut self.spare_fields)?
             {
                 return Ok(head);
             }
@@ -517,6 +522,14 @@ pub(crate) struct UpstreamBody {
 }
 
 impl UpstreamBody {
+    /// Gives the connection back the (emptied) field list of its response head, once the head
+    /// has been written, for its next response to reuse.
+    pub(crate) fn recycle_fields(&mut self, fields: FieldSpans) {
+        if let Some(connection) = &mut self.connection {
+            connection.spare_fields = fields;
+        }
+    }
+
     /// The body has ended: the connection goes back to the pool when reusable and nothing
     /// follows the body in its buffer.
     fn finish(&mut self) {

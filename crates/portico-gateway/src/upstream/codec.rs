@@ -242,8 +242,13 @@ pub(crate) struct ResponseHead {
 }
 
 /// Parses a response head from the front of `buf`, consuming it (and any 1xx interim responses
-/// before it). `Ok(None)`: more bytes are needed.
-pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result<Option<ResponseHead>, CodecError> {
+/// before it). `Ok(None)`: more bytes are needed. A complete head takes `spare_fields` (empty)
+/// for its field list.
+pub(crate) fn parse_response_head(
+    buf: &mut BytesMut,
+    method: &Method,
+    spare_fields: &mut FieldSpans,
+) -> Result<Option<ResponseHead>, CodecError> {
     loop {
         // Uninitialised slots: initialising 128 of them cost more than parsing a typical head.
         let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
@@ -278,7 +283,8 @@ pub(crate) fn parse_response_head(buf: &mut BytesMut, method: &Method) -> Result
         // Fields are kept as ranges of the head's bytes (see `RawHeaders`); hop-by-hop fields
         // are read for framing here and left out.
         let mut facts = FramingFacts::default();
-        let mut fields = FieldSpans::with_capacity(response.headers.len());
+        let mut fields = std::mem::take(spare_fields);
+        fields.reserve(response.headers.len());
         let mut connection_values: Vec<&[u8]> = Vec::new();
         for field in response.headers.iter() {
             match hop_by_hop(field.name.as_bytes()) {
@@ -575,7 +581,7 @@ mod tests {
 
     fn head(text: &str, method: Method) -> Result<Option<ResponseHead>, CodecError> {
         let mut buf = BytesMut::from(text.as_bytes());
-        parse_response_head(&mut buf, &method)
+        parse_response_head(&mut buf, &method, &mut FieldSpans::new())
     }
 
     #[test]
@@ -670,7 +676,7 @@ mod tests {
     fn interim_responses_are_skipped_and_partial_heads_wait() {
         let mut buf =
             BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"[..]);
-        let h = parse_response_head(&mut buf, &Method::POST)
+        let h = parse_response_head(&mut buf, &Method::POST, &mut FieldSpans::new())
             .expect("parse")
             .expect("complete");
         assert_eq!(h.status, 201);

@@ -59,13 +59,22 @@ fn length_bit(len: usize) -> u32 {
     1 << len.min(31)
 }
 
+/// The `name_lengths` bits of `fields`.
+fn name_lengths(fields: &[FieldSpan]) -> u32 {
+    fields.iter().fold(0, |bits, f| bits | length_bit(f.name.len()))
+}
+
+/// A span's offsets as an index range into the head.
+fn widen(range: &Range<u32>) -> Range<usize> {
+    range.start as usize..range.end as usize
+}
+
 impl RawHeaders {
     pub(crate) fn new(head: Bytes, fields: FieldSpans) -> RawHeaders {
-        let name_lengths = fields.iter().fold(0, |bits, f| bits | length_bit(f.name.len()));
         RawHeaders {
+            name_lengths: name_lengths(&fields),
             head,
             fields,
-            name_lengths,
         }
     }
 
@@ -86,11 +95,11 @@ impl RawHeaders {
     }
 
     fn name(&self, field: &FieldSpan) -> &[u8] {
-        &self.head[field.name.start as usize..field.name.end as usize]
+        &self.head[widen(&field.name)]
     }
 
     fn value(&self, field: &FieldSpan) -> &[u8] {
-        &self.head[field.value.start as usize..field.value.end as usize]
+        &self.head[widen(&field.value)]
     }
 
     /// (name, value) of each field, names as the sender spelt them.
@@ -126,9 +135,8 @@ impl RawHeaders {
     /// Keeps the fields whose name `keep` accepts.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
         let head = &self.head;
-        self.fields
-            .retain(|f| keep(&head[f.name.start as usize..f.name.end as usize]));
-        self.name_lengths = self.fields.iter().fold(0, |bits, f| bits | length_bit(f.name.len()));
+        self.fields.retain(|f| keep(&head[widen(&f.name)]));
+        self.name_lengths = name_lengths(&self.fields);
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -148,10 +156,9 @@ impl RawHeaders {
     pub(crate) fn to_header_map(&self) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(self.fields.len() + 3);
         for field in &self.fields {
-            let value = field.value.start as usize..field.value.end as usize;
             match (
                 HeaderName::from_bytes(self.name(field)),
-                HeaderValue::from_maybe_shared(self.head.slice(value)),
+                HeaderValue::from_maybe_shared(self.head.slice(widen(&field.value))),
             ) {
                 (Ok(name), Ok(value)) => {
                     headers.append(name, value);

@@ -19,7 +19,8 @@ pub enum PathError {
     BadEscape,
 }
 
-/// Normalises an absolute request path (no query). A path that is normal already (the usual request) is borrowed, not copied.
+/// Normalises an absolute request path (no query). A path that is normal already (the usual
+/// request) is borrowed, not copied.
 pub fn normalize(raw: &str) -> Result<Cow<'_, str>, PathError> {
     if !raw.starts_with('/') {
         return Err(PathError::NotAbsolute);

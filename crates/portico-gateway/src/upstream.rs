@@ -523,7 +523,8 @@ pub(crate) struct UpstreamBody {
 
 impl UpstreamBody {
     /// Gives the connection back the (emptied) field list of its response head, once the head
-    /// has been written, for its next response to reuse.
+    /// has been written, for its next response to reuse. A body that has already ended has
+    /// returned its connection to the pool; the list is then dropped.
     pub(crate) fn recycle_fields(&mut self, fields: FieldSpans) {
         if let Some(connection) = &mut self.connection {
             connection.spare_fields = fields;

@@ -295,12 +295,33 @@ struct Stamp {
     modified: Option<std::time::SystemTime>,
 }
 
-/// A file's stamp, what reading it gave ((deployed time, API) or why it failed), and the
-/// refresh that last saw it.
+/// A file's stamp, what reading it gave ((deployed time, API) or why it failed), the refresh
+/// that last saw it and the environment directory (index) it is in.
 struct CachedFile {
     stamp: Stamp,
     parsed: Result<(i64, Arc<ApiDef>), String>,
     seen: u64,
+    environment: usize,
+}
+
+/// What says a directory's entries are as last listed: adding, removing or renaming an entry
+/// changes its modification time, and replacing the directory changes its inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DirStamp {
+    inode: u64,
+    modified: std::time::SystemTime,
+}
+
+/// A directory modified this recently is listed again even when its stamp is unchanged: the
+/// modification time comes from a coarse clock (and, on a network file system, another
+/// machine's), so a second change within the same tick would leave the stamp as it was.
+const DIR_STAMP_SETTLE: Duration = Duration::from_secs(2);
+
+/// One served environment's directory and the stamp it had when last listed, if that stamp
+/// can be trusted to show the next change.
+struct EnvironmentDir {
+    path: std::path::PathBuf,
+    listed: Option<DirStamp>,
 }
 
 /// How thoroughly [`ArtifactDir::refresh`] looks.
@@ -318,14 +339,24 @@ pub enum Scan {
 /// that changed, and unchanged APIs keep their shared definitions (so the gateway reuses their
 /// compiled form by pointer).
 pub struct ArtifactDir {
-    dir: std::path::PathBuf,
-    environments: Vec<String>,
+    environments: Vec<EnvironmentDir>,
     files: std::collections::HashMap<std::path::PathBuf, CachedFile>,
     /// Counts refreshes; files not seen by the latest one are gone.
     generation: u64,
     /// The APIs and errors of the files as last collected.
     apis: Vec<Arc<ApiDef>>,
     errors: Vec<LoadError>,
+}
+
+fn dir_stamp(meta: &std::fs::Metadata) -> Option<DirStamp> {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(DirStamp {
+        inode,
+        modified: meta.modified().ok()?,
+    })
 }
 
 fn inode_of(entry: &std::fs::DirEntry) -> u64 {
@@ -343,8 +374,13 @@ fn inode_of(entry: &std::fs::DirEntry) -> u64 {
 impl ArtifactDir {
     pub fn new(dir: std::path::PathBuf, environments: Vec<String>) -> ArtifactDir {
         ArtifactDir {
-            dir,
-            environments,
+            environments: environments
+                .iter()
+                .map(|env| EnvironmentDir {
+                    path: dir.join(env),
+                    listed: None,
+                })
+                .collect(),
             files: std::collections::HashMap::new(),
             generation: 0,
             apis: Vec::new(),
@@ -353,13 +389,28 @@ impl ArtifactDir {
     }
 
     /// Re-reads what changed; returns whether anything changed since the last refresh. The
-    /// result is in [`ArtifactDir::apis`] and [`ArtifactDir::errors`].
+    /// result is in [`ArtifactDir::apis`] and [`ArtifactDir::errors`]. A quick scan lists only
+    /// the directories whose stamp changed: with thousands of artifacts, listing them every
+    /// second was most of an idle node's work.
     pub fn refresh(&mut self, scan: Scan) -> bool {
         self.generation += 1;
         let generation = self.generation;
         let mut changed = false;
-        for env in &self.environments {
-            let Ok(entries) = std::fs::read_dir(self.dir.join(env)) else {
+        let mut unlisted = vec![false; self.environments.len()];
+        for (index, env) in self.environments.iter_mut().enumerate() {
+            let listing_started = std::time::SystemTime::now();
+            let stamp = std::fs::metadata(&env.path).ok().as_ref().and_then(dir_stamp);
+            if scan == Scan::Quick && stamp.is_some() && stamp == env.listed {
+                unlisted[index] = true;
+                continue;
+            }
+            env.listed = stamp.filter(|s| {
+                listing_started
+                    .duration_since(s.modified)
+                    .is_ok_and(|age| age >= DIR_STAMP_SETTLE)
+            });
+            let Ok(entries) = std::fs::read_dir(&env.path) else {
+                env.listed = None;
                 continue;
             };
             for entry in entries.flatten() {
@@ -371,6 +422,7 @@ impl ArtifactDir {
                 let cached = match self.files.get_mut(&path) {
                     Some(file) => {
                         file.seen = generation;
+                        file.environment = index;
                         if scan == Scan::Quick && file.stamp.inode == inode && inode != 0 {
                             continue;
                         }
@@ -395,12 +447,14 @@ impl ArtifactDir {
                         stamp,
                         parsed,
                         seen: generation,
+                        environment: index,
                     },
                 );
             }
         }
         let before = self.files.len();
-        self.files.retain(|_, file| file.seen == generation);
+        self.files
+            .retain(|_, file| file.seen == generation || unlisted[file.environment]);
         changed |= self.files.len() != before;
         if changed || self.generation == 1 {
             self.collect();
@@ -502,7 +556,21 @@ pub async fn serve_dir(
             }
             () = wake.notified() => Scan::Quick,
         };
-        artifacts.sync_into(&gateway, scan, false);
+        // File system calls block: a full scan of thousands of files must not hold up the
+        // runtime's workers (the management APIs run there).
+        let gateway = std::sync::Arc::clone(&gateway);
+        let scanned = tokio::task::spawn_blocking(move || {
+            artifacts.sync_into(&gateway, scan, false);
+            artifacts
+        })
+        .await;
+        match scanned {
+            Ok(scanned) => artifacts = scanned,
+            Err(e) => {
+                tracing::error!(error = %e, "the artifact scan failed; the gateway keeps its routes");
+                return;
+            }
+        }
     }
 }
 
@@ -586,6 +654,51 @@ mod tests {
         let fourth = cache.apis().to_vec();
         assert!(changed);
         assert_eq!(fourth.len(), 1);
+    }
+
+    #[test]
+    fn quick_scans_list_a_directory_only_when_its_stamp_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let default = dir.path().join("Default");
+        std::fs::create_dir_all(&default).expect("mkdir");
+        let endpoint = json!({"endpoint_type": "http", "production_endpoints": {"url": "http://b"}});
+        let write = |id: &str| {
+            let mut d = doc(endpoint.clone());
+            d["id"] = json!(id);
+            std::fs::write(default.join(format!("{id}.json")), d.to_string()).expect("write");
+        };
+        // Sets the directory's modification time back, as if its last change were long past
+        // (always to the same time, so that the stamp comes out the same).
+        let past = std::time::SystemTime::now() - Duration::from_secs(3600);
+        let age_dir = || {
+            std::fs::File::open(&default)
+                .and_then(|d| d.set_times(std::fs::FileTimes::new().set_modified(past)))
+                .expect("set the directory's mtime");
+        };
+        write("a");
+        age_dir();
+        let mut cache = ArtifactDir::new(dir.path().to_path_buf(), vec!["Default".into()]);
+        assert!(cache.refresh(Scan::Full));
+        assert_eq!(cache.apis().len(), 1);
+
+        // A file added behind the stamp's back (the directory's mtime put back): a quick scan
+        // trusts the unchanged stamp and does not list, which shows it skipped the listing...
+        write("b");
+        age_dir();
+        assert!(!cache.refresh(Scan::Quick));
+        assert_eq!(cache.apis().len(), 1, "the unchanged directory was not listed");
+        // ...and keeps the files it did not list; a full scan lists whatever the stamp says.
+        assert!(cache.refresh(Scan::Full));
+        assert_eq!(cache.apis().len(), 2);
+
+        // An ordinary change moves the stamp, so the next quick scan lists and sees it; while
+        // the change is recent, every quick scan lists again (a same-tick change could hide).
+        write("c");
+        assert!(cache.refresh(Scan::Quick));
+        assert_eq!(cache.apis().len(), 3);
+        std::fs::remove_file(default.join("a.json")).expect("remove");
+        assert!(cache.refresh(Scan::Quick));
+        assert_eq!(cache.apis().len(), 2);
     }
 
     fn doc(endpoint_config: Value) -> Value {

@@ -34,6 +34,9 @@ use crate::upstream::UpstreamBody;
 use crate::upstream::codec::{ChunkedDecoder, Decoded, FramingFacts, parse_length, put_body_data, span};
 use crate::{BoxError, Gateway, GatewayBody};
 
+/// A client connection's read buffer: request heads, and bodies on their way through.
+const CLIENT_READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// The most header fields a request may carry (hyper's limit too).
 const MAX_REQUEST_HEADERS: usize = 100;
 /// Input read and thrown away, at most, before closing a connection whose request was not read
@@ -66,7 +69,7 @@ impl ConsumerServer {
         }
         let connection = Box::new(ClientConnection {
             io: accepted.io,
-            read_buf: BytesMut::with_capacity(8 * 1024),
+            read_buf: BytesMut::with_capacity(CLIENT_READ_BUFFER_BYTES),
             write_buf: Vec::with_capacity(8 * 1024),
             body: BodyProgress::None,
             continue_pending: 0,
@@ -101,8 +104,15 @@ enum BodyProgress {
 
 impl ClientConnection {
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.read_buf.is_empty() {
+            // Back to the front of the buffer when nothing is pending (free once the last
+            // head is dropped): each request then lands in the same few, cached lines instead
+            // of walking through 8 KiB per connection, which cost the kernel's copy cache misses.
+            // When the last head is still held, this fails and the read goes after it.
+            let _ = self.read_buf.try_reclaim(CLIENT_READ_BUFFER_BYTES);
+        }
         if self.read_buf.capacity() - self.read_buf.len() < 2048 {
-            self.read_buf.reserve(8 * 1024);
+            self.read_buf.reserve(CLIENT_READ_BUFFER_BYTES);
         }
         self.io.poll_read_buf(cx, &mut self.read_buf)
     }

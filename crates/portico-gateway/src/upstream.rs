@@ -137,6 +137,10 @@ impl Connection {
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>, wanted: usize) -> Poll<io::Result<usize>> {
+        if self.read_buf.is_empty() {
+            // As the client side: responses land at the front of the buffer, in cached lines.
+            let _ = self.read_buf.try_reclaim(READ_BUFFER_BYTES);
+        }
         if self.read_buf.capacity() - self.read_buf.len() < wanted {
             self.read_buf.reserve(wanted.max(READ_BUFFER_BYTES));
         }

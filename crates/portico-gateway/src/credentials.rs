@@ -100,6 +100,10 @@ struct RawApplication {
 pub enum TokenError {
     #[error("the token is not a well-formed JWT")]
     Malformed,
+    #[error("the token is not active (its key manager's introspection says so)")]
+    Inactive,
+    #[error("the token could not be checked: {0}")]
+    IntrospectionFailed(String),
     #[error("the token is signed by an unknown key")]
     UnknownKey,
     #[error("the token's signature or claims are invalid: {0}")]
@@ -243,23 +247,7 @@ impl TokenCache {
                 claims
             }
         };
-        match (kind, claims.kind) {
-            (CredentialKind::AccessToken, CredentialKind::ApiKey) => return Err(TokenError::ApiKeyAsBearer),
-            (CredentialKind::ApiKey, CredentialKind::AccessToken) => return Err(TokenError::NotAnApiKey),
-            _ => {}
-        }
-        if claims.expires_at.saturating_add(LEEWAY_SECONDS) <= now {
-            return Err(TokenError::Expired);
-        }
-        if identity.is_revoked(
-            claims.jti.as_deref(),
-            claims.subject.as_deref(),
-            claims.client_id.as_deref(),
-            claims.issued_at,
-        ) {
-            return Err(TokenError::Revoked);
-        }
-        Ok(claims)
+        admit(claims, kind, identity, now)
     }
 
     /// [`TokenCache::validate`] for a bearer access token; when an external issuer's token names
@@ -277,6 +265,7 @@ impl TokenCache {
                     Err(TokenError::UnknownKid { issuer, kid })
                 }
             }
+            Err(TokenError::Malformed) => introspect(token, identity).await,
             other => other,
         }
     }
@@ -290,6 +279,68 @@ impl TokenCache {
             }
         }
     }
+}
+
+/// Whether validated `claims` are accepted as a credential of `kind` now: the right kind, not
+/// expired (with the leeway), not revoked. Checked on every request, cached or not.
+fn admit(
+    claims: Arc<TokenClaims>,
+    kind: CredentialKind,
+    identity: &Identity,
+    now: u64,
+) -> Result<Arc<TokenClaims>, TokenError> {
+    match (kind, claims.kind) {
+        (CredentialKind::AccessToken, CredentialKind::ApiKey) => return Err(TokenError::ApiKeyAsBearer),
+        (CredentialKind::ApiKey, CredentialKind::AccessToken) => return Err(TokenError::NotAnApiKey),
+        _ => {}
+    }
+    if claims.expires_at.saturating_add(LEEWAY_SECONDS) <= now {
+        return Err(TokenError::Expired);
+    }
+    if identity.is_revoked(
+        claims.jti.as_deref(),
+        claims.subject.as_deref(),
+        claims.client_id.as_deref(),
+        claims.issued_at,
+    ) {
+        return Err(TokenError::Revoked);
+    }
+    Ok(claims)
+}
+
+/// A bearer token that is not a JWT, checked at the introspection endpoint of each external key
+/// manager that has one: the first that says it is active vouches for it (its claims read as
+/// that key manager's JWT claims would be). Not a JWT and no key manager to ask: malformed.
+async fn introspect(token: &[u8], identity: &Identity) -> Result<Arc<TokenClaims>, TokenError> {
+    let text = std::str::from_utf8(token).map_err(|_| TokenError::Malformed)?;
+    let mut refusal = TokenError::Malformed;
+    for external in identity.external_issuers.values() {
+        let Some(introspector) = &external.introspection else {
+            continue;
+        };
+        match introspector.introspect(text).await {
+            Ok(Some(answer)) => {
+                let mut claims = external_claims(&answer, external, None);
+                let now = now_seconds();
+                // RFC 7662 makes `exp` optional: such a token lives as long as its answer.
+                if answer.get("exp").is_none() {
+                    claims.expires_at = now + crate::introspection::ACTIVE_TTL.as_secs();
+                }
+                if claims.subject.is_none() {
+                    claims.subject = answer.get("username").and_then(|v| v.as_str()).map(str::to_owned);
+                }
+                return admit(Arc::new(claims), CredentialKind::AccessToken, identity, now);
+            }
+            Ok(None) => refusal = TokenError::Inactive,
+            Err(e) => {
+                tracing::warn!(key_manager = %external.key_manager, error = %e, "token introspection failed");
+                if refusal == TokenError::Malformed {
+                    refusal = TokenError::IntrospectionFailed(e.to_string());
+                }
+            }
+        }
+    }
+    Err(refusal)
 }
 
 /// The uncached check: signature against the identity's keys, `exp`/`nbf` with leeway, issuer.

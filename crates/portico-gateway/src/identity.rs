@@ -153,6 +153,8 @@ pub struct ExternalIssuer {
     /// when `None` or absent from a token.
     pub scopes_claim: Option<String>,
     pub keys: Arc<crate::issuers::IssuerKeys>,
+    /// Where its opaque (non-JWT) access tokens are checked, if it issues any.
+    pub introspection: Option<Arc<crate::introspection::Introspector>>,
     /// Mapped client ids (consumer keys) and the application key they stand for.
     pub clients: FastMap<String, ClientInfo>,
 }
@@ -289,12 +291,13 @@ impl Identity {
             .values()
             .map(|e| {
                 format!(
-                    "iss:{}|{}|{:?}|{:?}|{:p}",
+                    "iss:{}|{}|{:?}|{:?}|{:p}|{:?}",
                     e.issuer,
                     e.key_manager,
                     e.consumer_key_claim,
                     e.scopes_claim,
-                    Arc::as_ptr(&e.keys)
+                    Arc::as_ptr(&e.keys),
+                    e.introspection.as_ref().map(Arc::as_ptr)
                 )
             })
             .collect();

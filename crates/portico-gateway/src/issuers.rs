@@ -351,7 +351,13 @@ impl IssuerKeys {
 pub struct IssuerKeyRegistry {
     fetcher: Arc<JwksFetcher>,
     sets: Mutex<HashMap<(String, String), Arc<IssuerKeys>>>,
+    /// Introspection endpoints by key manager name and settings, kept across identity reloads
+    /// with their remembered answers.
+    introspectors: Mutex<HashMap<IntrospectorKey, Arc<crate::introspection::Introspector>>>,
 }
+
+/// A key manager's name, introspection URL, client id and secret.
+type IntrospectorKey = (String, String, Option<String>, Option<String>);
 
 impl IssuerKeyRegistry {
     /// A registry whose fetches trust `roots` (the gateway's backend trust store) and run on the
@@ -379,6 +385,7 @@ impl IssuerKeyRegistry {
                 started: Instant::now(),
             }),
             sets: Mutex::new(HashMap::new()),
+            introspectors: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -427,14 +434,53 @@ impl IssuerKeyRegistry {
         Ok(keys)
     }
 
+    /// The introspection endpoint of key manager `name` (the one already known with the same
+    /// settings, so that its remembered answers survive identity reloads).
+    pub fn introspector(
+        &self,
+        name: &str,
+        url: &str,
+        client_id: Option<String>,
+        client_secret: Option<String>,
+    ) -> Arc<crate::introspection::Introspector> {
+        let key = (
+            name.to_owned(),
+            url.to_owned(),
+            client_id.clone(),
+            client_secret.clone(),
+        );
+        let mut introspectors = match self.introspectors.lock() {
+            Ok(introspectors) => introspectors,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        introspectors
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(crate::introspection::Introspector::new(
+                    url.to_owned(),
+                    client_id,
+                    client_secret,
+                    self.fetcher.client.clone(),
+                ))
+            })
+            .clone()
+    }
+
     /// Forgets the key sets not in `live` (key managers deleted, disabled or moved to another
-    /// URL), so they are no longer refreshed.
-    pub fn retain(&self, live: &[Arc<IssuerKeys>]) {
+    /// URL), so they are no longer refreshed, and the introspection endpoints not in
+    /// `live_introspectors`.
+    pub fn retain(&self, live: &[Arc<IssuerKeys>], live_introspectors: &[Arc<crate::introspection::Introspector>]) {
         let mut sets = match self.sets.lock() {
             Ok(sets) => sets,
             Err(poisoned) => poisoned.into_inner(),
         };
         sets.retain(|_, keys| live.iter().any(|l| Arc::ptr_eq(l, keys)));
+        drop(sets);
+        let mut introspectors = match self.introspectors.lock() {
+            Ok(introspectors) => introspectors,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        introspectors.retain(|_, i| live_introspectors.iter().any(|l| Arc::ptr_eq(l, i)));
     }
 
     /// Refetches every JWKS every `every`, in the background, until the task is aborted.

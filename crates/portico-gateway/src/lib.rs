@@ -16,6 +16,7 @@ mod error;
 mod fields;
 mod h1;
 pub mod identity;
+pub mod introspection;
 pub mod issuers;
 pub mod model;
 pub mod path;

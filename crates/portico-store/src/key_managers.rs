@@ -41,6 +41,13 @@ pub struct KeyManagerSettings {
     pub consumer_key_claim: Option<String>,
     /// `scopesClaim`.
     pub scopes_claim: Option<String>,
+    /// `introspectionEndpoint`: where the gateway checks the key manager's opaque (non-JWT)
+    /// access tokens (RFC 7662).
+    pub introspection_endpoint: Option<String>,
+    /// `additionalProperties.client_id` and `client_secret`: the credentials the gateway
+    /// authenticates to the introspection endpoint with (HTTP Basic), as WSO2's connectors.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
 }
 
 impl KeyManagerRow {
@@ -54,6 +61,9 @@ impl KeyManagerRow {
             certificate_value: text(&config["certificates"]["value"]),
             consumer_key_claim: text(&config["consumerKeyClaim"]),
             scopes_claim: text(&config["scopesClaim"]),
+            introspection_endpoint: text(&config["introspectionEndpoint"]),
+            client_id: text(&config["additionalProperties"]["client_id"]),
+            client_secret: text(&config["additionalProperties"]["client_secret"]),
         }
     }
 }

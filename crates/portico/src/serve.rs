@@ -323,12 +323,21 @@ fn external_issuer(
         Some("PEM") => registry.pem(&row.name, value)?,
         _ => registry.jwks(&row.name, value),
     };
+    let introspection = settings.introspection_endpoint.as_deref().map(|url| {
+        registry.introspector(
+            &row.name,
+            url,
+            settings.client_id.clone(),
+            settings.client_secret.clone(),
+        )
+    });
     Ok(portico_gateway::identity::ExternalIssuer {
         key_manager: row.name.clone(),
         issuer: row.issuer.clone(),
         consumer_key_claim: settings.consumer_key_claim,
         scopes_claim: settings.scopes_claim,
         keys,
+        introspection,
         clients: Default::default(),
     })
 }
@@ -385,7 +394,13 @@ async fn load_identity(
             issuer.clients.insert(mapping.client_id, client);
         }
     }
-    registry.retain(&external.values().map(|e| e.keys.clone()).collect::<Vec<_>>());
+    registry.retain(
+        &external.values().map(|e| e.keys.clone()).collect::<Vec<_>>(),
+        &external
+            .values()
+            .filter_map(|e| e.introspection.clone())
+            .collect::<Vec<_>>(),
+    );
     identity.external_issuers = external
         .into_values()
         .map(|e| (e.issuer.clone(), Arc::new(e)))

@@ -933,3 +933,241 @@ async fn sqlite_configured_issuer() {
         call.body
     );
 }
+
+/// A key manager's RFC 7662 introspection endpoint, served by this test: `POST` answers from
+/// `active` (token -> claims; any other token is inactive) and records each request; `GET`
+/// answers an empty JWKS (the key manager's `certificates`).
+struct FakeIntrospection {
+    url: String,
+    active: Arc<std::sync::Mutex<std::collections::HashMap<String, Value>>>,
+    requests: Arc<std::sync::Mutex<Vec<String>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FakeIntrospection {
+    async fn start() -> FakeIntrospection {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let active = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<String, Value>::new()));
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (answers, seen) = (active.clone(), requests.clone());
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (answers, seen) = (answers.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if request.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&request).into_owned();
+                    let body = if text.starts_with("POST") {
+                        let form = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+                        let token = form
+                            .split('&')
+                            .find_map(|pair| pair.strip_prefix("token="))
+                            .unwrap_or_default()
+                            .to_owned();
+                        seen.lock().expect("requests").push(text.clone());
+                        answers
+                            .lock()
+                            .expect("answers")
+                            .get(&token)
+                            .cloned()
+                            .unwrap_or_else(|| json!({"active": false}))
+                            .to_string()
+                    } else {
+                        json!({"keys": []}).to_string()
+                    };
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        FakeIntrospection {
+            url,
+            active,
+            requests,
+            server,
+        }
+    }
+
+    fn activate(&self, token: &str, client: &str, scope: &str) {
+        let answer = json!({
+            "active": true, "client_id": client, "username": "alice", "scope": scope,
+            "token_type": "Bearer", "iat": now(), "exp": now() + 3600,
+        });
+        self.active.lock().expect("answers").insert(token.to_owned(), answer);
+    }
+
+    /// The introspection requests made so far for `token`.
+    fn asked(&self, token: &str) -> Vec<String> {
+        let needle = format!("token={token}&");
+        self.requests
+            .lock()
+            .expect("requests")
+            .iter()
+            .filter(|r| r.contains(&needle))
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for FakeIntrospection {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Opaque access tokens of an external key manager: the gateway asks its introspection endpoint
+/// (authenticated with the key manager's client credentials), maps the client id, checks the
+/// subscription and scopes, reuses the answer, and refuses inactive tokens.
+#[tokio::test]
+async fn sqlite_opaque_tokens_by_introspection() {
+    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+    let admin = Admin(&node);
+    let km = FakeIntrospection::start().await;
+    let issuer = "https://opaque.example.test";
+    let mut body = key_manager_body(
+        "OpaqueIdP",
+        issuer,
+        json!({"type": "JWKS", "value": format!("{}/jwks", km.url)}),
+    );
+    body["introspectionEndpoint"] = json!("ftp://opaque.example.test/introspect");
+    let (status, answer) = admin
+        .call(Method::POST, &format!("{A}/key-managers"), Some(&body))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(error_field(&answer).contains("introspectionEndpoint"), "{answer}");
+    body["introspectionEndpoint"] = json!(format!("{}/oauth2/introspect", km.url));
+    body["additionalProperties"] =
+        json!({"client_id": "gateway", "client_secret": "s3cret", "self_validate_jwt": true});
+    let (status, answer) = admin
+        .call(Method::POST, &format!("{A}/key-managers"), Some(&body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+
+    let backend = EchoBackend::start("shop").await.expect("backend");
+    let api_id = publish_api(&admin, &backend).await;
+    subscribed_app_with_mapped_key(&admin, &api_id, "opaque-client", "PRODUCTION", "OpaqueIdP").await;
+    km.activate("opaque-menu-token", "opaque-client", "openid");
+    within(
+        &node,
+        "/shop/1.0.0/menu",
+        "opaque-menu-token",
+        200,
+        Duration::from_secs(5),
+    )
+    .await;
+    let first = km.asked("opaque-menu-token");
+    let request = first.last().expect("introspected").to_ascii_lowercase();
+    // HTTP Basic with the key manager's client credentials: base64("gateway:s3cret").
+    assert!(
+        request.contains("authorization: basic z2f0zxdhetpzm2nyzxq="),
+        "the gateway authenticates with the client credentials: {request}"
+    );
+    assert!(request.contains("token_type_hint=access_token"), "{request}");
+    for _ in 0..5 {
+        expect(
+            &node,
+            "/shop/1.0.0/menu",
+            "opaque-menu-token",
+            200,
+            None,
+            "active token",
+        )
+        .await;
+    }
+    assert_eq!(
+        km.asked("opaque-menu-token").len(),
+        first.len(),
+        "active answers are reused"
+    );
+
+    // Inactive (unknown, revoked) tokens are refused, and the answer is reused too.
+    expect(
+        &node,
+        "/shop/1.0.0/menu",
+        "no-such-token",
+        401,
+        Some("900901"),
+        "inactive token",
+    )
+    .await;
+    expect(
+        &node,
+        "/shop/1.0.0/menu",
+        "no-such-token",
+        401,
+        Some("900901"),
+        "inactive token",
+    )
+    .await;
+    assert_eq!(km.asked("no-such-token").len(), 1, "inactive answers are reused");
+    // An active token of a client no application mapped: not subscribed, as for JWTs.
+    km.activate("stranger-token", "someone-else", "openid");
+    expect(
+        &node,
+        "/shop/1.0.0/menu",
+        "stranger-token",
+        403,
+        Some("900908"),
+        "unmapped client",
+    )
+    .await;
+    // Scopes come from the answer's `scope`.
+    expect(
+        &node,
+        "/shop/1.0.0/orders",
+        "opaque-menu-token",
+        403,
+        Some("900910"),
+        "scope missing",
+    )
+    .await;
+    km.activate("opaque-orders-token", "opaque-client", "openid orders:read");
+    expect(
+        &node,
+        "/shop/1.0.0/orders",
+        "opaque-orders-token",
+        200,
+        None,
+        "scope granted",
+    )
+    .await;
+    // An expired answer is not taken: `exp` in the past.
+    km.active.lock().expect("answers").insert(
+        "expired-token".into(),
+        json!({"active": true, "client_id": "opaque-client", "scope": "openid", "exp": now() - 600}),
+    );
+    expect(
+        &node,
+        "/shop/1.0.0/menu",
+        "expired-token",
+        401,
+        Some("900901"),
+        "expired token",
+    )
+    .await;
+}

@@ -83,10 +83,14 @@ impl Introspector {
         &self.url
     }
 
-    fn remembered(&self, token: &str) -> Option<Answer> {
+    /// The remembered answer for `token`, if still fresh: `Some(None)` for inactive.
+    fn remembered(&self, token: &str) -> Option<Option<std::sync::Arc<Map<String, Value>>>> {
         let answers = self.answers.lock().ok()?;
         let (answer, until) = answers.get(token)?;
-        (*until > Instant::now()).then(|| answer.clone())
+        (*until > Instant::now()).then(|| match answer {
+            Answer::Active(claims) => Some(claims.clone()),
+            Answer::Inactive => None,
+        })
     }
 
     fn remember(&self, token: &str, answer: Answer, ttl: Duration) {
@@ -110,10 +114,7 @@ impl Introspector {
         token: &str,
     ) -> Result<Option<std::sync::Arc<Map<String, Value>>>, IntrospectionError> {
         if let Some(answer) = self.remembered(token) {
-            return Ok(match answer {
-                Answer::Active(claims) => Some(claims),
-                Answer::Inactive => None,
-            });
+            return Ok(answer);
         }
         let _permit = tokio::time::timeout(Duration::from_secs(2), self.permits.acquire())
             .await
@@ -122,10 +123,7 @@ impl Introspector {
             .ok_or_else(|| IntrospectionError::Busy { url: self.url.clone() })?;
         // Another request for the same token may have asked while this one waited.
         if let Some(answer) = self.remembered(token) {
-            return Ok(match answer {
-                Answer::Active(claims) => Some(claims),
-                Answer::Inactive => None,
-            });
+            return Ok(answer);
         }
         let claims = self.ask(token).await?;
         let active = claims.get("active").and_then(Value::as_bool) == Some(true);

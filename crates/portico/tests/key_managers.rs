@@ -84,6 +84,51 @@ impl SigningKey {
     }
 }
 
+/// Serves HTTP/1.1 on `listener` until aborted: each request (head and `Content-Length` body,
+/// as text) gets `answer(request)` back as JSON, one request per connection.
+fn serve_json<F>(listener: tokio::net::TcpListener, answer: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(&str) -> Value + Send + Sync + 'static,
+{
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = answer(&String::from_utf8_lossy(&request)).to_string();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    })
+}
+
 /// An identity provider's JWKS endpoint on a loopback port: serves whatever `keys` holds now and
 /// counts the fetches.
 struct FakeIdp {
@@ -100,31 +145,9 @@ impl FakeIdp {
         let keys = Arc::new(std::sync::Mutex::new(keys));
         let fetches = Arc::new(AtomicUsize::new(0));
         let (served, counted) = (keys.clone(), fetches.clone());
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let (served, counted) = (served.clone(), counted.clone());
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 2048];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    let body = json!({"keys": *served.lock().expect("keys")}).to_string();
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
+        let server = serve_json(listener, move |_request| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            json!({"keys": *served.lock().expect("keys")})
         });
         FakeIdp {
             url,
@@ -951,59 +974,22 @@ impl FakeIntrospection {
         let active = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<String, Value>::new()));
         let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
         let (answers, seen) = (active.clone(), requests.clone());
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let (answers, seen) = (answers.clone(), seen.clone());
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    loop {
-                        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
-                            let length = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .and_then(|v| v.trim().parse::<usize>().ok())
-                                .unwrap_or(0);
-                            if request.len() >= end + 4 + length {
-                                break;
-                            }
-                        }
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let text = String::from_utf8_lossy(&request).into_owned();
-                    let body = if text.starts_with("POST") {
-                        let form = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-                        let token = form
-                            .split('&')
-                            .find_map(|pair| pair.strip_prefix("token="))
-                            .unwrap_or_default()
-                            .to_owned();
-                        seen.lock().expect("requests").push(text.clone());
-                        answers
-                            .lock()
-                            .expect("answers")
-                            .get(&token)
-                            .cloned()
-                            .unwrap_or_else(|| json!({"active": false}))
-                            .to_string()
-                    } else {
-                        json!({"keys": []}).to_string()
-                    };
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                    let _ = socket.shutdown().await;
-                });
+        let server = serve_json(listener, move |request| {
+            if !request.starts_with("POST") {
+                return json!({"keys": []});
             }
+            let form = request.split("\r\n\r\n").nth(1).unwrap_or_default();
+            let token = form
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("token="))
+                .unwrap_or_default();
+            seen.lock().expect("requests").push(request.to_owned());
+            answers
+                .lock()
+                .expect("answers")
+                .get(token)
+                .cloned()
+                .unwrap_or_else(|| json!({"active": false}))
         });
         FakeIntrospection {
             url,

@@ -1092,24 +1092,17 @@ async fn sqlite_opaque_tokens_by_introspection() {
     );
 
     // Inactive (unknown, revoked) tokens are refused, and the answer is reused too.
-    expect(
-        &node,
-        "/shop/1.0.0/menu",
-        "no-such-token",
-        401,
-        Some("900901"),
-        "inactive token",
-    )
-    .await;
-    expect(
-        &node,
-        "/shop/1.0.0/menu",
-        "no-such-token",
-        401,
-        Some("900901"),
-        "inactive token",
-    )
-    .await;
+    for _ in 0..2 {
+        expect(
+            &node,
+            "/shop/1.0.0/menu",
+            "no-such-token",
+            401,
+            Some("900901"),
+            "inactive token",
+        )
+        .await;
+    }
     assert_eq!(km.asked("no-such-token").len(), 1, "inactive answers are reused");
     // An active token of a client no application mapped: not subscribed, as for JWTs.
     km.activate("stranger-token", "someone-else", "openid");

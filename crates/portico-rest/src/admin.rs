@@ -16,6 +16,7 @@ pub fn routes() -> Router<RestState> {
             "/key-managers",
             get(key_managers::admin_list).post(key_managers::create),
         )
+        .route("/key-managers/discover", axum::routing::post(key_managers::discover))
         .route(
             "/key-managers/{key_manager_id}",
             get(key_managers::get_one)

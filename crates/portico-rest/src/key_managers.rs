@@ -347,6 +347,120 @@ fn check_http_url(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// How an identity provider's OpenID configuration is fetched: private addresses allowed (an
+/// administrator names it, and identity providers usually sit on internal networks).
+const DISCOVERY_RULES: crate::fetch::FetchRules = crate::fetch::FetchRules {
+    timeout: std::time::Duration::from_secs(10),
+    max_bytes: 1024 * 1024,
+    allow_private: true,
+    setting: "the discovery limits: 10 s, 1 MiB",
+};
+
+/// `POST /key-managers/discover` (multipart `url`, `type`): the identity provider's OpenID
+/// configuration (its well-known endpoint) read into a key manager to create, as WSO2's
+/// `KeyManagerWellKnownResponse`. `valid` is false, with the `reason` (Portico's addition),
+/// when the document cannot be fetched or lacks `issuer` or `jwks_uri`; a missing or non-http(s)
+/// `url` is a 400 naming it.
+pub async fn discover(
+    auth: Auth,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    auth.require_any(MANAGE_SCOPES)?;
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported Media Type",
+            format!("Send multipart/form-data with the `url` (and `type`) parts: {e}"),
+        )
+    })?;
+    let (mut url, mut kind) = (None, None);
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("The multipart body is malformed: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let text = field
+            .text()
+            .await
+            .map_err(|e| ApiError::bad_request(format!("Cannot read the multipart part `{name}`: {e}")))?;
+        match name.as_str() {
+            "url" => url = Some(text.trim().to_owned()).filter(|u| !u.is_empty()),
+            "type" => kind = Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
+            _ => {}
+        }
+    }
+    let url = url.ok_or_else(|| invalid("url", "is required: the identity provider's well-known endpoint"))?;
+    check_http_url("url", &url)?;
+    let document = match crate::fetch::fetch_text(&url, &DISCOVERY_RULES).await {
+        Ok(text) => text,
+        Err(e) => return Ok(Json(json!({"valid": false, "reason": e.description}))),
+    };
+    let config = match serde_json::from_str::<Value>(&document) {
+        Ok(Value::Object(config)) => config,
+        _ => {
+            return Ok(Json(
+                json!({"valid": false, "reason": format!("{url} did not answer a JSON object")}),
+            ));
+        }
+    };
+    let text = |key: &str| config.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let (issuer, jwks_uri) = (text("issuer"), text("jwks_uri"));
+    if issuer.is_empty() || jwks_uri.is_empty() {
+        return Ok(Json(json!({
+            "valid": false,
+            "reason": format!("{url} is not an OpenID configuration: it lacks `issuer` or `jwks_uri`"),
+        })));
+    }
+    // WSO2 4.x lists the provider's endpoints by their OpenID names too.
+    let endpoints: Vec<Value> = [
+        "token_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "userinfo_endpoint",
+        "authorization_endpoint",
+        "registration_endpoint",
+    ]
+    .into_iter()
+    .filter(|name| !text(name).is_empty())
+    .map(|name| json!({"name": name, "value": text(name)}))
+    .collect();
+    let grant_types = config
+        .get("grant_types_supported")
+        .filter(|v| v.is_array())
+        .cloned()
+        .unwrap_or_else(|| json!([]));
+    Ok(Json(json!({
+        "valid": true,
+        "value": {
+            "type": kind.unwrap_or_else(|| "default".to_owned()),
+            "wellKnownEndpoint": url,
+            "issuer": issuer,
+            "certificates": {"type": "JWKS", "value": jwks_uri},
+            "tokenEndpoint": text("token_endpoint"),
+            "displayTokenEndpoint": text("token_endpoint"),
+            "revokeEndpoint": text("revocation_endpoint"),
+            "displayRevokeEndpoint": text("revocation_endpoint"),
+            "introspectionEndpoint": text("introspection_endpoint"),
+            "userInfoEndpoint": text("userinfo_endpoint"),
+            "authorizeEndpoint": text("authorization_endpoint"),
+            "clientRegistrationEndpoint": text("registration_endpoint"),
+            "scopeManagementEndpoint": "",
+            "endpoints": endpoints,
+            "availableGrantTypes": grant_types,
+            "consumerKeyClaim": "azp",
+            "scopesClaim": "scope",
+            "enableTokenGeneration": false,
+            "enableMapOAuthConsumerApps": true,
+            "enableOAuthAppCreation": false,
+            "enableSelfValidationJWT": true,
+            "tokenType": "DIRECT",
+            "enabled": true,
+            "additionalProperties": {"self_validate_jwt": true},
+        },
+    })))
+}
+
 /// A stored key manager, or 404.
 async fn stored(state: &RestState, id: &str) -> Result<KeyManagerRow, ApiError> {
     state

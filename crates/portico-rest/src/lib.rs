@@ -10,6 +10,7 @@ mod auth;
 mod dcr;
 mod devportal;
 pub mod error;
+mod fetch;
 mod health;
 mod key_managers;
 mod middleware;

@@ -1150,3 +1150,107 @@ async fn sqlite_opaque_tokens_by_introspection() {
     )
     .await;
 }
+
+/// `POST /key-managers/discover` as the super admin, with multipart `parts`.
+async fn discover(node: &Node, parts: &[(&str, &str)]) -> (StatusCode, Value) {
+    let boundary = "portico-discover-boundary";
+    let mut body = String::new();
+    for (name, value) in parts {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let (user, password) = node.admin();
+    let response = node
+        .client
+        .post(node.url(&format!("{A}/key-managers/discover")))
+        .basic_auth(user, Some(password))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .expect("discover");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// An identity provider's OpenID configuration becomes a key manager draft that can be created
+/// as it is; documents that are not one, and URLs that are not http(s), are told apart.
+#[tokio::test]
+async fn sqlite_discover_from_well_known() {
+    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let issuer = "https://discovered.example.test/realms/shop";
+    let served_base = base.clone();
+    let _idp = serve_json(listener, move |request| {
+        if request.starts_with("GET /not-oidc") {
+            return json!({"keys": []});
+        }
+        json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{served_base}/certs"),
+            "token_endpoint": format!("{served_base}/token"),
+            "introspection_endpoint": format!("{served_base}/token/introspect"),
+            "revocation_endpoint": format!("{served_base}/revoke"),
+            "userinfo_endpoint": format!("{served_base}/userinfo"),
+            "authorization_endpoint": format!("{served_base}/auth"),
+            "grant_types_supported": ["authorization_code", "client_credentials"],
+        })
+    });
+    let well_known = format!("{base}/.well-known/openid-configuration");
+    let (status, answer) = discover(&node, &[("url", &well_known), ("type", "Keycloak")]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let value = &answer["value"];
+    assert_eq!(
+        (
+            &answer["valid"],
+            &value["issuer"],
+            &value["type"],
+            &value["certificates"],
+            &value["introspectionEndpoint"],
+            &value["tokenEndpoint"],
+            &value["wellKnownEndpoint"],
+            &value["availableGrantTypes"][1],
+        ),
+        (
+            &json!(true),
+            &json!(issuer),
+            &json!("Keycloak"),
+            &json!({"type": "JWKS", "value": format!("{base}/certs")}),
+            &json!(format!("{base}/token/introspect")),
+            &json!(format!("{base}/token")),
+            &json!(well_known),
+            &json!("client_credentials"),
+        ),
+        "{answer}"
+    );
+    // The draft, named, is a key manager Admin REST accepts as it is.
+    let mut draft = value.clone();
+    draft["name"] = json!("Discovered");
+    let (status, created) = Admin(&node)
+        .call(Method::POST, &format!("{A}/key-managers"), Some(&draft))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["introspectionEndpoint"],
+        json!(format!("{base}/token/introspect"))
+    );
+
+    // Not an OpenID configuration, nothing listening: answered, but not valid, with the reason.
+    let (status, answer) = discover(&node, &[("url", &format!("{base}/not-oidc"))]).await;
+    assert_eq!((status, &answer["valid"]), (StatusCode::OK, &json!(false)), "{answer}");
+    assert!(
+        answer["reason"].as_str().unwrap_or_default().contains("jwks_uri"),
+        "{answer}"
+    );
+    let (status, answer) = discover(&node, &[("url", "http://127.0.0.1:9/.well-known/openid-configuration")]).await;
+    assert_eq!((status, &answer["valid"]), (StatusCode::OK, &json!(false)), "{answer}");
+    // No URL, or not an http(s) one: 400 naming `url`.
+    for parts in [vec![("type", "Keycloak")], vec![("url", "ftp://idp.example.test/x")]] {
+        let (status, answer) = discover(&node, &parts).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(error_field(&answer), "url", "{answer}");
+    }
+}

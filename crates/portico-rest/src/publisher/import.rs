@@ -4,7 +4,6 @@
 //! redirects, and stop at `import_max_bytes` and `import_timeout_seconds`.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Json;
@@ -90,133 +89,19 @@ async fn definition_text(state: &RestState, form: &Form) -> Result<String, ApiEr
     }
 }
 
-/// True for addresses an import must not reach by default: loopback, private, link-local,
-/// shared (CGNAT), unspecified, broadcast, multicast, documentation and unique-local ranges.
-fn is_non_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-                || o[0] >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_non_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
-        }
-    }
-}
-
 /// Fetches a definition from a URL within the configured limits.
 async fn fetch_definition(state: &RestState, raw: &str) -> Result<String, ApiError> {
     let limits = &state.config.apim.publisher;
-    let url = reqwest::Url::parse(raw)
-        .map_err(|e| input_error(InputError::new("url", format!("\"{raw}\" is not a URL: {e}"))))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(input_error(InputError::new(
-            "url",
-            format!("only http and https URLs can be imported, not {}", url.scheme()),
-        )));
-    }
-    let host = url
-        .host_str()
-        .ok_or_else(|| input_error(InputError::new("url", format!("\"{raw}\" has no host"))))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let timeout = Duration::from_secs(limits.import_timeout_seconds);
-    let addresses: Vec<SocketAddr> = tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), port)))
-        .await
-        .map_err(|_| ApiError::bad_request(format!("url: resolving {host} took longer than {timeout:?}")))?
-        .map_err(|e| ApiError::bad_request(format!("url: cannot resolve {host}: {e}")))?
-        .collect();
-    if addresses.is_empty() {
-        return Err(ApiError::bad_request(format!("url: {host} has no addresses")));
-    }
-    if !limits.allow_private_import_urls
-        && let Some(bad) = addresses.iter().find(|a| is_non_public(a.ip()))
-    {
-        return Err(input_error(InputError::new(
-            "url",
-            format!(
-                "{host} resolves to {}, a loopback, private or otherwise non-public address; importing from it is \
-                 refused ([apim.publisher] allow_private_import_urls)",
-                bad.ip()
-            ),
-        )));
-    }
-    // Connect only to the addresses just checked, so a second DNS answer cannot differ.
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .connect_timeout(timeout)
-        .timeout(timeout)
-        .resolve_to_addrs(&host, &addresses)
-        .build()
-        .map_err(|e| ApiError::internal(format!("cannot build the HTTP client: {e}")))?;
-    let fetch = async {
-        let mut response = client.get(url.clone()).send().await.map_err(|e| {
-            if e.is_timeout() {
-                slow(&url, limits.import_timeout_seconds)
-            } else {
-                ApiError::bad_request(format!("url: fetching {url} failed: {e}"))
-            }
-        })?;
-        if !response.status().is_success() {
-            return Err(ApiError::bad_request(format!(
-                "url: {url} answered {} (redirects are not followed)",
-                response.status()
-            )));
-        }
-        let max = limits.import_max_bytes;
-        if response.content_length().is_some_and(|len| len > max) {
-            return Err(too_large(&url, max));
-        }
-        let mut body: Vec<u8> = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("url: reading {url} failed: {e}")))?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() as u64 > max {
-                return Err(too_large(&url, max));
-            }
-        }
-        String::from_utf8(body).map_err(|_| ApiError::bad_request(format!("url: {url} did not answer UTF-8 text")))
-    };
-    tokio::time::timeout(timeout, fetch)
-        .await
-        .map_err(|_| slow(&url, limits.import_timeout_seconds))?
-}
-
-fn slow(url: &reqwest::Url, seconds: u64) -> ApiError {
-    ApiError::bad_request(format!(
-        "url: fetching {url} took longer than {seconds} s ([apim.publisher] import_timeout_seconds)"
-    ))
-}
-
-fn too_large(url: &reqwest::Url, max: u64) -> ApiError {
-    ApiError::bad_request(format!(
-        "url: {url} is larger than {max} bytes ([apim.publisher] import_max_bytes)"
-    ))
+    crate::fetch::fetch_text(
+        raw,
+        &crate::fetch::FetchRules {
+            timeout: Duration::from_secs(limits.import_timeout_seconds),
+            max_bytes: limits.import_max_bytes,
+            allow_private: limits.allow_private_import_urls,
+            setting: "[apim.publisher] import_timeout_seconds, import_max_bytes, allow_private_import_urls",
+        },
+    )
+    .await
 }
 
 fn definition_error(e: portico_apis::DefinitionError) -> ApiError {
@@ -377,7 +262,7 @@ pub async fn put_swagger(
 
 #[cfg(test)]
 mod tests {
-    use super::is_non_public;
+    use crate::fetch::is_non_public;
 
     #[test]
     fn non_public_addresses() {

@@ -43,16 +43,40 @@ pub struct NodePorts {
     pub traffic_manager: u16,
 }
 
+/// How many ports below the kernel's ephemeral range [`free_port`] hands out from.
+const PORT_SPAN: u32 = 12_000;
+
+/// A free loopback port below the kernel's ephemeral range (`ip_local_port_range`), handed out
+/// once per process: a port from `bind(0)` is released before the node binds it, and in that
+/// window an outgoing connection of a parallel test (or its `bind(0)`) could take it, which made
+/// nodes fail to start with "address in use". Processes start at different places in the span.
+fn free_port() -> anyhow::Result<u16> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    if ephemeral_start <= PORT_SPAN + 1024 {
+        // No room below the range: take what the kernel gives.
+        let socket = std::net::TcpListener::bind("127.0.0.1:0")?;
+        return Ok(socket.local_addr()?.port());
+    }
+    let first = ephemeral_start - PORT_SPAN;
+    let offset = std::process::id().wrapping_mul(7919) % PORT_SPAN;
+    for _ in 0..PORT_SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(first + (offset + n) % PORT_SPAN)?;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free loopback port in {first}..{ephemeral_start}")
+}
+
 impl NodePorts {
     pub fn free() -> anyhow::Result<NodePorts> {
-        // Hold all four at once so they differ; the node binds them right after.
-        let sockets: Vec<std::net::TcpListener> = (0..4)
-            .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-            .collect::<Result<_, _>>()?;
-        let ports: Vec<u16> = sockets
-            .iter()
-            .map(|s| s.local_addr().map(|a| a.port()))
-            .collect::<Result<_, _>>()?;
+        let ports: Vec<u16> = (0..4).map(|_| free_port()).collect::<Result<_, _>>()?;
         Ok(NodePorts {
             management: ports[0],
             gateway_http: ports[1],

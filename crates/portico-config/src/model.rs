@@ -399,6 +399,21 @@ pub struct JwtIssuer {
     /// The claim holding the scopes; `scope`, then `scp` when absent.
     #[serde(default)]
     pub scopes_claim: Option<String>,
+    /// Where its opaque (non-JWT) access tokens are checked (RFC 7662).
+    #[serde(default)]
+    pub introspection: Option<IntrospectionEndpoint>,
+}
+
+/// `introspection`: an issuer's RFC 7662 endpoint and the client credentials the gateway sends
+/// there (HTTP Basic; the secret may be `$env{NAME}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionEndpoint {
+    pub url: String,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
 }
 
 impl JwtIssuer {
@@ -874,13 +889,22 @@ impl Config {
             if issuer.name == "Resident Key Manager" {
                 return Err(c.invalid(&format!("{key}.name"), "is the name of the built-in key manager"));
             }
-            let url = issuer.jwks.url.as_str();
-            let host = url
-                .strip_prefix("https://")
-                .or_else(|| url.strip_prefix("http://"))
-                .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
-            if host.is_none_or(|h| h.is_empty() || h.contains(char::is_whitespace)) {
+            let http_url = |url: &str| {
+                url.strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"))
+                    .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default())
+                    .is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace))
+            };
+            if !http_url(&issuer.jwks.url) {
                 return Err(c.invalid(&format!("{key}.jwks.url"), "must be an http(s) URL with a host"));
+            }
+            if let Some(introspection) = &issuer.introspection
+                && !http_url(&introspection.url)
+            {
+                return Err(c.invalid(
+                    &format!("{key}.introspection.url"),
+                    "must be an http(s) URL with a host",
+                ));
             }
             for (field, claim) in [
                 ("consumer_key_claim", &issuer.consumer_key_claim),
@@ -1303,6 +1327,17 @@ mod tests {
         ))
         .expect_err("unknown key");
         assert!(err.to_string().contains("validate_subscriptions"), "{err}");
+        let with_introspection = format!(
+            "{one}introspection.url = \"https://sso.test/introspect\"\nintrospection.client_id = \"gw\"\nintrospection.client_secret = \"s\"\n"
+        );
+        let c = parse(&format!("{MIN}{with_introspection}")).expect("valid");
+        let introspection = c.apim.jwt.issuer[0].introspection.as_ref().expect("introspection");
+        assert_eq!(
+            (introspection.url.as_str(), introspection.client_id.as_deref()),
+            ("https://sso.test/introspect", Some("gw"))
+        );
+        let err = parse(&format!("{MIN}{one}introspection.url = \"sso.test/introspect\"\n")).expect_err("no scheme");
+        assert_eq!(err.key(), Some("apim.jwt.issuer[0].introspection.url"), "{err}");
     }
 
     #[test]

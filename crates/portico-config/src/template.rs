@@ -137,6 +137,10 @@ ttl_seconds = 900
 # jwks.url = "https://sso.example.com/realms/shop/protocol/openid-connect/certs"
 # consumer_key_claim = "azp"
 # scopes_claim = "scope"
+# Opaque (non-JWT) tokens of this provider are checked at its RFC 7662 endpoint:
+# introspection.url = "https://sso.example.com/realms/shop/protocol/openid-connect/token/introspect"
+# introspection.client_id = "portico-gateway"
+# introspection.client_secret = "$env{{SSO_INTROSPECTION_SECRET}}"
 
 # WSO2's PizzaShack sample service, served on the management port at
 # https://<host>:<mgmt>/am/sample/pizzashack/v1/api/ (menu, orders) for the first tour.

@@ -92,6 +92,11 @@ pub fn configured_key_managers(config: &portico_config::Config) -> Vec<KeyManage
                 "tokenType": "DIRECT",
                 "enableMapOAuthConsumerApps": true,
                 "enableOAuthAppCreation": false,
+                "introspectionEndpoint": issuer.introspection.as_ref().map(|i| &i.url),
+                "additionalProperties": issuer.introspection.as_ref().map_or_else(
+                    || json!({}),
+                    |i| json!({"client_id": i.client_id, "client_secret": i.client_secret}),
+                ),
             });
             KeyManagerRow {
                 id: crate::admin::stable_id(&format!("apim.jwt.issuer:{}", issuer.name)),
@@ -123,12 +128,24 @@ fn check_not_configured(state: &RestState, new: &NewKeyManager) -> Result<(), Ap
     Ok(())
 }
 
-/// WSO2's `KeyManager` for a stored key manager: its stored resource with the columns on top.
+/// What a key manager's `additionalProperties.client_secret` reads as in answers: the secret
+/// the gateway introspects with is never sent back. A PUT that sends this keeps the stored one.
+const MASKED_SECRET: &str = "********";
+
+/// WSO2's `KeyManager` for a stored key manager: its stored resource with the columns on top,
+/// the client secret masked.
 fn km_json(row: &KeyManagerRow) -> Value {
     let mut body = match serde_json::from_str::<Value>(&row.configuration) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    if let Some(secret) = body
+        .get_mut("additionalProperties")
+        .and_then(|p| p.get_mut("client_secret"))
+        .filter(|s| s.as_str().is_some_and(|s| !s.is_empty()))
+    {
+        *secret = json!(MASKED_SECRET);
+    }
     body.insert("id".into(), json!(row.id));
     body.insert("name".into(), json!(row.name));
     body.insert("type".into(), json!(row.kind));
@@ -543,7 +560,15 @@ pub async fn update(
         )));
     }
     let current = stored(&state, &id).await?;
-    let body = json_body(&headers, &body)?;
+    let mut body = json_body(&headers, &body)?;
+    // A body read back from GET carries the masked secret: keep the stored one.
+    if let Some(secret) = body
+        .get_mut("additionalProperties")
+        .and_then(|p| p.get_mut("client_secret"))
+        .filter(|s| s.as_str() == Some(MASKED_SECRET))
+    {
+        *secret = json!(current.settings().client_secret);
+    }
     let new = key_manager_input(&state, &body, Some(&current.name))?;
     check_not_configured(&state, &new)?;
     let row = state.store.update_key_manager(&id, &new).await?;

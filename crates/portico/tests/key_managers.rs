@@ -1135,6 +1135,42 @@ async fn sqlite_opaque_tokens_by_introspection() {
         "scope granted",
     )
     .await;
+    // The client secret is never read back, and a PUT of what GET answered keeps it.
+    let list = admin.get(&format!("{A}/key-managers")).await;
+    let km_id = list["list"]
+        .as_array()
+        .and_then(|l| l.iter().find(|k| k["name"] == "OpaqueIdP"))
+        .map(|k| id(k, "id"))
+        .expect("listed");
+    let mut read = admin.get(&format!("{A}/key-managers/{km_id}")).await;
+    assert_eq!(
+        read["additionalProperties"]["client_secret"],
+        json!("********"),
+        "{read}"
+    );
+    read["description"] = json!("renamed description");
+    let (status, answer) = admin
+        .call(Method::PUT, &format!("{A}/key-managers/{km_id}"), Some(&read))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    km.activate("after-put-token", "opaque-client", "openid");
+    within(
+        &node,
+        "/shop/1.0.0/menu",
+        "after-put-token",
+        200,
+        Duration::from_secs(5),
+    )
+    .await;
+    let request = km
+        .asked("after-put-token")
+        .pop()
+        .expect("introspected")
+        .to_ascii_lowercase();
+    assert!(
+        request.contains("authorization: basic z2f0zxdhetpzm2nyzxq="),
+        "the stored secret is still sent: {request}"
+    );
     // An expired answer is not taken: `exp` in the past.
     km.active.lock().expect("answers").insert(
         "expired-token".into(),
@@ -1253,4 +1289,44 @@ async fn sqlite_discover_from_well_known() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
         assert_eq!(error_field(&answer), "url", "{answer}");
     }
+}
+
+/// A deployment.toml issuer with an introspection endpoint: its opaque tokens pass the gateway
+/// like a REST-made key manager's.
+#[tokio::test]
+async fn sqlite_configured_issuer_introspection() {
+    let km = FakeIntrospection::start().await;
+    let issuer_block = format!(
+        "ttl_seconds = 900\n\n[[apim.jwt.issuer]]\nname = \"ConfiguredOpaque\"\nissuer = \"https://configured.example.test\"\njwks.url = \"{0}/jwks\"\nintrospection.url = \"{0}/introspect\"\nintrospection.client_id = \"gw\"\nintrospection.client_secret = \"pw\"\n",
+        km.url
+    );
+    let node = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: vec![("ttl_seconds = 900".into(), issuer_block)],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("node");
+    let admin = Admin(&node);
+    let backend = EchoBackend::start("shop").await.expect("backend");
+    let api_id = publish_api(&admin, &backend).await;
+    subscribed_app_with_mapped_key(&admin, &api_id, "configured-client", "PRODUCTION", "ConfiguredOpaque").await;
+    km.activate("configured-opaque-token", "configured-client", "openid");
+    within(
+        &node,
+        "/shop/1.0.0/menu",
+        "configured-opaque-token",
+        200,
+        Duration::from_secs(5),
+    )
+    .await;
+    let asked = km.asked("configured-opaque-token");
+    assert!(
+        asked
+            .iter()
+            .all(|r| r.to_ascii_lowercase().contains("authorization: basic z3c6chc=")),
+        "HTTP Basic gw:pw: {asked:?}"
+    );
 }

@@ -24,6 +24,7 @@
 //! | `deployedTime` | epoch milliseconds |
 //! | `type` | `APIPRODUCT` for an API Product; absent for an API (additive, schema stays 1) |
 //! | `backends` | products only: `[{apiId, name, version, endpointConfig}]`, the APIs the product's operations come from, with their endpoints when the product revision was made; absent for an API |
+//! | `audiences` | the API's `audiences` (JWT `aud` values it accepts); absent when empty, which accepts any (additive, schema stays 1) |
 //! | `operations[].apiId` | products only: the `backends` entry whose endpoint serves the operation (its `authType`, `scopes` and `throttlingPolicy` are that API's) |
 //!
 //! A product is served at `/{context}/{version}` and, being its own default version, at
@@ -67,6 +68,9 @@ pub struct RuntimeArtifact {
     /// Products only: the APIs their operations are served by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<ArtifactBackend>,
+    /// The API's `audiences`: a JWT must name one of them in `aud`; absent when empty (no check).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audiences: Vec<String>,
 }
 
 /// One API a product's operations come from, with its endpoint.
@@ -115,8 +119,18 @@ impl RuntimeArtifact {
             deployed_time: at.deployed_time,
             api_type: None,
             backends: Vec::new(),
+            audiences: audiences_of(&snapshot.extra),
         }
     }
+}
+
+/// The strings of an API's `audiences` (WSO2: "the audiences of the API for jwt validation").
+pub(crate) fn audiences_of(extra: &serde_json::Map<String, Value>) -> Vec<String> {
+    extra
+        .get("audiences")
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -459,6 +459,7 @@ impl RuntimeArtifact {
             deployed_time: at.deployed_time,
             api_type: Some(PRODUCT_TYPE.to_owned()),
             backends: snapshot.backends.clone(),
+            audiences: crate::artifact::audiences_of(&p.extra),
         }
     }
 }

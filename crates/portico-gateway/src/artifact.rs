@@ -154,6 +154,11 @@ pub fn api_from_artifact(doc: &Value) -> Result<ApiDef, ArtifactError> {
                 .filter_map(Value::as_str),
         ),
         backends,
+        audiences: doc
+            .get("audiences")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default(),
         id: id.clone(),
     })
 }

@@ -54,6 +54,8 @@ pub struct TokenClaims {
     pub external_issuer: Option<String>,
     /// The `kid` of the key that verified an external token.
     pub key_id: Option<String>,
+    /// Its `aud` (a string or a list of them in the token).
+    pub audiences: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +80,8 @@ struct RawClaims {
     token_type: Option<String>,
     #[serde(default)]
     application: Option<RawApplication>,
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
 }
 
 /// An API key's `application` claim.
@@ -422,6 +426,7 @@ fn verify(token: &str, identity: &Identity) -> Result<TokenClaims, TokenError> {
                         .unwrap_or(KeyType::Production),
                     issued_at: c.iat.unwrap_or(0),
                     expires_at,
+                    audiences: audiences(c.aud.as_ref()),
                     external_issuer: None,
                     key_id: None,
                 });
@@ -548,8 +553,18 @@ fn external_claims(
         key_type: KeyType::Production,
         issued_at: number("iat").unwrap_or(0),
         expires_at: number("exp").unwrap_or(0),
+        audiences: audiences(claims.get("aud")),
         external_issuer: Some(external.issuer.clone()),
         key_id,
+    }
+}
+
+/// A token's `aud`: one string or a list of them.
+fn audiences(aud: Option<&serde_json::Value>) -> Vec<String> {
+    match aud {
+        Some(serde_json::Value::String(one)) => vec![one.clone()],
+        Some(serde_json::Value::Array(list)) => list.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -590,6 +605,7 @@ mod tests {
             expires_at,
             external_issuer: None,
             key_id: None,
+            audiences: Vec::new(),
         })
     }
 

@@ -28,6 +28,8 @@ pub struct ApiDef {
     /// An API Product's APIs: the endpoints its resources go to (see [`ResourceDef::backend`]).
     /// Empty for an API.
     pub backends: Vec<BackendDef>,
+    /// The `aud` values an access token must name one of; empty: any.
+    pub audiences: Vec<String>,
 }
 
 /// The endpoints of one API an API Product's resources come from.

@@ -468,6 +468,13 @@ impl Gateway {
                     .validate_bearer(token, &snapshot.identity)
                     .await
                     .map_err(|e| GatewayError::invalid_credentials(format!("Invalid Credentials: {e}")))?;
+                // An API with audiences takes only tokens meant for one of them (WSO2's
+                // audience validation); without, any audience.
+                if !def.audiences.is_empty() && !claims.audiences.iter().any(|a| def.audiences.contains(a)) {
+                    return Err(GatewayError::invalid_credentials(
+                        "Invalid Credentials: the token's audience (aud) is none of this API's audiences",
+                    ));
+                }
                 let client = crate::credentials::client_of(&snapshot.identity, &claims)?;
                 Caller { claims, client }
             }

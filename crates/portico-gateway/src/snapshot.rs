@@ -358,6 +358,7 @@ mod tests {
             cors: None,
             security: Default::default(),
             backends: Vec::new(),
+            audiences: Vec::new(),
         }
     }
 

@@ -1330,3 +1330,74 @@ async fn sqlite_configured_issuer_introspection() {
         "HTTP Basic gw:pw: {asked:?}"
     );
 }
+
+/// An API with `audiences` takes only tokens whose `aud` names one of them (a string or a list);
+/// others, and tokens without `aud`, are 900901.
+#[tokio::test]
+async fn sqlite_api_audiences() {
+    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+    let admin = Admin(&node);
+    let rsa = SigningKey::new("rsa-1", KeyType::Rsa2048);
+    let idp = FakeIdp::start(vec![rsa.jwk.clone()]).await;
+    admin
+        .post(
+            &format!("{A}/key-managers"),
+            &key_manager_body("ShopIdP", ISSUER, json!({"type": "JWKS", "value": idp.url})),
+        )
+        .await;
+    let backend = EchoBackend::start("shop").await.expect("backend");
+    let api = admin
+        .post(
+            &format!("{P}/apis"),
+            &json!({
+                "name": "AudienceAPI", "context": "/aud", "version": "1.0.0", "policies": ["Unlimited"],
+                "securityScheme": ["oauth2"], "audiences": ["shop-api", "shop-api-v2"],
+                "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": backend.url("/")}},
+                "operations": [{"target": "/menu", "verb": "GET", "authType": "Application & Application User", "throttlingPolicy": "Unlimited"}]
+            }),
+        )
+        .await;
+    let api_id = id(&api, "id");
+    assert_eq!(api["audiences"], json!(["shop-api", "shop-api-v2"]), "{api}");
+    admin.deploy_and_publish(&api_id).await;
+    subscribed_app_with_mapped_key(&admin, &api_id, "shop-cli", "PRODUCTION", "ShopIdP").await;
+
+    let meant = rsa.sign(&claims("shop-cli", json!({"aud": "shop-api"})));
+    within(&node, "/aud/1.0.0/menu", &meant, 200, Duration::from_secs(5)).await;
+    let listed = rsa.sign(&claims("shop-cli", json!({"aud": ["account", "shop-api-v2"]})));
+    expect(
+        &node,
+        "/aud/1.0.0/menu",
+        &listed,
+        200,
+        None,
+        "one of the listed audiences",
+    )
+    .await;
+    let elsewhere = rsa.sign(&claims("shop-cli", json!({"aud": ["account", "billing"]})));
+    expect(
+        &node,
+        "/aud/1.0.0/menu",
+        &elsewhere,
+        401,
+        Some("900901"),
+        "another audience",
+    )
+    .await;
+    let none = rsa.sign(&claims("shop-cli", json!({})));
+    let call = invoke(&node, "/aud/1.0.0/menu", &none).await;
+    assert_eq!(
+        (call.status, call.code.as_deref()),
+        (401, Some("900901")),
+        "{}",
+        call.body
+    );
+    assert!(
+        call.body["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("audience"),
+        "{}",
+        call.body
+    );
+}

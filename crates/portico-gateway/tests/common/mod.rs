@@ -223,6 +223,7 @@ pub fn api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
         cors: None,
         security: Default::default(),
         backends: Vec::new(),
+        audiences: Vec::new(),
     }
 }
 

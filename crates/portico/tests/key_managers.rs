@@ -308,6 +308,20 @@ fn key_manager_body(name: &str, issuer: &str, certificates: Value) -> Value {
     })
 }
 
+/// A node whose deployment.toml declares `block` (an `[[apim.jwt.issuer]]`) after the backend
+/// JWT settings.
+async fn node_with_issuer(block: String) -> Node {
+    Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: vec![("ttl_seconds = 900".into(), block)],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("node")
+}
+
 /// The field a 400 names in WSO2's error list.
 fn error_field(body: &Value) -> String {
     body["error"][0]["message"].as_str().unwrap_or_default().to_owned()
@@ -904,15 +918,7 @@ async fn sqlite_configured_issuer() {
         "ttl_seconds = 900\n\n[[apim.jwt.issuer]]\nname = \"{ISSUER}\"\njwks.url = \"{}\"\nconsumer_key_claim = \"cid\"\n",
         idp.url
     );
-    let node = Node::start(
-        Path::new(BIN),
-        NodeOptions {
-            config_edits: vec![("ttl_seconds = 900".into(), issuer_block)],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
+    let node = node_with_issuer(issuer_block).await;
     let admin = Admin(&node);
     let list = admin.get(&format!("{A}/key-managers")).await;
     let configured = list["list"]
@@ -1300,15 +1306,7 @@ async fn sqlite_configured_issuer_introspection() {
         "ttl_seconds = 900\n\n[[apim.jwt.issuer]]\nname = \"ConfiguredOpaque\"\nissuer = \"https://configured.example.test\"\njwks.url = \"{0}/jwks\"\nintrospection.url = \"{0}/introspect\"\nintrospection.client_id = \"gw\"\nintrospection.client_secret = \"pw\"\n",
         km.url
     );
-    let node = Node::start(
-        Path::new(BIN),
-        NodeOptions {
-            config_edits: vec![("ttl_seconds = 900".into(), issuer_block)],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
+    let node = node_with_issuer(issuer_block).await;
     let admin = Admin(&node);
     let backend = EchoBackend::start("shop").await.expect("backend");
     let api_id = publish_api(&admin, &backend).await;

@@ -67,7 +67,7 @@ impl AssertionCache {
         }
         let exp = claims.expires_at.min(now + settings.max_ttl_seconds);
         let app = &client.app;
-        let body = json!({
+        let mut body = json!({
             "iss": "wso2.org/products/am",
             "iat": now,
             "exp": exp,
@@ -85,6 +85,12 @@ impl AssertionCache {
             "http://wso2.org/claims/enduser": claims.subject.clone().unwrap_or_default(),
             "http://wso2.org/claims/enduserTenantId": "-1234",
         });
+        // The external key manager's mapped claims; never in place of the gateway's own.
+        if let Some(fields) = body.as_object_mut() {
+            for (local, value) in &claims.mapped_claims {
+                fields.entry(local.clone()).or_insert_with(|| value.clone());
+            }
+        }
         let mut header = Header::new(settings.algorithm);
         header.kid = Some(settings.kid.clone());
         let token = match jsonwebtoken::encode(&header, &body, &settings.key) {

@@ -56,6 +56,9 @@ pub struct TokenClaims {
     pub key_id: Option<String>,
     /// Its `aud` (a string or a list of them in the token).
     pub audiences: Vec<String>,
+    /// An external token's claims under the local names its key manager's `claimMapping` gives,
+    /// for the backend JWT.
+    pub mapped_claims: Vec<(String, serde_json::Value)>,
 }
 
 #[derive(Deserialize)]
@@ -427,6 +430,7 @@ fn verify(token: &str, identity: &Identity) -> Result<TokenClaims, TokenError> {
                     issued_at: c.iat.unwrap_or(0),
                     expires_at,
                     audiences: audiences(c.aud.as_ref()),
+                    mapped_claims: Vec::new(),
                     external_issuer: None,
                     key_id: None,
                 });
@@ -554,6 +558,11 @@ fn external_claims(
         issued_at: number("iat").unwrap_or(0),
         expires_at: number("exp").unwrap_or(0),
         audiences: audiences(claims.get("aud")),
+        mapped_claims: external
+            .claim_mapping
+            .iter()
+            .filter_map(|(remote, local)| Some((local.clone(), claims.get(remote)?.clone())))
+            .collect(),
         external_issuer: Some(external.issuer.clone()),
         key_id,
     }
@@ -606,6 +615,7 @@ mod tests {
             external_issuer: None,
             key_id: None,
             audiences: Vec::new(),
+            mapped_claims: Vec::new(),
         })
     }
 

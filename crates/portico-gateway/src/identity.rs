@@ -155,6 +155,8 @@ pub struct ExternalIssuer {
     pub keys: Arc<crate::issuers::IssuerKeys>,
     /// Where its opaque (non-JWT) access tokens are checked, if it issues any.
     pub introspection: Option<Arc<crate::introspection::Introspector>>,
+    /// (remote claim, local claim): token claims copied into the backend JWT under local names.
+    pub claim_mapping: Vec<(String, String)>,
     /// Mapped client ids (consumer keys) and the application key they stand for.
     pub clients: FastMap<String, ClientInfo>,
 }
@@ -291,13 +293,14 @@ impl Identity {
             .values()
             .map(|e| {
                 format!(
-                    "iss:{}|{}|{:?}|{:?}|{:p}|{:?}",
+                    "iss:{}|{}|{:?}|{:?}|{:p}|{:?}|{:?}",
                     e.issuer,
                     e.key_manager,
                     e.consumer_key_claim,
                     e.scopes_claim,
                     Arc::as_ptr(&e.keys),
-                    e.introspection.as_ref().map(Arc::as_ptr)
+                    e.introspection.as_ref().map(Arc::as_ptr),
+                    e.claim_mapping
                 )
             })
             .collect();

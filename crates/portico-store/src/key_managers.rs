@@ -48,6 +48,9 @@ pub struct KeyManagerSettings {
     /// authenticates to the introspection endpoint with (HTTP Basic), as WSO2's connectors.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// `claimMapping`: (`remoteClaim`, `localClaim`) pairs; the gateway copies each remote claim
+    /// of a token into the backend JWT under its local name.
+    pub claim_mapping: Vec<(String, String)>,
 }
 
 impl KeyManagerRow {
@@ -64,6 +67,12 @@ impl KeyManagerRow {
             introspection_endpoint: text(&config["introspectionEndpoint"]),
             client_id: text(&config["additionalProperties"]["client_id"]),
             client_secret: text(&config["additionalProperties"]["client_secret"]),
+            claim_mapping: config["claimMapping"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| Some((text(&entry["remoteClaim"])?, text(&entry["localClaim"])?)))
+                .collect(),
         }
     }
 }

@@ -338,6 +338,7 @@ fn external_issuer(
         scopes_claim: settings.scopes_claim,
         keys,
         introspection,
+        claim_mapping: settings.claim_mapping,
         clients: Default::default(),
     })
 }

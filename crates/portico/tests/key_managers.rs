@@ -1330,10 +1330,19 @@ async fn sqlite_configured_issuer_introspection() {
 }
 
 /// An API with `audiences` takes only tokens whose `aud` names one of them (a string or a list);
-/// others, and tokens without `aud`, are 900901.
+/// others, and tokens without `aud`, are 900901. With the backend JWT on, the key manager's
+/// `claimMapping` puts the token's mapped claims into it under their local names.
 #[tokio::test]
-async fn sqlite_api_audiences() {
-    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+async fn sqlite_api_audiences_and_claim_mapping() {
+    let node = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: vec![("[apim.jwt]\nenable = false".into(), "[apim.jwt]\nenable = true".into())],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("node");
     let admin = Admin(&node);
     let rsa = SigningKey::new("rsa-1", KeyType::Rsa2048);
     let idp = FakeIdp::start(vec![rsa.jwk.clone()]).await;
@@ -1360,8 +1369,28 @@ async fn sqlite_api_audiences() {
     admin.deploy_and_publish(&api_id).await;
     subscribed_app_with_mapped_key(&admin, &api_id, "shop-cli", "PRODUCTION", "ShopIdP").await;
 
-    let meant = rsa.sign(&claims("shop-cli", json!({"aud": "shop-api"})));
+    let meant = rsa.sign(&claims(
+        "shop-cli",
+        json!({"aud": "shop-api", "email": "alice@shop.test"}),
+    ));
     within(&node, "/aud/1.0.0/menu", &meant, 200, Duration::from_secs(5)).await;
+    // key_manager_body maps `email` to http://wso2.org/claims/emailaddress.
+    let call = invoke(&node, "/aud/1.0.0/menu", &meant).await;
+    let assertion = call.body["headers"]["x-jwt-assertion"]
+        .as_str()
+        .unwrap_or_else(|| panic!("backend JWT sent: {}", call.body));
+    let payload = assertion.split('.').nth(1).expect("payload");
+    let payload: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("json");
+    assert_eq!(
+        (&payload["http://wso2.org/claims/emailaddress"], &payload["iss"]),
+        (&json!("alice@shop.test"), &json!("wso2.org/products/am")),
+        "{payload}"
+    );
     let listed = rsa.sign(&claims("shop-cli", json!({"aud": ["account", "shop-api-v2"]})));
     expect(
         &node,

@@ -154,11 +154,7 @@ pub fn api_from_artifact(doc: &Value) -> Result<ApiDef, ArtifactError> {
                 .filter_map(Value::as_str),
         ),
         backends,
-        audiences: doc
-            .get("audiences")
-            .and_then(Value::as_array)
-            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default(),
+        audiences: strings(doc.get("audiences")),
         id: id.clone(),
     })
 }
@@ -243,6 +239,14 @@ fn target(value: &Value, kind: &str) -> Result<TargetDef, String> {
     Ok(def)
 }
 
+/// The strings of a JSON list (other items, or no list: none).
+fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 fn cors(value: Option<&Value>) -> Option<CorsDef> {
     let value = value?;
     if !value
@@ -252,13 +256,7 @@ fn cors(value: Option<&Value>) -> Option<CorsDef> {
     {
         return None;
     }
-    let list = |key: &str| -> Vec<String> {
-        value
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default()
-    };
+    let list = |key: &str| strings(value.get(key));
     Some(CorsDef {
         allow_origins: list("accessControlAllowOrigins"),
         allow_headers: list("accessControlAllowHeaders"),

@@ -7,8 +7,8 @@
 //! made-up tokens cannot open unbounded connections to the key manager.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -35,7 +35,7 @@ pub enum IntrospectionError {
 
 #[derive(Clone)]
 enum Answer {
-    Active(std::sync::Arc<Map<String, Value>>),
+    Active(Arc<Map<String, Value>>),
     Inactive,
 }
 
@@ -58,10 +58,6 @@ impl std::fmt::Debug for Introspector {
     }
 }
 
-fn now_seconds() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 impl Introspector {
     pub fn new(
         url: String,
@@ -79,12 +75,8 @@ impl Introspector {
         }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// The remembered answer for `token`, if still fresh: `Some(None)` for inactive.
-    fn remembered(&self, token: &str) -> Option<Option<std::sync::Arc<Map<String, Value>>>> {
+    fn remembered(&self, token: &str) -> Option<Option<Arc<Map<String, Value>>>> {
         let answers = self.answers.lock().ok()?;
         let (answer, until) = answers.get(token)?;
         (*until > Instant::now()).then(|| match answer {
@@ -109,10 +101,7 @@ impl Introspector {
 
     /// The token's introspection claims when the key manager says it is active, `None` when it
     /// says it is not.
-    pub async fn introspect(
-        &self,
-        token: &str,
-    ) -> Result<Option<std::sync::Arc<Map<String, Value>>>, IntrospectionError> {
+    pub async fn introspect(&self, token: &str) -> Result<Option<Arc<Map<String, Value>>>, IntrospectionError> {
         if let Some(answer) = self.remembered(token) {
             return Ok(answer);
         }
@@ -131,9 +120,11 @@ impl Introspector {
             self.remember(token, Answer::Inactive, INACTIVE_TTL);
             return Ok(None);
         }
-        let claims = std::sync::Arc::new(claims);
+        let claims = Arc::new(claims);
         let ttl = match claims.get("exp").and_then(Value::as_u64) {
-            Some(exp) => ACTIVE_TTL.min(Duration::from_secs(exp.saturating_sub(now_seconds()))),
+            Some(exp) => ACTIVE_TTL.min(Duration::from_secs(
+                exp.saturating_sub(crate::credentials::now_seconds()),
+            )),
             None => ACTIVE_TTL,
         };
         self.remember(token, Answer::Active(claims.clone()), ttl);

@@ -52,20 +52,29 @@ pub(crate) struct FetchRules {
     pub setting: &'static str,
 }
 
+/// `raw`, the request's `field`, as an http(s) URL with a host; otherwise a 400 naming `field`.
+pub(crate) fn http_url(field: &str, raw: &str) -> Result<reqwest::Url, ApiError> {
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| input_error(InputError::new(field, format!("\"{raw}\" is not a URL: {e}"))))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(input_error(InputError::new(
+            field,
+            format!("only http and https URLs are accepted, not {}", url.scheme()),
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(input_error(InputError::new(field, format!("\"{raw}\" has no host"))));
+    }
+    Ok(url)
+}
+
 /// Fetches `raw` (an http(s) URL, the request's `url` field) as UTF-8 text within `rules`:
 /// no redirects, connecting only to the addresses checked.
 pub(crate) async fn fetch_text(raw: &str, rules: &FetchRules) -> Result<String, ApiError> {
-    let url = reqwest::Url::parse(raw)
-        .map_err(|e| input_error(InputError::new("url", format!("\"{raw}\" is not a URL: {e}"))))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(input_error(InputError::new(
-            "url",
-            format!("only http and https URLs can be fetched, not {}", url.scheme()),
-        )));
-    }
+    let url = http_url("url", raw)?;
     let host = url
         .host_str()
-        .ok_or_else(|| input_error(InputError::new("url", format!("\"{raw}\" has no host"))))?
+        .unwrap_or_default()
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();

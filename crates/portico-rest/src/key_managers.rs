@@ -269,7 +269,7 @@ fn key_manager_input(state: &RestState, body: &Value, fixed_name: Option<&str>) 
     check_certificates(obj)?;
     // Opaque (non-JWT) tokens of the key manager are checked there by the gateway.
     if let Some(url) = bounded_string(obj, "introspectionEndpoint", 2048)?.filter(|u| !u.trim().is_empty()) {
-        check_http_url("introspectionEndpoint", url.trim())?;
+        crate::fetch::http_url("introspectionEndpoint", url.trim())?;
     }
     for claim in ["consumerKeyClaim", "scopesClaim"] {
         if let Some(value) = bounded_string(obj, claim, 256)?
@@ -348,18 +348,9 @@ fn check_certificates(obj: &Map<String, Value>) -> Result<(), ApiError> {
         .filter(|v| !v.is_empty())
         .ok_or_else(|| invalid("certificates.value", "is required"))?;
     if kind == "JWKS" {
-        check_http_url("certificates.value", &value)?;
+        crate::fetch::http_url("certificates.value", &value)?;
     } else {
         portico_keystore::parse_public_key_pem(&value).map_err(|e| invalid("certificates.value", e.to_string()))?;
-    }
-    Ok(())
-}
-
-/// `value` of `field` is an http(s) URL with a host.
-fn check_http_url(field: &str, value: &str) -> Result<(), ApiError> {
-    let url = reqwest::Url::parse(value).map_err(|e| invalid(field, format!("\"{value}\" is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(field, format!("\"{value}\" is not an http(s) URL with a host")));
     }
     Ok(())
 }
@@ -408,7 +399,7 @@ pub async fn discover(
         }
     }
     let url = url.ok_or_else(|| invalid("url", "is required: the identity provider's well-known endpoint"))?;
-    check_http_url("url", &url)?;
+    crate::fetch::http_url("url", &url)?;
     let document = match crate::fetch::fetch_text(&url, &DISCOVERY_RULES).await {
         Ok(text) => text,
         Err(e) => return Ok(Json(json!({"valid": false, "reason": e.description}))),

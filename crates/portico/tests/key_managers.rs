@@ -308,18 +308,42 @@ fn key_manager_body(name: &str, issuer: &str, certificates: Value) -> Value {
     })
 }
 
-/// A node whose deployment.toml declares `block` (an `[[apim.jwt.issuer]]`) after the backend
-/// JWT settings.
-async fn node_with_issuer(block: String) -> Node {
+/// A node whose generated deployment.toml has `from` replaced by `to`.
+async fn node_with_edit(from: &str, to: String) -> Node {
     Node::start(
         Path::new(BIN),
         NodeOptions {
-            config_edits: vec![("ttl_seconds = 900".into(), block)],
+            config_edits: vec![(from.into(), to)],
             ..Default::default()
         },
     )
     .await
     .expect("node")
+}
+
+/// A node whose deployment.toml declares `block` (an `[[apim.jwt.issuer]]`) after the backend
+/// JWT settings.
+async fn node_with_issuer(block: String) -> Node {
+    node_with_edit("ttl_seconds = 900", block).await
+}
+
+/// The shop API on a new echo backend, subscribed to by an application that maps `client` of
+/// `key_manager`; `token` made active at `km` for that client; waits until the gateway takes it.
+/// The backend must outlive the calls.
+async fn opaque_token_accepted(
+    node: &Node,
+    km: &FakeIntrospection,
+    client: &str,
+    key_manager: &str,
+    token: &str,
+) -> EchoBackend {
+    let admin = Admin(node);
+    let backend = EchoBackend::start("shop").await.expect("backend");
+    let api_id = publish_api(&admin, &backend).await;
+    subscribed_app_with_mapped_key(&admin, &api_id, client, "PRODUCTION", key_manager).await;
+    km.activate(token, client, "openid");
+    within(node, "/shop/1.0.0/menu", token, 200, Duration::from_secs(5)).await;
+    backend
 }
 
 /// The field a 400 names in WSO2's error list.
@@ -1060,18 +1084,7 @@ async fn sqlite_opaque_tokens_by_introspection() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
 
-    let backend = EchoBackend::start("shop").await.expect("backend");
-    let api_id = publish_api(&admin, &backend).await;
-    subscribed_app_with_mapped_key(&admin, &api_id, "opaque-client", "PRODUCTION", "OpaqueIdP").await;
-    km.activate("opaque-menu-token", "opaque-client", "openid");
-    within(
-        &node,
-        "/shop/1.0.0/menu",
-        "opaque-menu-token",
-        200,
-        Duration::from_secs(5),
-    )
-    .await;
+    let _backend = opaque_token_accepted(&node, &km, "opaque-client", "OpaqueIdP", "opaque-menu-token").await;
     let first = km.asked("opaque-menu-token");
     let request = first.last().expect("introspected").to_ascii_lowercase();
     // HTTP Basic with the key manager's client credentials: base64("gateway:s3cret").
@@ -1307,17 +1320,12 @@ async fn sqlite_configured_issuer_introspection() {
         km.url
     );
     let node = node_with_issuer(issuer_block).await;
-    let admin = Admin(&node);
-    let backend = EchoBackend::start("shop").await.expect("backend");
-    let api_id = publish_api(&admin, &backend).await;
-    subscribed_app_with_mapped_key(&admin, &api_id, "configured-client", "PRODUCTION", "ConfiguredOpaque").await;
-    km.activate("configured-opaque-token", "configured-client", "openid");
-    within(
+    let _backend = opaque_token_accepted(
         &node,
-        "/shop/1.0.0/menu",
+        &km,
+        "configured-client",
+        "ConfiguredOpaque",
         "configured-opaque-token",
-        200,
-        Duration::from_secs(5),
     )
     .await;
     let asked = km.asked("configured-opaque-token");
@@ -1334,15 +1342,7 @@ async fn sqlite_configured_issuer_introspection() {
 /// `claimMapping` puts the token's mapped claims into it under their local names.
 #[tokio::test]
 async fn sqlite_api_audiences_and_claim_mapping() {
-    let node = Node::start(
-        Path::new(BIN),
-        NodeOptions {
-            config_edits: vec![("[apim.jwt]\nenable = false".into(), "[apim.jwt]\nenable = true".into())],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
+    let node = node_with_edit("[apim.jwt]\nenable = false", "[apim.jwt]\nenable = true".into()).await;
     let admin = Admin(&node);
     let rsa = SigningKey::new("rsa-1", KeyType::Rsa2048);
     let idp = FakeIdp::start(vec![rsa.jwk.clone()]).await;

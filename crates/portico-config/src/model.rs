@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -563,6 +564,10 @@ pub struct Gateway {
     /// `SO_REUSEPORT` socket (nginx's `worker_processes`); one per core when absent.
     #[serde(default)]
     pub io_threads: Option<usize>,
+    /// Longest, in microseconds, an I/O thread keeps its core waiting for the next event before
+    /// it blocks; adaptive, so an idle node does not poll. 0 turns it off; 40 when absent.
+    #[serde(default)]
+    pub idle_poll_us: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -676,6 +681,11 @@ impl Config {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
 
+    /// The gateway I/O threads' polling window: `[apim.gateway] idle_poll_us`, else `default`.
+    pub fn gateway_idle_poll(&self, default: Duration) -> Duration {
+        self.apim.gateway.idle_poll_us.map_or(default, Duration::from_micros)
+    }
+
     /// Whether the PizzaShack sample backend is served (dev mode unless configured).
     pub fn sample_backend_enabled(&self) -> bool {
         self.apim.sample_backend.enable.unwrap_or(self.server.mode == Mode::Dev)
@@ -725,6 +735,9 @@ impl Config {
             && !(1..=256).contains(&threads)
         {
             return Err(c.invalid("apim.gateway.io_threads", "must be between 1 and 256"));
+        }
+        if self.apim.gateway.idle_poll_us.is_some_and(|micros| micros > 1_000) {
+            return Err(c.invalid("apim.gateway.idle_poll_us", "must be between 0 and 1000 (microseconds)"));
         }
         for (key, value) in [
             (
@@ -1161,6 +1174,16 @@ mod tests {
         assert_eq!(one.gateway_io_threads(), 1);
         let err = parse(&format!("{MIN}[apim.gateway]\nio_threads = 0\n")).expect_err("zero threads");
         assert_eq!(err.key(), Some("apim.gateway.io_threads"), "{err}");
+    }
+
+    #[test]
+    fn gateway_idle_poll_defaults_can_be_turned_off_and_is_bounded() {
+        let default = Duration::from_micros(40);
+        assert_eq!(parse(MIN).expect("valid").gateway_idle_poll(default), default);
+        let off = parse(&format!("{MIN}[apim.gateway]\nidle_poll_us = 0\n")).expect("valid");
+        assert_eq!(off.gateway_idle_poll(default), Duration::ZERO);
+        let err = parse(&format!("{MIN}[apim.gateway]\nidle_poll_us = 5000\n")).expect_err("5 ms");
+        assert_eq!(err.key(), Some("apim.gateway.idle_poll_us"), "{err}");
     }
 
     #[test]

@@ -89,6 +89,9 @@ private_key = {key}
 [apim.gateway]
 # I/O threads per gateway listener, like nginx's worker_processes; one per core when absent.
 # io_threads = 2
+# Microseconds an I/O thread keeps its core waiting for the next event before it sleeps, under
+# load only (adaptive: an idle node does not poll). 0 turns it off.
+# idle_poll_us = 40
 
 # Gateway environments that API revisions are deployed to. Repeat the block for more.
 [[apim.gateway.environment]]

@@ -3,6 +3,8 @@
 //! serve through this, so connection limits and timeouts are set in one place.
 #![forbid(unsafe_code)]
 
+mod idle_poll;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -50,7 +52,14 @@ pub struct ListenerLimits {
     pub max_connections: usize,
     /// Largest request header block, in bytes (HTTP/1.1 answers 431 above it).
     pub max_header_bytes: usize,
+    /// Longest an I/O thread of [`serve_on_threads`] keeps its core, waiting for the next event,
+    /// before it blocks (adaptive: see the `idle_poll` module); zero turns polling off.
+    pub idle_poll: Duration,
 }
+
+/// The I/O threads' default polling window: in `bench/gateway`, fixed windows of 20-40 µs all
+/// gave about 7% more requests a second at the same CPU per request.
+pub const DEFAULT_IDLE_POLL: Duration = Duration::from_micros(40);
 
 impl Default for ListenerLimits {
     fn default() -> Self {
@@ -59,6 +68,7 @@ impl Default for ListenerLimits {
             header_read_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             max_header_bytes: 64 * 1024,
+            idle_poll: DEFAULT_IDLE_POLL,
         }
     }
 }
@@ -113,7 +123,9 @@ where
         let thread = std::thread::Builder::new()
             .name(format!("portico-io-{index}"))
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let mut builder = tokio::runtime::Builder::new_current_thread();
+                idle_poll::install(builder.enable_all(), limits.idle_poll);
+                let runtime = match builder.build() {
                     Ok(rt) => rt,
                     Err(source) => {
                         let _ = ready.send(Err(NetError::Bind { addr, source }));
@@ -463,6 +475,7 @@ pub async fn serve_accepted<H, C, F>(
         let handshake_timeout = limits.tls_handshake_timeout;
         tokio::spawn(async move {
             let _permit = permit;
+            let _open = idle_poll::OpenConnection::new();
             let io = match acceptor {
                 None => MaybeTls::Tcp(stream),
                 Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {

@@ -565,7 +565,7 @@ pub struct Gateway {
     #[serde(default)]
     pub io_threads: Option<usize>,
     /// Longest, in microseconds, an I/O thread keeps its core waiting for the next event before
-    /// it blocks; adaptive, so an idle node does not poll. 0 turns it off; 40 when absent.
+    /// it blocks; adaptive, so an idle node does not poll. Off (0) when absent.
     #[serde(default)]
     pub idle_poll_us: Option<u64>,
 }
@@ -681,9 +681,12 @@ impl Config {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
 
-    /// The gateway I/O threads' polling window: `[apim.gateway] idle_poll_us`, else `default`.
-    pub fn gateway_idle_poll(&self, default: Duration) -> Duration {
-        self.apim.gateway.idle_poll_us.map_or(default, Duration::from_micros)
+    /// The gateway I/O threads' polling window: `[apim.gateway] idle_poll_us`, else none.
+    pub fn gateway_idle_poll(&self) -> Duration {
+        self.apim
+            .gateway
+            .idle_poll_us
+            .map_or(Duration::ZERO, Duration::from_micros)
     }
 
     /// Whether the PizzaShack sample backend is served (dev mode unless configured).
@@ -1177,11 +1180,10 @@ mod tests {
     }
 
     #[test]
-    fn gateway_idle_poll_defaults_can_be_turned_off_and_is_bounded() {
-        let default = Duration::from_micros(40);
-        assert_eq!(parse(MIN).expect("valid").gateway_idle_poll(default), default);
-        let off = parse(&format!("{MIN}[apim.gateway]\nidle_poll_us = 0\n")).expect("valid");
-        assert_eq!(off.gateway_idle_poll(default), Duration::ZERO);
+    fn gateway_idle_poll_is_off_unless_set_and_is_bounded() {
+        assert_eq!(parse(MIN).expect("valid").gateway_idle_poll(), Duration::ZERO);
+        let on = parse(&format!("{MIN}[apim.gateway]\nidle_poll_us = 40\n")).expect("valid");
+        assert_eq!(on.gateway_idle_poll(), Duration::from_micros(40));
         let err = parse(&format!("{MIN}[apim.gateway]\nidle_poll_us = 5000\n")).expect_err("5 ms");
         assert_eq!(err.key(), Some("apim.gateway.idle_poll_us"), "{err}");
     }

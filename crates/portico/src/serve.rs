@@ -247,7 +247,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let limits = portico_net::ListenerLimits {
-        idle_poll: config.gateway_idle_poll(portico_net::DEFAULT_IDLE_POLL),
+        idle_poll: config.gateway_idle_poll(),
         ..portico_net::ListenerLimits::default()
     };
     // The gateway listeners are bound before the management server answers, so that

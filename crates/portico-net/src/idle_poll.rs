@@ -5,9 +5,10 @@
 //! costs a context switch on this thread and a wake-up on the side that sends the next event (the
 //! client or the backend), and it shrinks the batches every party handles per wake-up. Keeping
 //! the core for a few microseconds before blocking turns most of those sleeps into a return with
-//! events already waiting. (nginx gets the same batching by another road; `bench/gateway`
-//! measured Portico's I/O thread blocking about four times as often as nginx's worker per
-//! request before this.)
+//! events already waiting. (nginx's worker gets larger batches without polling: kernel
+//! tracepoints showed Portico's I/O thread calling `epoll_wait` about four times as often per
+//! request, and the backend behind it sleeping twice as often.) It costs CPU at moderate load, so
+//! it is off unless `[apim.gateway] idle_poll_us` is set.
 //!
 //! The window adapts the way guest halt-polling does (Linux's `cpuidle-haltpoll`): it grows while
 //! the sleeps after it are short, stays while events are waiting when it ends, and halves, down to

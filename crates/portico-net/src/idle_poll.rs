@@ -33,10 +33,6 @@ const MIN_OPEN_CONNECTIONS: usize = 16;
 /// One I/O thread's polling state.
 #[derive(Debug, Clone, Copy)]
 struct PollState {
-    /// Whether this thread's runtime polls (see [`install`]).
-    installed: bool,
-    /// Connections this thread serves now.
-    open: usize,
     /// How long the next park polls before blocking; zero when off.
     window: Duration,
     /// When the last poll ended (the thread then blocked); `None` before the first park.
@@ -48,8 +44,6 @@ struct PollState {
 thread_local! {
     static STATE: Cell<PollState> = const {
         Cell::new(PollState {
-            installed: false,
-            open: 0,
             window: Duration::ZERO,
             blocked_at: None,
             polls: 0,
@@ -72,18 +66,20 @@ fn next_window(window: Duration, slept: Duration, max: Duration) -> Duration {
     }
 }
 
-/// Makes the single-threaded runtime built by `builder` on the calling thread poll for up to
-/// `max` before each park (see the module docs). Zero leaves the runtime as it is.
-pub(crate) fn install(builder: &mut tokio::runtime::Builder, max: Duration) {
+/// Makes the single-threaded runtime built by `builder` poll for up to `max` before each park
+/// (see the module docs); `open_connections` tells how many connections it serves now. Zero
+/// leaves the runtime as it is.
+pub(crate) fn install(
+    builder: &mut tokio::runtime::Builder,
+    max: Duration,
+    open_connections: impl Fn() -> usize + Send + Sync + 'static,
+) {
     if max.is_zero() {
         return;
     }
-    let mut state = STATE.get();
-    state.installed = true;
-    STATE.set(state);
-    builder.on_thread_park(|| {
+    builder.on_thread_park(move || {
         let mut state = STATE.get();
-        if !state.window.is_zero() && state.open >= MIN_OPEN_CONNECTIONS {
+        if !state.window.is_zero() && open_connections() >= MIN_OPEN_CONNECTIONS {
             state.polls += 1;
             let until = Instant::now() + state.window;
             while Instant::now() < until {
@@ -100,35 +96,6 @@ pub(crate) fn install(builder: &mut tokio::runtime::Builder, max: Duration) {
         }
         STATE.set(state);
     });
-}
-
-/// One connection served on the calling thread, counted while it lives when the thread polls.
-/// Made and dropped inside the connection's task, which a single-threaded runtime never moves.
-pub(crate) struct OpenConnection {
-    counted: bool,
-}
-
-impl OpenConnection {
-    pub(crate) fn new() -> OpenConnection {
-        let mut state = STATE.get();
-        if state.installed {
-            state.open += 1;
-            STATE.set(state);
-        }
-        OpenConnection {
-            counted: state.installed,
-        }
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        if self.counted {
-            let mut state = STATE.get();
-            state.open = state.open.saturating_sub(1);
-            STATE.set(state);
-        }
-    }
 }
 
 /// Parks of the calling thread that polled, for tests.
@@ -172,9 +139,13 @@ mod tests {
     /// one whose tasks wake each other through a socket pair every few microseconds does.
     #[test]
     fn an_idle_runtime_never_polls_and_a_busy_one_does() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let open = Arc::new(AtomicUsize::new(1));
         let mut builder = tokio::runtime::Builder::new_current_thread();
         builder.enable_all();
-        install(&mut builder, MAX);
+        let serving = open.clone();
+        install(&mut builder, MAX, move || serving.load(Ordering::Relaxed));
         let runtime = builder.build().expect("runtime");
         runtime.block_on(async {
             for _ in 0..50 {
@@ -212,13 +183,12 @@ mod tests {
             })
         };
         // One connection in lock-step does not poll ...
-        let one = OpenConnection::new();
         let here = ping_pong(here, 1_000);
         assert_eq!(polls(), 0, "a thread serving one connection polled");
         // ... a thread serving many does.
-        let many: Vec<OpenConnection> = (1..MIN_OPEN_CONNECTIONS).map(|_| OpenConnection::new()).collect();
+        open.store(MIN_OPEN_CONNECTIONS, Ordering::Relaxed);
         let here = ping_pong(here, 2_000);
-        drop((one, many, here));
+        drop(here);
         echo.join().expect("echo thread");
         assert!(
             polls() > 0,

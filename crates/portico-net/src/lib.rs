@@ -119,8 +119,13 @@ where
         let thread = std::thread::Builder::new()
             .name(format!("portico-io-{index}"))
             .spawn(move || {
+                // The thread's connection slots: open connections are the ones taken.
+                let permits = Arc::new(Semaphore::new(limits.max_connections));
                 let mut builder = tokio::runtime::Builder::new_current_thread();
-                idle_poll::install(builder.enable_all(), limits.idle_poll);
+                let (slots, max_connections) = (permits.clone(), limits.max_connections);
+                idle_poll::install(builder.enable_all(), limits.idle_poll, move || {
+                    max_connections - slots.available_permits()
+                });
                 let runtime = match builder.build() {
                     Ok(rt) => rt,
                     Err(source) => {
@@ -140,7 +145,8 @@ where
                     let stop = async move {
                         let _ = shutdown.wait_for(|stop| *stop).await;
                     };
-                    serve_accepted(listener, tls, move |info| handle(info), limits, stop, grace).await;
+                    let handle = move |info| handle(info);
+                    serve_with_permits(listener, tls, handle, limits, permits, stop, grace).await;
                 });
             });
         match thread {
@@ -433,8 +439,26 @@ pub async fn serve_accepted<H, C, F>(
     C: FnOnce(Accepted) -> F + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
-    let acceptor = tls.map(TlsAcceptor::from);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    serve_with_permits(listener, tls, handle, limits, permits, shutdown, grace).await;
+}
+
+/// [`serve_accepted`] taking a connection slot from `permits` (sized `limits.max_connections`)
+/// for each connection it serves.
+async fn serve_with_permits<H, C, F>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handle: H,
+    limits: ListenerLimits,
+    permits: Arc<Semaphore>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) where
+    H: Fn(ConnectionInfo) -> C,
+    C: FnOnce(Accepted) -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let acceptor = tls.map(TlsAcceptor::from);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let (live, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
@@ -471,7 +495,6 @@ pub async fn serve_accepted<H, C, F>(
         let handshake_timeout = limits.tls_handshake_timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            let _open = idle_poll::OpenConnection::new();
             let io = match acceptor {
                 None => MaybeTls::Tcp(stream),
                 Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {

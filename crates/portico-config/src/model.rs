@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -564,10 +563,6 @@ pub struct Gateway {
     /// `SO_REUSEPORT` socket (nginx's `worker_processes`); one per core when absent.
     #[serde(default)]
     pub io_threads: Option<usize>,
-    /// Longest, in microseconds, an I/O thread keeps its core waiting for the next event before
-    /// it blocks; adaptive, so an idle node does not poll. Off (0) when absent.
-    #[serde(default)]
-    pub idle_poll_us: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -681,14 +676,6 @@ impl Config {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
 
-    /// The gateway I/O threads' polling window: `[apim.gateway] idle_poll_us`, else none.
-    pub fn gateway_idle_poll(&self) -> Duration {
-        self.apim
-            .gateway
-            .idle_poll_us
-            .map_or(Duration::ZERO, Duration::from_micros)
-    }
-
     /// Whether the PizzaShack sample backend is served (dev mode unless configured).
     pub fn sample_backend_enabled(&self) -> bool {
         self.apim.sample_backend.enable.unwrap_or(self.server.mode == Mode::Dev)
@@ -738,9 +725,6 @@ impl Config {
             && !(1..=256).contains(&threads)
         {
             return Err(c.invalid("apim.gateway.io_threads", "must be between 1 and 256"));
-        }
-        if self.apim.gateway.idle_poll_us.is_some_and(|micros| micros > 1_000) {
-            return Err(c.invalid("apim.gateway.idle_poll_us", "must be between 0 and 1000 (microseconds)"));
         }
         for (key, value) in [
             (
@@ -1177,15 +1161,6 @@ mod tests {
         assert_eq!(one.gateway_io_threads(), 1);
         let err = parse(&format!("{MIN}[apim.gateway]\nio_threads = 0\n")).expect_err("zero threads");
         assert_eq!(err.key(), Some("apim.gateway.io_threads"), "{err}");
-    }
-
-    #[test]
-    fn gateway_idle_poll_is_off_unless_set_and_is_bounded() {
-        assert_eq!(parse(MIN).expect("valid").gateway_idle_poll(), Duration::ZERO);
-        let on = parse(&format!("{MIN}[apim.gateway]\nidle_poll_us = 40\n")).expect("valid");
-        assert_eq!(on.gateway_idle_poll(), Duration::from_micros(40));
-        let err = parse(&format!("{MIN}[apim.gateway]\nidle_poll_us = 5000\n")).expect_err("5 ms");
-        assert_eq!(err.key(), Some("apim.gateway.idle_poll_us"), "{err}");
     }
 
     #[test]

@@ -89,10 +89,6 @@ private_key = {key}
 [apim.gateway]
 # I/O threads per gateway listener, like nginx's worker_processes; one per core when absent.
 # io_threads = 2
-# Microseconds an I/O thread under load keeps its core waiting for the next event before it
-# sleeps (adaptive: an idle node does not poll). Off when absent: it buys a few % req/s at
-# saturation for more CPU per request at moderate load; for gateways with cores of their own.
-# idle_poll_us = 40
 
 # Gateway environments that API revisions are deployed to. Repeat the block for more.
 [[apim.gateway.environment]]

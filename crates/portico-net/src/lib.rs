@@ -3,8 +3,6 @@
 //! serve through this, so connection limits and timeouts are set in one place.
 #![forbid(unsafe_code)]
 
-mod idle_poll;
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -52,9 +50,6 @@ pub struct ListenerLimits {
     pub max_connections: usize,
     /// Largest request header block, in bytes (HTTP/1.1 answers 431 above it).
     pub max_header_bytes: usize,
-    /// Longest an I/O thread of [`serve_on_threads`] keeps its core, waiting for the next event,
-    /// before it blocks (adaptive: see the `idle_poll` module); zero, the default, turns it off.
-    pub idle_poll: Duration,
 }
 
 impl Default for ListenerLimits {
@@ -64,7 +59,6 @@ impl Default for ListenerLimits {
             header_read_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             max_header_bytes: 64 * 1024,
-            idle_poll: Duration::ZERO,
         }
     }
 }
@@ -119,14 +113,7 @@ where
         let thread = std::thread::Builder::new()
             .name(format!("portico-io-{index}"))
             .spawn(move || {
-                // The thread's connection slots: open connections are the ones taken.
-                let permits = Arc::new(Semaphore::new(limits.max_connections));
-                let mut builder = tokio::runtime::Builder::new_current_thread();
-                let (slots, max_connections) = (permits.clone(), limits.max_connections);
-                idle_poll::install(builder.enable_all(), limits.idle_poll, move || {
-                    max_connections - slots.available_permits()
-                });
-                let runtime = match builder.build() {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(rt) => rt,
                     Err(source) => {
                         let _ = ready.send(Err(NetError::Bind { addr, source }));
@@ -145,8 +132,7 @@ where
                     let stop = async move {
                         let _ = shutdown.wait_for(|stop| *stop).await;
                     };
-                    let handle = move |info| handle(info);
-                    serve_with_permits(listener, tls, handle, limits, permits, stop, grace).await;
+                    serve_accepted(listener, tls, move |info| handle(info), limits, stop, grace).await;
                 });
             });
         match thread {
@@ -439,26 +425,8 @@ pub async fn serve_accepted<H, C, F>(
     C: FnOnce(Accepted) -> F + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
-    serve_with_permits(listener, tls, handle, limits, permits, shutdown, grace).await;
-}
-
-/// [`serve_accepted`] taking a connection slot from `permits` (sized `limits.max_connections`)
-/// for each connection it serves.
-async fn serve_with_permits<H, C, F>(
-    listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    handle: H,
-    limits: ListenerLimits,
-    permits: Arc<Semaphore>,
-    shutdown: impl Future<Output = ()>,
-    grace: Duration,
-) where
-    H: Fn(ConnectionInfo) -> C,
-    C: FnOnce(Accepted) -> F + Send + 'static,
-    F: Future<Output = ()> + Send + 'static,
-{
     let acceptor = tls.map(TlsAcceptor::from);
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let (live, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
     tokio::pin!(shutdown);

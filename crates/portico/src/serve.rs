@@ -246,10 +246,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let limits = portico_net::ListenerLimits {
-        idle_poll: config.gateway_idle_poll(),
-        ..portico_net::ListenerLimits::default()
-    };
+    let limits = portico_net::ListenerLimits::default();
     // The gateway listeners are bound before the management server answers, so that
     // `/health/ready` never says ready while the gateway ports still refuse connections.
     // They run on single-threaded runtimes, one per core unless configured

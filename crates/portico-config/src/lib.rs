@@ -4,19 +4,42 @@
 //! every invalid value is an error that names the file, the line and the dotted key; nothing is
 //! silently ignored. Strings may reference environment variables as `$env{NAME}` (WSO2's syntax),
 //! which is how secrets stay out of the file.
+//!
+//! [`Config`] (`config.rs`) composes one module per section, each owning its structs, defaults
+//! and the checks of its keys: `server`, `super_admin`, `database`, `keystore` (with
+//! `truststore`), `apim` (`gateway`, `cors`, `sync_runtime_artifacts`, `publisher`, `jwt`,
+//! `sample_backend`), `transport`, `oauth` and `deployment`. `section` holds what they share,
+//! `locate` maps keys to lines, and `template` renders the file `portico init` writes.
 #![forbid(unsafe_code)]
 
+mod apim;
+mod config;
+mod database;
+mod deployment;
 mod error;
+mod keystore;
 mod locate;
-mod model;
+mod oauth;
+mod section;
+mod server;
+mod super_admin;
 mod template;
+mod transport;
 
-pub use error::ConfigError;
-pub use model::{
-    ArtifactSync, Config, Cors, Database, DatabaseKind, Deployment, Environment, Keystore, Mode, OneOrMany, Ports,
-    Server, SuperAdmin, Transport, Transports,
+pub use apim::{
+    Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint, JwksLocation, JwtIssuer,
+    OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts,
 };
+pub use config::Config;
+pub use database::{Database, DatabaseKind, Databases};
+pub use deployment::{ArtifactSync, Deployment};
+pub use error::ConfigError;
+pub use keystore::{Keystore, Keystores, Truststore};
+pub use oauth::OAuth;
+pub use server::{Mode, Server};
+pub use super_admin::SuperAdmin;
 pub use template::{InitOptions, render_deployment_toml};
+pub use transport::{Ports, Transport, Transports};
 
 /// The configuration file's path inside a node's home.
 pub const DEPLOYMENT_TOML: &str = "conf/deployment.toml";

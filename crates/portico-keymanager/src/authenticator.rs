@@ -8,9 +8,9 @@ use portico_store::{Role, Store, StoreError};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::oauth::TokenValidator;
 use crate::password;
 use crate::scopes::allowed_scopes;
+use crate::validator::TokenValidator;
 
 /// How a principal proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -194,3 +194,8 @@ impl TokenSigner {
 pub fn now_seconds() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
+
+/// Whether `token` has a JWT's three dot-separated parts (else it is an opaque token).
+pub(crate) fn looks_like_jwt(token: &str) -> bool {
+    token.bytes().filter(|b| *b == b'.').count() == 2
+}

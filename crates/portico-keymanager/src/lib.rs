@@ -14,6 +14,7 @@ mod password;
 pub mod revocation;
 pub mod scopes;
 pub mod secrets;
+mod validator;
 
 pub use authenticator::{AuthError, AuthMethod, Authenticator, Principal};
 pub use jwt::{AccessClaims, JwtError, TokenSigner};

@@ -1,7 +1,7 @@
-//! OAuth2 clients' credentials: authenticating a client (through the cache), and creating or
-//! replacing a client secret.
+//! OAuth2 clients and their owners: authenticating a client (through the cache), creating or
+//! replacing a client secret, and reading an owner's name.
 
-use portico_store::{OAuthClient, User};
+use portico_store::{OAuthClient, StoreError, User};
 
 use super::error::OAuthError;
 use super::service::TokenService;
@@ -37,6 +37,16 @@ impl TokenService {
             .ok_or_else(unknown)?;
         self.clients.insert(client_id, &client, &owner);
         Ok((client, owner))
+    }
+
+    /// The user name of `user_id` (a client's owner, a token's user); empty when the user is gone.
+    pub(super) async fn username_of(&self, user_id: &str) -> Result<String, StoreError> {
+        Ok(self
+            .store
+            .find_user_by_id(user_id)
+            .await?
+            .map(|u| u.username)
+            .unwrap_or_default())
     }
 
     /// A fresh client id, secret and the secret's keyed hash, for an application's keys.

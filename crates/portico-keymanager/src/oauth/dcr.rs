@@ -147,12 +147,7 @@ impl TokenService {
         if client.owner_id != caller.user_id && !caller.has_role(Role::Admin) {
             return Err(not_found());
         }
-        let owner = self
-            .store
-            .find_user_by_id(&client.owner_id)
-            .await?
-            .map(|u| u.username)
-            .unwrap_or_default();
+        let owner = self.username_of(&client.owner_id).await?;
         Ok(RegisteredClient {
             client,
             owner,

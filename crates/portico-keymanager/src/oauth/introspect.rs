@@ -35,12 +35,7 @@ impl TokenService {
         let now = portico_store::now_millis();
         Ok(match self.store.find_refresh_token(&hash).await? {
             Some(r) if r.state == "active" && r.expires_at > now => {
-                let username = self
-                    .store
-                    .find_user_by_id(&r.user_id)
-                    .await?
-                    .map(|u| u.username)
-                    .unwrap_or_default();
+                let username = self.username_of(&r.user_id).await?;
                 json!({
                     "active": true,
                     "token_type": "Refresh",

@@ -97,10 +97,10 @@ impl StatCells {
     }
 }
 
-/// Logs drops at most once per period, with how many happened since the last line, so a dead
-/// TM under load fills no disk.
+/// Logs a recurring event (dropped events, bad frames) at most once per period, with how many
+/// happened since the last line, so a dead TM under load or a noisy peer fills no disk.
 #[derive(Debug)]
-pub(crate) struct DropLog {
+pub(crate) struct BoundedLog {
     what: &'static str,
     period: Duration,
     started: Instant,
@@ -109,9 +109,9 @@ pub(crate) struct DropLog {
     since_last: AtomicU64,
 }
 
-impl DropLog {
-    pub fn new(what: &'static str) -> Arc<DropLog> {
-        Arc::new(DropLog {
+impl BoundedLog {
+    pub fn new(what: &'static str) -> Arc<BoundedLog> {
+        Arc::new(BoundedLog {
             what,
             period: Duration::from_secs(10),
             started: Instant::now(),
@@ -120,7 +120,7 @@ impl DropLog {
         })
     }
 
-    pub fn dropped(&self) {
+    pub fn note(&self) {
         self.since_last.fetch_add(1, Ordering::Relaxed);
         let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
         let last = self.last_ms.load(Ordering::Relaxed);
@@ -134,7 +134,7 @@ impl DropLog {
             .is_ok()
         {
             let n = self.since_last.swap(0, Ordering::Relaxed);
-            tracing::warn!(dropped = n, "throttle: {} dropped (queue full or no receiver)", self.what);
+            tracing::warn!(count = n, "throttle: {}", self.what);
         }
     }
 }

@@ -328,5 +328,85 @@ pub async fn write_body<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
+/// An established connection's keys, for one end.
+pub struct Session {
+    pub send: FrameKey,
+    pub recv: FrameKey,
+    /// The other end's node id, as its Hello or Welcome said.
+    pub peer_node_id: String,
+}
+
+/// The client's side of the opening: sends Hello, checks Welcome, derives the session keys.
+pub async fn client_handshake<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    secret: &ClusterSecret,
+    node_id: &str,
+    subscribe: bool,
+) -> Result<Session, WireError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let client_nonce = nonce();
+    let hello = Message::Hello(Hello {
+        node_id: node_id.to_owned(),
+        nonce: client_nonce,
+        subscribe,
+    });
+    let mut scratch = Vec::new();
+    write_message(writer, &mut secret.hello_key(Direction::ClientToServer), &hello, &mut scratch).await?;
+    let mut buf = Vec::new();
+    let mut welcome_key = secret.hello_key(Direction::ServerToClient);
+    let (kind, body) = read_frame(reader, &mut welcome_key, FrameLimits::default(), &mut buf).await?;
+    let Message::Welcome(welcome) = Message::decode(kind, body)? else {
+        return Err(WireError::Unexpected {
+            got: kind,
+            expected: "Welcome",
+        });
+    };
+    Ok(Session {
+        send: secret.session_key(Direction::ClientToServer, &client_nonce, &welcome.nonce),
+        recv: secret.session_key(Direction::ServerToClient, &client_nonce, &welcome.nonce),
+        peer_node_id: welcome.node_id,
+    })
+}
+
+/// The server's side of the opening: checks Hello, answers Welcome, derives the session keys.
+/// Returns the client's Hello too (its node id and whether it subscribes to decisions).
+pub async fn server_handshake<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    secret: &ClusterSecret,
+    node_id: &str,
+) -> Result<(Session, Hello), WireError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = Vec::new();
+    let mut hello_key = secret.hello_key(Direction::ClientToServer);
+    let (kind, body) = read_frame(reader, &mut hello_key, FrameLimits::default(), &mut buf).await?;
+    let Message::Hello(hello) = Message::decode(kind, body)? else {
+        return Err(WireError::Unexpected {
+            got: kind,
+            expected: "Hello",
+        });
+    };
+    let server_nonce = nonce();
+    let welcome = Message::Welcome(Welcome {
+        node_id: node_id.to_owned(),
+        nonce: server_nonce,
+    });
+    let mut scratch = Vec::new();
+    write_message(writer, &mut secret.hello_key(Direction::ServerToClient), &welcome, &mut scratch).await?;
+    let session = Session {
+        send: secret.session_key(Direction::ServerToClient, &hello.nonce, &server_nonce),
+        recv: secret.session_key(Direction::ClientToServer, &hello.nonce, &server_nonce),
+        peer_node_id: hello.node_id.clone(),
+    };
+    Ok((session, hello))
+}
+
 #[cfg(test)]
 mod tests;

@@ -135,7 +135,7 @@ fn header_refusals() {
     let mut key = secret().hello_key(Direction::ClientToServer);
     let frame = sealed(&mut key, &samples()[0]);
     let limits = FrameLimits::default();
-    let mut opener = || secret().hello_key(Direction::ClientToServer);
+    let opener = || secret().hello_key(Direction::ClientToServer);
 
     assert!(matches!(opener().open(&frame[..5], limits), Err(WireError::Truncated(_))));
     assert!(matches!(

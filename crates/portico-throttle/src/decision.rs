@@ -70,7 +70,11 @@ impl DecisionTable {
         let current = self.table.load();
         let changes = decisions.iter().any(|d| {
             let held = current.get(d.key.as_str()).copied();
-            if d.throttled { held != Some(d.until_ms) && d.until_ms > now_ms } else { held.is_some() }
+            if d.throttled {
+                held != Some(d.until_ms) && d.until_ms > now_ms
+            } else {
+                held.is_some()
+            }
         });
         let has_expired = current.values().any(|&until| until <= now_ms);
         if !changes && !has_expired {
@@ -157,7 +161,11 @@ impl LocalCounts {
         let shard = self.shard(key).read().unwrap_or_else(PoisonError::into_inner);
         shard.get(key).map_or(0, |slot| {
             let state = slot.state.load(Ordering::Relaxed);
-            if state >> 32 == window_number(quota, now_ms) { state & COUNT_MASK } else { 0 }
+            if state >> 32 == window_number(quota, now_ms) {
+                state & COUNT_MASK
+            } else {
+                0
+            }
         })
     }
 
@@ -186,7 +194,11 @@ impl LocalCounts {
         let mut count = 0;
         let _ = slot.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
             let current = if state >> 32 == window { state & COUNT_MASK } else { 0 };
-            count = if add { (current + 1).min(COUNT_MASK) } else { current.saturating_sub(1) };
+            count = if add {
+                (current + 1).min(COUNT_MASK)
+            } else {
+                current.saturating_sub(1)
+            };
             Some(window << 32 | count)
         });
         count

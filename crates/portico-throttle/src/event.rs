@@ -92,7 +92,9 @@ impl RequestEvent {
         quota: Option<WindowQuota>,
         burst: Option<WindowQuota>,
     ) -> &mut Self {
-        self.push(KeyKind::Application, quota, |s| key::write_application_key(s, app_id, user));
+        self.push(KeyKind::Application, quota, |s| {
+            key::write_application_key(s, app_id, user)
+        });
         self.push(KeyKind::ApplicationBurst, burst, |s| {
             key::write_application_key(s, app_id, user);
             s.push_str(BURST_SUFFIX);

@@ -34,7 +34,11 @@ pub enum PolicyLevel {
 }
 
 impl PolicyLevel {
-    pub const ALL: [PolicyLevel; 3] = [PolicyLevel::Advanced, PolicyLevel::Application, PolicyLevel::Subscription];
+    pub const ALL: [PolicyLevel; 3] = [
+        PolicyLevel::Advanced,
+        PolicyLevel::Application,
+        PolicyLevel::Subscription,
+    ];
 
     /// The Admin REST path segment (`/throttling/policies/{level}`).
     pub fn as_str(self) -> &'static str {
@@ -322,9 +326,8 @@ impl PolicyDraft {
 
     /// The policy, or the first thing wrong with the draft.
     pub fn validate(self) -> Result<Policy, PolicyError> {
-        let name = text("policyName", self.policy_name, MAX_NAME_CHARS)?.ok_or(PolicyError::Missing {
-            field: "policyName",
-        })?;
+        let name = text("policyName", self.policy_name, MAX_NAME_CHARS)?
+            .ok_or(PolicyError::Missing { field: "policyName" })?;
         let display_name = text("displayName", self.display_name, MAX_DISPLAY_NAME_CHARS)?.unwrap_or(name.clone());
         let description = match self.description {
             Some(d) if d.chars().count() > MAX_DESCRIPTION_CHARS => {
@@ -430,7 +433,12 @@ fn validate_burst(level: PolicyLevel, count: Option<i64>, unit: Option<String>) 
     let (count_field, unit_field) = level.burst_fields();
     let count = match count {
         None | Some(0) => return Ok(None),
-        Some(c) if c < 0 => return Err(PolicyError::Negative { field: count_field, value: c }),
+        Some(c) if c < 0 => {
+            return Err(PolicyError::Negative {
+                field: count_field,
+                value: c,
+            });
+        }
         Some(c) => c,
     };
     let rate_limit_count = positive(count_field, Some(count), i64::MAX)?;
@@ -458,15 +466,30 @@ pub fn default_policies() -> Vec<Policy> {
         (Subscription, "Silver", 2000, "Allows 2000 requests per minute"),
         (Subscription, "Bronze", 1000, "Allows 1000 requests per minute"),
         (Subscription, "Unauthenticated", 500, "Allows 500 request(s) per minute"),
-        (Subscription, "Unlimited", UNLIMITED_REQUEST_COUNT, "Allows unlimited requests"),
+        (
+            Subscription,
+            "Unlimited",
+            UNLIMITED_REQUEST_COUNT,
+            "Allows unlimited requests",
+        ),
         (Application, "50PerMin", 50, "Allows 50 request per minute"),
         (Application, "20PerMin", 20, "Allows 20 request per minute"),
         (Application, "10PerMin", 10, "Allows 10 request per minute"),
-        (Application, "Unlimited", UNLIMITED_REQUEST_COUNT, "Allows unlimited requests"),
+        (
+            Application,
+            "Unlimited",
+            UNLIMITED_REQUEST_COUNT,
+            "Allows unlimited requests",
+        ),
         (Advanced, "50KPerMin", 50_000, "Allows 50000 requests per minute"),
         (Advanced, "20KPerMin", 20_000, "Allows 20000 requests per minute"),
         (Advanced, "10KPerMin", 10_000, "Allows 10000 requests per minute"),
-        (Advanced, "Unlimited", UNLIMITED_REQUEST_COUNT, "Allows unlimited requests"),
+        (
+            Advanced,
+            "Unlimited",
+            UNLIMITED_REQUEST_COUNT,
+            "Allows unlimited requests",
+        ),
     ];
     DEFAULTS
         .iter()

@@ -66,7 +66,10 @@ pub struct UrlError {
 impl UrlGroup {
     /// A group from `traffic_manager_urls` (`tcp://host:port`, WSO2's form, or `host:port`).
     pub fn new(kind: GroupKind, urls: &[String]) -> Result<UrlGroup, UrlError> {
-        let receivers = urls.iter().map(|u| receiver_address(u)).collect::<Result<Vec<_>, _>>()?;
+        let receivers = urls
+            .iter()
+            .map(|u| receiver_address(u))
+            .collect::<Result<Vec<_>, _>>()?;
         if receivers.is_empty() {
             return Err(UrlError {
                 url: String::new(),
@@ -85,7 +88,11 @@ pub fn receiver_address(url: &str) -> Result<String, UrlError> {
     };
     let rest = match url.split_once("://") {
         Some(("tcp", rest)) => rest,
-        Some(("ssl", _)) => return Err(error("ssl:// receivers are not supported; frames are authenticated on tcp://")),
+        Some(("ssl", _)) => {
+            return Err(error(
+                "ssl:// receivers are not supported; frames are authenticated on tcp://",
+            ));
+        }
         Some(_) => return Err(error("the scheme must be tcp://")),
         None => url,
     };
@@ -93,7 +100,8 @@ pub fn receiver_address(url: &str) -> Result<String, UrlError> {
     if host.is_empty() || rest.contains('/') {
         return Err(error("expected host:port"));
     }
-    port.parse::<u16>().map_err(|_| error("the port is not a number from 0 to 65535"))?;
+    port.parse::<u16>()
+        .map_err(|_| error("the port is not a number from 0 to 65535"))?;
     Ok(rest.to_owned())
 }
 
@@ -198,7 +206,12 @@ impl Publisher {
                     connected: AtomicBool::new(false),
                     batches: tx,
                 });
-                tasks.push(tokio::spawn(run_link(link.clone(), rx, config.clone(), decisions.clone())));
+                tasks.push(tokio::spawn(run_link(
+                    link.clone(),
+                    rx,
+                    config.clone(),
+                    decisions.clone(),
+                )));
                 links.push(link);
             }
             groups.push(Group {
@@ -320,9 +333,7 @@ async fn serve_link(
     batches: &mut mpsc::Receiver<Arc<Vec<u8>>>,
     decisions: &DecisionTable,
 ) -> Result<(), WireError> {
-    let Session {
-        mut send, mut recv, ..
-    } = session;
+    let Session { mut send, mut recv, .. } = session;
     let (mut reader, mut writer) = stream.into_split();
     let read = async {
         let mut buf = Vec::new();
@@ -361,7 +372,14 @@ mod tests {
         assert_eq!(receiver_address("tcp://node1:9611"), Ok("node1:9611".to_owned()));
         assert_eq!(receiver_address("127.0.0.1:9612"), Ok("127.0.0.1:9612".to_owned()));
         assert_eq!(receiver_address("tcp://[::1]:9611"), Ok("[::1]:9611".to_owned()));
-        for bad in ["ssl://node1:9711", "http://x:1", "tcp://node1", "tcp://:9611", "tcp://h:99999", "tcp://h:1/x"] {
+        for bad in [
+            "ssl://node1:9711",
+            "http://x:1",
+            "tcp://node1",
+            "tcp://:9611",
+            "tcp://h:99999",
+            "tcp://h:1/x",
+        ] {
             let err = receiver_address(bad).expect_err(bad);
             assert_eq!(err.url, bad);
         }

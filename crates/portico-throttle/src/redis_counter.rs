@@ -131,7 +131,11 @@ impl RedisCounter {
         });
         let (events, queue) = mpsc::channel(config.queue_capacity.max(1));
         let tasks = vec![
-            tokio::spawn(health_check(connection.clone(), shared.clone(), config.response_timeout)),
+            tokio::spawn(health_check(
+                connection.clone(),
+                shared.clone(),
+                config.response_timeout,
+            )),
             tokio::spawn(run_batcher(queue, connection, shared.clone(), config, decisions)),
         ];
         Ok(RedisCounter { events, shared, tasks })
@@ -207,7 +211,8 @@ async fn run_batcher(
                 call.arg(*count);
                 call.arg(window.end_ms.saturating_sub(now) + EXPIRY_GRACE_MS);
             }
-            let answer = tokio::time::timeout(config.response_timeout, call.invoke_async::<Vec<u64>>(&mut connection)).await;
+            let answer =
+                tokio::time::timeout(config.response_timeout, call.invoke_async::<Vec<u64>>(&mut connection)).await;
             match answer {
                 Ok(Ok(counts)) => {
                     for ((key, quota, _), count) in chunk.iter().zip(counts) {

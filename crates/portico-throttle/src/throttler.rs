@@ -126,7 +126,11 @@ impl Throttler {
         let mut tightest: Option<Headroom> = None;
         for (index, k) in event.keys().enumerate() {
             let count = self.local.add(k.key, k.quota, now_ms);
-            let limit = if share_only { k.quota.share(nodes) } else { k.quota.limit };
+            let limit = if share_only {
+                k.quota.share(nodes)
+            } else {
+                k.quota.limit
+            };
             if count > limit {
                 for earlier in event.keys().take(index + 1) {
                     self.local.undo(earlier.key, earlier.quota, now_ms);

@@ -355,7 +355,13 @@ where
         subscribe,
     });
     let mut scratch = Vec::new();
-    write_message(writer, &mut secret.hello_key(Direction::ClientToServer), &hello, &mut scratch).await?;
+    write_message(
+        writer,
+        &mut secret.hello_key(Direction::ClientToServer),
+        &hello,
+        &mut scratch,
+    )
+    .await?;
     let mut buf = Vec::new();
     let mut welcome_key = secret.hello_key(Direction::ServerToClient);
     let (kind, body) = read_frame(reader, &mut welcome_key, FrameLimits::default(), &mut buf).await?;
@@ -399,7 +405,13 @@ where
         nonce: server_nonce,
     });
     let mut scratch = Vec::new();
-    write_message(writer, &mut secret.hello_key(Direction::ServerToClient), &welcome, &mut scratch).await?;
+    write_message(
+        writer,
+        &mut secret.hello_key(Direction::ServerToClient),
+        &welcome,
+        &mut scratch,
+    )
+    .await?;
     let session = Session {
         send: secret.session_key(Direction::ServerToClient, &hello.nonce, &server_nonce),
         recv: secret.session_key(Direction::ClientToServer, &hello.nonce, &server_nonce),

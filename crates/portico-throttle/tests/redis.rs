@@ -48,7 +48,10 @@ async fn the_same_limit_holds_on_redis_across_two_gateways() {
     let prefix = format!("{}:", unique("portico-test"));
     let (c1, g1) = redis_gateway(&prefix, FailureMode::FailOpen, REDIS_URL);
     let (c2, g2) = redis_gateway(&prefix, FailureMode::FailOpen, REDIS_URL);
-    eventually("redis reachable", Duration::from_secs(5), || c1.is_reachable() && c2.is_reachable()).await;
+    eventually("redis reachable", Duration::from_secs(5), || {
+        c1.is_reachable() && c2.is_reachable()
+    })
+    .await;
     with_window_room(Duration::from_secs(10)).await;
 
     let app = unique("app");
@@ -86,8 +89,16 @@ async fn the_same_limit_holds_on_redis_across_two_gateways() {
     let mut stored = 0u64;
     let mut ttl = 0i64;
     for _ in 0..100 {
-        stored = redis::cmd("GET").arg(&redis_key).query_async(&mut con).await.expect("GET");
-        ttl = redis::cmd("PTTL").arg(&redis_key).query_async(&mut con).await.expect("PTTL");
+        stored = redis::cmd("GET")
+            .arg(&redis_key)
+            .query_async(&mut con)
+            .await
+            .expect("GET");
+        ttl = redis::cmd("PTTL")
+            .arg(&redis_key)
+            .query_async(&mut con)
+            .await
+            .expect("PTTL");
         if stored == admitted {
             break;
         }
@@ -95,7 +106,11 @@ async fn the_same_limit_holds_on_redis_across_two_gateways() {
     }
     assert_eq!(stored, admitted);
     assert!(ttl > 0 && ttl <= 61_000, "expiry {ttl} ms");
-    let _: () = redis::cmd("DEL").arg(&redis_key).query_async(&mut con).await.expect("DEL");
+    let _: () = redis::cmd("DEL")
+        .arg(&redis_key)
+        .query_async(&mut con)
+        .await
+        .expect("DEL");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,13 +125,22 @@ async fn an_unreachable_redis_applies_the_failure_mode_and_never_blocks() {
     for _ in 0..10_000 {
         counter.record(subscription_event(&app, 1_000));
     }
-    assert!(started.elapsed() < Duration::from_secs(2), "records waited: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "records waited: {:?}",
+        started.elapsed()
+    );
 
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert!(!counter.is_reachable());
-    let refusal = closed.admit(subscription_event(&app, 1_000), now_ms()).expect_err("fail_closed");
+    let refusal = closed
+        .admit(subscription_event(&app, 1_000), now_ms())
+        .expect_err("fail_closed");
     assert_eq!(refusal.cause, RefusalCause::CountersUnreachable);
-    assert!(open.admit(subscription_event(&app, 1_000), now_ms()).is_ok(), "fail_open admits");
+    assert!(
+        open.admit(subscription_event(&app, 1_000), now_ms()).is_ok(),
+        "fail_open admits"
+    );
     assert!(counter.stats().batches_dropped > 0);
 }
 

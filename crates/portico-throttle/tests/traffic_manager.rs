@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use portico_throttle::wire::{self, Direction, FrameKind, Message};
 use portico_throttle::window::now_ms;
+use portico_throttle::wire::{self, Direction, FrameKind, Message};
 use portico_throttle::{Counter, KeyKind, RefusalCause, Throttler};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -54,14 +54,25 @@ async fn a_100_per_minute_key_holds_across_two_tms_and_two_gateways() {
     with_window_room(Duration::from_secs(10)).await;
 
     let app = unique("app");
-    let (admitted, refusals) = drive(&[&g1.throttler, &g2.throttler], &app, 100, u64::MAX, Duration::from_millis(3)).await;
+    let (admitted, refusals) = drive(
+        &[&g1.throttler, &g2.throttler],
+        &app,
+        100,
+        u64::MAX,
+        Duration::from_millis(3),
+    )
+    .await;
     println!("admitted {admitted} across two gateways, refusals {}", refusals.len());
     assert!((100..=105).contains(&admitted), "admitted {admitted}");
     let now = now_ms();
     for refusal in &refusals {
         assert_eq!(refusal.kind, KeyKind::Subscription);
         assert_eq!(refusal.kind.error_code(), "900804");
-        assert_eq!(refusal.cause, RefusalCause::Decision, "split evenly, no node alone reaches 100");
+        assert_eq!(
+            refusal.cause,
+            RefusalCause::Decision,
+            "split evenly, no node alone reaches 100"
+        );
         assert_eq!(refusal.until_ms, minute_end(now), "until the window's end");
     }
     // Every event reached both TMs (one url group each).
@@ -77,7 +88,10 @@ async fn a_100_per_minute_key_holds_across_two_tms_and_two_gateways() {
 async fn one_node_enforces_the_limit_exactly() {
     let tm = start_tm("tm-solo", "127.0.0.1:0", vec![]).await;
     let g = gateway("gw-solo", &[&tm]);
-    eventually("connected", Duration::from_secs(5), || g.publisher.connected_receivers() == 1).await;
+    eventually("connected", Duration::from_secs(5), || {
+        g.publisher.connected_receivers() == 1
+    })
+    .await;
     with_window_room(Duration::from_secs(5)).await;
     let app = unique("solo");
     // No pacing: the local count alone refuses the 101st request, whatever the TM's latency.
@@ -89,7 +103,10 @@ async fn one_node_enforces_the_limit_exactly() {
     }
     assert_eq!(admitted, 100);
     eventually("the TM decided too", Duration::from_secs(2), || {
-        g.throttler.decisions().throttled_until(&subscription_key(&app), now_ms()).is_some()
+        g.throttler
+            .decisions()
+            .throttled_until(&subscription_key(&app), now_ms())
+            .is_some()
     })
     .await;
 }
@@ -132,11 +149,16 @@ async fn a_tm_restarted_mid_window_takes_its_peers_counts() {
     let (rest, refusals) = drive(&gateways, &app, 100, u64::MAX, Duration::from_millis(3)).await;
     let admitted = first + rest;
     println!("admitted {admitted} across the restart");
-    assert!((100..=105).contains(&admitted), "admitted {admitted} across the restart");
+    assert!(
+        (100..=105).contains(&admitted),
+        "admitted {admitted} across the restart"
+    );
     assert!(!refusals.is_empty());
-    eventually("the restarted TM counted from 60, not 0", Duration::from_secs(2), || {
-        tm_a.count(&key) == admitted
-    })
+    eventually(
+        "the restarted TM counted from 60, not 0",
+        Duration::from_secs(2),
+        || tm_a.count(&key) == admitted,
+    )
     .await;
     assert!(tm_a.stats().decisions >= 1, "the restarted TM decided the key itself");
 }
@@ -185,7 +207,10 @@ async fn bad_frames_are_counted_and_the_tm_keeps_serving() {
     // Garbage.
     let mut s = TcpStream::connect(addr).await.expect("connect");
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
-    eventually("garbage counted", Duration::from_secs(2), || tm.stats().bad_malformed == 1).await;
+    eventually("garbage counted", Duration::from_secs(2), || {
+        tm.stats().bad_malformed == 1
+    })
+    .await;
 
     // A Hello under another cluster's secret.
     let other = portico_throttle::ClusterSecret::new(b"some other cluster's secret").expect("secret");
@@ -193,30 +218,47 @@ async fn bad_frames_are_counted_and_the_tm_keeps_serving() {
     let (mut r, mut w) = s.into_split();
     let handshake = wire::client_handshake(&mut r, &mut w, &other, "intruder", true).await;
     assert!(handshake.is_err(), "no Welcome for a wrong secret");
-    eventually("unauthenticated counted", Duration::from_secs(2), || tm.stats().bad_unauthenticated == 1).await;
+    eventually("unauthenticated counted", Duration::from_secs(2), || {
+        tm.stats().bad_unauthenticated == 1
+    })
+    .await;
 
     // A correct handshake, then an oversized frame header.
     let s = TcpStream::connect(addr).await.expect("connect");
     let (mut r, mut w) = s.into_split();
-    wire::client_handshake(&mut r, &mut w, &secret(), "big", false).await.expect("handshake");
+    wire::client_handshake(&mut r, &mut w, &secret(), "big", false)
+        .await
+        .expect("handshake");
     let mut header = [0u8; 8];
     header[..4].copy_from_slice(&[b'P', b'T', wire::VERSION, FrameKind::Events as u8]);
     header[4..].copy_from_slice(&(512u32 << 20).to_le_bytes());
     w.write_all(&header).await.expect("write");
-    eventually("oversized counted", Duration::from_secs(2), || tm.stats().bad_oversized == 1).await;
+    eventually("oversized counted", Duration::from_secs(2), || {
+        tm.stats().bad_oversized == 1
+    })
+    .await;
 
     // A correct handshake, then a frame tagged with the wrong key (a replayed Hello key).
     let s = TcpStream::connect(addr).await.expect("connect");
     let (mut r, mut w) = s.into_split();
-    wire::client_handshake(&mut r, &mut w, &secret(), "replayer", false).await.expect("handshake");
+    wire::client_handshake(&mut r, &mut w, &secret(), "replayer", false)
+        .await
+        .expect("handshake");
     let mut wrong = secret().hello_key(Direction::ClientToServer);
-    wire::write_message(&mut w, &mut wrong, &Message::SyncRequest, &mut Vec::new()).await.expect("write");
-    eventually("bad tag counted", Duration::from_secs(2), || tm.stats().bad_unauthenticated == 2).await;
+    wire::write_message(&mut w, &mut wrong, &Message::SyncRequest, &mut Vec::new())
+        .await
+        .expect("write");
+    eventually("bad tag counted", Duration::from_secs(2), || {
+        tm.stats().bad_unauthenticated == 2
+    })
+    .await;
 
     // A correct handshake, then half a frame and a close.
     let s = TcpStream::connect(addr).await.expect("connect");
     let (mut r, mut w) = s.into_split();
-    let mut session = wire::client_handshake(&mut r, &mut w, &secret(), "half", false).await.expect("handshake");
+    let mut session = wire::client_handshake(&mut r, &mut w, &secret(), "half", false)
+        .await
+        .expect("handshake");
     let mut frame = Vec::new();
     let mut body = Vec::new();
     let kind = Message::Events(vec![]).encode(&mut body);
@@ -224,16 +266,24 @@ async fn bad_frames_are_counted_and_the_tm_keeps_serving() {
     w.write_all(&frame[..frame.len() / 2]).await.expect("write");
     drop(w);
     drop(r);
-    eventually("truncated counted", Duration::from_secs(2), || tm.stats().bad_malformed == 2).await;
+    eventually("truncated counted", Duration::from_secs(2), || {
+        tm.stats().bad_malformed == 2
+    })
+    .await;
 
     // The TM still serves: a real gateway gets its key decided, and a gateway connecting later
     // receives the decision as part of the full state.
     let g1 = gateway("gw-1", &[&tm]);
-    eventually("connected", Duration::from_secs(5), || g1.publisher.connected_receivers() == 1).await;
+    eventually("connected", Duration::from_secs(5), || {
+        g1.publisher.connected_receivers() == 1
+    })
+    .await;
     with_window_room(Duration::from_secs(3)).await;
     let app = unique("served");
     for _ in 0..5 {
-        g1.throttler.admit(subscription_event(&app, 5), now_ms()).expect("admitted");
+        g1.throttler
+            .admit(subscription_event(&app, 5), now_ms())
+            .expect("admitted");
     }
     let key = subscription_key(&app);
     eventually("decided", Duration::from_secs(2), || {
@@ -245,7 +295,10 @@ async fn bad_frames_are_counted_and_the_tm_keeps_serving() {
         g2.throttler.decisions().throttled_until(&key, now_ms()) == Some(minute_end(now_ms()))
     })
     .await;
-    let refusal = g2.throttler.admit(subscription_event(&app, 5), now_ms()).expect_err("refused");
+    let refusal = g2
+        .throttler
+        .admit(subscription_event(&app, 5), now_ms())
+        .expect_err("refused");
     assert_eq!(refusal.cause, RefusalCause::Decision);
     let stats = tm.stats();
     assert_eq!(stats.bad_frames(), 5, "{stats:?}");

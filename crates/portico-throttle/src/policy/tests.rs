@@ -122,7 +122,12 @@ fn unknown_units_are_refused() {
     }
     .validate()
     .expect_err("refused");
-    assert_eq!(err, PolicyError::Missing { field: "burstLimit.rateLimitTimeUnit" });
+    assert_eq!(
+        err,
+        PolicyError::Missing {
+            field: "burstLimit.rateLimitTimeUnit"
+        }
+    );
 }
 
 #[test]
@@ -157,7 +162,16 @@ fn unsupported_features_are_refused_not_ignored() {
         }
         .validate()
         .expect_err("refused");
-        assert!(matches!(err, PolicyError::Unsupported { field: "defaultLimit.type", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                PolicyError::Unsupported {
+                    field: "defaultLimit.type",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
     let err = PolicyDraft {
         default_limit: Some(LimitDraft {
@@ -168,7 +182,16 @@ fn unsupported_features_are_refused_not_ignored() {
     }
     .validate()
     .expect_err("refused");
-    assert!(matches!(err, PolicyError::UnknownValue { field: "defaultLimit.type", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            PolicyError::UnknownValue {
+                field: "defaultLimit.type",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(custom_policy_unsupported().field(), "siddhiQuery");
 }
 
@@ -203,7 +226,13 @@ fn names_and_missing_fields() {
     }
     .validate()
     .expect_err("refused");
-    assert!(matches!(err, PolicyError::TooLarge { field: "defaultLimit.requestCount.unitTime", .. }));
+    assert!(matches!(
+        err,
+        PolicyError::TooLarge {
+            field: "defaultLimit.requestCount.unitTime",
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -214,17 +243,28 @@ fn wso2_defaults() {
             .find(|p| p.level == level && p.name == name)
             .unwrap_or_else(|| panic!("{name} missing"))
     };
-    for (name, count) in [("Gold", 5000), ("Silver", 2000), ("Bronze", 1000), ("Unauthenticated", 500)] {
+    for (name, count) in [
+        ("Gold", 5000),
+        ("Silver", 2000),
+        ("Bronze", 1000),
+        ("Unauthenticated", 500),
+    ] {
         let p = find(PolicyLevel::Subscription, name);
         assert_eq!(p.enforced_quota(), WindowQuota::new(count, 60_000), "{name}");
         assert!(p.stop_on_quota_reach);
         assert_eq!(p.burst, None);
     }
     for (name, count) in [("10PerMin", 10), ("20PerMin", 20), ("50PerMin", 50)] {
-        assert_eq!(find(PolicyLevel::Application, name).enforced_quota(), WindowQuota::new(count, 60_000));
+        assert_eq!(
+            find(PolicyLevel::Application, name).enforced_quota(),
+            WindowQuota::new(count, 60_000)
+        );
     }
     for (name, count) in [("10KPerMin", 10_000), ("20KPerMin", 20_000), ("50KPerMin", 50_000)] {
-        assert_eq!(find(PolicyLevel::Advanced, name).enforced_quota(), WindowQuota::new(count, 60_000));
+        assert_eq!(
+            find(PolicyLevel::Advanced, name).enforced_quota(),
+            WindowQuota::new(count, 60_000)
+        );
     }
     for level in PolicyLevel::ALL {
         let unlimited = find(level, "Unlimited");

@@ -27,7 +27,10 @@ impl Counter for Recording {
 
 fn setup(mode: FailureMode) -> (Throttler, Arc<Recording>) {
     let counter = Arc::new(Recording::default());
-    (Throttler::new(Arc::new(DecisionTable::new()), counter.clone(), mode), counter)
+    (
+        Throttler::new(Arc::new(DecisionTable::new()), counter.clone(), mode),
+        counter,
+    )
 }
 
 fn event(sub_limit: u64, app_limit: u64) -> RequestEvent {
@@ -51,9 +54,18 @@ fn admits_up_to_the_limit_then_refuses_on_the_local_count() {
     assert_eq!(refusal.kind, KeyKind::Subscription);
     assert_eq!(refusal.cause, RefusalCause::LocalCount);
     assert_eq!(refusal.until_ms, NOW - NOW % 60_000 + 60_000);
-    assert_eq!(counter.events.lock().expect("lock").len(), 5, "refused requests are not published");
+    assert_eq!(
+        counter.events.lock().expect("lock").len(),
+        5,
+        "refused requests are not published"
+    );
     // The application key, counted before the subscription refused, was taken back.
-    assert_eq!(throttler.local.count("app:bob@carbon.super", WindowQuota::new(100, 60_000).expect("q"), NOW), 5);
+    assert_eq!(
+        throttler
+            .local
+            .count("app:bob@carbon.super", WindowQuota::new(100, 60_000).expect("q"), NOW),
+        5
+    );
 }
 
 #[test]
@@ -68,10 +80,15 @@ fn a_decision_refuses_at_once() {
         NOW,
     );
     let refusal = throttler.admit(event(1000, 1000), NOW).expect_err("refused");
-    assert_eq!((refusal.kind, refusal.until_ms, refusal.cause), (KeyKind::Subscription, NOW + 5_000, RefusalCause::Decision));
+    assert_eq!(
+        (refusal.kind, refusal.until_ms, refusal.cause),
+        (KeyKind::Subscription, NOW + 5_000, RefusalCause::Decision)
+    );
     assert_eq!(refusal.kind.error_code(), "900804");
     assert!(counter.events.lock().expect("lock").is_empty());
-    throttler.admit(event(1000, 1000), NOW + 5_000).expect("the decision has ended");
+    throttler
+        .admit(event(1000, 1000), NOW + 5_000)
+        .expect("the decision has ended");
 }
 
 #[test]
@@ -85,9 +102,13 @@ fn failure_modes_apply_only_while_counters_are_unreachable() {
     let (open, counter) = setup(FailureMode::FailOpen);
     counter.down.store(true, Ordering::Relaxed);
     for _ in 0..10 {
-        open.admit(event(10, 100), NOW).expect("fail_open admits up to the local limit");
+        open.admit(event(10, 100), NOW)
+            .expect("fail_open admits up to the local limit");
     }
-    assert!(open.admit(event(10, 100), NOW).is_err(), "but never past what its own count proves");
+    assert!(
+        open.admit(event(10, 100), NOW).is_err(),
+        "but never past what its own count proves"
+    );
 
     let (local, counter) = setup(FailureMode::LocalOnly);
     local.set_live_nodes(2);
@@ -95,7 +116,9 @@ fn failure_modes_apply_only_while_counters_are_unreachable() {
     for _ in 0..5 {
         local.admit(event(10, 100), NOW).expect("within this node's share");
     }
-    let refusal = local.admit(event(10, 100), NOW).expect_err("share of 10 over 2 nodes is 5");
+    let refusal = local
+        .admit(event(10, 100), NOW)
+        .expect_err("share of 10 over 2 nodes is 5");
     assert_eq!(refusal.cause, RefusalCause::LocalCount);
 }
 

@@ -129,7 +129,10 @@ impl WindowCounts {
     /// The count of `key` in its current window (0 when unknown or ended).
     pub fn count(&self, key: &str, now_ms: u64) -> u64 {
         let shard = self.shard(key).lock().unwrap_or_else(PoisonError::into_inner);
-        shard.get(key).filter(|s| s.window.contains(now_ms)).map_or(0, |s| s.count)
+        shard
+            .get(key)
+            .filter(|s| s.window.contains(now_ms))
+            .map_or(0, |s| s.count)
     }
 
     /// Every decision in force: what a gateway that (re)connects is sent.

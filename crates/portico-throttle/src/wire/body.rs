@@ -303,7 +303,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn malformed(&self, reason: &'static str) -> WireError {
-        WireError::Malformed { kind: self.kind, reason }
+        WireError::Malformed {
+            kind: self.kind,
+            reason,
+        }
     }
 
     fn byte(&mut self) -> Result<u8, WireError> {

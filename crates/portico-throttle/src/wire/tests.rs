@@ -119,15 +119,24 @@ fn replayed_reflected_or_altered_frames_fail_authentication() {
     assert!(matches!(err, WireError::BadTag));
     // The same frame on another session (other nonces) or the other direction.
     let mut other_session = s.session_key(Direction::ClientToServer, &[1; 16], &[3; 16]);
-    assert!(matches!(other_session.open(&frame, FrameLimits::default()), Err(WireError::BadTag)));
+    assert!(matches!(
+        other_session.open(&frame, FrameLimits::default()),
+        Err(WireError::BadTag)
+    ));
     let mut reflected = s.session_key(Direction::ServerToClient, &[1; 16], &[2; 16]);
-    assert!(matches!(reflected.open(&frame, FrameLimits::default()), Err(WireError::BadTag)));
+    assert!(matches!(
+        reflected.open(&frame, FrameLimits::default()),
+        Err(WireError::BadTag)
+    ));
     // One flipped body bit.
     let mut sender = s.session_key(Direction::ClientToServer, &[4; 16], &[4; 16]);
     let mut receiver = s.session_key(Direction::ClientToServer, &[4; 16], &[4; 16]);
     let mut frame = sealed(&mut sender, &samples()[2]);
     frame[HEADER_LEN + 3] ^= 1;
-    assert!(matches!(receiver.open(&frame, FrameLimits::default()), Err(WireError::BadTag)));
+    assert!(matches!(
+        receiver.open(&frame, FrameLimits::default()),
+        Err(WireError::BadTag)
+    ));
 }
 
 #[test]
@@ -137,21 +146,30 @@ fn header_refusals() {
     let limits = FrameLimits::default();
     let opener = || secret().hello_key(Direction::ClientToServer);
 
-    assert!(matches!(opener().open(&frame[..5], limits), Err(WireError::Truncated(_))));
+    assert!(matches!(
+        opener().open(&frame[..5], limits),
+        Err(WireError::Truncated(_))
+    ));
     assert!(matches!(
         opener().open(&frame[..frame.len() - 1], limits),
         Err(WireError::Truncated(_))
     ));
     let mut longer = frame.clone();
     longer.push(0);
-    assert!(matches!(opener().open(&longer, limits), Err(WireError::Malformed { .. })));
+    assert!(matches!(
+        opener().open(&longer, limits),
+        Err(WireError::Malformed { .. })
+    ));
 
     let mut bad = frame.clone();
     bad[0] = b'X';
     assert!(matches!(opener().open(&bad, limits), Err(WireError::BadMagic)));
     let mut bad = frame.clone();
     bad[2] = 9;
-    assert!(matches!(opener().open(&bad, limits), Err(WireError::UnsupportedVersion(9))));
+    assert!(matches!(
+        opener().open(&bad, limits),
+        Err(WireError::UnsupportedVersion(9))
+    ));
     let mut bad = frame.clone();
     bad[3] = 77;
     assert!(matches!(opener().open(&bad, limits), Err(WireError::UnknownKind(77))));
@@ -176,7 +194,10 @@ fn malformed_bodies_are_refused() {
         // A zero limit.
         (FrameKind::Events, &[1, 1, b'k', 0, 1, 1]),
         // An 11-byte varint.
-        (FrameKind::Decisions, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+        (
+            FrameKind::Decisions,
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+        ),
         // throttled = 2.
         (FrameKind::Decisions, &[1, 1, b'k', 2, 0]),
         // Bytes after the last item.
@@ -188,7 +209,10 @@ fn malformed_bodies_are_refused() {
         let err = Message::decode(kind, body).expect_err("malformed");
         assert!(matches!(err, WireError::Malformed { .. }), "{kind:?} {body:?}: {err}");
     }
-    assert!(EventsView::parse(&[2, 1, b'a', 1, 1, 1]).is_err(), "a short batch is refused whole");
+    assert!(
+        EventsView::parse(&[2, 1, b'a', 1, 1, 1]).is_err(),
+        "a short batch is refused whole"
+    );
 }
 
 #[test]
@@ -207,7 +231,12 @@ fn random_bytes_never_panic_and_are_refused() {
         let mut key = secret().session_key(Direction::ServerToClient, &[0; 16], &[0; 16]);
         assert!(key.open(&bytes, limits).is_err());
         // The body decoders alone, on random input.
-        for kind in [FrameKind::Hello, FrameKind::Events, FrameKind::Decisions, FrameKind::SyncState] {
+        for kind in [
+            FrameKind::Hello,
+            FrameKind::Events,
+            FrameKind::Decisions,
+            FrameKind::SyncState,
+        ] {
             let _ = Message::decode(kind, &bytes);
         }
     }
@@ -228,7 +257,9 @@ async fn frames_cross_a_stream() {
     let writer = tokio::spawn(async move {
         let mut scratch = Vec::new();
         for m in &to_send {
-            write_message(&mut a, &mut send_key, m, &mut scratch).await.expect("write");
+            write_message(&mut a, &mut send_key, m, &mut scratch)
+                .await
+                .expect("write");
         }
     });
     let mut recv_key = s.hello_key(Direction::ClientToServer);
@@ -250,12 +281,17 @@ async fn an_oversized_header_is_refused_before_its_body_is_read() {
     let mut header = [0u8; HEADER_LEN];
     header[..4].copy_from_slice(&[b'P', b'T', VERSION, FrameKind::Events as u8]);
     header[4..].copy_from_slice(&(64u32 << 20).to_le_bytes());
-    tokio::io::AsyncWriteExt::write_all(&mut a, &header).await.expect("write");
+    tokio::io::AsyncWriteExt::write_all(&mut a, &header)
+        .await
+        .expect("write");
     let mut key = secret().hello_key(Direction::ClientToServer);
     let mut buf = Vec::new();
     let err = read_frame(&mut b, &mut key, FrameLimits::default(), &mut buf)
         .await
         .expect_err("oversized");
     assert!(matches!(err, WireError::Oversized { .. }));
-    assert!(buf.capacity() < 1 << 20, "no buffer was allocated for the announced body");
+    assert!(
+        buf.capacity() < 1 << 20,
+        "no buffer was allocated for the announced body"
+    );
 }

@@ -187,7 +187,9 @@ impl LocalCounts {
 
     fn bump(slot: &Slot, quota: WindowQuota, now_ms: u64, add: bool) -> u64 {
         // A policy change of window length restarts the count (the windows no longer line up).
-        if slot.window_ms.swap(quota.window_ms, Ordering::Relaxed) != quota.window_ms {
+        // Read first: a write on every request would bounce the line between cores.
+        if slot.window_ms.load(Ordering::Relaxed) != quota.window_ms {
+            slot.window_ms.store(quota.window_ms, Ordering::Relaxed);
             slot.state.store(0, Ordering::Relaxed);
         }
         let window = window_number(quota, now_ms);

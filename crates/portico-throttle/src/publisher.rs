@@ -30,6 +30,9 @@ use crate::window::now_ms;
 use crate::wire::body::EventsEncoder;
 use crate::wire::{self, ClusterSecret, FrameKind, FrameLimits, Message, Session, WireError, read_frame, write_body};
 
+/// A batch body is cut here, half the TMs' default frame limit, whatever the keys' lengths.
+const MAX_BATCH_BYTES: usize = 512 * 1024;
+
 /// How receivers within a url group share the batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupKind {
@@ -273,19 +276,28 @@ async fn run_batcher(mut queue: mpsc::Receiver<RequestEvent>, shared: Arc<Shared
     {
         for (key, (quota, count)) in pending.drain() {
             encoder.push(&key, quota, count);
-        }
-        let batch = Arc::new(encoder.finish());
-        let mut taken = false;
-        for group in &shared.groups {
-            if group.dispatch(&batch) {
-                taken = true;
-            } else {
-                StatCells::bump(&shared.stats.batches_dropped);
+            if encoder.body_len() >= MAX_BATCH_BYTES {
+                dispatch(&shared, Arc::new(encoder.finish()));
             }
         }
-        if taken {
-            StatCells::bump(&shared.stats.batches_sent);
+        if !encoder.is_empty() {
+            dispatch(&shared, Arc::new(encoder.finish()));
         }
+    }
+}
+
+/// Hands one batch to every group.
+fn dispatch(shared: &Shared, batch: Arc<Vec<u8>>) {
+    let mut taken = false;
+    for group in &shared.groups {
+        if group.dispatch(&batch) {
+            taken = true;
+        } else {
+            StatCells::bump(&shared.stats.batches_dropped);
+        }
+    }
+    if taken {
+        StatCells::bump(&shared.stats.batches_sent);
     }
 }
 

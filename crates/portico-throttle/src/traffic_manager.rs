@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use crate::counter::BoundedLog;
 use crate::decision::Decision;
 use crate::window::now_ms;
-use crate::wire::body::{EventsView, encode_decisions};
+use crate::wire::body::{EventsView, encode_chunked, put_decision, put_sync_entry};
 use crate::wire::{
     self, ClusterSecret, FrameKind, FrameLimits, Message, Session, SyncEntry, WireError, read_frame, write_body,
 };
@@ -35,8 +35,6 @@ use counts::WindowCounts;
 /// Decision frames kept for slow subscribers; one that falls further behind gets the full
 /// state again.
 const BROADCAST_DEPTH: usize = 1024;
-/// Entries per Decisions or SyncState frame, well under the default 1 MiB body.
-const ENTRIES_PER_FRAME: usize = 4096;
 
 /// How a TM runs.
 #[derive(Debug, Clone)]
@@ -122,10 +120,10 @@ impl Shared {
             return;
         }
         add(&self.stats.decisions, decisions.len() as u64);
-        let mut body = Vec::new();
-        encode_decisions(decisions, &mut body);
-        // No subscriber is not an error: the decision is in the counts for the next one.
-        let _ = self.decisions.send(Arc::new(body));
+        for body in encode_chunked(decisions, self.config.limits.max_body, put_decision) {
+            // No subscriber is not an error: the decision is in the counts for the next one.
+            let _ = self.decisions.send(Arc::new(body));
+        }
     }
 
     fn count_bad_frame(&self, err: &WireError) {
@@ -325,18 +323,17 @@ async fn read_loop(
             FrameKind::SyncRequest => {
                 Message::decode(kind, body)?;
                 let state = shared.counts.current(now_ms());
-                for chunk in state.chunks(ENTRIES_PER_FRAME) {
-                    let mut body = Vec::new();
-                    Message::SyncState(chunk.to_vec()).encode(&mut body);
+                let mut bodies = encode_chunked(&state, shared.config.limits.max_body, put_sync_entry);
+                // An empty SyncState ends the answer (with no state, the one body is that).
+                if !state.is_empty() {
+                    let mut end = Vec::new();
+                    Message::SyncState(Vec::new()).encode(&mut end);
+                    bodies.push(end);
+                }
+                for body in bodies {
                     if replies.send((FrameKind::SyncState, body)).await.is_err() {
                         return Ok(());
                     }
-                }
-                // An empty SyncState ends the answer.
-                let mut end = Vec::new();
-                Message::SyncState(Vec::new()).encode(&mut end);
-                if replies.send((FrameKind::SyncState, end)).await.is_err() {
-                    return Ok(());
                 }
             }
             other => {
@@ -394,9 +391,10 @@ async fn send_full_state(
     scratch: &mut Vec<u8>,
 ) -> Result<(), WireError> {
     let state = shared.counts.throttled(now_ms());
-    for chunk in state.chunks(ENTRIES_PER_FRAME) {
-        let mut body = Vec::new();
-        encode_decisions(chunk, &mut body);
+    if state.is_empty() {
+        return Ok(());
+    }
+    for body in encode_chunked(&state, shared.config.limits.max_body, put_decision) {
         write_body(writer, key, FrameKind::Decisions, &body, scratch).await?;
     }
     Ok(())
@@ -422,7 +420,7 @@ async fn sync_from_peers(shared: Arc<Shared>) {
 }
 
 /// Asks one peer TM for its current windows.
-pub async fn fetch_peer_state(peer: &str, config: &TrafficManagerConfig) -> Result<Vec<SyncEntry>, WireError> {
+async fn fetch_peer_state(peer: &str, config: &TrafficManagerConfig) -> Result<Vec<SyncEntry>, WireError> {
     let stream = TcpStream::connect(peer).await?;
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();

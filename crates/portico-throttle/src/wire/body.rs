@@ -83,26 +83,16 @@ impl Message {
                 FrameKind::Welcome
             }
             Message::Events(entries) => {
-                put_varint(out, entries.len() as u64);
-                for e in entries {
-                    put_count(out, &e.key, e.quota, e.count);
-                }
+                put_list(out, entries, |out, e| put_count(out, &e.key, e.quota, e.count));
                 FrameKind::Events
             }
             Message::Decisions(decisions) => {
-                encode_decisions(decisions, out);
+                put_list(out, decisions, put_decision);
                 FrameKind::Decisions
             }
             Message::SyncRequest => FrameKind::SyncRequest,
             Message::SyncState(entries) => {
-                put_varint(out, entries.len() as u64);
-                for e in entries {
-                    put_str(out, &e.key);
-                    put_varint(out, e.quota.limit);
-                    put_varint(out, e.quota.window_ms);
-                    put_varint(out, e.window_start_ms);
-                    put_varint(out, e.count);
-                }
+                put_list(out, entries, put_sync_entry);
                 FrameKind::SyncState
             }
         }
@@ -180,14 +170,59 @@ impl Message {
     }
 }
 
-/// Appends a Decisions body.
-pub fn encode_decisions(decisions: &[Decision], out: &mut Vec<u8>) {
-    put_varint(out, decisions.len() as u64);
-    for d in decisions {
-        put_str(out, &d.key);
-        out.push(u8::from(d.throttled));
-        put_varint(out, d.until_ms);
+/// A Decisions item.
+pub fn put_decision(out: &mut Vec<u8>, d: &Decision) {
+    put_str(out, &d.key);
+    out.push(u8::from(d.throttled));
+    put_varint(out, d.until_ms);
+}
+
+/// A SyncState item.
+pub fn put_sync_entry(out: &mut Vec<u8>, e: &SyncEntry) {
+    put_str(out, &e.key);
+    put_varint(out, e.quota.limit);
+    put_varint(out, e.quota.window_ms);
+    put_varint(out, e.window_start_ms);
+    put_varint(out, e.count);
+}
+
+fn put_list<T>(out: &mut Vec<u8>, items: &[T], put: impl Fn(&mut Vec<u8>, &T)) {
+    put_varint(out, items.len() as u64);
+    for item in items {
+        put(out, item);
     }
+}
+
+/// List bodies of at most `max_body` bytes holding `items` in order (at least one body, empty
+/// when there are no items): how a long list (a TM's full state, a sync answer) crosses the
+/// frame size limit. Keys are at most [`MAX_KEY_BYTES`], so any item fits a default body.
+pub fn encode_chunked<T>(items: &[T], max_body: usize, put: impl Fn(&mut Vec<u8>, &T)) -> Vec<Vec<u8>> {
+    // Room for the count varint in front.
+    let room = max_body.saturating_sub(10);
+    let mut bodies = Vec::new();
+    let mut entries = Vec::new();
+    let mut item = Vec::new();
+    let mut count = 0u64;
+    let finish = |entries: &mut Vec<u8>, count: u64| {
+        let mut body = Vec::with_capacity(entries.len() + 10);
+        put_varint(&mut body, count);
+        body.append(entries);
+        body
+    };
+    for it in items {
+        item.clear();
+        put(&mut item, it);
+        if count > 0 && entries.len() + item.len() > room {
+            bodies.push(finish(&mut entries, count));
+            count = 0;
+        }
+        entries.extend_from_slice(&item);
+        count += 1;
+    }
+    if count > 0 || bodies.is_empty() {
+        bodies.push(finish(&mut entries, count));
+    }
+    bodies
 }
 
 /// Builds an Events body entry by entry, without owning the keys.
@@ -282,7 +317,7 @@ fn put_count(out: &mut Vec<u8>, key: &str, quota: WindowQuota, count: u64) {
     put_varint(out, count);
 }
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;

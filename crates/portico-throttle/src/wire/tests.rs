@@ -295,3 +295,28 @@ async fn an_oversized_header_is_refused_before_its_body_is_read() {
         "no buffer was allocated for the announced body"
     );
 }
+
+#[test]
+fn long_lists_are_cut_into_bodies_under_the_limit() {
+    let decisions: Vec<Decision> = (0..300)
+        .map(|i| Decision {
+            key: format!("{i}:{}", "k".repeat(1000)),
+            throttled: true,
+            until_ms: 60_000,
+        })
+        .collect();
+    let max_body = 64 * 1024;
+    let bodies = body::encode_chunked(&decisions, max_body, body::put_decision);
+    assert!(bodies.len() > 1);
+    let mut back = Vec::new();
+    for b in &bodies {
+        assert!(b.len() <= max_body, "{} bytes", b.len());
+        let Message::Decisions(list) = Message::decode(FrameKind::Decisions, b).expect("decode") else {
+            panic!("not decisions");
+        };
+        back.extend(list);
+    }
+    assert_eq!(back, decisions);
+    let empty = body::encode_chunked::<Decision>(&[], max_body, body::put_decision);
+    assert_eq!(empty, [vec![0u8]], "no items: one empty list");
+}

@@ -97,6 +97,42 @@ impl StatCells {
     }
 }
 
+/// The bounded queue in front of a counter's batcher: `record` never waits.
+#[derive(Debug)]
+pub(crate) struct EventQueue {
+    events: tokio::sync::mpsc::Sender<RequestEvent>,
+    pub stats: StatCells,
+    drops: Arc<BoundedLog>,
+}
+
+impl EventQueue {
+    /// The queue and the receiving end for the batcher.
+    pub fn new(capacity: usize, what: &'static str) -> (EventQueue, tokio::sync::mpsc::Receiver<RequestEvent>) {
+        let (events, queue) = tokio::sync::mpsc::channel(capacity.max(1));
+        let me = EventQueue {
+            events,
+            stats: StatCells::default(),
+            drops: BoundedLog::new(what),
+        };
+        (me, queue)
+    }
+
+    /// [`Counter::record`]: enqueue, or drop, count and log at a bounded rate.
+    pub fn record(&self, event: RequestEvent) -> bool {
+        match self.events.try_send(event) {
+            Ok(()) => {
+                StatCells::bump(&self.stats.queued);
+                true
+            }
+            Err(_) => {
+                StatCells::bump(&self.stats.dropped);
+                self.drops.note();
+                false
+            }
+        }
+    }
+}
+
 /// Logs a recurring event (dropped events, bad frames) at most once per period, with how many
 /// happened since the last line, so a dead TM under load or a noisy peer fills no disk.
 #[derive(Debug)]

@@ -461,35 +461,22 @@ fn validate_burst(level: PolicyLevel, count: Option<i64>, unit: Option<String>) 
 /// quota reach.
 pub fn default_policies() -> Vec<Policy> {
     use PolicyLevel::{Advanced, Application, Subscription};
+    const UNLIMITED: u64 = UNLIMITED_REQUEST_COUNT;
+    const UNLIMITED_TEXT: &str = "Allows unlimited requests";
     const DEFAULTS: [(PolicyLevel, &str, u64, &str); 13] = [
         (Subscription, "Gold", 5000, "Allows 5000 requests per minute"),
         (Subscription, "Silver", 2000, "Allows 2000 requests per minute"),
         (Subscription, "Bronze", 1000, "Allows 1000 requests per minute"),
         (Subscription, "Unauthenticated", 500, "Allows 500 request(s) per minute"),
-        (
-            Subscription,
-            "Unlimited",
-            UNLIMITED_REQUEST_COUNT,
-            "Allows unlimited requests",
-        ),
+        (Subscription, "Unlimited", UNLIMITED, UNLIMITED_TEXT),
         (Application, "50PerMin", 50, "Allows 50 request per minute"),
         (Application, "20PerMin", 20, "Allows 20 request per minute"),
         (Application, "10PerMin", 10, "Allows 10 request per minute"),
-        (
-            Application,
-            "Unlimited",
-            UNLIMITED_REQUEST_COUNT,
-            "Allows unlimited requests",
-        ),
+        (Application, "Unlimited", UNLIMITED, UNLIMITED_TEXT),
         (Advanced, "50KPerMin", 50_000, "Allows 50000 requests per minute"),
         (Advanced, "20KPerMin", 20_000, "Allows 20000 requests per minute"),
         (Advanced, "10KPerMin", 10_000, "Allows 10000 requests per minute"),
-        (
-            Advanced,
-            "Unlimited",
-            UNLIMITED_REQUEST_COUNT,
-            "Allows unlimited requests",
-        ),
+        (Advanced, "Unlimited", UNLIMITED, UNLIMITED_TEXT),
     ];
     DEFAULTS
         .iter()

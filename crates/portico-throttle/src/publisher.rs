@@ -23,12 +23,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::batch::{Pending, collect_batch};
-use crate::counter::{BoundedLog, Counter, CounterStats, StatCells};
+use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, StatCells};
 use crate::decision::DecisionTable;
 use crate::event::RequestEvent;
 use crate::window::now_ms;
 use crate::wire::body::EventsEncoder;
-use crate::wire::{self, ClusterSecret, FrameKind, FrameLimits, Message, Session, WireError, read_frame, write_body};
+use crate::wire::{self, ClusterSecret, FrameKind, FrameLimits, Message, Session, WireError, write_body};
 
 /// A batch body is cut here, half the TMs' default frame limit, whatever the keys' lengths.
 const MAX_BATCH_BYTES: usize = 512 * 1024;
@@ -173,14 +173,12 @@ impl Group {
 }
 
 struct Shared {
-    stats: StatCells,
-    drops: Arc<BoundedLog>,
+    queue: EventQueue,
     groups: Vec<Group>,
 }
 
 /// The TM fan-out counter (see the module doc).
 pub struct Publisher {
-    events: mpsc::Sender<RequestEvent>,
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -197,7 +195,7 @@ impl Publisher {
     /// Starts the batcher and one link per receiver; decisions go into `decisions`.
     pub fn start(config: PublisherConfig, decisions: Arc<DecisionTable>) -> Publisher {
         let config = Arc::new(config);
-        let (events, queue) = mpsc::channel(config.queue_capacity.max(1));
+        let (event_queue, queue) = EventQueue::new(config.queue_capacity, "publisher dropped events (queue full)");
         let mut tasks = Vec::new();
         let mut groups = Vec::new();
         for group in &config.groups {
@@ -224,12 +222,11 @@ impl Publisher {
             });
         }
         let shared = Arc::new(Shared {
-            stats: StatCells::default(),
-            drops: BoundedLog::new("publisher dropped events (queue full)"),
+            queue: event_queue,
             groups,
         });
         tasks.push(tokio::spawn(run_batcher(queue, shared.clone(), config)));
-        Publisher { events, shared, tasks }
+        Publisher { shared, tasks }
     }
 
     /// Receivers connected now, over all groups.
@@ -245,17 +242,7 @@ impl Publisher {
 
 impl Counter for Publisher {
     fn record(&self, event: RequestEvent) -> bool {
-        match self.events.try_send(event) {
-            Ok(()) => {
-                StatCells::bump(&self.shared.stats.queued);
-                true
-            }
-            Err(_) => {
-                StatCells::bump(&self.shared.stats.dropped);
-                self.shared.drops.note();
-                false
-            }
-        }
+        self.shared.queue.record(event)
     }
 
     fn is_reachable(&self) -> bool {
@@ -263,7 +250,7 @@ impl Counter for Publisher {
     }
 
     fn stats(&self) -> CounterStats {
-        self.shared.stats.snapshot()
+        self.shared.queue.stats.snapshot()
     }
 }
 
@@ -293,11 +280,11 @@ fn dispatch(shared: &Shared, batch: Arc<Vec<u8>>) {
         if group.dispatch(&batch) {
             taken = true;
         } else {
-            StatCells::bump(&shared.stats.batches_dropped);
+            StatCells::bump(&shared.queue.stats.batches_dropped);
         }
     }
     if taken {
-        StatCells::bump(&shared.stats.batches_sent);
+        StatCells::bump(&shared.queue.stats.batches_sent);
     }
 }
 
@@ -350,15 +337,9 @@ async fn serve_link(
     let read = async {
         let mut buf = Vec::new();
         loop {
-            let (kind, body) = read_frame(&mut reader, &mut recv, FrameLimits::default(), &mut buf).await?;
-            match Message::decode(kind, body)? {
-                Message::Decisions(list) => decisions.apply(&list, now_ms()),
-                _ => {
-                    return Err(WireError::Unexpected {
-                        got: kind,
-                        expected: "Decisions",
-                    });
-                }
+            match wire::read_message(&mut reader, &mut recv, FrameLimits::default(), &mut buf).await? {
+                (_, Message::Decisions(list)) => decisions.apply(&list, now_ms()),
+                (kind, _) => return Err(WireError::unexpected(kind, "Decisions")),
             }
         }
     };

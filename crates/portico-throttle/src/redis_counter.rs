@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::batch::{Pending, collect_batch};
-use crate::counter::{BoundedLog, Counter, CounterStats, StatCells};
+use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, StatCells};
 use crate::decision::{Decision, DecisionTable};
 use crate::event::RequestEvent;
 use crate::window::{Window, WindowQuota, now_ms};
@@ -84,15 +84,13 @@ pub struct RedisUrlError {
 }
 
 struct Shared {
-    stats: StatCells,
-    drops: Arc<BoundedLog>,
+    queue: EventQueue,
     failures: Arc<BoundedLog>,
     reachable: AtomicBool,
 }
 
 /// The Redis-backed counter (see the module doc).
 pub struct RedisCounter {
-    events: mpsc::Sender<RequestEvent>,
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -123,13 +121,12 @@ impl RedisCounter {
                 url: config.url.clone(),
                 source,
             })?;
+        let (event_queue, queue) = EventQueue::new(config.queue_capacity, "redis counter dropped events (queue full)");
         let shared = Arc::new(Shared {
-            stats: StatCells::default(),
-            drops: BoundedLog::new("redis counter dropped events (queue full)"),
+            queue: event_queue,
             failures: BoundedLog::new("redis counter could not reach redis"),
             reachable: AtomicBool::new(false),
         });
-        let (events, queue) = mpsc::channel(config.queue_capacity.max(1));
         let tasks = vec![
             tokio::spawn(health_check(
                 connection.clone(),
@@ -138,23 +135,13 @@ impl RedisCounter {
             )),
             tokio::spawn(run_batcher(queue, connection, shared.clone(), config, decisions)),
         ];
-        Ok(RedisCounter { events, shared, tasks })
+        Ok(RedisCounter { shared, tasks })
     }
 }
 
 impl Counter for RedisCounter {
     fn record(&self, event: RequestEvent) -> bool {
-        match self.events.try_send(event) {
-            Ok(()) => {
-                StatCells::bump(&self.shared.stats.queued);
-                true
-            }
-            Err(_) => {
-                StatCells::bump(&self.shared.stats.dropped);
-                self.shared.drops.note();
-                false
-            }
-        }
+        self.shared.queue.record(event)
     }
 
     fn is_reachable(&self) -> bool {
@@ -162,7 +149,7 @@ impl Counter for RedisCounter {
     }
 
     fn stats(&self) -> CounterStats {
-        self.shared.stats.snapshot()
+        self.shared.queue.stats.snapshot()
     }
 }
 
@@ -234,12 +221,12 @@ async fn run_batcher(
         }
         shared.mark(all_ok);
         if all_ok {
-            StatCells::bump(&shared.stats.batches_sent);
+            StatCells::bump(&shared.queue.stats.batches_sent);
         } else {
-            StatCells::bump(&shared.stats.batches_dropped);
+            StatCells::bump(&shared.queue.stats.batches_dropped);
         }
         if !decided.is_empty() {
-            StatCells::bump(&shared.stats.decisions_received);
+            StatCells::bump(&shared.queue.stats.decisions_received);
             decisions.apply(&decided, now);
         }
     }

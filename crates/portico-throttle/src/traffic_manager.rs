@@ -337,10 +337,7 @@ async fn read_loop(
                 }
             }
             other => {
-                return Err(WireError::Unexpected {
-                    got: other,
-                    expected: "Events or SyncRequest",
-                });
+                return Err(WireError::unexpected(other, "Events or SyncRequest"));
             }
         }
     }
@@ -431,16 +428,10 @@ async fn fetch_peer_state(peer: &str, config: &TrafficManagerConfig) -> Result<V
     let mut entries = Vec::new();
     let mut buf = Vec::new();
     loop {
-        let (kind, body) = read_frame(&mut reader, &mut recv, config.limits, &mut buf).await?;
-        match Message::decode(kind, body)? {
-            Message::SyncState(chunk) if chunk.is_empty() => return Ok(entries),
-            Message::SyncState(chunk) => entries.extend(chunk),
-            _ => {
-                return Err(WireError::Unexpected {
-                    got: kind,
-                    expected: "SyncState",
-                });
-            }
+        match wire::read_message(&mut reader, &mut recv, config.limits, &mut buf).await? {
+            (_, Message::SyncState(chunk)) if chunk.is_empty() => return Ok(entries),
+            (_, Message::SyncState(chunk)) => entries.extend(chunk),
+            (kind, _) => return Err(WireError::unexpected(kind, "SyncState")),
         }
     }
 }

@@ -64,6 +64,10 @@ pub enum WireError {
 }
 
 impl WireError {
+    pub fn unexpected(got: FrameKind, expected: &'static str) -> WireError {
+        WireError::Unexpected { got, expected }
+    }
+
     /// Whether the peer is at fault (a bad frame to count), rather than the connection's end or
     /// an I/O failure.
     pub fn is_bad_frame(&self) -> bool {
@@ -336,6 +340,33 @@ pub struct Session {
     pub peer_node_id: String,
 }
 
+/// Reads one frame and decodes it whole (handshakes, sync answers, decisions).
+pub async fn read_message<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    key: &mut FrameKey,
+    limits: FrameLimits,
+    buf: &mut Vec<u8>,
+) -> Result<(FrameKind, Message), WireError> {
+    let (kind, body) = read_frame(reader, key, limits, buf).await?;
+    Ok((kind, Message::decode(kind, body)?))
+}
+
+impl Session {
+    fn new(secret: &ClusterSecret, client: bool, nonces: (&[u8], &[u8]), peer_node_id: String) -> Session {
+        let (ours, theirs) = if client {
+            (Direction::ClientToServer, Direction::ServerToClient)
+        } else {
+            (Direction::ServerToClient, Direction::ClientToServer)
+        };
+        let (client_nonce, server_nonce) = nonces;
+        Session {
+            send: secret.session_key(ours, client_nonce, server_nonce),
+            recv: secret.session_key(theirs, client_nonce, server_nonce),
+            peer_node_id,
+        }
+    }
+}
+
 /// The client's side of the opening: sends Hello, checks Welcome, derives the session keys.
 pub async fn client_handshake<R, W>(
     reader: &mut R,
@@ -354,28 +385,25 @@ where
         nonce: client_nonce,
         subscribe,
     });
-    let mut scratch = Vec::new();
+    let mut buf = Vec::new();
     write_message(
         writer,
         &mut secret.hello_key(Direction::ClientToServer),
         &hello,
-        &mut scratch,
+        &mut buf,
     )
     .await?;
-    let mut buf = Vec::new();
     let mut welcome_key = secret.hello_key(Direction::ServerToClient);
-    let (kind, body) = read_frame(reader, &mut welcome_key, FrameLimits::default(), &mut buf).await?;
-    let Message::Welcome(welcome) = Message::decode(kind, body)? else {
-        return Err(WireError::Unexpected {
-            got: kind,
-            expected: "Welcome",
-        });
+    let (kind, message) = read_message(reader, &mut welcome_key, FrameLimits::default(), &mut buf).await?;
+    let Message::Welcome(welcome) = message else {
+        return Err(WireError::unexpected(kind, "Welcome"));
     };
-    Ok(Session {
-        send: secret.session_key(Direction::ClientToServer, &client_nonce, &welcome.nonce),
-        recv: secret.session_key(Direction::ServerToClient, &client_nonce, &welcome.nonce),
-        peer_node_id: welcome.node_id,
-    })
+    Ok(Session::new(
+        secret,
+        true,
+        (&client_nonce, &welcome.nonce),
+        welcome.node_id,
+    ))
 }
 
 /// The server's side of the opening: checks Hello, answers Welcome, derives the session keys.
@@ -392,31 +420,23 @@ where
 {
     let mut buf = Vec::new();
     let mut hello_key = secret.hello_key(Direction::ClientToServer);
-    let (kind, body) = read_frame(reader, &mut hello_key, FrameLimits::default(), &mut buf).await?;
-    let Message::Hello(hello) = Message::decode(kind, body)? else {
-        return Err(WireError::Unexpected {
-            got: kind,
-            expected: "Hello",
-        });
+    let (kind, message) = read_message(reader, &mut hello_key, FrameLimits::default(), &mut buf).await?;
+    let Message::Hello(hello) = message else {
+        return Err(WireError::unexpected(kind, "Hello"));
     };
     let server_nonce = nonce();
     let welcome = Message::Welcome(Welcome {
         node_id: node_id.to_owned(),
         nonce: server_nonce,
     });
-    let mut scratch = Vec::new();
     write_message(
         writer,
         &mut secret.hello_key(Direction::ServerToClient),
         &welcome,
-        &mut scratch,
+        &mut buf,
     )
     .await?;
-    let session = Session {
-        send: secret.session_key(Direction::ServerToClient, &hello.nonce, &server_nonce),
-        recv: secret.session_key(Direction::ClientToServer, &hello.nonce, &server_nonce),
-        peer_node_id: hello.node_id.clone(),
-    };
+    let session = Session::new(secret, false, (&hello.nonce, &server_nonce), hello.node_id.clone());
     Ok((session, hello))
 }
 

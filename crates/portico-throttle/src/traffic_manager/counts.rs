@@ -137,39 +137,32 @@ impl WindowCounts {
 
     /// Every decision in force: what a gateway that (re)connects is sent.
     pub fn throttled(&self, now_ms: u64) -> Vec<Decision> {
-        let mut out = Vec::new();
-        for shard in self.shards.iter() {
-            let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            out.extend(
-                shard
-                    .iter()
-                    .filter(|(_, s)| s.throttled && s.window.contains(now_ms))
-                    .map(|(key, s)| Decision {
-                        key: key.to_string(),
-                        throttled: true,
-                        until_ms: s.window.end_ms,
-                    }),
-            );
-        }
-        out
+        self.collect(|key, s| {
+            (s.throttled && s.window.contains(now_ms)).then(|| Decision {
+                key: key.to_owned(),
+                throttled: true,
+                until_ms: s.window.end_ms,
+            })
+        })
     }
 
     /// Counts of the windows still running: what a restarted peer asks for.
     pub fn current(&self, now_ms: u64) -> Vec<SyncEntry> {
+        self.collect(|key, s| {
+            (s.window.contains(now_ms) && s.count > 0).then(|| SyncEntry {
+                key: key.to_owned(),
+                quota: s.quota,
+                window_start_ms: s.window.start_ms,
+                count: s.count,
+            })
+        })
+    }
+
+    fn collect<T>(&self, pick: impl Fn(&str, &KeyState) -> Option<T>) -> Vec<T> {
         let mut out = Vec::new();
         for shard in self.shards.iter() {
             let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            out.extend(
-                shard
-                    .iter()
-                    .filter(|(_, s)| s.window.contains(now_ms) && s.count > 0)
-                    .map(|(key, s)| SyncEntry {
-                        key: key.to_string(),
-                        quota: s.quota,
-                        window_start_ms: s.window.start_ms,
-                        count: s.count,
-                    }),
-            );
+            out.extend(shard.iter().filter_map(|(key, s)| pick(key, s)));
         }
         out
     }

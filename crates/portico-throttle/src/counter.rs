@@ -97,6 +97,18 @@ impl StatCells {
     }
 }
 
+/// Background tasks that end with their owner (a counter dropped stops its batcher and links).
+#[derive(Debug, Default)]
+pub(crate) struct OwnedTasks(pub Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for OwnedTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 /// The bounded queue in front of a counter's batcher: `record` never waits.
 #[derive(Debug)]
 pub(crate) struct EventQueue {

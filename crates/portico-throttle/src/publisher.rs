@@ -20,10 +20,9 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::batch::{Pending, collect_batch};
-use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, StatCells};
+use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, OwnedTasks, StatCells};
 use crate::decision::DecisionTable;
 use crate::event::RequestEvent;
 use crate::window::now_ms;
@@ -180,15 +179,7 @@ struct Shared {
 /// The TM fan-out counter (see the module doc).
 pub struct Publisher {
     shared: Arc<Shared>,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
+    _tasks: OwnedTasks,
 }
 
 impl Publisher {
@@ -226,7 +217,10 @@ impl Publisher {
             groups,
         });
         tasks.push(tokio::spawn(run_batcher(queue, shared.clone(), config)));
-        Publisher { shared, tasks }
+        Publisher {
+            shared,
+            _tasks: OwnedTasks(tasks),
+        }
     }
 
     /// Receivers connected now, over all groups.

@@ -20,10 +20,9 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::batch::{Pending, collect_batch};
-use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, StatCells};
+use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, OwnedTasks, StatCells};
 use crate::decision::{Decision, DecisionTable};
 use crate::event::RequestEvent;
 use crate::window::{Window, WindowQuota, now_ms};
@@ -92,15 +91,7 @@ struct Shared {
 /// The Redis-backed counter (see the module doc).
 pub struct RedisCounter {
     shared: Arc<Shared>,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for RedisCounter {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
+    _tasks: OwnedTasks,
 }
 
 impl RedisCounter {
@@ -135,7 +126,10 @@ impl RedisCounter {
             )),
             tokio::spawn(run_batcher(queue, connection, shared.clone(), config, decisions)),
         ];
-        Ok(RedisCounter { shared, tasks })
+        Ok(RedisCounter {
+            shared,
+            _tasks: OwnedTasks(tasks),
+        })
     }
 }
 

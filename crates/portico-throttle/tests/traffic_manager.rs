@@ -6,11 +6,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use portico_throttle::traffic_manager::TmStats;
 use portico_throttle::window::now_ms;
 use portico_throttle::wire::{self, Direction, FrameKind, Message};
-use portico_throttle::{Counter, KeyKind, RefusalCause, Throttler};
+use portico_throttle::{ClusterSecret, Counter, KeyKind, RefusalCause, Throttler};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// Sends requests alternately through the gateways, one every `pace`, until each has refused
 /// once or `admitted` reaches `stop_at`; returns how many were admitted and the refusals.
@@ -199,6 +201,22 @@ async fn a_publisher_whose_tms_are_down_never_blocks() {
     assert!(g.throttler.admit(subscription_event(&app, 1_000_000), now_ms()).is_ok());
 }
 
+/// A connection to `addr` that opened with `secret`: its halves and, when the TM answered, the
+/// session.
+async fn open(
+    addr: std::net::SocketAddr,
+    secret: &ClusterSecret,
+) -> (OwnedReadHalf, OwnedWriteHalf, Result<wire::Session, wire::WireError>) {
+    let (mut r, mut w) = TcpStream::connect(addr).await.expect("connect").into_split();
+    let session = wire::client_handshake(&mut r, &mut w, secret, "tester", false).await;
+    (r, w, session)
+}
+
+/// Waits until the TM's stats satisfy `check`.
+async fn counted(tm: &portico_throttle::TrafficManagerHandle, what: &str, check: impl Fn(&TmStats) -> bool) {
+    eventually(what, Duration::from_secs(2), || check(&tm.stats())).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_are_counted_and_the_tm_keeps_serving() {
     let tm = start_tm("tm-guard", "127.0.0.1:0", vec![]).await;
@@ -207,58 +225,36 @@ async fn bad_frames_are_counted_and_the_tm_keeps_serving() {
     // Garbage.
     let mut s = TcpStream::connect(addr).await.expect("connect");
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
-    eventually("garbage counted", Duration::from_secs(2), || {
-        tm.stats().bad_malformed == 1
-    })
-    .await;
+    counted(&tm, "garbage", |s| s.bad_malformed == 1).await;
 
     // A Hello under another cluster's secret.
-    let other = portico_throttle::ClusterSecret::new(b"some other cluster's secret").expect("secret");
-    let s = TcpStream::connect(addr).await.expect("connect");
-    let (mut r, mut w) = s.into_split();
-    let handshake = wire::client_handshake(&mut r, &mut w, &other, "intruder", true).await;
-    assert!(handshake.is_err(), "no Welcome for a wrong secret");
-    eventually("unauthenticated counted", Duration::from_secs(2), || {
-        tm.stats().bad_unauthenticated == 1
-    })
-    .await;
+    let other = ClusterSecret::new(b"some other cluster's secret").expect("secret");
+    let (_r, _w, session) = open(addr, &other).await;
+    assert!(session.is_err(), "no Welcome for a wrong secret");
+    counted(&tm, "unauthenticated", |s| s.bad_unauthenticated == 1).await;
 
     // A correct handshake, then an oversized frame header.
-    let s = TcpStream::connect(addr).await.expect("connect");
-    let (mut r, mut w) = s.into_split();
-    wire::client_handshake(&mut r, &mut w, &secret(), "big", false)
-        .await
-        .expect("handshake");
+    let (_r, mut w, session) = open(addr, &secret()).await;
+    session.expect("handshake");
     let mut header = [0u8; 8];
     header[..4].copy_from_slice(&[b'P', b'T', wire::VERSION, FrameKind::Events as u8]);
     header[4..].copy_from_slice(&(512u32 << 20).to_le_bytes());
     w.write_all(&header).await.expect("write");
-    eventually("oversized counted", Duration::from_secs(2), || {
-        tm.stats().bad_oversized == 1
-    })
-    .await;
+    counted(&tm, "oversized", |s| s.bad_oversized == 1).await;
 
     // A correct handshake, then a frame tagged with the wrong key (a replayed Hello key).
-    let s = TcpStream::connect(addr).await.expect("connect");
-    let (mut r, mut w) = s.into_split();
-    wire::client_handshake(&mut r, &mut w, &secret(), "replayer", false)
-        .await
-        .expect("handshake");
+    let (_r, mut w, session) = open(addr, &secret()).await;
+    session.expect("handshake");
     let mut wrong = secret().hello_key(Direction::ClientToServer);
-    wire::write_message(&mut w, &mut wrong, &Message::SyncRequest, &mut Vec::new())
+    let sync = Message::SyncRequest;
+    wire::write_message(&mut w, &mut wrong, &sync, &mut Vec::new())
         .await
         .expect("write");
-    eventually("bad tag counted", Duration::from_secs(2), || {
-        tm.stats().bad_unauthenticated == 2
-    })
-    .await;
+    counted(&tm, "bad tag", |s| s.bad_unauthenticated == 2).await;
 
     // A correct handshake, then half a frame and a close.
-    let s = TcpStream::connect(addr).await.expect("connect");
-    let (mut r, mut w) = s.into_split();
-    let mut session = wire::client_handshake(&mut r, &mut w, &secret(), "half", false)
-        .await
-        .expect("handshake");
+    let (r, mut w, session) = open(addr, &secret()).await;
+    let mut session = session.expect("handshake");
     let mut frame = Vec::new();
     let mut body = Vec::new();
     let kind = Message::Events(vec![]).encode(&mut body);
@@ -266,10 +262,7 @@ async fn bad_frames_are_counted_and_the_tm_keeps_serving() {
     w.write_all(&frame[..frame.len() / 2]).await.expect("write");
     drop(w);
     drop(r);
-    eventually("truncated counted", Duration::from_secs(2), || {
-        tm.stats().bad_malformed == 2
-    })
-    .await;
+    counted(&tm, "truncated", |s| s.bad_malformed == 2).await;
 
     // The TM still serves: a real gateway gets its key decided, and a gateway connecting later
     // receives the decision as part of the full state.

@@ -11,6 +11,21 @@ fn request_count(count: i64, unit_time: i64, unit: &str) -> Option<LimitDraft> {
     })
 }
 
+fn refused(draft: PolicyDraft) -> PolicyError {
+    draft.validate().expect_err("refused")
+}
+
+/// A draft whose `defaultLimit.type` is `kind`.
+fn limit_type(kind: &str) -> PolicyDraft {
+    PolicyDraft {
+        default_limit: Some(LimitDraft {
+            limit_type: Some(kind.into()),
+            request_count: None,
+        }),
+        ..draft(PolicyLevel::Subscription)
+    }
+}
+
 fn draft(level: PolicyLevel) -> PolicyDraft {
     PolicyDraft {
         policy_name: Some("100PerMin".into()),
@@ -65,40 +80,32 @@ fn zero_and_negative_limits_name_their_field() {
         (10, 0, "defaultLimit.requestCount.unitTime"),
         (10, -1, "defaultLimit.requestCount.unitTime"),
     ] {
-        let err = PolicyDraft {
+        let err = refused(PolicyDraft {
             default_limit: request_count(count, unit_time, "min"),
             ..draft(PolicyLevel::Application)
-        }
-        .validate()
-        .expect_err("refused");
+        });
         assert_eq!(err.field(), field, "{err}");
         assert!(err.to_string().contains(field), "{err}");
     }
-    let err = PolicyDraft {
+    let err = refused(PolicyDraft {
         rate_limit_count: Some(-1),
         rate_limit_time_unit: Some("sec".into()),
         ..draft(PolicyLevel::Application)
-    }
-    .validate()
-    .expect_err("refused");
+    });
     assert_eq!(err.field(), "burstLimit.rateLimitCount");
-    let err = PolicyDraft {
+    let err = refused(PolicyDraft {
         rate_limit_count: Some(-1),
         ..draft(PolicyLevel::Subscription)
-    }
-    .validate()
-    .expect_err("refused");
+    });
     assert_eq!(err.field(), "rateLimitCount");
 }
 
 #[test]
 fn unknown_units_are_refused() {
-    let err = PolicyDraft {
+    let err = refused(PolicyDraft {
         default_limit: request_count(10, 1, "week"),
         ..draft(PolicyLevel::Advanced)
-    }
-    .validate()
-    .expect_err("refused");
+    });
     assert_eq!(
         err,
         PolicyError::UnknownUnit {
@@ -108,20 +115,16 @@ fn unknown_units_are_refused() {
         }
     );
     // Burst control only knows seconds and minutes.
-    let err = PolicyDraft {
+    let err = refused(PolicyDraft {
         rate_limit_count: Some(5),
         rate_limit_time_unit: Some("hour".into()),
         ..draft(PolicyLevel::Subscription)
-    }
-    .validate()
-    .expect_err("refused");
+    });
     assert_eq!(err.field(), "rateLimitTimeUnit");
-    let err = PolicyDraft {
+    let err = refused(PolicyDraft {
         rate_limit_count: Some(5),
         ..draft(PolicyLevel::Application)
-    }
-    .validate()
-    .expect_err("refused");
+    });
     assert_eq!(
         err,
         PolicyError::Missing {
@@ -144,24 +147,14 @@ fn zero_burst_means_no_burst_control() {
 
 #[test]
 fn unsupported_features_are_refused_not_ignored() {
-    let err = PolicyDraft {
+    let err = refused(PolicyDraft {
         conditional_groups: 1,
         ..draft(PolicyLevel::Advanced)
-    }
-    .validate()
-    .expect_err("refused");
+    });
     assert_eq!(err.field(), "conditionalGroups");
     assert!(err.to_string().contains("not supported yet"), "{err}");
     for kind in ["BANDWIDTHLIMIT", "EVENTCOUNTLIMIT", "AIAPIQUOTALIMIT"] {
-        let err = PolicyDraft {
-            default_limit: Some(LimitDraft {
-                limit_type: Some(kind.into()),
-                request_count: None,
-            }),
-            ..draft(PolicyLevel::Subscription)
-        }
-        .validate()
-        .expect_err("refused");
+        let err = refused(limit_type(kind));
         assert!(
             matches!(
                 err,
@@ -173,15 +166,7 @@ fn unsupported_features_are_refused_not_ignored() {
             "{err}"
         );
     }
-    let err = PolicyDraft {
-        default_limit: Some(LimitDraft {
-            limit_type: Some("SOMETHING".into()),
-            request_count: None,
-        }),
-        ..draft(PolicyLevel::Subscription)
-    }
-    .validate()
-    .expect_err("refused");
+    let err = refused(limit_type("SOMETHING"));
     assert!(
         matches!(
             err,
@@ -197,35 +182,27 @@ fn unsupported_features_are_refused_not_ignored() {
 
 #[test]
 fn names_and_missing_fields() {
-    let err = PolicyDraft {
+    let err = refused(PolicyDraft {
         policy_name: None,
         ..draft(PolicyLevel::Advanced)
-    }
-    .validate()
-    .expect_err("refused");
+    });
     assert_eq!(err, PolicyError::Missing { field: "policyName" });
     for bad in ["", "   ", "a\nb", &"x".repeat(61)] {
-        let err = PolicyDraft {
+        let err = refused(PolicyDraft {
             policy_name: Some(bad.into()),
             ..draft(PolicyLevel::Advanced)
-        }
-        .validate()
-        .expect_err("refused");
+        });
         assert_eq!(err.field(), "policyName", "{bad:?}");
     }
-    let err = PolicyDraft {
+    let err = refused(PolicyDraft {
         default_limit: None,
         ..draft(PolicyLevel::Advanced)
-    }
-    .validate()
-    .expect_err("refused");
+    });
     assert_eq!(err, PolicyError::Missing { field: "defaultLimit" });
-    let err = PolicyDraft {
+    let err = refused(PolicyDraft {
         default_limit: request_count(10, i64::from(i32::MAX) + 1, "sec"),
         ..draft(PolicyLevel::Advanced)
-    }
-    .validate()
-    .expect_err("refused");
+    });
     assert!(matches!(
         err,
         PolicyError::TooLarge {

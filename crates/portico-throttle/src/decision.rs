@@ -13,13 +13,13 @@
 //! write lock once per sweep period.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use arc_swap::ArcSwap;
 use foldhash::fast::RandomState;
 
+use crate::shards::Sharded;
 use crate::window::{Window, WindowQuota};
 
 /// A TM's verdict on a key: throttled until `until_ms` (the end of the window), or no longer
@@ -104,7 +104,6 @@ impl DecisionTable {
     }
 }
 
-const SHARDS: usize = 16;
 const COUNT_MASK: u64 = u32::MAX as u64;
 
 #[derive(Debug)]
@@ -117,16 +116,9 @@ struct Slot {
 type Shard = RwLock<HashMap<Box<str>, Slot, RandomState>>;
 
 /// This gateway's own counts per key and window.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct LocalCounts {
-    hasher: RandomState,
-    shards: Box<[Shard]>,
-}
-
-impl Default for LocalCounts {
-    fn default() -> Self {
-        LocalCounts::new()
-    }
+    shards: Sharded<Shard>,
 }
 
 fn window_number(quota: WindowQuota, now_ms: u64) -> u64 {
@@ -135,15 +127,11 @@ fn window_number(quota: WindowQuota, now_ms: u64) -> u64 {
 
 impl LocalCounts {
     pub fn new() -> LocalCounts {
-        LocalCounts {
-            hasher: RandomState::default(),
-            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
-        }
+        LocalCounts::default()
     }
 
     fn shard(&self, key: &str) -> &Shard {
-        let index = (self.hasher.hash_one(key) as usize) % SHARDS;
-        &self.shards[index]
+        self.shards.of(key)
     }
 
     /// Counts one request for `key` and returns the key's count in the current window.

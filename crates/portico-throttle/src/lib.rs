@@ -57,6 +57,7 @@ pub mod key;
 pub mod policy;
 pub mod publisher;
 pub mod redis_counter;
+pub mod shards;
 pub mod throttler;
 pub mod traffic_manager;
 pub mod window;

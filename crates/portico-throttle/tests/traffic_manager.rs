@@ -6,6 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use portico_throttle::TrafficManagerHandle;
 use portico_throttle::traffic_manager::TmStats;
 use portico_throttle::window::now_ms;
 use portico_throttle::wire::{self, Direction, FrameKind, Message};
@@ -43,16 +44,26 @@ async fn drive(
     (admitted, refusals)
 }
 
+/// Two gateways sending to both TMs, once both are connected to both.
+async fn two_gateways(tm_a: &TrafficManagerHandle, tm_b: &TrafficManagerHandle) -> (Gateway, Gateway) {
+    let g1 = gateway("gw-1", &[tm_a, tm_b]);
+    let g2 = gateway("gw-2", &[tm_a, tm_b]);
+    reconnected(&g1, &g2).await;
+    (g1, g2)
+}
+
+async fn reconnected(g1: &Gateway, g2: &Gateway) {
+    eventually("publishers connected to both TMs", Duration::from_secs(5), || {
+        g1.publisher.connected_receivers() == 2 && g2.publisher.connected_receivers() == 2
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100_per_minute_key_holds_across_two_tms_and_two_gateways() {
     let tm_a = start_tm("tm-a", "127.0.0.1:0", vec![]).await;
     let tm_b = start_tm("tm-b", "127.0.0.1:0", vec![]).await;
-    let g1 = gateway("gw-1", &[&tm_a, &tm_b]);
-    let g2 = gateway("gw-2", &[&tm_a, &tm_b]);
-    eventually("publishers connected", Duration::from_secs(5), || {
-        g1.publisher.connected_receivers() == 2 && g2.publisher.connected_receivers() == 2
-    })
-    .await;
+    let (g1, g2) = two_gateways(&tm_a, &tm_b).await;
     with_window_room(Duration::from_secs(10)).await;
 
     let app = unique("app");
@@ -118,12 +129,7 @@ async fn a_tm_restarted_mid_window_takes_its_peers_counts() {
     let tm_a = start_tm("tm-a", "127.0.0.1:0", vec![]).await;
     let tm_b = start_tm("tm-b", "127.0.0.1:0", vec![]).await;
     let a_addr = tm_a.local_addr().to_string();
-    let g1 = gateway("gw-1", &[&tm_a, &tm_b]);
-    let g2 = gateway("gw-2", &[&tm_a, &tm_b]);
-    eventually("publishers connected", Duration::from_secs(5), || {
-        g1.publisher.connected_receivers() == 2 && g2.publisher.connected_receivers() == 2
-    })
-    .await;
+    let (g1, g2) = two_gateways(&tm_a, &tm_b).await;
     with_window_room(Duration::from_secs(15)).await;
 
     let app = unique("restart");
@@ -143,10 +149,7 @@ async fn a_tm_restarted_mid_window_takes_its_peers_counts() {
     tm_a.synced().await;
     assert_eq!(tm_a.count(&key), 60, "the restarted TM took its peer's count");
     assert!(tm_a.stats().synced_entries >= 1);
-    eventually("publishers reconnected", Duration::from_secs(5), || {
-        g1.publisher.connected_receivers() == 2 && g2.publisher.connected_receivers() == 2
-    })
-    .await;
+    reconnected(&g1, &g2).await;
 
     let (rest, refusals) = drive(&gateways, &app, 100, u64::MAX, Duration::from_millis(3)).await;
     let admitted = first + rest;
@@ -213,7 +216,7 @@ async fn open(
 }
 
 /// Waits until the TM's stats satisfy `check`.
-async fn counted(tm: &portico_throttle::TrafficManagerHandle, what: &str, check: impl Fn(&TmStats) -> bool) {
+async fn counted(tm: &TrafficManagerHandle, what: &str, check: impl Fn(&TmStats) -> bool) {
     eventually(what, Duration::from_secs(2), || check(&tm.stats())).await;
 }
 

@@ -8,16 +8,14 @@
 //! batches from several connections count in parallel.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
 
 use foldhash::fast::RandomState;
 
 use crate::decision::Decision;
+use crate::shards::Sharded;
 use crate::window::{Window, WindowQuota};
 use crate::wire::SyncEntry;
-
-const SHARDS: usize = 16;
 
 #[derive(Debug, Clone, Copy)]
 struct KeyState {
@@ -58,28 +56,18 @@ impl KeyState {
 type Shard = Mutex<HashMap<Box<str>, KeyState, RandomState>>;
 
 /// Counts per key in fixed windows.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct WindowCounts {
-    hasher: RandomState,
-    shards: Box<[Shard]>,
-}
-
-impl Default for WindowCounts {
-    fn default() -> Self {
-        WindowCounts::new()
-    }
+    shards: Sharded<Shard>,
 }
 
 impl WindowCounts {
     pub fn new() -> WindowCounts {
-        WindowCounts {
-            hasher: RandomState::default(),
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-        }
+        WindowCounts::default()
     }
 
     fn shard(&self, key: &str) -> &Shard {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+        self.shards.of(key)
     }
 
     /// Adds `count` requests for `key` at `now_ms`; pushes a decision when the state changed.

@@ -10,6 +10,11 @@
 //! ```text
 //! cargo run --release -p portico-throttle --example tm_events -- [events] [batch] [keys]
 //! ```
+//!
+//! Measured on the 2-core development machine, shared with other builds (release, thin LTO):
+//! 3.4–4.0 million events per TM CPU second with the defaults (20 M events, batches of 2,000,
+//! 50,000 keys), 1.2 million with 1,000,000 distinct keys (a cache miss and, in the first pass,
+//! an insert per event).
 
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};

@@ -1,0 +1,378 @@
+//! The gateway's data publisher: takes request events without ever making a request wait, and
+//! sends them, batched, to the Traffic Managers of every url group; receives the TMs' decisions
+//! into the decision table.
+//!
+//! - **Never blocks.** [`Publisher::record`] is a `try_send` into a bounded queue; a full queue
+//!   drops the event, counts it and logs at a bounded rate (WSO2 failure 3: a dead TM stalling
+//!   gateways).
+//! - **Batches.** One task drains the queue for `batch_interval` (a few ms), adds up counts per
+//!   key, and encodes one Events body for all receivers.
+//! - **Url groups** (`[[apim.throttling.url_group]]`): every batch goes to every group; within a
+//!   `loadbalance` group one connected receiver takes it in turn, within a `failover` group the
+//!   first connected one. A receiver whose send buffer is full counts as busy, so a slow TM
+//!   never backs up into the queue.
+//! - **Links.** One task per receiver URL connects, authenticates, writes batches and reads
+//!   decisions, and reconnects with exponential backoff when the connection fails.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::batch::{Pending, collect_batch};
+use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, OwnedTasks, StatCells};
+use crate::decision::DecisionTable;
+use crate::event::RequestEvent;
+use crate::window::now_ms;
+use crate::wire::body::EventsEncoder;
+use crate::wire::{self, ClusterSecret, FrameKind, FrameLimits, Message, Session, WireError, write_body};
+
+/// A batch body is cut here, half the TMs' default frame limit, whatever the keys' lengths.
+const MAX_BATCH_BYTES: usize = 512 * 1024;
+
+/// How receivers within a url group share the batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKind {
+    LoadBalance,
+    Failover,
+}
+
+impl GroupKind {
+    /// From the config value `type = "loadbalance" | "failover"`.
+    pub fn parse(value: &str) -> Option<GroupKind> {
+        match value {
+            "loadbalance" => Some(GroupKind::LoadBalance),
+            "failover" => Some(GroupKind::Failover),
+            _ => None,
+        }
+    }
+}
+
+/// One `[[apim.throttling.url_group]]`: receivers as `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlGroup {
+    pub kind: GroupKind,
+    pub receivers: Vec<String>,
+}
+
+/// A receiver URL that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("traffic manager url \"{url}\": {reason}")]
+pub struct UrlError {
+    pub url: String,
+    pub reason: &'static str,
+}
+
+impl UrlGroup {
+    /// A group from `traffic_manager_urls` (`tcp://host:port`, WSO2's form, or `host:port`).
+    pub fn new(kind: GroupKind, urls: &[String]) -> Result<UrlGroup, UrlError> {
+        let receivers = urls
+            .iter()
+            .map(|u| receiver_address(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        if receivers.is_empty() {
+            return Err(UrlError {
+                url: String::new(),
+                reason: "a url group needs at least one url",
+            });
+        }
+        Ok(UrlGroup { kind, receivers })
+    }
+}
+
+/// `tcp://host:port` → `host:port`.
+pub fn receiver_address(url: &str) -> Result<String, UrlError> {
+    let error = |reason| UrlError {
+        url: url.to_owned(),
+        reason,
+    };
+    let rest = match url.split_once("://") {
+        Some(("tcp", rest)) => rest,
+        Some(("ssl", _)) => {
+            return Err(error(
+                "ssl:// receivers are not supported; frames are authenticated on tcp://",
+            ));
+        }
+        Some(_) => return Err(error("the scheme must be tcp://")),
+        None => url,
+    };
+    let (host, port) = rest.rsplit_once(':').ok_or(error("a port is required (host:port)"))?;
+    if host.is_empty() || rest.contains('/') {
+        return Err(error("expected host:port"));
+    }
+    port.parse::<u16>()
+        .map_err(|_| error("the port is not a number from 0 to 65535"))?;
+    Ok(rest.to_owned())
+}
+
+/// How a publisher runs.
+#[derive(Debug, Clone)]
+pub struct PublisherConfig {
+    pub node_id: String,
+    pub secret: ClusterSecret,
+    pub groups: Vec<UrlGroup>,
+    /// Events the queue holds before dropping.
+    pub queue_capacity: usize,
+    /// How long a batch collects events after its first one.
+    pub batch_interval: Duration,
+    /// Keys per batch at most (keeps frames far under the TM's body limit).
+    pub max_batch_keys: usize,
+    /// Batches buffered per receiver while its connection is busy.
+    pub link_buffer: usize,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl PublisherConfig {
+    pub fn new(node_id: impl Into<String>, secret: ClusterSecret, groups: Vec<UrlGroup>) -> PublisherConfig {
+        PublisherConfig {
+            node_id: node_id.into(),
+            secret,
+            groups,
+            queue_capacity: 65_536,
+            batch_interval: Duration::from_millis(2),
+            max_batch_keys: 8_192,
+            link_buffer: 64,
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One receiver's state, shared by its link task and the dispatcher.
+struct Link {
+    address: String,
+    connected: AtomicBool,
+    batches: mpsc::Sender<Arc<Vec<u8>>>,
+}
+
+struct Group {
+    kind: GroupKind,
+    links: Vec<Arc<Link>>,
+    next: AtomicUsize,
+}
+
+impl Group {
+    /// Hands a batch to one receiver of the group; false when none could take it.
+    fn dispatch(&self, batch: &Arc<Vec<u8>>) -> bool {
+        let n = self.links.len();
+        let start = match self.kind {
+            GroupKind::LoadBalance => self.next.fetch_add(1, Ordering::Relaxed),
+            GroupKind::Failover => 0,
+        };
+        (0..n).any(|i| {
+            let link = &self.links[(start + i) % n];
+            link.connected.load(Ordering::Acquire) && link.batches.try_send(batch.clone()).is_ok()
+        })
+    }
+}
+
+struct Shared {
+    queue: EventQueue,
+    groups: Vec<Group>,
+}
+
+/// The TM fan-out counter (see the module doc).
+pub struct Publisher {
+    shared: Arc<Shared>,
+    _tasks: OwnedTasks,
+}
+
+impl Publisher {
+    /// Starts the batcher and one link per receiver; decisions go into `decisions`.
+    pub fn start(config: PublisherConfig, decisions: Arc<DecisionTable>) -> Publisher {
+        let config = Arc::new(config);
+        let (event_queue, queue) = EventQueue::new(config.queue_capacity, "publisher dropped events (queue full)");
+        let mut tasks = Vec::new();
+        let mut groups = Vec::new();
+        for group in &config.groups {
+            let mut links = Vec::new();
+            for address in &group.receivers {
+                let (tx, rx) = mpsc::channel(config.link_buffer.max(1));
+                let link = Arc::new(Link {
+                    address: address.clone(),
+                    connected: AtomicBool::new(false),
+                    batches: tx,
+                });
+                tasks.push(tokio::spawn(run_link(
+                    link.clone(),
+                    rx,
+                    config.clone(),
+                    decisions.clone(),
+                )));
+                links.push(link);
+            }
+            groups.push(Group {
+                kind: group.kind,
+                links,
+                next: AtomicUsize::new(0),
+            });
+        }
+        let shared = Arc::new(Shared {
+            queue: event_queue,
+            groups,
+        });
+        tasks.push(tokio::spawn(run_batcher(queue, shared.clone(), config)));
+        Publisher {
+            shared,
+            _tasks: OwnedTasks(tasks),
+        }
+    }
+
+    /// Receivers connected now, over all groups.
+    pub fn connected_receivers(&self) -> usize {
+        self.shared
+            .groups
+            .iter()
+            .flat_map(|g| &g.links)
+            .filter(|l| l.connected.load(Ordering::Acquire))
+            .count()
+    }
+}
+
+impl Counter for Publisher {
+    fn record(&self, event: RequestEvent) -> bool {
+        self.shared.queue.record(event)
+    }
+
+    fn is_reachable(&self) -> bool {
+        self.connected_receivers() > 0
+    }
+
+    fn stats(&self) -> CounterStats {
+        self.shared.queue.stats.snapshot()
+    }
+}
+
+async fn run_batcher(mut queue: mpsc::Receiver<RequestEvent>, shared: Arc<Shared>, config: Arc<PublisherConfig>) {
+    let mut pending = Pending::default();
+    let mut encoder = EventsEncoder::default();
+    while collect_batch(&mut queue, &mut pending, config.batch_interval, config.max_batch_keys)
+        .await
+        .is_some()
+    {
+        for (key, (quota, count)) in pending.drain() {
+            encoder.push(&key, quota, count);
+            if encoder.body_len() >= MAX_BATCH_BYTES {
+                dispatch(&shared, Arc::new(encoder.finish()));
+            }
+        }
+        if !encoder.is_empty() {
+            dispatch(&shared, Arc::new(encoder.finish()));
+        }
+    }
+}
+
+/// Hands one batch to every group.
+fn dispatch(shared: &Shared, batch: Arc<Vec<u8>>) {
+    let mut taken = false;
+    for group in &shared.groups {
+        if group.dispatch(&batch) {
+            taken = true;
+        } else {
+            StatCells::bump(&shared.queue.stats.batches_dropped);
+        }
+    }
+    if taken {
+        StatCells::bump(&shared.queue.stats.batches_sent);
+    }
+}
+
+async fn run_link(
+    link: Arc<Link>,
+    mut batches: mpsc::Receiver<Arc<Vec<u8>>>,
+    config: Arc<PublisherConfig>,
+    decisions: Arc<DecisionTable>,
+) {
+    let failures = BoundedLog::new("publisher could not reach a traffic manager");
+    let mut backoff = config.reconnect_min;
+    loop {
+        let connected = tokio::time::timeout(config.connect_timeout, connect(&link.address, &config)).await;
+        match connected {
+            Ok(Ok((stream, session))) => {
+                backoff = config.reconnect_min;
+                link.connected.store(true, Ordering::Release);
+                tracing::debug!(receiver = %link.address, tm = %session.peer_node_id, "publisher: connected");
+                let result = serve_link(stream, session, &mut batches, &decisions).await;
+                link.connected.store(false, Ordering::Release);
+                tracing::info!(receiver = %link.address, result = ?result.err(), "publisher: connection ended");
+            }
+            Ok(Err(err)) => {
+                tracing::debug!(receiver = %link.address, error = %err, "publisher: connect failed");
+                failures.note();
+            }
+            Err(_) => failures.note(),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(config.reconnect_max);
+    }
+}
+
+async fn connect(address: &str, config: &PublisherConfig) -> Result<(TcpStream, Session), WireError> {
+    let mut stream = TcpStream::connect(address).await?;
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.split();
+    let session = wire::client_handshake(&mut reader, &mut writer, &config.secret, &config.node_id, true).await?;
+    Ok((stream, session))
+}
+
+async fn serve_link(
+    stream: TcpStream,
+    session: Session,
+    batches: &mut mpsc::Receiver<Arc<Vec<u8>>>,
+    decisions: &DecisionTable,
+) -> Result<(), WireError> {
+    let Session { mut send, mut recv, .. } = session;
+    let (mut reader, mut writer) = stream.into_split();
+    let read = async {
+        let mut buf = Vec::new();
+        loop {
+            match wire::read_message(&mut reader, &mut recv, FrameLimits::default(), &mut buf).await? {
+                (_, Message::Decisions(list)) => decisions.apply(&list, now_ms()),
+                (kind, _) => return Err(WireError::unexpected(kind, "Decisions")),
+            }
+        }
+    };
+    let write = async {
+        let mut scratch = Vec::new();
+        while let Some(batch) = batches.recv().await {
+            write_body(&mut writer, &mut send, FrameKind::Events, &batch, &mut scratch).await?;
+        }
+        Ok(())
+    };
+    tokio::select! {
+        r = read => r,
+        r = write => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receiver_urls() {
+        assert_eq!(receiver_address("tcp://node1:9611"), Ok("node1:9611".to_owned()));
+        assert_eq!(receiver_address("127.0.0.1:9612"), Ok("127.0.0.1:9612".to_owned()));
+        assert_eq!(receiver_address("tcp://[::1]:9611"), Ok("[::1]:9611".to_owned()));
+        for bad in [
+            "ssl://node1:9711",
+            "http://x:1",
+            "tcp://node1",
+            "tcp://:9611",
+            "tcp://h:99999",
+            "tcp://h:1/x",
+        ] {
+            let err = receiver_address(bad).expect_err(bad);
+            assert_eq!(err.url, bad);
+        }
+        assert!(UrlGroup::new(GroupKind::Failover, &[]).is_err());
+        assert_eq!(GroupKind::parse("loadbalance"), Some(GroupKind::LoadBalance));
+        assert_eq!(GroupKind::parse("failover"), Some(GroupKind::Failover));
+        assert_eq!(GroupKind::parse("roundrobin"), None);
+    }
+}

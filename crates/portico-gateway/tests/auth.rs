@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{Backend, TestGateway, api};
 use portico_gateway::identity::{
-    AppInfo, ClientInfo, Identity, KeyType, SubscriptionInfo, SubscriptionStatus, VerificationKey,
+    AppInfo, ClientInfo, Identity, KeyType, RevocationCheck, SubscriptionInfo, SubscriptionStatus, VerificationKey,
 };
 use portico_gateway::model::{EndpointDef, TargetDef};
 use serde_json::{Value, json};
@@ -92,6 +92,32 @@ fn identity(issuer: &Issuer, subscription: SubscriptionStatus) -> Identity {
         clients,
         subscriptions,
         ..Identity::default()
+    }
+}
+
+/// Revocations as the Key Manager reports them: token ids revoked, and users whose tokens issued
+/// before a time (seconds) are cut off.
+#[derive(Default)]
+struct Revocations {
+    token_ids: Vec<String>,
+    users_cut_off: Vec<(String, u64)>,
+}
+
+impl RevocationCheck for Revocations {
+    fn is_revoked(&self, jti: &str, subject: &str, _client_id: &str, issued_at: u64) -> bool {
+        self.token_ids.iter().any(|revoked| revoked == jti)
+            || self
+                .users_cut_off
+                .iter()
+                .any(|(user, not_before)| user == subject && issued_at < *not_before)
+    }
+}
+
+/// `identity` with `revocations` as the live revocation check.
+fn identity_revoking(issuer: &Issuer, revocations: Revocations) -> Identity {
+    Identity {
+        revocations: Some(Arc::new(revocations)),
+        ..identity(issuer, SubscriptionStatus::Unblocked)
     }
 }
 
@@ -235,8 +261,13 @@ async fn revocation_applies_to_cached_tokens_at_once() {
         "validated and cached"
     );
 
-    let mut revoked = identity(&issuer, SubscriptionStatus::Unblocked);
-    revoked.revoked.insert("r1".into(), now() + 3600);
+    let revoked = identity_revoking(
+        &issuer,
+        Revocations {
+            token_ids: vec!["r1".into()],
+            ..Revocations::default()
+        },
+    );
     gw.gateway.install_identity(revoked);
     let (status, body) = call(&gw, "/pizza/1.0.0/secure", &token).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("900901")));
@@ -244,8 +275,13 @@ async fn revocation_applies_to_cached_tokens_at_once() {
     // A user-wide cut-off (user deleted) refuses tokens issued before it.
     let other = issuer.token(claims("r2", "prod-client", "PRODUCTION", "", 3600));
     assert_eq!(call(&gw, "/pizza/1.0.0/secure", &other).await.0, 200);
-    let mut cut = identity(&issuer, SubscriptionStatus::Unblocked);
-    cut.user_not_before.insert("alice".into(), now() + 1);
+    let cut = identity_revoking(
+        &issuer,
+        Revocations {
+            users_cut_off: vec![("alice".into(), now() + 1)],
+            ..Revocations::default()
+        },
+    );
     gw.gateway.install_identity(cut);
     assert_eq!(call(&gw, "/pizza/1.0.0/secure", &other).await.0, 401);
     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -474,8 +510,13 @@ async fn api_keys_follow_revocation_and_the_live_subscription() {
     assert_eq!((status, body["code"].as_str()), (403, Some("900908")));
 
     // Revoking the key's jti refuses it although it is cached.
-    let mut revoked = identity(&issuer, SubscriptionStatus::Unblocked);
-    revoked.revoked.insert("k9".into(), u64::MAX / 8);
+    let revoked = identity_revoking(
+        &issuer,
+        Revocations {
+            token_ids: vec!["k9".into()],
+            ..Revocations::default()
+        },
+    );
     gw.gateway.install_identity(revoked);
     let (status, body, _) = call_with_api_key(&gw, "/pizza/1.0.0/secure", &key).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("900901")));

@@ -27,11 +27,13 @@ use http_body_util::BodyExt;
 use portico_net::{Accepted, Drain, HyperBuilders, Io, ListenerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::fields::{FieldSpan, FieldSpans, RawHeaders};
-use crate::phases::{ConnectionState, GatewayService, RequestHead};
+use super::body::{ChunkedDecoder, Decoded, Sender};
+use super::common::{FramingFacts, parse_length, put_body_data};
+use super::fields::{FieldSpan, FieldSpans, RawHeaders, offsets};
+use crate::http2::GatewayService;
+use crate::pipeline::{ConnectionState, RequestHead};
 use crate::response::GatewayResponse;
 use crate::upstream::UpstreamBody;
-use crate::upstream::codec::{ChunkedDecoder, Decoded, FramingFacts, parse_length, put_body_data, span};
 use crate::{BoxError, Gateway, GatewayBody};
 
 /// A client connection's read buffer: request heads, and bodies on their way through.
@@ -364,7 +366,8 @@ fn parse_head(
     } else {
         Version::HTTP_11
     };
-    let target_range = span(buf, request.path.unwrap_or_default().as_bytes());
+    let target_range =
+        offsets(buf, request.path.unwrap_or_default().as_bytes()).ok_or(HeadError::Bad("invalid request target"))?;
     let mut fields = std::mem::take(spare_fields);
     fields.reserve(request.headers.len());
     let mut content_length: Option<u64> = None;
@@ -399,7 +402,7 @@ fn parse_head(
             keep_alive = false;
             BodyProgress::None
         } else if facts.chunked && version == Version::HTTP_11 {
-            BodyProgress::Chunked(ChunkedDecoder::new())
+            BodyProgress::Chunked(ChunkedDecoder::new(Sender::Client))
         } else {
             return Err(HeadError::Bad("unsupported transfer coding"));
         }

@@ -17,8 +17,9 @@
 //! The folders:
 //!
 //! - `pipeline/`: the phases and the per-request session;
+//! - `consumer`: the listeners' connections, served by `http1/` or, for HTTP/2, hyper (`http2`);
 //! - `http1/`: the gateway's own HTTP/1.1 server (consumers) and client codec (backends), header
-//!   fields; HTTP/2 consumers are served by hyper through `http2`;
+//!   fields;
 //! - `upstream/`: connections to backends, their per-thread pools, endpoints and TLS;
 //! - `auth/`: identity data, the validated-token cache, external key managers' keys,
 //!   introspection, the backend JWT;
@@ -29,6 +30,7 @@
 pub mod artifact;
 mod auth;
 mod clock;
+mod consumer;
 mod error;
 mod health;
 mod http1;
@@ -51,8 +53,8 @@ use tokio::sync::mpsc;
 pub use auth::backend_jwt::BackendJwtSettings;
 pub use auth::credentials::{CredentialKind, TokenClaims, TokenError};
 pub use auth::{identity, introspection, issuers};
+pub use consumer::ConsumerServer;
 pub use error::GatewayError;
-pub use http1::server::ConsumerServer;
 pub use pipeline::{AnalyticsRecord, RequestContext};
 pub use routing::{BuildError, PoolCache, RouteError, RoutingTable};
 

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Backend, TestGateway, api};
+use common::{TestGateway, api};
 use portico_gateway::identity::{
     AppInfo, ClientInfo, Identity, KeyType, RevocationCheck, SubscriptionInfo, SubscriptionStatus, VerificationKey,
 };
 use portico_gateway::model::{EndpointDef, TargetDef};
+use portico_testkit::EchoBackend as Backend;
 use serde_json::{Value, json};
 
 struct Issuer {
@@ -122,8 +123,8 @@ fn identity_revoking(issuer: &Issuer, revocations: Revocations) -> Identity {
 }
 
 async fn setup() -> (TestGateway, Backend, Backend, Issuer) {
-    let production = Backend::start("production").await;
-    let sandbox = Backend::start("sandbox").await;
+    let production = Backend::start("production").await.expect("backend");
+    let sandbox = Backend::start("sandbox").await.expect("backend");
     let gw = TestGateway::start().await;
     let mut pizza = api(
         "pizza",
@@ -300,7 +301,7 @@ async fn unsecured_resources_and_prototypes_need_no_token() {
 
 #[tokio::test]
 async fn backend_jwt_carries_wso2_claims_signed_by_the_node_key() {
-    let production = Backend::start("production").await;
+    let production = Backend::start("production").await.expect("backend");
     let issuer = Issuer::new();
     let settings = portico_gateway::GatewaySettings {
         backend_jwt: Some(portico_gateway::BackendJwtSettings {
@@ -387,7 +388,7 @@ fn api_key_claims(jti: &str, app_id: &str, keytype: &str, exp_in: Option<i64>) -
 
 /// `pizza` with `securityScheme: [oauth2, api_key]`, `other` with OAuth2 only.
 async fn setup_api_keys() -> (TestGateway, Backend, Issuer) {
-    let production = Backend::start("production").await;
+    let production = Backend::start("production").await.expect("backend");
     let gw = TestGateway::start().await;
     let mut pizza = api(
         "pizza",

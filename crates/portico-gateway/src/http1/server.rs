@@ -1,7 +1,7 @@
 //! The gateway's own HTTP/1.1 server for consumer connections (HTTP/2 connections, chosen by
-//! ALPN, go to hyper). It reads a request head with `httparse` into header values that share the
-//! read buffer, runs the gateway's phases in the connection's task, and writes the response head
-//! and (usually) the whole body in one write. hyper's server did the same work through a generic
+//! ALPN, go to hyper: see `crate::consumer`). It reads a request head with `httparse` into
+//! header values that share the read buffer, runs the gateway's phases in the connection's task,
+//! and writes the response head and (usually) the whole body in one write. hyper's server did the same work through a generic
 //! dispatcher, a timer allocated per request and several buffer copies; under callgrind that
 //! machinery cost more than all of the gateway's own phases.
 //!
@@ -24,17 +24,16 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, StatusCode, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use portico_net::{Accepted, Drain, HyperBuilders, Io, ListenerLimits};
+use portico_net::{Drain, Io, ListenerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::body::{ChunkedDecoder, Decoded, Sender};
 use super::common::{FramingFacts, parse_length, put_body_data};
 use super::fields::{FieldSpan, FieldSpans, RawHeaders, offsets};
-use crate::http2::GatewayService;
 use crate::pipeline::{ConnectionState, RequestHead};
 use crate::response::GatewayResponse;
 use crate::upstream::UpstreamBody;
-use crate::{BoxError, Gateway, GatewayBody};
+use crate::{BoxError, GatewayBody};
 
 /// A client connection's read buffer: request heads, and bodies on their way through.
 const CLIENT_READ_BUFFER_BYTES: usize = 8 * 1024;
@@ -46,39 +45,17 @@ const MAX_REQUEST_HEADERS: usize = 100;
 const LINGER_BYTES: usize = 1024 * 1024;
 const LINGER_TIME: Duration = Duration::from_secs(2);
 
-/// Serves the gateway's consumer connections: HTTP/1.1 itself, HTTP/2 through hyper.
-pub struct ConsumerServer {
-    gateway: Arc<Gateway>,
-    limits: ListenerLimits,
-    hyper: Arc<HyperBuilders>,
-}
-
-impl ConsumerServer {
-    pub fn new(gateway: Arc<Gateway>, limits: ListenerLimits) -> Arc<ConsumerServer> {
-        Arc::new(ConsumerServer {
-            hyper: Arc::new(HyperBuilders::new(&limits)),
-            gateway,
-            limits,
-        })
-    }
-
-    /// Serves one accepted connection to its end (see `portico_net::serve_accepted`).
-    pub async fn serve(self: Arc<Self>, accepted: Accepted) {
-        let state = Arc::new(ConnectionState::new(self.gateway.clone(), accepted.info));
-        if accepted.io.is_http2() {
-            portico_net::serve_with_hyper(self.hyper.clone(), accepted, GatewayService::new(state)).await;
-            return;
-        }
-        let connection = Box::new(ClientConnection {
-            io: accepted.io,
-            read_buf: BytesMut::with_capacity(CLIENT_READ_BUFFER_BYTES),
-            write_buf: Vec::with_capacity(8 * 1024),
-            body: BodyProgress::None,
-            continue_pending: 0,
-        });
-        if let Err(e) = serve_http1(&self.limits, &state, connection, accepted.drain).await {
-            tracing::debug!(peer = %state.peer(), error = %e, "consumer connection ended with an error");
-        }
+/// Serves one HTTP/1.1 consumer connection to its end.
+pub(crate) async fn serve(limits: &ListenerLimits, state: &Arc<ConnectionState>, io: Io, drain: Drain) {
+    let connection = Box::new(ClientConnection {
+        io,
+        read_buf: BytesMut::with_capacity(CLIENT_READ_BUFFER_BYTES),
+        write_buf: Vec::with_capacity(8 * 1024),
+        body: BodyProgress::None,
+        continue_pending: 0,
+    });
+    if let Err(e) = serve_http1(limits, state, connection, drain).await {
+        tracing::debug!(peer = %state.peer(), error = %e, "consumer connection ended with an error");
     }
 }
 
@@ -424,7 +401,7 @@ fn parse_head(
 
 /// A request body read from the consumer's connection as the phases pull it. It owns the
 /// connection meanwhile and hands it back when dropped.
-pub struct ConsumerBody {
+pub(crate) struct ConsumerBody {
     connection: Option<Box<ClientConnection>>,
     slot: Option<Arc<Mutex<Option<Box<ClientConnection>>>>>,
 }

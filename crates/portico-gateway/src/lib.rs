@@ -1,7 +1,7 @@
 //! The gateway data plane: what API consumers hit on :8280/:8243.
 //!
 //! A request travels through named phases (DESIGN.md §4, after pingora's `ProxyHttp`), one
-//! module each under [`pipeline`], over one per-request session:
+//! module each under `pipeline/`, over one per-request session:
 //!
 //! 1. `route` — the API, version and resource for the normalised path;
 //! 2. `authenticate` — the token or API key to a caller;

@@ -217,21 +217,13 @@ mod tests {
 
     #[test]
     fn errors_name_whose_body_it_was() {
-        let mut buf = BytesMut::from(&b"zz\r\n"[..]);
-        let client = ChunkedDecoder::new(Sender::Client)
-            .decode(&mut buf)
-            .expect_err("bad size");
-        assert_eq!(
-            client.to_string(),
-            "the client's chunked body is malformed: invalid chunk size"
-        );
-        let mut buf = BytesMut::from(&b"zz\r\n"[..]);
-        let backend = ChunkedDecoder::new(Sender::Backend)
-            .decode(&mut buf)
-            .expect_err("bad size");
-        assert_eq!(
-            backend.to_string(),
-            "the backend's chunked body is malformed: invalid chunk size"
-        );
+        for (sender, whose) in [(Sender::Client, "client"), (Sender::Backend, "backend")] {
+            let mut buf = BytesMut::from(&b"zz\r\n"[..]);
+            let error = ChunkedDecoder::new(sender).decode(&mut buf).expect_err("bad size");
+            assert_eq!(
+                error.to_string(),
+                format!("the {whose}'s chunked body is malformed: invalid chunk size")
+            );
+        }
     }
 }

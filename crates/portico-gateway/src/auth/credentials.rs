@@ -3,10 +3,11 @@
 //! from this node's Key Manager or, for access tokens, from an external key manager (the token's
 //! `iss` names it; its keys alone verify the token).
 //!
-//! An ES256 check costs about 37 µs, three times nginx's whole request, so a token that passed
-//! once is remembered until it expires (bounded by bytes, sharded, found by a hash of the token's
-//! last bytes and then compared whole, so a lookup can never confuse two tokens). What can change while a token lives — revocation, the user
-//! being deleted, the subscription — is still checked on every request against the snapshot.
+//! An ES256 check costs about 37 µs, three times nginx's whole request, so a token that passed once
+//! is remembered until it expires (bounded by bytes, sharded, found by a hash of the token's last
+//! bytes and then compared whole, so a lookup can never confuse two tokens). What can change while
+//! a token lives — revocation, the user being deleted, the subscription — is still checked on every
+//! request against the snapshot.
 
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};

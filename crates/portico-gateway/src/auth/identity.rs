@@ -1,6 +1,6 @@
 //! Who may call what: verification keys, applications and their OAuth client ids, subscriptions,
-//! the live revocation check, and the external key managers (issuers with their keys and mapped client
-//! ids). Part of the snapshot, replaced as a whole when any of it changes.
+//! the live revocation check, and the external key managers (issuers with their keys and mapped
+//! client ids). Part of the snapshot, replaced as a whole when any of it changes.
 
 use std::collections::HashMap;
 use std::sync::Arc;

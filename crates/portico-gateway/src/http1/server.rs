@@ -1,9 +1,9 @@
-//! The gateway's own HTTP/1.1 server for consumer connections (HTTP/2 connections, chosen by
-//! ALPN, go to hyper: see `crate::consumer`). It reads a request head with `httparse` into
-//! header values that share the read buffer, runs the gateway's phases in the connection's task,
-//! and writes the response head and (usually) the whole body in one write. hyper's server did the same work through a generic
-//! dispatcher, a timer allocated per request and several buffer copies; under callgrind that
-//! machinery cost more than all of the gateway's own phases.
+//! The gateway's own HTTP/1.1 server for consumer connections (HTTP/2 connections, chosen by ALPN,
+//! go to hyper: see `crate::consumer`). It reads a request head with `httparse` into header values
+//! that share the read buffer, runs the gateway's phases in the connection's task, and writes the
+//! response head and (usually) the whole body in one write. hyper's server did the same work
+//! through a generic dispatcher, a timer allocated per request and several buffer copies; under
+//! callgrind that machinery cost more than all of the gateway's own phases.
 //!
 //! What it enforces, as the listener's limits say: the request head must fit in
 //! `max_header_bytes` (431 otherwise) and arrive within `header_read_timeout` of the previous

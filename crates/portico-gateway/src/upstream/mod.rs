@@ -3,12 +3,11 @@
 //! The gateway's I/O threads each run their own single-threaded runtime, so each thread keeps its
 //! own idle connections in a thread-local pool: taking and returning a connection touches no lock
 //! and no shared map. A request is written and its response read by the task that serves the
-//! consumer's request, through the codec in [`crate::http1::client`]: no second task per connection and no
-//! channel between the two (hyper's client connection, used before, drove each backend
-//! connection in its own task and handed every request and response across a channel, which
-//! under callgrind cost more than all of the gateway's own phases). A connection goes back to the
-//! pool when its response body has been read to the end; one whose body is dropped half-read is
-//! closed.
+//! consumer's request, through the codec in [`crate::http1::client`]: no second task per connection
+//! and no channel between the two (hyper's client connection, used before, drove each backend
+//! connection in its own task and handed every request and response across a channel, which under
+//! callgrind cost more than all of the gateway's own phases). A connection goes back to the pool
+//! when its response body has been read to the end; one whose body is dropped half-read is closed.
 
 mod body;
 mod connection;

@@ -2,9 +2,8 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
 
-use crate::GatewayBody;
+use crate::{GatewayBody, full_body};
 
 /// An error answer of the gateway, WSO2-coded.
 #[derive(Debug, Clone)]
@@ -62,6 +61,17 @@ impl GatewayError {
             "400",
             "Bad Request",
             format!("Invalid request path: {reason}"),
+        )
+    }
+
+    /// The consumer's request body could not be read (the consumer went away, or sent a body
+    /// that breaks its framing): 400, as for other malformed requests.
+    pub fn unreadable_body(reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "400",
+            "Bad Request",
+            format!("The request body could not be read: {reason}"),
         )
     }
 
@@ -185,11 +195,7 @@ impl GatewayError {
     /// The response: `{"code","message","description"}` with the right headers.
     pub fn into_response(self) -> Response<GatewayBody> {
         let body = serde_json::json!({ "code": self.code, "message": self.message, "description": self.description });
-        let mut response = Response::new(
-            Full::new(Bytes::from(body.to_string()))
-                .map_err(|never| match never {})
-                .boxed_unsync(),
-        );
+        let mut response = Response::new(full_body(Bytes::from(body.to_string())));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(
@@ -207,4 +213,16 @@ impl GatewayError {
         }
         response
     }
+}
+
+/// An error and its sources, as one line (`a: b: c`).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

@@ -1,29 +1,45 @@
 //! The gateway data plane: what API consumers hit on :8280/:8243.
 //!
-//! A request travels through named phases (DESIGN.md §4, after pingora's `ProxyHttp`), each with
-//! one concern: `route` → `authenticate` → `authorize` → `throttle` → `upstream_peer` →
-//! `upstream_request` → `response` → `logging`. Everything a request needs is read from an
-//! immutable [`Snapshot`] swapped atomically when deployments change; requests never wait on
-//! the database. No web framework sits on this path: the gateway's own HTTP/1.1 server (hyper
-//! for HTTP/2) in, its own pooled HTTP/1.1 client (`upstream`) out.
+//! A request travels through named phases (DESIGN.md §4, after pingora's `ProxyHttp`), one
+//! module each under `pipeline/`, over one per-request session:
+//!
+//! 1. `route` — the API, version and resource for the normalised path;
+//! 2. `authenticate` — the token or API key to a caller;
+//! 3. `authorize` — lifecycle, subscription, scopes;
+//! 4. `throttle` — deny policies and throttle decisions (an empty slot for now);
+//! 5. `upstream_peer` — the endpoints to try;
+//! 6. `upstream_request` — what the backend is sent, and the call with failover;
+//! 7. `response` — errors made responses, CORS and preflights;
+//! 8. `logging` — the analytics record, handed off without waiting.
+//!
+//! Everything a request needs is read from an immutable [`Snapshot`] swapped atomically when
+//! deployments change; requests never wait on the database. No web framework sits on this path.
+//! The folders:
+//!
+//! - `pipeline/`: the phases and the per-request session;
+//! - `consumer`: the listeners' connections, served by `http1/` or, for HTTP/2, hyper (`http2`);
+//! - `http1/`: the gateway's own HTTP/1.1 server (consumers) and client codec (backends), header
+//!   fields;
+//! - `upstream/`: connections to backends, their per-thread pools, endpoints and TLS;
+//! - `auth/`: identity data, the validated-token cache, external key managers' keys,
+//!   introspection, the backend JWT;
+//! - `routing`: the route table; `model` and `artifact`: API definitions and the files they
+//!   come from; `path`: path normalisation; `error`: WSO2-coded errors; `response`: answers.
 #![forbid(unsafe_code)]
 
 pub mod artifact;
-mod backend_jwt;
-mod credentials;
-mod endpoint;
+mod auth;
+mod clock;
+mod consumer;
 mod error;
-mod fields;
-mod h1;
-pub mod identity;
-pub mod introspection;
-pub mod issuers;
+mod health;
+mod http1;
+mod http2;
 pub mod model;
 pub mod path;
-mod phases;
+mod pipeline;
 pub mod response;
-mod snapshot;
-mod tls;
+mod routing;
 mod upstream;
 
 use std::sync::Arc;
@@ -31,19 +47,26 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use tokio::sync::mpsc;
 
-pub use backend_jwt::BackendJwtSettings;
-pub use credentials::{CredentialKind, TokenClaims, TokenError};
+pub use auth::backend_jwt::BackendJwtSettings;
+pub use auth::credentials::{CredentialKind, TokenClaims, TokenError};
+pub use auth::{identity, introspection, issuers};
+pub use consumer::ConsumerServer;
 pub use error::GatewayError;
-pub use h1::{ConsumerBody, ConsumerServer};
-pub use phases::{AnalyticsRecord, GatewayService, RequestContext};
-pub use snapshot::{BuildError, PoolCache, RouteError, RoutingTable};
+pub use pipeline::{AnalyticsRecord, RequestContext};
+pub use routing::{BuildError, PoolCache, RouteError, RoutingTable};
 
 /// Boxed error type of bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Body type of every gateway response and upstream request.
 pub type GatewayBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// A body of `bytes`, all there already.
+pub(crate) fn full_body(bytes: Bytes) -> GatewayBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
+}
 
 /// Gateway-wide settings.
 #[derive(Debug, Clone)]
@@ -87,8 +110,8 @@ pub struct Snapshot {
 /// The gateway: current snapshot, upstream connection pools, token cache, analytics hand-off.
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
-    tokens: credentials::TokenCache,
-    assertions: backend_jwt::AssertionCache,
+    tokens: auth::credentials::TokenCache,
+    assertions: auth::backend_jwt::AssertionCache,
     pools: PoolCache,
     /// Connections to backends (per-thread keep-alive pools, TLS verified against
     /// `backend_roots` or, for endpoints that switch verification off, not).
@@ -101,7 +124,7 @@ impl Gateway {
     /// A gateway with nothing loaded (its `/health` answers 503 until [`Gateway::install`]).
     /// Analytics records go to `analytics` when given, dropped when the channel is full.
     pub fn new(settings: GatewaySettings, analytics: Option<mpsc::Sender<AnalyticsRecord>>) -> Arc<Gateway> {
-        let (backend_tls, backend_tls_unverified) = tls::client_configs(settings.backend_roots.clone());
+        let (backend_tls, backend_tls_unverified) = upstream::tls::client_configs(settings.backend_roots.clone());
         Arc::new(Gateway {
             upstreams: upstream::Upstreams::new(
                 backend_tls,
@@ -110,8 +133,8 @@ impl Gateway {
                 settings.upstream_idle_timeout,
             ),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
-            tokens: credentials::TokenCache::default(),
-            assertions: backend_jwt::AssertionCache::default(),
+            tokens: auth::credentials::TokenCache::default(),
+            assertions: auth::backend_jwt::AssertionCache::default(),
             pools: PoolCache::default(),
             settings,
             analytics,

@@ -6,8 +6,8 @@ use http::{HeaderMap, Response, StatusCode, header};
 use http_body_util::BodyExt;
 
 use crate::GatewayBody;
-pub use crate::fields::RawHeaders;
-use crate::upstream::UpstreamBody;
+pub use crate::http1::fields::RawHeaders;
+use crate::upstream::{UpstreamBody, UpstreamResponse};
 
 /// A backend's response on its way to the consumer.
 pub struct BackendResponse {
@@ -18,6 +18,17 @@ pub struct BackendResponse {
     /// except `Vary`, which is added to.
     pub extra: HeaderMap,
     pub(crate) body: UpstreamBody,
+}
+
+impl From<UpstreamResponse> for BackendResponse {
+    fn from(response: UpstreamResponse) -> BackendResponse {
+        BackendResponse {
+            status: response.status,
+            headers: response.headers,
+            extra: HeaderMap::new(),
+            body: response.body,
+        }
+    }
 }
 
 /// The gateway's answer to one request.

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Backend, TestGateway, api};
+use common::{TestGateway, api};
 use portico_gateway::identity::{
-    AppInfo, ClientInfo, Identity, KeyType, SubscriptionInfo, SubscriptionStatus, VerificationKey,
+    AppInfo, ClientInfo, Identity, KeyType, RevocationCheck, SubscriptionInfo, SubscriptionStatus, VerificationKey,
 };
 use portico_gateway::model::{EndpointDef, TargetDef};
+use portico_testkit::EchoBackend as Backend;
 use serde_json::{Value, json};
 
 struct Issuer {
@@ -95,9 +96,35 @@ fn identity(issuer: &Issuer, subscription: SubscriptionStatus) -> Identity {
     }
 }
 
+/// Revocations as the Key Manager reports them: token ids revoked, and users whose tokens issued
+/// before a time (seconds) are cut off.
+#[derive(Default)]
+struct Revocations {
+    token_ids: Vec<String>,
+    users_cut_off: Vec<(String, u64)>,
+}
+
+impl RevocationCheck for Revocations {
+    fn is_revoked(&self, jti: &str, subject: &str, _client_id: &str, issued_at: u64) -> bool {
+        self.token_ids.iter().any(|revoked| revoked == jti)
+            || self
+                .users_cut_off
+                .iter()
+                .any(|(user, not_before)| user == subject && issued_at < *not_before)
+    }
+}
+
+/// `identity` with `revocations` as the live revocation check.
+fn identity_revoking(issuer: &Issuer, revocations: Revocations) -> Identity {
+    Identity {
+        revocations: Some(Arc::new(revocations)),
+        ..identity(issuer, SubscriptionStatus::Unblocked)
+    }
+}
+
 async fn setup() -> (TestGateway, Backend, Backend, Issuer) {
-    let production = Backend::start("production").await;
-    let sandbox = Backend::start("sandbox").await;
+    let production = Backend::start("production").await.expect("backend");
+    let sandbox = Backend::start("sandbox").await.expect("backend");
     let gw = TestGateway::start().await;
     let mut pizza = api(
         "pizza",
@@ -235,8 +262,13 @@ async fn revocation_applies_to_cached_tokens_at_once() {
         "validated and cached"
     );
 
-    let mut revoked = identity(&issuer, SubscriptionStatus::Unblocked);
-    revoked.revoked.insert("r1".into(), now() + 3600);
+    let revoked = identity_revoking(
+        &issuer,
+        Revocations {
+            token_ids: vec!["r1".into()],
+            ..Revocations::default()
+        },
+    );
     gw.gateway.install_identity(revoked);
     let (status, body) = call(&gw, "/pizza/1.0.0/secure", &token).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("900901")));
@@ -244,8 +276,13 @@ async fn revocation_applies_to_cached_tokens_at_once() {
     // A user-wide cut-off (user deleted) refuses tokens issued before it.
     let other = issuer.token(claims("r2", "prod-client", "PRODUCTION", "", 3600));
     assert_eq!(call(&gw, "/pizza/1.0.0/secure", &other).await.0, 200);
-    let mut cut = identity(&issuer, SubscriptionStatus::Unblocked);
-    cut.user_not_before.insert("alice".into(), now() + 1);
+    let cut = identity_revoking(
+        &issuer,
+        Revocations {
+            users_cut_off: vec![("alice".into(), now() + 1)],
+            ..Revocations::default()
+        },
+    );
     gw.gateway.install_identity(cut);
     assert_eq!(call(&gw, "/pizza/1.0.0/secure", &other).await.0, 401);
     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -264,7 +301,7 @@ async fn unsecured_resources_and_prototypes_need_no_token() {
 
 #[tokio::test]
 async fn backend_jwt_carries_wso2_claims_signed_by_the_node_key() {
-    let production = Backend::start("production").await;
+    let production = Backend::start("production").await.expect("backend");
     let issuer = Issuer::new();
     let settings = portico_gateway::GatewaySettings {
         backend_jwt: Some(portico_gateway::BackendJwtSettings {
@@ -351,7 +388,7 @@ fn api_key_claims(jti: &str, app_id: &str, keytype: &str, exp_in: Option<i64>) -
 
 /// `pizza` with `securityScheme: [oauth2, api_key]`, `other` with OAuth2 only.
 async fn setup_api_keys() -> (TestGateway, Backend, Issuer) {
-    let production = Backend::start("production").await;
+    let production = Backend::start("production").await.expect("backend");
     let gw = TestGateway::start().await;
     let mut pizza = api(
         "pizza",
@@ -474,8 +511,13 @@ async fn api_keys_follow_revocation_and_the_live_subscription() {
     assert_eq!((status, body["code"].as_str()), (403, Some("900908")));
 
     // Revoking the key's jti refuses it although it is cached.
-    let mut revoked = identity(&issuer, SubscriptionStatus::Unblocked);
-    revoked.revoked.insert("k9".into(), u64::MAX / 8);
+    let revoked = identity_revoking(
+        &issuer,
+        Revocations {
+            token_ids: vec!["k9".into()],
+            ..Revocations::default()
+        },
+    );
     gw.gateway.install_identity(revoked);
     let (status, body, _) = call_with_api_key(&gw, "/pizza/1.0.0/secure", &key).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("900901")));

@@ -6,14 +6,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestGateway, api};
+use common::{TestGateway, api};
 use portico_gateway::model::{EndpointDef, TargetDef};
+use portico_testkit::EchoBackend as Backend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// `gw` with API `/p` (the resources of `common::api`) in front of a new echoing backend.
 async fn with_backend(gw: TestGateway) -> (TestGateway, Backend) {
-    let backend = Backend::start("b").await;
+    let backend = Backend::start("b").await.expect("backend");
     let errors = gw.gateway.install(vec![api(
         "p",
         "/p",

@@ -7,8 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Backend, TestGateway, api, fast_target};
+use common::{TestGateway, api, fast_target};
 use portico_gateway::model::{ApiStatus, EndpointDef, TargetDef};
+use portico_testkit::EchoBackend as Backend;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -24,7 +25,7 @@ async fn health_reflects_the_snapshot() {
 
 #[tokio::test]
 async fn proxies_with_wso2_url_scheme_and_header_rules() {
-    let backend = Backend::start("b1").await;
+    let backend = Backend::start("b1").await.expect("backend");
     let gw = TestGateway::start().await;
     let errors = gw.gateway.install(vec![api(
         "pizza",
@@ -118,7 +119,7 @@ async fn proxies_with_wso2_url_scheme_and_header_rules() {
 
 #[tokio::test]
 async fn error_codes_for_routing_auth_and_lifecycle() {
-    let backend = Backend::start("b1").await;
+    let backend = Backend::start("b1").await.expect("backend");
     let gw = TestGateway::start().await;
     let mut blocked = api(
         "blocked",
@@ -166,8 +167,8 @@ async fn error_codes_for_routing_auth_and_lifecycle() {
 
 #[tokio::test]
 async fn path_normalisation_never_escapes_a_context() {
-    let inside = Backend::start("inside").await;
-    let other = Backend::start("other").await;
+    let inside = Backend::start("inside").await.expect("backend");
+    let other = Backend::start("other").await.expect("backend");
     let gw = TestGateway::start().await;
     gw.gateway.install(vec![
         api("pizza", "/pizza", EndpointDef::Single(TargetDef::new(inside.url("/")))),
@@ -204,9 +205,9 @@ async fn path_normalisation_never_escapes_a_context() {
 
 #[tokio::test]
 async fn failover_suspends_a_dead_backend_and_returns_to_it() {
-    let primary = Backend::start("primary").await;
+    let primary = Backend::start("primary").await.expect("backend");
     let primary_addr = primary.addr;
-    let secondary = Backend::start("secondary").await;
+    let secondary = Backend::start("secondary").await.expect("backend");
     let gw = TestGateway::start().await;
     let endpoint = EndpointDef::Failover(vec![fast_target(primary.url("/")), fast_target(secondary.url("/"))]);
     gw.gateway.install(vec![api("f", "/f", endpoint)]);
@@ -219,7 +220,7 @@ async fn failover_suspends_a_dead_backend_and_returns_to_it() {
     // While suspended, the primary is not tried at all.
     assert_eq!(gw.get("/f/1.0.0/menu").await.1["backend"], "secondary");
 
-    let primary = Backend::start_on("primary", primary_addr).await;
+    let primary = Backend::start_on("primary", primary_addr).await.expect("backend");
     // Suspension grows (300 ms, then 600 ms); well after it, the primary serves again.
     let mut back = false;
     for _ in 0..40 {
@@ -238,7 +239,7 @@ async fn failover_suspends_a_dead_backend_and_returns_to_it() {
 /// goes away and comes back, the dead pooled connection is skipped, not answered with 502.
 #[tokio::test]
 async fn backend_connections_are_reused_and_dead_ones_replaced() {
-    let backend = Backend::start("first").await;
+    let backend = Backend::start("first").await.expect("backend");
     let addr = backend.addr;
     let gw = TestGateway::start().await;
     gw.gateway
@@ -257,7 +258,7 @@ async fn backend_connections_are_reused_and_dead_ones_replaced() {
     );
 
     backend.stop().await;
-    let backend = Backend::start_on("second", addr).await;
+    let backend = Backend::start_on("second", addr).await.expect("backend");
     for _ in 0..3 {
         let (status, body) = gw.get("/k/1.0.0/menu").await;
         assert_eq!((status, body["backend"].as_str()), (200, Some("second")), "{body}");
@@ -270,7 +271,7 @@ async fn backend_connections_are_reused_and_dead_ones_replaced() {
 /// handed off without waiting: a full channel drops records, never delays or fails requests.
 #[tokio::test]
 async fn analytics_records_are_handed_off_without_waiting() {
-    let backend = Backend::start("b").await;
+    let backend = Backend::start("b").await.expect("backend");
     let (sender, mut records) = tokio::sync::mpsc::channel(2);
     let gw = TestGateway::start_with_analytics(Default::default(), Some(sender)).await;
     gw.gateway.install(vec![api(
@@ -368,8 +369,8 @@ async fn idle_backend_connections_are_closed_after_the_idle_timeout() {
 
 #[tokio::test]
 async fn load_balancing_rotates_and_skips_a_dead_member() {
-    let a = Backend::start("a").await;
-    let b = Backend::start("b").await;
+    let a = Backend::start("a").await.expect("backend");
+    let b = Backend::start("b").await.expect("backend");
     let gw = TestGateway::start().await;
     gw.gateway.install(vec![api(
         "lb",
@@ -400,7 +401,7 @@ async fn load_balancing_rotates_and_skips_a_dead_member() {
 
 #[tokio::test]
 async fn unreachable_and_slow_backends_answer_101503_and_101504() {
-    let slow = Backend::start("slow").await;
+    let slow = Backend::start("slow").await.expect("backend");
     let dead_port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
@@ -426,7 +427,7 @@ async fn unreachable_and_slow_backends_answer_101503_and_101504() {
 /// timer armed long ago never cuts a later request short.
 #[tokio::test]
 async fn response_timeouts_hold_on_reused_connections() {
-    let backend = Backend::start("b").await;
+    let backend = Backend::start("b").await.expect("backend");
     let gw = TestGateway::start().await;
     let patient = TargetDef {
         response_timeout: Duration::from_secs(30),
@@ -465,7 +466,7 @@ async fn response_timeouts_hold_on_reused_connections() {
 
 #[tokio::test]
 async fn framing_and_header_limits() {
-    let backend = Backend::start("b").await;
+    let backend = Backend::start("b").await.expect("backend");
     let gw = TestGateway::start().await;
     gw.gateway.install(vec![api(
         "p",
@@ -508,7 +509,7 @@ async fn framing_and_header_limits() {
 
 #[tokio::test]
 async fn body_limit_per_api() {
-    let backend = Backend::start("b").await;
+    let backend = Backend::start("b").await.expect("backend");
     let gw = TestGateway::start().await;
     let mut limited = api("p", "/p", EndpointDef::Single(TargetDef::new(backend.url("/"))));
     limited.max_request_body = Some(1000);
@@ -534,7 +535,7 @@ async fn body_limit_per_api() {
 
 #[tokio::test]
 async fn snapshot_swaps_under_load_lose_no_request() {
-    let backend = Backend::start("b").await;
+    let backend = Backend::start("b").await.expect("backend");
     let gw = Arc::new(TestGateway::start().await);
     let stable = api(
         "stable",
@@ -579,7 +580,7 @@ async fn snapshot_swaps_under_load_lose_no_request() {
 
 #[tokio::test]
 async fn cors_gateway_wide_and_per_api() {
-    let backend = Backend::start("b").await;
+    let backend = Backend::start("b").await.expect("backend");
     let gw = TestGateway::start().await;
     let open = api("open", "/open", EndpointDef::Single(TargetDef::new(backend.url("/"))));
     let mut strict = api(

@@ -1,106 +1,16 @@
-//! Shared by the gateway's integration tests: an echoing backend and an in-process gateway on
-//! real sockets.
+//! Shared by the gateway's integration tests: an in-process gateway on real sockets and API
+//! definitions (the echoing backend is `portico_testkit::EchoBackend`).
 #![allow(dead_code)]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response};
 use portico_gateway::model::{ApiDef, ApiStatus, EndpointDef, ResourceDef, SuspendPolicy, TargetDef};
 use portico_gateway::{Gateway, GatewaySettings};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-
-/// A backend that echoes what it received as JSON; `/slow` waits 2 s first.
-pub struct Backend {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Backend {
-    pub async fn start(name: &'static str) -> Backend {
-        Backend::start_on(name, "127.0.0.1:0".parse().expect("addr")).await
-    }
-
-    pub async fn start_on(name: &'static str, addr: SocketAddr) -> Backend {
-        let listener = TcpListener::bind(addr).await.expect("bind backend");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let service = tower::service_fn(move |request: Request<Incoming>| async move {
-                Ok::<_, Infallible>(echo(name, request).await)
-            });
-            let stopped = async {
-                let _ = stopped.await;
-            };
-            portico_net::serve(
-                listener,
-                None,
-                service,
-                Default::default(),
-                stopped,
-                Duration::from_millis(100),
-            )
-            .await;
-        });
-        Backend {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    pub fn url(&self, base: &str) -> String {
-        format!("http://{}{base}", self.addr)
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.task.await;
-    }
-}
-
-async fn echo(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    if request.uri().path().ends_with("/slow") {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-    let headers: serde_json::Map<String, Value> = request
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap_or("?").to_owned())))
-        .collect();
-    let peer = request
-        .extensions()
-        .get::<portico_net::ConnectionInfo>()
-        .map(|c| c.peer.to_string());
-    let method = request.method().to_string();
-    let uri = request.uri().to_string();
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes().len())
-        .unwrap_or(0);
-    let answer =
-        json!({ "backend": name, "peer": peer, "method": method, "uri": uri, "headers": headers, "bodyLength": body });
-    let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
-    response
-        .headers_mut()
-        .insert("content-type", "application/json".parse().expect("value"));
-    response
-        .headers_mut()
-        .insert("connection", "keep-alive".parse().expect("value"));
-    response
-}
 
 pub struct TestGateway {
     pub gateway: Arc<Gateway>,

@@ -1,11 +1,14 @@
 //! Who may call what: verification keys, applications and their OAuth client ids, subscriptions,
-//! revoked token ids, and the external key managers (issuers with their keys and mapped client
-//! ids). Part of the snapshot, replaced as a whole when any of it changes.
+//! the live revocation check, and the external key managers (issuers with their keys and mapped
+//! client ids). Part of the snapshot, replaced as a whole when any of it changes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
+
+use super::introspection::Introspector;
+use super::issuers::IssuerKeys;
 
 /// A key that signs tokens this gateway accepts.
 #[derive(Clone)]
@@ -152,9 +155,9 @@ pub struct ExternalIssuer {
     /// The claim holding the scopes (a space-separated string or an array); `scope`, then `scp`
     /// when `None` or absent from a token.
     pub scopes_claim: Option<String>,
-    pub keys: Arc<crate::issuers::IssuerKeys>,
+    pub keys: Arc<IssuerKeys>,
     /// Where its opaque (non-JWT) access tokens are checked, if it issues any.
-    pub introspection: Option<Arc<crate::introspection::Introspector>>,
+    pub introspection: Option<Arc<Introspector>>,
     /// (remote claim, local claim): token claims copied into the backend JWT under local names.
     pub claim_mapping: Vec<(String, String)>,
     /// Mapped client ids (consumer keys) and the application key they stand for.
@@ -176,12 +179,7 @@ pub struct Identity {
     pub clients: FastMap<String, ClientInfo>,
     /// By (application id, API id).
     pub subscriptions: FastMap<(String, String), SubscriptionInfo>,
-    /// Revoked token ids (`jti`), with their expiry so the set can be pruned.
-    pub revoked: FastMap<String, u64>,
-    /// Tokens of these users issued before the given time (seconds) are invalid (user deleted
-    /// or roles removed).
-    pub user_not_before: FastMap<String, u64>,
-    /// Consulted in addition to `revoked` and `user_not_before`.
+    /// Revoked tokens and users cut off (deleted, roles removed), asked on every request.
     pub revocations: Option<Arc<dyn RevocationCheck>>,
     /// External key managers, by the `iss` of their tokens. A token naming one of these issuers
     /// is verified against that issuer's keys only.
@@ -249,7 +247,6 @@ impl std::fmt::Debug for Identity {
             .field("keys", &self.keys)
             .field("clients", &self.clients.len())
             .field("subscriptions", &self.subscriptions.len())
-            .field("revoked", &self.revoked.len())
             .field("live_revocations", &self.revocations.is_some())
             .field("external_issuers", &self.external_issuers.len())
             .finish()
@@ -257,22 +254,8 @@ impl std::fmt::Debug for Identity {
 }
 
 impl Identity {
-    /// Drops revocations of tokens that have expired anyway.
-    pub fn prune_revoked(&mut self, now: u64) {
-        self.revoked.retain(|_, exp| *exp + 60 > now);
-    }
-
     /// True when a token with this `jti`, subject, client and issue time must be refused.
     pub fn is_revoked(&self, jti: Option<&str>, user: Option<&str>, client_id: Option<&str>, issued_at: u64) -> bool {
-        if jti.is_some_and(|j| self.revoked.contains_key(j)) {
-            return true;
-        }
-        if user
-            .and_then(|u| self.user_not_before.get(u))
-            .is_some_and(|nb| issued_at < *nb)
-        {
-            return true;
-        }
         self.revocations.as_ref().is_some_and(|live| {
             live.is_revoked(
                 jti.unwrap_or_default(),
@@ -307,11 +290,6 @@ impl Identity {
         external.sort();
         parts.extend(external);
         parts
-    }
-
-    /// The set of (app, api) pairs, for tests and diagnostics.
-    pub fn subscription_pairs(&self) -> HashSet<(String, String)> {
-        self.subscriptions.keys().cloned().collect()
     }
 }
 

@@ -1,26 +1,21 @@
-//! HTTP/1.1 framing towards backends (RFC 9112): the request head written straight from the
-//! gateway's method, path and headers, the response head parsed with `httparse` into header
-//! values that share the read buffer, and the decoders for the three ways a response body ends
-//! (a length, chunked coding, the connection closing).
+//! The client side of HTTP/1.1 (RFC 9112), towards backends: the request head written straight
+//! from the gateway's method, path and headers, and the response head parsed with `httparse`
+//! into header values that share the read buffer. Bodies are framed with [`super::common`] and
+//! chunked ones decoded with [`super::body`].
 
 use std::io::Write as _;
 use std::mem::MaybeUninit;
-use std::ops::Range;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode, Version};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::fields::{FieldSpan, FieldSpans, RawHeaders};
+use super::common::{BodyFraming, FramingFacts, HopByHop, hop_by_hop, parse_length};
+use super::fields::{FieldSpan, FieldSpans, RawHeaders};
 
 /// The largest response head accepted from a backend (the same bound as client request heads).
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// The most response header fields accepted from a backend.
 const MAX_HEADERS: usize = 128;
-/// The longest chunk-size line or trailer field accepted.
-const MAX_CHUNK_LINE: usize = 4 * 1024;
-/// The most trailer bytes accepted (trailers are read and dropped).
-const MAX_TRAILERS: usize = 16 * 1024;
 
 /// What went wrong in a backend message.
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +28,6 @@ pub(crate) enum CodecError {
     BadHeader(String),
     #[error("the backend answered 101 Switching Protocols, which the gateway does not proxy")]
     Upgrade,
-    #[error("the backend's chunked body is malformed: {0}")]
-    BadChunk(&'static str),
     #[error("the backend request target has a space or control character")]
     BadRequestTarget,
     #[error("the request has an invalid Content-Length")]
@@ -181,56 +174,6 @@ pub(crate) fn encode_request_head(
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes the framing of one chunk (`size CRLF`) before its data.
-pub(crate) fn encode_chunk_size(out: &mut Vec<u8>, size: usize) {
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "{size:x}\r\n");
-}
-
-/// Body bytes up to this much are gathered with the head (or earlier data) into one write.
-pub(crate) const COALESCE_BYTES: usize = 16 * 1024;
-
-/// Adds one piece of a message body to `buf` (as one chunk when `chunked`); when it would grow
-/// `buf` past [`COALESCE_BYTES`], `buf` and the piece are written to `io` instead of copied.
-/// Shared by the backend client (request bodies) and the consumer server (response bodies).
-pub(crate) async fn put_body_data<W: AsyncWrite + Unpin>(
-    io: &mut W,
-    buf: &mut Vec<u8>,
-    data: &[u8],
-    chunked: bool,
-) -> std::io::Result<()> {
-    if chunked {
-        encode_chunk_size(buf, data.len());
-    }
-    if buf.len() + data.len() <= COALESCE_BYTES {
-        buf.extend_from_slice(data);
-    } else {
-        io.write_all(buf).await?;
-        buf.clear();
-        io.write_all(data).await?;
-    }
-    if chunked {
-        buf.extend_from_slice(b"\r\n");
-    }
-    Ok(())
-}
-
-/// Where `part`, a slice of `base`, lies in it (for header fields parsed out of a buffer that
-/// is then frozen and sliced).
-pub(crate) fn span(base: &[u8], part: &[u8]) -> Range<usize> {
-    let start = part.as_ptr() as usize - base.as_ptr() as usize;
-    start..start + part.len()
-}
-
-/// How a response body ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BodyFraming {
-    Length(u64),
-    Chunked,
-    /// Read until the backend closes the connection (which then cannot be reused).
-    UntilClose,
-}
-
 /// A parsed response head.
 #[derive(Debug)]
 pub(crate) struct ResponseHead {
@@ -301,8 +244,8 @@ pub(crate) fn parse_response_head(
                 Some(HopByHop::Other) => continue,
                 None => {}
             }
-            if field.name.eq_ignore_ascii_case("content-length") {
-                facts.content_length(field.value)?;
+            if field.name.eq_ignore_ascii_case("content-length") && !facts.content_length(field.value) {
+                return Err(CodecError::BadHeader("content-length".to_owned()));
             }
             fields.push(FieldSpan::of(buf, field.name.as_bytes(), field.value).ok_or(CodecError::HeadTooLarge)?);
         }
@@ -330,249 +273,6 @@ pub(crate) fn parse_response_head(
             keep_alive,
         }));
     }
-}
-
-/// The hop-by-hop fields of RFC 9110 §7.6.1 (and `Proxy-Connection`), by how the parser
-/// treats them. Requests' fields are left out of what is forwarded by the same list.
-pub(crate) enum HopByHop {
-    Connection,
-    TransferEncoding,
-    Other,
-}
-
-pub(crate) fn hop_by_hop(name: &[u8]) -> Option<HopByHop> {
-    let is = |candidate: &str| name.eq_ignore_ascii_case(candidate.as_bytes());
-    match name.len() {
-        10 if is("connection") => Some(HopByHop::Connection),
-        17 if is("transfer-encoding") => Some(HopByHop::TransferEncoding),
-        2 if is("te") => Some(HopByHop::Other),
-        7 if is("trailer") || is("upgrade") => Some(HopByHop::Other),
-        10 if is("keep-alive") => Some(HopByHop::Other),
-        16 if is("proxy-connection") => Some(HopByHop::Other),
-        18 if is("proxy-authenticate") => Some(HopByHop::Other),
-        19 if is("proxy-authorization") => Some(HopByHop::Other),
-        _ => None,
-    }
-}
-
-/// What the framing and reuse of a message depend on, gathered from its raw fields (the
-/// consumer server reads requests' `Connection` and `Transfer-Encoding` with it too).
-#[derive(Default)]
-pub(crate) struct FramingFacts {
-    pub transfer_encoding: bool,
-    /// The last coding of the last `Transfer-Encoding` field is `chunked`.
-    pub chunked: bool,
-    content_length: Option<u64>,
-    pub close: bool,
-    pub keep_alive: bool,
-}
-
-impl FramingFacts {
-    /// Reads a `Connection` value; true when it names other headers (to remove).
-    pub fn connection(&mut self, value: &[u8]) -> bool {
-        // The usual single token first: splitting and trimming cost more than the rest of
-        // reading the field.
-        if value.eq_ignore_ascii_case(b"keep-alive") {
-            self.keep_alive = true;
-            return false;
-        }
-        if value.eq_ignore_ascii_case(b"close") {
-            self.close = true;
-            return false;
-        }
-        let mut names_others = false;
-        for token in value.split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            if token.eq_ignore_ascii_case(b"close") {
-                self.close = true;
-            } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                self.keep_alive = true;
-            } else if !token.is_empty() {
-                names_others = true;
-            }
-        }
-        names_others
-    }
-
-    pub fn transfer_encoding(&mut self, value: &[u8]) {
-        self.transfer_encoding = true;
-        self.chunked = value
-            .rsplit(|&b| b == b',')
-            .next()
-            .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-    }
-
-    /// A list of equal values (`5, 5`) is the same length; different or invalid ones are an
-    /// error.
-    fn content_length(&mut self, value: &[u8]) -> Result<(), CodecError> {
-        for part in value.split(|&b| b == b',') {
-            let n =
-                parse_length(part.trim_ascii()).ok_or_else(|| CodecError::BadHeader("content-length".to_owned()))?;
-            if self.content_length.is_some_and(|previous| previous != n) {
-                return Err(CodecError::BadHeader("content-length".to_owned()));
-            }
-            self.content_length = Some(n);
-        }
-        Ok(())
-    }
-
-    /// RFC 9112 §6.3: how the body ends, and whether that leaves the connection reusable.
-    fn framing(&self, method: &Method, status: StatusCode) -> (BodyFraming, bool) {
-        if *method == Method::HEAD || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
-            return (BodyFraming::Length(0), true);
-        }
-        if self.transfer_encoding {
-            // A length beside a transfer coding may be a smuggling attempt: the coding wins and
-            // the connection is not reused.
-            return if self.chunked {
-                (BodyFraming::Chunked, self.content_length.is_none())
-            } else {
-                (BodyFraming::UntilClose, false)
-            };
-        }
-        match self.content_length {
-            Some(n) => (BodyFraming::Length(n), true),
-            None => (BodyFraming::UntilClose, false),
-        }
-    }
-}
-
-/// A decimal length of at most 19 digits (no sign, no spaces).
-pub(crate) fn parse_length(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    digits
-        .iter()
-        .try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0')))
-}
-
-/// What the chunked decoder produced from the buffered bytes.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Decoded {
-    Data(Bytes),
-    /// More bytes are needed.
-    NeedMore,
-    /// The last chunk and the trailers have been read.
-    Done,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    Size,
-    Data(u64),
-    DataEnd,
-    Trailers { seen: usize },
-    Done,
-}
-
-/// Decodes `Transfer-Encoding: chunked`; chunk extensions and trailers are dropped.
-#[derive(Debug)]
-pub(crate) struct ChunkedDecoder {
-    state: ChunkState,
-}
-
-impl ChunkedDecoder {
-    pub(crate) fn new() -> ChunkedDecoder {
-        ChunkedDecoder {
-            state: ChunkState::Size,
-        }
-    }
-
-    /// Consumes what it can from `buf` and returns the next piece of body data, if any.
-    pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, CodecError> {
-        loop {
-            match self.state {
-                ChunkState::Size => {
-                    let Some(line) = take_line(buf, MAX_CHUNK_LINE)? else {
-                        return Ok(Decoded::NeedMore);
-                    };
-                    let size = parse_chunk_size(&line)?;
-                    self.state = if size == 0 {
-                        ChunkState::Trailers { seen: 0 }
-                    } else {
-                        ChunkState::Data(size)
-                    };
-                }
-                ChunkState::Data(remaining) => {
-                    if buf.is_empty() {
-                        return Ok(Decoded::NeedMore);
-                    }
-                    let take = usize::try_from(remaining).unwrap_or(usize::MAX).min(buf.len());
-                    let data = buf.split_to(take).freeze();
-                    let left = remaining - take as u64;
-                    self.state = if left == 0 {
-                        ChunkState::DataEnd
-                    } else {
-                        ChunkState::Data(left)
-                    };
-                    return Ok(Decoded::Data(data));
-                }
-                ChunkState::DataEnd => {
-                    let Some(line) = take_line(buf, 2)? else {
-                        return Ok(Decoded::NeedMore);
-                    };
-                    if !line.is_empty() {
-                        return Err(CodecError::BadChunk("chunk data is longer than its size"));
-                    }
-                    self.state = ChunkState::Size;
-                }
-                ChunkState::Trailers { seen } => {
-                    let Some(line) = take_line(buf, MAX_CHUNK_LINE)? else {
-                        return Ok(Decoded::NeedMore);
-                    };
-                    if line.is_empty() {
-                        self.state = ChunkState::Done;
-                        return Ok(Decoded::Done);
-                    }
-                    let seen = seen + line.len() + 2;
-                    if seen > MAX_TRAILERS {
-                        return Err(CodecError::BadChunk("trailers are too large"));
-                    }
-                    self.state = ChunkState::Trailers { seen };
-                }
-                ChunkState::Done => return Ok(Decoded::Done),
-            }
-        }
-    }
-}
-
-/// Takes one line (without its CRLF or LF) from the front of `buf`; `Ok(None)` when no line end
-/// has arrived yet.
-fn take_line(buf: &mut BytesMut, max: usize) -> Result<Option<BytesMut>, CodecError> {
-    let Some(end) = buf.iter().take(max + 2).position(|&b| b == b'\n') else {
-        if buf.len() > max + 1 {
-            return Err(CodecError::BadChunk("line too long"));
-        }
-        return Ok(None);
-    };
-    let mut line = buf.split_to(end + 1);
-    line.truncate(end);
-    if line.last() == Some(&b'\r') {
-        line.truncate(end - 1);
-    }
-    Ok(Some(line))
-}
-
-/// `1a3f` or `1a3f;ext=value`: the size in hexadecimal, at most 15 digits.
-fn parse_chunk_size(line: &[u8]) -> Result<u64, CodecError> {
-    let digits_end = line
-        .iter()
-        .position(|&b| b == b';' || b == b' ' || b == b'\t')
-        .unwrap_or(line.len());
-    let digits = &line[..digits_end];
-    if digits.is_empty() || digits.len() > 15 {
-        return Err(CodecError::BadChunk("invalid chunk size"));
-    }
-    digits.iter().try_fold(0u64, |n, &d| {
-        let v = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            b'A'..=b'F' => d - b'A' + 10,
-            _ => return Err(CodecError::BadChunk("invalid chunk size")),
-        };
-        Ok(n * 16 + u64::from(v))
-    })
 }
 
 #[cfg(test)]
@@ -715,45 +415,6 @@ mod tests {
             head(&format!("HTTP/1.1 200 OK\r\n{many}\r\n"), Method::GET),
             Err(CodecError::HeadTooLarge)
         ));
-    }
-
-    fn decode_all(input: &[u8], split: usize) -> Result<(Vec<u8>, bool), CodecError> {
-        let mut decoder = ChunkedDecoder::new();
-        let mut buf = BytesMut::new();
-        let mut out = Vec::new();
-        for piece in input.chunks(split.max(1)) {
-            buf.extend_from_slice(piece);
-            loop {
-                match decoder.decode(&mut buf)? {
-                    Decoded::Data(d) => out.extend_from_slice(&d),
-                    Decoded::NeedMore => break,
-                    Decoded::Done => return Ok((out, buf.is_empty())),
-                }
-            }
-        }
-        Ok((out, false))
-    }
-
-    #[test]
-    fn chunked_bodies_decode_however_they_are_split() {
-        let wire = b"5;name=value\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: t\r\n\r\n";
-        for split in [1, 2, 3, 7, 64, wire.len()] {
-            let (data, done) = decode_all(wire, split).expect("decodes");
-            assert_eq!(data, b"helloabcdefghijklmnopqrstuvwxyz", "split {split}");
-            assert!(done, "split {split}");
-        }
-        let (data, done) = decode_all(b"3\nabc\n0\n\n", 1).expect("bare LF");
-        assert_eq!(data, b"abc");
-        assert!(done);
-    }
-
-    #[test]
-    fn malformed_chunks_are_refused() {
-        assert!(decode_all(b"zz\r\n", 64).is_err());
-        assert!(decode_all(b"3\r\nabcd\r\n", 64).is_err(), "data longer than its size");
-        assert!(decode_all(b"1234567890abcdef0\r\n", 64).is_err(), "size too large");
-        let long = format!("1;{}\r\n", "e".repeat(MAX_CHUNK_LINE + 10));
-        assert!(decode_all(long.as_bytes(), 64).is_err());
     }
 
     #[test]

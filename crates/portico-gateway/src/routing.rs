@@ -1,12 +1,13 @@
-//! The routing table: every deployed API compiled into lookup tables, built off the request path.
+//! The routing table: every deployed API compiled into lookup tables, built off the request path,
+//! and the lookup the `route` phase makes in it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::Method;
 
-use crate::endpoint::{BadTarget, EndpointPool};
 use crate::model::{ApiDef, ApiStatus, ResourceDef};
+use crate::upstream::endpoint::{BadTarget, EndpointPool};
 
 /// One API, compiled.
 #[derive(Debug)]
@@ -39,7 +40,7 @@ impl CompiledApi {
 }
 
 /// A successful route lookup: parts of the snapshot (`'a`) and of the routed path (`'p`).
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct RouteMatch<'a, 'p> {
     pub api: &'a CompiledApi,
     pub resource: &'a ResourceDef,

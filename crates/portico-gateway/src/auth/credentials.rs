@@ -3,20 +3,21 @@
 //! from this node's Key Manager or, for access tokens, from an external key manager (the token's
 //! `iss` names it; its keys alone verify the token).
 //!
-//! An ES256 check costs about 37 µs, three times nginx's whole request, so a token that passed
-//! once is remembered until it expires (bounded by bytes, sharded, found by a hash of the token's
-//! last bytes and then compared whole, so a lookup can never confuse two tokens). What can change while a token lives — revocation, the user
-//! being deleted, the subscription — is still checked on every request against the snapshot.
+//! An ES256 check costs about 37 µs, three times nginx's whole request, so a token that passed once
+//! is remembered until it expires (bounded by bytes, sharded, found by a hash of the token's last
+//! bytes and then compared whole, so a lookup can never confuse two tokens). What can change while
+//! a token lives — revocation, the user being deleted, the subscription — is still checked on every
+//! request against the snapshot.
 
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use crate::GatewayError;
-use crate::identity::{AppInfo, ClientInfo, ExternalIssuer, Identity, KeyType};
-use crate::issuers::{ACCEPTED_ALGORITHMS, MAX_KID_WAIT};
+use super::identity::{AppInfo, ExternalIssuer, Identity, KeyType};
+use super::introspection::ACTIVE_TTL;
+use super::issuers::{ACCEPTED_ALGORITHMS, MAX_KID_WAIT};
+use crate::clock::now_seconds;
 
 /// Accepted clock skew for `exp` and `nbf`, in seconds.
 const LEEWAY_SECONDS: u64 = 30;
@@ -129,10 +130,6 @@ pub enum TokenError {
     UnknownKid { issuer: String, kid: String },
     #[error("the token's algorithm {0} is not accepted (asymmetric algorithms only)")]
     AlgorithmNotAccepted(String),
-}
-
-pub(crate) fn now_seconds() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// How many of a token's last bytes its cache slot is found by: a JWT ends in its signature,
@@ -331,7 +328,7 @@ async fn introspect(token: &[u8], identity: &Identity) -> Result<Arc<TokenClaims
                 let now = now_seconds();
                 // RFC 7662 makes `exp` optional: such a token lives as long as its answer.
                 if answer.get("exp").is_none() {
-                    claims.expires_at = now + crate::introspection::ACTIVE_TTL.as_secs();
+                    claims.expires_at = now + ACTIVE_TTL.as_secs();
                 }
                 if claims.subject.is_none() {
                     claims.subject = answer.get("username").and_then(|v| v.as_str()).map(str::to_owned);
@@ -574,26 +571,6 @@ fn audiences(aud: Option<&serde_json::Value>) -> Vec<String> {
         Some(serde_json::Value::String(one)) => vec![one.clone()],
         Some(serde_json::Value::Array(list)) => list.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect(),
         _ => Vec::new(),
-    }
-}
-
-/// The application key a validated access token belongs to: by its client id among this node's
-/// OAuth clients, or among the client ids mapped to its external key manager. An unknown client
-/// of this node is 900901; an external client id no application mapped is 900908, as WSO2's
-/// subscription validation answers when it finds no key mapping.
-pub(crate) fn client_of(identity: &Identity, claims: &TokenClaims) -> Result<ClientInfo, GatewayError> {
-    let client_id = claims.client_id.as_deref();
-    match &claims.external_issuer {
-        None => client_id
-            .and_then(|id| identity.clients.get(id))
-            .cloned()
-            .ok_or_else(|| {
-                GatewayError::invalid_credentials("The token was not issued to an application of this gateway")
-            }),
-        Some(issuer) => client_id
-            .and_then(|id| identity.external_issuers.get(issuer)?.clients.get(id))
-            .cloned()
-            .ok_or_else(GatewayError::not_subscribed),
     }
 }
 

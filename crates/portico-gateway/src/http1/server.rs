@@ -1,9 +1,9 @@
-//! The gateway's own HTTP/1.1 server for consumer connections (HTTP/2 connections, chosen by
-//! ALPN, go to hyper). It reads a request head with `httparse` into header values that share the
-//! read buffer, runs the gateway's phases in the connection's task, and writes the response head
-//! and (usually) the whole body in one write. hyper's server did the same work through a generic
-//! dispatcher, a timer allocated per request and several buffer copies; under callgrind that
-//! machinery cost more than all of the gateway's own phases.
+//! The gateway's own HTTP/1.1 server for consumer connections (HTTP/2 connections, chosen by ALPN,
+//! go to hyper: see `crate::consumer`). It reads a request head with `httparse` into header values
+//! that share the read buffer, runs the gateway's phases in the connection's task, and writes the
+//! response head and (usually) the whole body in one write. hyper's server did the same work
+//! through a generic dispatcher, a timer allocated per request and several buffer copies; under
+//! callgrind that machinery cost more than all of the gateway's own phases.
 //!
 //! What it enforces, as the listener's limits say: the request head must fit in
 //! `max_header_bytes` (431 otherwise) and arrive within `header_read_timeout` of the previous
@@ -24,15 +24,16 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, StatusCode, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use portico_net::{Accepted, Drain, HyperBuilders, Io, ListenerLimits};
+use portico_net::{Drain, Io, ListenerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::fields::{FieldSpan, FieldSpans, RawHeaders};
-use crate::phases::{ConnectionState, GatewayService, RequestHead};
+use super::body::{ChunkedDecoder, Decoded, Sender};
+use super::common::{FramingFacts, parse_length, put_body_data};
+use super::fields::{FieldSpan, FieldSpans, RawHeaders, offsets};
+use crate::pipeline::{ConnectionState, RequestHead};
 use crate::response::GatewayResponse;
 use crate::upstream::UpstreamBody;
-use crate::upstream::codec::{ChunkedDecoder, Decoded, FramingFacts, parse_length, put_body_data, span};
-use crate::{BoxError, Gateway, GatewayBody};
+use crate::{BoxError, GatewayBody};
 
 /// A client connection's read buffer: request heads, and bodies on their way through.
 const CLIENT_READ_BUFFER_BYTES: usize = 8 * 1024;
@@ -44,39 +45,17 @@ const MAX_REQUEST_HEADERS: usize = 100;
 const LINGER_BYTES: usize = 1024 * 1024;
 const LINGER_TIME: Duration = Duration::from_secs(2);
 
-/// Serves the gateway's consumer connections: HTTP/1.1 itself, HTTP/2 through hyper.
-pub struct ConsumerServer {
-    gateway: Arc<Gateway>,
-    limits: ListenerLimits,
-    hyper: Arc<HyperBuilders>,
-}
-
-impl ConsumerServer {
-    pub fn new(gateway: Arc<Gateway>, limits: ListenerLimits) -> Arc<ConsumerServer> {
-        Arc::new(ConsumerServer {
-            hyper: Arc::new(HyperBuilders::new(&limits)),
-            gateway,
-            limits,
-        })
-    }
-
-    /// Serves one accepted connection to its end (see `portico_net::serve_accepted`).
-    pub async fn serve(self: Arc<Self>, accepted: Accepted) {
-        let state = Arc::new(ConnectionState::new(self.gateway.clone(), accepted.info));
-        if accepted.io.is_http2() {
-            portico_net::serve_with_hyper(self.hyper.clone(), accepted, GatewayService::new(state)).await;
-            return;
-        }
-        let connection = Box::new(ClientConnection {
-            io: accepted.io,
-            read_buf: BytesMut::with_capacity(CLIENT_READ_BUFFER_BYTES),
-            write_buf: Vec::with_capacity(8 * 1024),
-            body: BodyProgress::None,
-            continue_pending: 0,
-        });
-        if let Err(e) = serve_http1(&self.limits, &state, connection, accepted.drain).await {
-            tracing::debug!(peer = %state.peer(), error = %e, "consumer connection ended with an error");
-        }
+/// Serves one HTTP/1.1 consumer connection to its end.
+pub(crate) async fn serve(limits: &ListenerLimits, state: &Arc<ConnectionState>, io: Io, drain: Drain) {
+    let connection = Box::new(ClientConnection {
+        io,
+        read_buf: BytesMut::with_capacity(CLIENT_READ_BUFFER_BYTES),
+        write_buf: Vec::with_capacity(8 * 1024),
+        body: BodyProgress::None,
+        continue_pending: 0,
+    });
+    if let Err(e) = serve_http1(limits, state, connection, drain).await {
+        tracing::debug!(peer = %state.peer(), error = %e, "consumer connection ended with an error");
     }
 }
 
@@ -364,7 +343,8 @@ fn parse_head(
     } else {
         Version::HTTP_11
     };
-    let target_range = span(buf, request.path.unwrap_or_default().as_bytes());
+    let target_range =
+        offsets(buf, request.path.unwrap_or_default().as_bytes()).ok_or(HeadError::Bad("invalid request target"))?;
     let mut fields = std::mem::take(spare_fields);
     fields.reserve(request.headers.len());
     let mut content_length: Option<u64> = None;
@@ -399,7 +379,7 @@ fn parse_head(
             keep_alive = false;
             BodyProgress::None
         } else if facts.chunked && version == Version::HTTP_11 {
-            BodyProgress::Chunked(ChunkedDecoder::new())
+            BodyProgress::Chunked(ChunkedDecoder::new(Sender::Client))
         } else {
             return Err(HeadError::Bad("unsupported transfer coding"));
         }
@@ -421,7 +401,7 @@ fn parse_head(
 
 /// A request body read from the consumer's connection as the phases pull it. It owns the
 /// connection meanwhile and hands it back when dropped.
-pub struct ConsumerBody {
+pub(crate) struct ConsumerBody {
     connection: Option<Box<ClientConnection>>,
     slot: Option<Arc<Mutex<Option<Box<ClientConnection>>>>>,
 }

@@ -19,6 +19,9 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tokio::sync::watch;
 
+use super::introspection::Introspector;
+use crate::error::error_chain;
+
 /// The JWS algorithms accepted from external issuers: asymmetric only (`none` never parses, and
 /// HMAC would let anyone holding the verification key forge tokens).
 pub const ACCEPTED_ALGORITHMS: [Algorithm; 9] = [
@@ -353,7 +356,7 @@ pub struct IssuerKeyRegistry {
     sets: Mutex<HashMap<(String, String), Arc<IssuerKeys>>>,
     /// Introspection endpoints by key manager name and settings, kept across identity reloads
     /// with their remembered answers.
-    introspectors: Mutex<HashMap<IntrospectorKey, Arc<crate::introspection::Introspector>>>,
+    introspectors: Mutex<HashMap<IntrospectorKey, Arc<Introspector>>>,
 }
 
 /// A key manager's name, introspection URL, client id and secret.
@@ -442,7 +445,7 @@ impl IssuerKeyRegistry {
         url: &str,
         client_id: Option<String>,
         client_secret: Option<String>,
-    ) -> Arc<crate::introspection::Introspector> {
+    ) -> Arc<Introspector> {
         let key = (
             name.to_owned(),
             url.to_owned(),
@@ -456,7 +459,7 @@ impl IssuerKeyRegistry {
         introspectors
             .entry(key)
             .or_insert_with(|| {
-                Arc::new(crate::introspection::Introspector::new(
+                Arc::new(Introspector::new(
                     url.to_owned(),
                     client_id,
                     client_secret,
@@ -469,7 +472,7 @@ impl IssuerKeyRegistry {
     /// Forgets the key sets not in `live` (key managers deleted, disabled or moved to another
     /// URL), so they are no longer refreshed, and the introspection endpoints not in
     /// `live_introspectors`.
-    pub fn retain(&self, live: &[Arc<IssuerKeys>], live_introspectors: &[Arc<crate::introspection::Introspector>]) {
+    pub fn retain(&self, live: &[Arc<IssuerKeys>], live_introspectors: &[Arc<Introspector>]) {
         let mut sets = match self.sets.lock() {
             Ok(sets) => sets,
             Err(poisoned) => poisoned.into_inner(),
@@ -503,17 +506,6 @@ impl IssuerKeyRegistry {
             }
         })
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use crate::clock::now_seconds;
+
 /// How long an active answer is reused (the key manager may revoke the token meanwhile: WSO2's
 /// gateway token cache has the same window, 15 minutes by default).
 pub const ACTIVE_TTL: Duration = Duration::from_secs(300);
@@ -122,9 +124,7 @@ impl Introspector {
         }
         let claims = Arc::new(claims);
         let ttl = match claims.get("exp").and_then(Value::as_u64) {
-            Some(exp) => ACTIVE_TTL.min(Duration::from_secs(
-                exp.saturating_sub(crate::credentials::now_seconds()),
-            )),
+            Some(exp) => ACTIVE_TTL.min(Duration::from_secs(exp.saturating_sub(now_seconds()))),
             None => ACTIVE_TTL,
         };
         self.remember(token, Answer::Active(claims.clone()), ttl);

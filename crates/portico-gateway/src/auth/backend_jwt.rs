@@ -10,8 +10,9 @@ use http::HeaderValue;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
-use crate::credentials::{TokenClaims, now_seconds};
-use crate::identity::ClientInfo;
+use super::credentials::TokenClaims;
+use super::identity::ClientInfo;
+use crate::clock::now_seconds;
 use crate::model::ApiDef;
 
 /// How assertions are made.

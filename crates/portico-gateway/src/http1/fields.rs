@@ -35,7 +35,9 @@ impl FieldSpan {
     }
 }
 
-fn offsets(head: &[u8], part: &[u8]) -> Option<Range<usize>> {
+/// Where `part`, a slice of `head`, lies in it (for what is parsed out of a buffer that is then
+/// frozen and sliced); `None` if `part` does not start inside `head`.
+pub(crate) fn offsets(head: &[u8], part: &[u8]) -> Option<Range<usize>> {
     let start = (part.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
     Some(start..start + part.len())
 }

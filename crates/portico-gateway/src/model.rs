@@ -1,5 +1,5 @@
 //! What the gateway needs to know about a deployed API: the gateway's own, minimal view. The
-//! management side's runtime artifacts are turned into these by whoever loads them.
+//! runtime artifacts (`portico_artifact`) are turned into these by [`crate::artifact`].
 
 use std::time::Duration;
 
@@ -88,25 +88,9 @@ pub struct CorsDef {
 }
 
 impl CorsDef {
-    /// WSO2's default `[apim.cors]`.
+    /// WSO2's default `[apim.cors]` (defined once, by the runtime artifact's CORS type).
     pub fn wso2_default() -> CorsDef {
-        CorsDef {
-            allow_origins: vec!["*".into()],
-            allow_headers: [
-                "authorization",
-                "Access-Control-Allow-Origin",
-                "Content-Type",
-                "SOAPAction",
-                "apikey",
-                "Internal-Key",
-            ]
-            .map(String::from)
-            .to_vec(),
-            allow_methods: ["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
-                .map(String::from)
-                .to_vec(),
-            allow_credentials: false,
-        }
+        CorsDef::from(&portico_artifact::CorsConfiguration::default())
     }
 
     /// The `Access-Control-Allow-Origin` value for a request from `origin`, if it is allowed.
@@ -126,6 +110,18 @@ impl CorsDef {
     }
 }
 
+impl From<&portico_artifact::CorsConfiguration> for CorsDef {
+    /// The rules of an API's `corsConfiguration` (whether it is enabled is the caller's to check).
+    fn from(cors: &portico_artifact::CorsConfiguration) -> CorsDef {
+        CorsDef {
+            allow_origins: cors.access_control_allow_origins.clone(),
+            allow_headers: cors.access_control_allow_headers.clone(),
+            allow_methods: cors.access_control_allow_methods.clone(),
+            allow_credentials: cors.access_control_allow_credentials,
+        }
+    }
+}
+
 /// Lifecycle states that matter at the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiStatus {
@@ -141,16 +137,17 @@ pub enum ApiStatus {
     Created,
 }
 
-impl ApiStatus {
-    /// Parses WSO2's wire value (`PUBLISHED`, `PROTOTYPED`, ...); unknown values are `Created`.
-    pub fn from_wire(s: &str) -> ApiStatus {
-        match s.to_ascii_uppercase().as_str() {
-            "PUBLISHED" => ApiStatus::Published,
-            "PROTOTYPED" => ApiStatus::Prototyped,
-            "BLOCKED" => ApiStatus::Blocked,
-            "DEPRECATED" => ApiStatus::Deprecated,
-            "RETIRED" => ApiStatus::Retired,
-            _ => ApiStatus::Created,
+impl From<&portico_artifact::LifecycleStatus> for ApiStatus {
+    /// A pre-released API, or one whose status this version does not know, is `Created`.
+    fn from(status: &portico_artifact::LifecycleStatus) -> ApiStatus {
+        use portico_artifact::LifecycleStatus as Wire;
+        match status {
+            Wire::Published => ApiStatus::Published,
+            Wire::Prototyped => ApiStatus::Prototyped,
+            Wire::Blocked => ApiStatus::Blocked,
+            Wire::Deprecated => ApiStatus::Deprecated,
+            Wire::Retired => ApiStatus::Retired,
+            Wire::Created | Wire::PreReleased | Wire::Other(_) => ApiStatus::Created,
         }
     }
 }

@@ -22,7 +22,7 @@ pub struct Placement<'a> {
 
 impl From<LifecycleStatus> for portico_artifact::LifecycleStatus {
     fn from(status: LifecycleStatus) -> Self {
-        portico_artifact::LifecycleStatus::from_wire(status.wire())
+        portico_artifact::LifecycleStatus(status.wire().to_owned())
     }
 }
 

@@ -16,6 +16,17 @@ fn api(body: Value, id: &str, now: i64) -> Api {
     Api::create(input, id.into(), "admin", now).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A deployment to the `Default` environment.
+fn placement<'a>(revision_id: &'a str, revision_number: i64, vhost: &'a str, deployed_time: i64) -> Placement<'a> {
+    Placement {
+        revision_id,
+        revision_number,
+        environment: "Default",
+        vhost,
+        deployed_time,
+    }
+}
+
 /// The golden file's text and what it reads as.
 fn golden(text: &str) -> (Value, RuntimeArtifact) {
     let json = serde_json::from_str(text).expect("golden JSON");
@@ -49,13 +60,7 @@ fn an_api_is_written_as_the_golden_artifact() {
         "6b3c3f1e-pizza",
         1_700_000_000_000,
     );
-    let at = Placement {
-        revision_id: "rev-pizza-1",
-        revision_number: 1,
-        environment: "Default",
-        vhost: "localhost",
-        deployed_time: 1_700_000_100_000,
-    };
+    let at = placement("rev-pizza-1", 1, "localhost", 1_700_000_100_000);
     let written = api_artifact(&pizza, LifecycleStatus::Published, &at).expect("artifact");
     let (json, read) = golden(API);
     assert_eq!(serde_json::to_value(&written).expect("json"), json);
@@ -98,13 +103,7 @@ fn a_product_is_written_as_the_golden_artifact() {
             endpoint_config: a.endpoint_config.clone(),
         })
         .collect();
-    let at = Placement {
-        revision_id: "rev-shop-3",
-        revision_number: 3,
-        environment: "Default",
-        vhost: "shop.example",
-        deployed_time: 1_700_000_200_000,
-    };
+    let at = placement("rev-shop-3", 3, "shop.example", 1_700_000_200_000);
     let snapshot = ProductSnapshot { product, backends };
     let written = product_artifact(&snapshot, LifecycleStatus::Published, &at).expect("artifact");
     let (json, read) = golden(PRODUCT);
@@ -125,13 +124,7 @@ fn an_endpoint_config_the_artifact_cannot_carry_is_refused_by_name() {
         json!({"endpoint_type": "http", "production_endpoints": {"url": "http://a"},
         "production_failovers": "http://b"}),
     );
-    let at = Placement {
-        revision_id: "r",
-        revision_number: 1,
-        environment: "Default",
-        vhost: "localhost",
-        deployed_time: 1,
-    };
+    let at = placement("r", 1, "localhost", 1);
     let err = api_artifact(&stored, LifecycleStatus::Created, &at).expect_err("failovers");
     assert_eq!(err.field, "endpointConfig.production_failovers");
 }

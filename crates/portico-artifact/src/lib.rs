@@ -15,7 +15,7 @@
 //! | `name`, `version` | the API's name and version |
 //! | `context` | path prefix, leading `/`, no trailing `/`; may contain `{version}` |
 //! | `isDefaultVersion` | also serve the API without the version segment; absent: false |
-//! | `lifeCycleStatus` | `CREATED`, `PRE_RELEASED`, `PROTOTYPED`, `PUBLISHED`, `BLOCKED`, `DEPRECATED`, `RETIRED` (the API's current status; rewritten when it changes); read case-insensitively; absent: `CREATED` ([`LifecycleStatus`]) |
+//! | `lifeCycleStatus` | `CREATED`, `PRE_RELEASED`, `PROTOTYPED`, `PUBLISHED`, `BLOCKED`, `DEPRECATED`, `RETIRED` (the API's current status; rewritten when it changes); compared case-insensitively; absent: `CREATED` ([`LifecycleStatus`]) |
 //! | `endpointConfig` | WSO2's endpointConfig ([`EndpointConfig`]); `null` when the API has no endpoint |
 //! | `operations` | `[{target, verb, authType, throttlingPolicy, scopes}]` ([`Operation`]); `authType` is `None` for open resources |
 //! | `policies` | subscription tiers the API offers |

@@ -118,7 +118,7 @@ mod tests {
     fn a_minimal_document_reads_with_defaults() {
         let a = read(&minimal()).expect("reads");
         assert!(!a.is_default_version);
-        assert_eq!(a.life_cycle_status, crate::LifecycleStatus::Created);
+        assert!(a.life_cycle_status.is("CREATED"));
         assert_eq!(a.operations[0].auth_type, crate::DEFAULT_AUTH_TYPE);
         assert_eq!(a.operations[0].throttling_policy, "Unlimited");
         assert!(a.endpoint_config.is_none());

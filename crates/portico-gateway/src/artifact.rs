@@ -86,7 +86,7 @@ pub fn api_from_artifact(artifact: &RuntimeArtifact) -> Result<ApiDef, ArtifactE
         version: artifact.version.clone(),
         context: artifact.context.clone(),
         is_default_version: artifact.is_default_version,
-        status: ApiStatus::from(&artifact.life_cycle_status),
+        status: ApiStatus::from_wire(artifact.life_cycle_status.as_str()),
         resources,
         production,
         sandbox,

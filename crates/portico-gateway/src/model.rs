@@ -137,17 +137,16 @@ pub enum ApiStatus {
     Created,
 }
 
-impl From<&portico_artifact::LifecycleStatus> for ApiStatus {
-    /// A pre-released API, or one whose status this version does not know, is `Created`.
-    fn from(status: &portico_artifact::LifecycleStatus) -> ApiStatus {
-        use portico_artifact::LifecycleStatus as Wire;
-        match status {
-            Wire::Published => ApiStatus::Published,
-            Wire::Prototyped => ApiStatus::Prototyped,
-            Wire::Blocked => ApiStatus::Blocked,
-            Wire::Deprecated => ApiStatus::Deprecated,
-            Wire::Retired => ApiStatus::Retired,
-            Wire::Created | Wire::PreReleased | Wire::Other(_) => ApiStatus::Created,
+impl ApiStatus {
+    /// Parses WSO2's wire value (`PUBLISHED`, `PROTOTYPED`, ...); unknown values are `Created`.
+    pub fn from_wire(s: &str) -> ApiStatus {
+        match s.to_ascii_uppercase().as_str() {
+            "PUBLISHED" => ApiStatus::Published,
+            "PROTOTYPED" => ApiStatus::Prototyped,
+            "BLOCKED" => ApiStatus::Blocked,
+            "DEPRECATED" => ApiStatus::Deprecated,
+            "RETIRED" => ApiStatus::Retired,
+            _ => ApiStatus::Created,
         }
     }
 }

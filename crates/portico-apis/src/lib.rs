@@ -8,7 +8,9 @@
 //! - [`lifecycle`]: states, actions and WSO2's default transitions.
 //! - [`openapi`]: OpenAPI 3.0/3.1 and Swagger 2.0, JSON or YAML, to operations.
 //! - [`product`]: API Products ([`Product`]), bundles of operations of several APIs.
-//! - [`artifact`]: the runtime artifact document (its fields are listed there).
+//! - [`artifact`]: writing the runtime artifact ([`RuntimeArtifact`], the wire format of
+//!   `portico-artifact`, which lists its fields) of a deployed API; [`product`] writes a
+//!   product's.
 #![forbid(unsafe_code)]
 
 pub mod artifact;
@@ -19,10 +21,13 @@ pub mod model;
 pub mod openapi;
 pub mod product;
 
-pub use artifact::{ARTIFACT_SCHEMA, ArtifactBackend, Placement, RuntimeArtifact};
+pub use artifact::{Placement, api_artifact};
 pub use context::normalize_context;
 pub use input::InputError;
 pub use lifecycle::{LifecycleAction, LifecycleStatus};
 pub use model::{Api, ApiInput, CorsConfiguration, Operation};
 pub use openapi::{Definition, DefinitionError, SpecVersion, generate_openapi, parse_definition};
-pub use product::{PRODUCT_TYPE, Product, ProductApi, ProductInput, ProductSnapshot, resolve_apis};
+pub use portico_artifact::RuntimeArtifact;
+pub use product::{
+    ArtifactBackend, PRODUCT_TYPE, Product, ProductApi, ProductInput, ProductSnapshot, product_artifact, resolve_apis,
+};

@@ -8,6 +8,10 @@ use crate::context::{normalize_context, validate_name, validate_version};
 use crate::input::{InputError, coerce_bool, coerce_enum, coerce_string, coerce_string_list, get, kind_of, object};
 use crate::lifecycle::LifecycleStatus;
 
+/// An API's operations and CORS rules have the runtime artifact's shape (and WSO2's defaults),
+/// so they are defined once, there.
+pub use portico_artifact::{CorsConfiguration, DEFAULT_AUTH_TYPE, DEFAULT_THROTTLING_POLICY, Operation};
+
 /// HTTP verbs an operation may have.
 pub const VERBS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 /// WSO2's resource authentication types.
@@ -18,8 +22,6 @@ pub const AUTH_TYPES: &[&str] = &[
     "Application User",
     "Application & Application User",
 ];
-/// The default authType of a new operation (WSO2's).
-pub const DEFAULT_AUTH_TYPE: &str = "Application & Application User";
 pub const VISIBILITIES: &[&str] = &["PUBLIC", "PRIVATE", "RESTRICTED", "CONTROLLED"];
 /// The API types of the spec; only HTTP is served so far.
 pub const API_TYPES: &[&str] = &[
@@ -39,60 +41,6 @@ pub const ENDPOINT_TYPES: &[&str] = &["http", "load_balance", "failover"];
 
 /// (field, policy name) of a throttling policy a request refers to.
 pub type PolicyReference = (String, String);
-
-/// One resource of an API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Operation {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// Path template, e.g. `/order/{orderId}`.
-    pub target: String,
-    /// Upper-case HTTP verb.
-    pub verb: String,
-    pub auth_type: String,
-    pub throttling_policy: String,
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// In an API Product's runtime artifact: the API whose endpoint serves this operation.
-    /// Never set on an API's own operations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CorsConfiguration {
-    pub cors_configuration_enabled: bool,
-    pub access_control_allow_origins: Vec<String>,
-    pub access_control_allow_credentials: bool,
-    pub access_control_allow_headers: Vec<String>,
-    pub access_control_allow_methods: Vec<String>,
-}
-
-impl Default for CorsConfiguration {
-    /// WSO2's defaults (`[apim.cors]`).
-    fn default() -> Self {
-        CorsConfiguration {
-            cors_configuration_enabled: false,
-            access_control_allow_origins: vec!["*".into()],
-            access_control_allow_credentials: false,
-            access_control_allow_headers: [
-                "authorization",
-                "Access-Control-Allow-Origin",
-                "Content-Type",
-                "SOAPAction",
-                "apikey",
-                "Internal-Key",
-            ]
-            .map(String::from)
-            .to_vec(),
-            access_control_allow_methods: ["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
-                .map(String::from)
-                .to_vec(),
-        }
-    }
-}
 
 /// An API as the Publisher REST API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -395,7 +343,7 @@ pub(crate) fn parse_operation(value: &Value, field: &str) -> Result<Operation, I
         auth_type,
         throttling_policy: coerce_string(get(obj, "throttlingPolicy"), &sub("throttlingPolicy"))?
             .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "Unlimited".to_owned()),
+            .unwrap_or_else(|| DEFAULT_THROTTLING_POLICY.to_owned()),
         scopes: coerce_string_list(get(obj, "scopes"), &sub("scopes"))?.unwrap_or_default(),
         api_id: None,
     })
@@ -517,6 +465,9 @@ pub fn validate_endpoint_config(value: &Value) -> Result<(), InputError> {
             }
         }
     }
+    // What the Publisher accepts it can deploy: the rest (an endpoint's `config`, failovers of
+    // other endpoint types) must read as the runtime artifact's endpoint config.
+    crate::artifact::endpoint_config(value, "endpointConfig")?;
     Ok(())
 }
 

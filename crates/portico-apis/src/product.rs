@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::artifact::{ARTIFACT_SCHEMA, ArtifactBackend, Placement, RuntimeArtifact};
+use portico_artifact::{Backend, RuntimeArtifact, SCHEMA};
+
+use crate::artifact::{Placement, endpoint_config};
 use crate::context::{normalize_context, validate_name, validate_version};
 use crate::input::{InputError, coerce_enum, coerce_string, coerce_string_list, get, kind_of, object};
 use crate::lifecycle::LifecycleStatus;
@@ -422,46 +424,78 @@ pub struct ProductSnapshot {
     pub backends: Vec<ArtifactBackend>,
 }
 
-impl RuntimeArtifact {
-    /// The artifact of a product revision with the product's current state: every operation
-    /// carries the `apiId` whose backend (in `backends`) serves it.
-    pub fn for_product(snapshot: &ProductSnapshot, status: LifecycleStatus, at: &Placement<'_>) -> RuntimeArtifact {
-        let p = &snapshot.product;
-        let operations = p
-            .apis
-            .iter()
-            .flat_map(|a| {
-                a.operations.iter().map(|op| Operation {
-                    api_id: Some(a.api_id.clone()),
-                    ..op.clone()
-                })
+/// One API of a product as the product's revision records it: its endpoint config as the API
+/// held it (kept as sent, like [`Api::endpoint_config`]). The artifact's
+/// [`portico_artifact::Backend`] is written from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArtifactBackend {
+    pub api_id: String,
+    pub name: String,
+    pub version: String,
+    pub endpoint_config: Option<Value>,
+}
+
+/// The artifact of a product revision with the product's current state: every operation
+/// carries the `apiId` whose backend (in `backends`) serves it. Fails, naming the field, when
+/// a backend's `endpointConfig` does not read as the artifact's.
+pub fn product_artifact(
+    snapshot: &ProductSnapshot,
+    status: LifecycleStatus,
+    at: &Placement<'_>,
+) -> Result<RuntimeArtifact, InputError> {
+    let p = &snapshot.product;
+    let operations = p
+        .apis
+        .iter()
+        .flat_map(|a| {
+            a.operations.iter().map(|op| Operation {
+                api_id: Some(a.api_id.clone()),
+                ..op.clone()
             })
-            .collect();
-        RuntimeArtifact {
-            schema: ARTIFACT_SCHEMA,
-            id: p.id.clone(),
-            name: p.name.clone(),
-            version: p.version.clone(),
-            context: p.context.clone(),
-            is_default_version: true,
-            life_cycle_status: status,
-            endpoint_config: None,
-            operations,
-            policies: p.policies.clone(),
-            api_throttling_policy: p.api_throttling_policy.clone(),
-            cors_configuration: p.cors_configuration.clone(),
-            security_scheme: p.security_scheme.clone(),
-            transport: p.transport.clone(),
-            revision_id: at.revision_id.to_owned(),
-            revision_number: at.revision_number,
-            environment: at.environment.to_owned(),
-            vhost: at.vhost.to_owned(),
-            deployed_time: at.deployed_time,
-            api_type: Some(PRODUCT_TYPE.to_owned()),
-            backends: snapshot.backends.clone(),
-            audiences: crate::artifact::audiences_of(&p.extra),
-        }
-    }
+        })
+        .collect();
+    let backends = snapshot
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            Ok(Backend {
+                api_id: b.api_id.clone(),
+                name: b.name.clone(),
+                version: b.version.clone(),
+                endpoint_config: b
+                    .endpoint_config
+                    .as_ref()
+                    .map(|config| endpoint_config(config, &format!("backends[{i}].endpointConfig")))
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, InputError>>()?;
+    Ok(RuntimeArtifact {
+        schema: SCHEMA,
+        id: p.id.clone(),
+        name: p.name.clone(),
+        version: p.version.clone(),
+        context: p.context.clone(),
+        is_default_version: true,
+        life_cycle_status: status.into(),
+        endpoint_config: None,
+        operations,
+        policies: p.policies.clone(),
+        api_throttling_policy: p.api_throttling_policy.clone(),
+        cors_configuration: p.cors_configuration.clone(),
+        security_scheme: p.security_scheme.clone(),
+        transport: p.transport.clone(),
+        revision_id: at.revision_id.to_owned(),
+        revision_number: at.revision_number,
+        environment: at.environment.to_owned(),
+        vhost: at.vhost.to_owned(),
+        deployed_time: at.deployed_time,
+        api_type: Some(PRODUCT_TYPE.to_owned()),
+        backends,
+        audiences: crate::artifact::audiences_of(&p.extra),
+    })
 }
 
 #[cfg(test)]

@@ -1,26 +1,25 @@
-//! Reading the management side's runtime artifact (schema 1, documented in `portico-apis`) into
-//! the gateway's [`ApiDef`]. The gateway reads the JSON itself so that it depends on the
-//! document's fields, not on the management crates.
+//! Reading runtime artifacts into the gateway's [`ApiDef`] and following the artifact directory.
+//! The document is `portico_artifact`'s [`RuntimeArtifact`], the one wire format the
+//! Publisher's deploy step writes (its fields are listed there); the gateway depends on that
+//! crate only, not on the management crates.
 //!
 //! `endpointConfig` follows WSO2: `endpoint_type` `http` (one `production_endpoints` /
 //! `sandbox_endpoints` object), `load_balance` (arrays of them) or `failover` (one object plus
 //! `production_failovers` / `sandbox_failovers` arrays). Each endpoint may carry WSO2's advanced
 //! `config`: `actionDuration` (response timeout, ms), `suspendDuration` (initial suspension,
 //! ms), `suspendMaxDuration` (ms), `factor` (progression factor); Portico adds
-//! `connectTimeout` (ms).
+//! `connectTimeout` (ms) and `tlsVerification`. A setting that does not read as a number (or
+//! boolean) leaves the default in place, as in WSO2.
 
 use std::time::Duration;
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use portico_artifact::{Endpoint, EndpointConfig, EndpointType, Endpoints, RuntimeArtifact, Setting, Side};
 
 use crate::model::{
     ApiDef, ApiStatus, BackendDef, CorsDef, EndpointDef, ResourceDef, SecurityDef, SuspendPolicy, TargetDef,
 };
-
-/// The artifact formats this gateway reads.
-pub const SUPPORTED_SCHEMA: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 #[error("runtime artifact {api}: {reason}")]
@@ -29,243 +28,149 @@ pub struct ArtifactError {
     pub reason: String,
 }
 
-/// Converts one artifact document.
-pub fn api_from_artifact(doc: &Value) -> Result<ApiDef, ArtifactError> {
-    let id = doc.get("id").and_then(Value::as_str).unwrap_or("<no id>").to_owned();
+/// Reads one artifact document (the JSON text of a file).
+pub fn api_from_json(json: &[u8]) -> Result<ApiDef, ArtifactError> {
+    let artifact = portico_artifact::from_slice(json).map_err(|e| ArtifactError {
+        api: e.api,
+        reason: e.reason,
+    })?;
+    api_from_artifact(&artifact)
+}
+
+/// Converts one artifact.
+pub fn api_from_artifact(artifact: &RuntimeArtifact) -> Result<ApiDef, ArtifactError> {
     let fail = |reason: String| ArtifactError {
-        api: id.clone(),
+        api: artifact.id.clone(),
         reason,
     };
-    let schema = doc
-        .get("schema")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| fail("no `schema`".into()))?;
-    if schema != SUPPORTED_SCHEMA {
-        return Err(fail(format!(
-            "schema {schema} is not supported (this gateway reads {SUPPORTED_SCHEMA})"
-        )));
-    }
-    let text = |key: &str| -> Result<String, ArtifactError> {
-        doc.get(key)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| fail(format!("`{key}` is missing")))
-    };
     // API Products: the APIs whose endpoints serve the operations (`backends`, `operations[].apiId`).
-    let backends = doc
-        .get("backends")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|b| {
-                    let api_id = b
-                        .get("apiId")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| fail("a backend has no `apiId`".into()))?;
-                    let config = b.get("endpointConfig").filter(|v| !v.is_null());
-                    let (production, sandbox) = match config {
-                        Some(c) => (
-                            endpoint(c, "production").map_err(&fail)?,
-                            endpoint(c, "sandbox").map_err(&fail)?,
-                        ),
-                        None => (None, None),
-                    };
-                    Ok(BackendDef {
-                        api_id: api_id.to_owned(),
-                        production,
-                        sandbox,
-                    })
-                })
-                .collect::<Result<Vec<_>, ArtifactError>>()
+    let backends = artifact
+        .backends
+        .iter()
+        .map(|b| {
+            let (production, sandbox) = endpoints(b.endpoint_config.as_ref()).map_err(&fail)?;
+            Ok(BackendDef {
+                api_id: b.api_id.clone(),
+                production,
+                sandbox,
+            })
         })
-        .transpose()?
-        .unwrap_or_default();
-    let operations = doc
-        .get("operations")
-        .and_then(Value::as_array)
-        .ok_or_else(|| fail("`operations` is missing".into()))?;
-    let resources = operations
+        .collect::<Result<Vec<_>, ArtifactError>>()?;
+    let resources = artifact
+        .operations
         .iter()
         .map(|op| {
-            let target = op
-                .get("target")
-                .and_then(Value::as_str)
-                .ok_or_else(|| fail("an operation has no `target`".into()))?;
-            let verb = op
-                .get("verb")
-                .and_then(Value::as_str)
-                .ok_or_else(|| fail("an operation has no `verb`".into()))?;
-            let auth_type = op
-                .get("authType")
-                .and_then(Value::as_str)
-                .unwrap_or("Application & Application User");
             Ok(ResourceDef {
-                verb: verb.to_ascii_uppercase(),
-                template: target.to_owned(),
-                secured: !auth_type.eq_ignore_ascii_case("none"),
-                scopes: op
-                    .get("scopes")
-                    .and_then(Value::as_array)
-                    .map(|s| s.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                    .unwrap_or_default(),
-                throttling_policy: op
-                    .get("throttlingPolicy")
-                    .and_then(Value::as_str)
-                    .unwrap_or("Unlimited")
-                    .to_owned(),
-                backend: match op.get("apiId").and_then(Value::as_str) {
+                verb: op.verb.to_ascii_uppercase(),
+                template: op.target.clone(),
+                secured: !op.auth_type.eq_ignore_ascii_case("none"),
+                scopes: op.scopes.clone(),
+                throttling_policy: op.throttling_policy.clone(),
+                backend: match &op.api_id {
                     None => None,
-                    Some(api_id) => Some(
-                        backends
-                            .iter()
-                            .position(|b| b.api_id == api_id)
-                            .ok_or_else(|| fail(format!("operation {verb} {target}: no backend for API {api_id}")))?,
-                    ),
+                    Some(api_id) => Some(backends.iter().position(|b| &b.api_id == api_id).ok_or_else(|| {
+                        fail(format!(
+                            "operation {} {}: no backend for API {api_id}",
+                            op.verb, op.target
+                        ))
+                    })?),
                 },
             })
         })
         .collect::<Result<Vec<_>, ArtifactError>>()?;
-    let endpoint_config = doc.get("endpointConfig").filter(|v| !v.is_null());
-    let (production, sandbox) = match endpoint_config {
-        Some(config) => (
-            endpoint(config, "production").map_err(&fail)?,
-            endpoint(config, "sandbox").map_err(&fail)?,
-        ),
-        None => (None, None),
-    };
+    let (production, sandbox) = endpoints(artifact.endpoint_config.as_ref()).map_err(&fail)?;
+    let cors = &artifact.cors_configuration;
     Ok(ApiDef {
-        name: text("name")?,
-        version: text("version")?,
-        context: text("context")?,
-        is_default_version: doc.get("isDefaultVersion").and_then(Value::as_bool).unwrap_or(false),
-        status: ApiStatus::from_wire(doc.get("lifeCycleStatus").and_then(Value::as_str).unwrap_or("CREATED")),
+        id: artifact.id.clone(),
+        name: artifact.name.clone(),
+        version: artifact.version.clone(),
+        context: artifact.context.clone(),
+        is_default_version: artifact.is_default_version,
+        status: ApiStatus::from_wire(artifact.life_cycle_status.as_str()),
         resources,
         production,
         sandbox,
+        // The artifact carries neither, as WSO2's API resource has neither: the consumer's
+        // `Authorization` header is not forwarded, and the API sets no body limit of its own.
         pass_authorization_header: false,
         max_request_body: None,
-        cors: cors(doc.get("corsConfiguration")),
-        security: SecurityDef::from_schemes(
-            doc.get("securityScheme")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str),
-        ),
+        cors: cors.cors_configuration_enabled.then(|| CorsDef::from(cors)),
+        security: SecurityDef::from_schemes(artifact.security_scheme.iter().map(String::as_str)),
         backends,
-        audiences: strings(doc.get("audiences")),
-        id: id.clone(),
+        audiences: artifact.audiences.clone(),
     })
 }
 
-fn endpoint(config: &Value, kind: &str) -> Result<Option<EndpointDef>, String> {
-    let endpoint_type = config.get("endpoint_type").and_then(Value::as_str).unwrap_or("http");
-    let Some(main) = config.get(format!("{kind}_endpoints")).filter(|v| !v.is_null()) else {
+/// The production and sandbox endpoints of an endpoint config (none without one).
+fn endpoints(config: Option<&EndpointConfig>) -> Result<(Option<EndpointDef>, Option<EndpointDef>), String> {
+    match config {
+        Some(config) => Ok((endpoint(config, Side::Production)?, endpoint(config, Side::Sandbox)?)),
+        None => Ok((None, None)),
+    }
+}
+
+fn endpoint(config: &EndpointConfig, side: Side) -> Result<Option<EndpointDef>, String> {
+    let Some(main) = config.endpoints(side) else {
         return Ok(None);
     };
-    let targets = |value: &Value| -> Result<Vec<TargetDef>, String> {
-        match value {
-            Value::Array(items) => items.iter().map(|i| target(i, kind)).collect(),
-            single => Ok(vec![target(single, kind)?]),
-        }
-    };
-    let def = match endpoint_type {
-        "load_balance" => EndpointDef::LoadBalance(targets(main)?),
-        "failover" => {
-            let mut all = targets(main)?;
-            if let Some(backups) = config.get(format!("{kind}_failovers")).filter(|v| !v.is_null()) {
-                all.extend(targets(backups)?);
+    let targets = |endpoints: &Endpoints| endpoints.as_slice().iter().map(target).collect::<Vec<_>>();
+    let def = match config.endpoint_type {
+        EndpointType::LoadBalance => EndpointDef::LoadBalance(targets(main)),
+        EndpointType::Failover => {
+            let mut all = targets(main);
+            if let Some(backups) = config.failovers(side) {
+                all.extend(targets(backups));
             }
             EndpointDef::Failover(all)
         }
-        "http" | "address" | "default" => {
-            let mut all = targets(main)?;
-            if all.len() != 1 {
-                return Err(format!("{kind}_endpoints of an `http` endpoint must be one object"));
-            }
-            EndpointDef::Single(all.remove(0))
+        EndpointType::Http => {
+            let [one] = main.as_slice() else {
+                return Err(format!(
+                    "{}_endpoints of an `http` endpoint must be one object",
+                    side.name()
+                ));
+            };
+            EndpointDef::Single(target(one))
         }
-        other => return Err(format!("endpoint_type `{other}` is not supported by the gateway")),
     };
     Ok(Some(def))
 }
 
-fn target(value: &Value, kind: &str) -> Result<TargetDef, String> {
-    let url = value
-        .get("url")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("a {kind} endpoint has no `url`"))?;
+fn target(endpoint: &Endpoint) -> TargetDef {
+    let url = endpoint.url.as_str();
     let mut def = TargetDef::new(url);
-    if let Some(config) = value.get("config").filter(|v| v.is_object()) {
-        let ms = |key: &str| -> Option<u64> {
-            config
-                .get(key)
-                .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+    let Some(config) = &endpoint.config else {
+        return def;
+    };
+    let ms = |setting: &Option<Setting<u64>>| setting.as_ref().and_then(Setting::get);
+    if let Some(t) = ms(&config.action_duration).filter(|t| *t > 0) {
+        def.response_timeout = Duration::from_millis(t);
+    }
+    if let Some(t) = ms(&config.connect_timeout).filter(|t| *t > 0) {
+        def.connect_timeout = Duration::from_millis(t);
+    }
+    if config.tls_verification.as_ref().and_then(Setting::get) == Some(false) {
+        def.verify_tls = false;
+        if url.starts_with("https:") {
+            tracing::warn!(
+                endpoint = url,
+                "TLS verification is OFF for this backend (tlsVerification = false): its certificate is not checked"
+            );
+        }
+    }
+    let initial = ms(&config.suspend_duration);
+    let maximum = ms(&config.suspend_max_duration);
+    let factor = config.factor.as_ref().and_then(Setting::get);
+    if initial.is_some() || maximum.is_some() || factor.is_some() {
+        let base = SuspendPolicy::default();
+        let initial = initial.map(Duration::from_millis).unwrap_or(base.initial);
+        def.suspend = SuspendPolicy {
+            initial,
+            progression_factor: factor.unwrap_or(base.progression_factor),
+            maximum: maximum.map(Duration::from_millis).unwrap_or(initial.max(base.maximum)),
         };
-        if let Some(t) = ms("actionDuration").filter(|t| *t > 0) {
-            def.response_timeout = Duration::from_millis(t);
-        }
-        if let Some(t) = ms("connectTimeout").filter(|t| *t > 0) {
-            def.connect_timeout = Duration::from_millis(t);
-        }
-        let verify = config
-            .get("tlsVerification")
-            .and_then(|v| v.as_bool().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
-        if verify == Some(false) {
-            def.verify_tls = false;
-            if url.starts_with("https:") {
-                tracing::warn!(
-                    endpoint = url,
-                    "TLS verification is OFF for this backend (tlsVerification = false): its certificate is not checked"
-                );
-            }
-        }
-        let initial = ms("suspendDuration");
-        let maximum = ms("suspendMaxDuration");
-        let factor = config
-            .get("factor")
-            .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())));
-        if initial.is_some() || maximum.is_some() || factor.is_some() {
-            let base = SuspendPolicy::default();
-            let initial = initial.map(Duration::from_millis).unwrap_or(base.initial);
-            def.suspend = SuspendPolicy {
-                initial,
-                progression_factor: factor.unwrap_or(base.progression_factor),
-                maximum: maximum.map(Duration::from_millis).unwrap_or(initial.max(base.maximum)),
-            };
-        }
     }
-    Ok(def)
-}
-
-/// The strings of a JSON list (other items, or no list: none).
-fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-fn cors(value: Option<&Value>) -> Option<CorsDef> {
-    let value = value?;
-    if !value
-        .get("corsConfigurationEnabled")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
-        return None;
-    }
-    let list = |key: &str| strings(value.get(key));
-    Some(CorsDef {
-        allow_origins: list("accessControlAllowOrigins"),
-        allow_headers: list("accessControlAllowHeaders"),
-        allow_methods: list("accessControlAllowMethods"),
-        allow_credentials: value
-            .get("accessControlAllowCredentials")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-    })
+    def
 }
 
 /// One file that could not be loaded.
@@ -507,10 +412,9 @@ impl ArtifactDir {
 
 fn read_artifact(path: &std::path::Path) -> Result<(i64, Arc<ApiDef>), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
-    let deployed = doc.get("deployedTime").and_then(Value::as_i64).unwrap_or(0);
-    api_from_artifact(&doc)
-        .map(|api| (deployed, Arc::new(api)))
+    let artifact = portico_artifact::from_slice(&bytes).map_err(|e| e.to_string())?;
+    api_from_artifact(&artifact)
+        .map(|api| (artifact.deployed_time, Arc::new(api)))
         .map_err(|e| e.to_string())
 }
 
@@ -580,7 +484,12 @@ pub async fn serve_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// A document through the gateway's reading path, as a file's text.
+    fn read(doc: &Value) -> Result<ApiDef, ArtifactError> {
+        api_from_json(doc.to_string().as_bytes())
+    }
 
     #[test]
     fn loads_a_directory_of_environments() {
@@ -723,7 +632,7 @@ mod tests {
 
     #[test]
     fn reads_a_single_endpoint_api() {
-        let api = api_from_artifact(&doc(json!({
+        let api = read(&doc(json!({
             "endpoint_type": "http",
             "production_endpoints": {"url": "http://backend:8080/api", "config": {"actionDuration": "3000", "suspendDuration": 1000, "factor": 2, "suspendMaxDuration": 8000}},
             "sandbox_endpoints": {"url": "http://sandbox:8080/api"}
@@ -749,14 +658,14 @@ mod tests {
 
     #[test]
     fn reads_load_balanced_and_failover_endpoints() {
-        let lb = api_from_artifact(&doc(json!({
+        let lb = read(&doc(json!({
             "endpoint_type": "load_balance", "algoCombo": "roundRobin",
             "production_endpoints": [{"url": "http://a"}, {"url": "http://b"}]
         })))
         .expect("lb");
         assert!(matches!(&lb.production, Some(EndpointDef::LoadBalance(t)) if t.len() == 2));
         assert!(lb.sandbox.is_none());
-        let fo = api_from_artifact(&doc(json!({
+        let fo = read(&doc(json!({
             "endpoint_type": "failover",
             "production_endpoints": {"url": "http://primary"},
             "production_failovers": [{"url": "http://backup1"}, {"url": "http://backup2"}]
@@ -781,31 +690,26 @@ mod tests {
         ]);
         d["operations"][0]["apiId"] = json!("b");
         d["operations"][1]["apiId"] = json!("a");
-        let product = api_from_artifact(&d).expect("product");
+        let product = read(&d).expect("product");
         assert_eq!(product.backends.len(), 2);
         assert_eq!(product.resources[0].backend, Some(1));
         assert_eq!(product.resources[1].backend, Some(0));
         assert!(matches!(&product.backends[0].production, Some(EndpointDef::Single(t)) if t.url == "http://a"));
         d["operations"][0]["apiId"] = json!("zzz");
-        assert!(api_from_artifact(&d).expect_err("unknown").to_string().contains("zzz"));
+        assert!(read(&d).expect_err("unknown").to_string().contains("zzz"));
     }
 
     #[test]
     fn refuses_what_it_cannot_serve() {
         let mut d = doc(json!(null));
         d["schema"] = json!(2);
-        assert!(
-            api_from_artifact(&d)
-                .expect_err("schema")
-                .to_string()
-                .contains("schema 2")
-        );
-        let err = api_from_artifact(&doc(
+        assert!(read(&d).expect_err("schema").to_string().contains("schema 2"));
+        let err = read(&doc(
             json!({"endpoint_type": "awslambda", "production_endpoints": {"url": "x"}}),
         ))
         .expect_err("type");
         assert!(err.to_string().contains("awslambda"), "{err}");
-        let no_endpoint = api_from_artifact(&doc(json!(null))).expect("no endpoint is allowed");
+        let no_endpoint = read(&doc(json!(null))).expect("no endpoint is allowed");
         assert!(no_endpoint.production.is_none());
     }
 }

@@ -1,5 +1,5 @@
 //! What the gateway needs to know about a deployed API: the gateway's own, minimal view. The
-//! management side's runtime artifacts are turned into these by whoever loads them.
+//! runtime artifacts (`portico_artifact`) are turned into these by [`crate::artifact`].
 
 use std::time::Duration;
 
@@ -88,25 +88,9 @@ pub struct CorsDef {
 }
 
 impl CorsDef {
-    /// WSO2's default `[apim.cors]`.
+    /// WSO2's default `[apim.cors]` (defined once, by the runtime artifact's CORS type).
     pub fn wso2_default() -> CorsDef {
-        CorsDef {
-            allow_origins: vec!["*".into()],
-            allow_headers: [
-                "authorization",
-                "Access-Control-Allow-Origin",
-                "Content-Type",
-                "SOAPAction",
-                "apikey",
-                "Internal-Key",
-            ]
-            .map(String::from)
-            .to_vec(),
-            allow_methods: ["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
-                .map(String::from)
-                .to_vec(),
-            allow_credentials: false,
-        }
+        CorsDef::from(&portico_artifact::CorsConfiguration::default())
     }
 
     /// The `Access-Control-Allow-Origin` value for a request from `origin`, if it is allowed.
@@ -123,6 +107,18 @@ impl CorsDef {
             });
         }
         None
+    }
+}
+
+impl From<&portico_artifact::CorsConfiguration> for CorsDef {
+    /// The rules of an API's `corsConfiguration` (whether it is enabled is the caller's to check).
+    fn from(cors: &portico_artifact::CorsConfiguration) -> CorsDef {
+        CorsDef {
+            allow_origins: cors.access_control_allow_origins.clone(),
+            allow_headers: cors.access_control_allow_headers.clone(),
+            allow_methods: cors.access_control_allow_methods.clone(),
+            allow_credentials: cors.access_control_allow_credentials,
+        }
     }
 }
 

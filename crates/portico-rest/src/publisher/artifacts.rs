@@ -33,11 +33,12 @@ impl Snapshot {
     }
 
     /// The runtime artifact of this snapshot deployed at `at`.
-    pub fn artifact(&self, status: LifecycleStatus, at: &Placement<'_>) -> RuntimeArtifact {
+    pub fn artifact(&self, status: LifecycleStatus, at: &Placement<'_>) -> Result<RuntimeArtifact, ApiError> {
         match self {
-            Snapshot::Api(api) => RuntimeArtifact::new(api, status, at),
-            Snapshot::Product(product) => RuntimeArtifact::for_product(product, status, at),
+            Snapshot::Api(api) => portico_apis::api_artifact(api, status, at),
+            Snapshot::Product(product) => portico_apis::product_artifact(product, status, at),
         }
+        .map_err(|e| ApiError::internal(format!("The revision cannot be written as a runtime artifact: {e}")))
     }
 }
 
@@ -103,6 +104,14 @@ pub async fn reconcile(state: &RestState) -> Result<usize, ApiError> {
                 deployed_time: d.deployed_at,
             },
         );
+        // One revision the artifact cannot carry must not keep the node from starting.
+        let artifact = match artifact {
+            Ok(artifact) => artifact,
+            Err(e) => {
+                tracing::warn!(api = %d.api_id, environment = %d.environment, error = %e, "deployment not written");
+                continue;
+            }
+        };
         write(state, &artifact).await?;
         expected.insert(path(state, &d.environment, &d.api_id));
     }
@@ -147,7 +156,7 @@ pub async fn refresh_status(state: &RestState, api_id: &str, status: LifecycleSt
         let Ok(mut artifact) = serde_json::from_slice::<RuntimeArtifact>(&text) else {
             continue;
         };
-        artifact.life_cycle_status = status;
+        artifact.life_cycle_status = status.into();
         if let Err(e) = write(state, &artifact).await {
             tracing::warn!(error = %e, "lifecycle status not written to the artifact");
         }

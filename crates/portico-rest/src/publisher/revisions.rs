@@ -344,7 +344,7 @@ pub async fn deploy<const PRODUCT: bool>(
                 vhost: &d.vhost,
                 deployed_time: d.deployed_at,
             },
-        );
+        )?;
         super::artifacts::write(&state, &artifact).await?;
     }
     let list: Vec<Value> = deployed.iter().map(deployment_json).collect();

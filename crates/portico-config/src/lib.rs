@@ -16,7 +16,7 @@ pub use model::{
     ArtifactSync, Config, Cors, Database, DatabaseKind, Deployment, Environment, Keystore, Mode, OneOrMany, Ports,
     Server, SuperAdmin, Transport, Transports,
 };
-pub use template::{InitOptions, render_deployment_toml};
+pub use template::{InitOptions, InitSecrets, render_deployment_toml};
 
 /// The configuration file's path inside a node's home.
 pub const DEPLOYMENT_TOML: &str = "conf/deployment.toml";

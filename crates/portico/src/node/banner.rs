@@ -1,10 +1,10 @@
-//! Step 7: what is where, printed once the node is ready.
+//! Step 8: what is where, printed once the node is ready.
 
 use std::time::Instant;
 
 use portico_cluster::IdentityCounts;
 
-use super::Node;
+use super::started::Node;
 
 /// What the start-up loaded, for the banner.
 pub struct Loaded {

@@ -1,4 +1,4 @@
-//! Step 6: this node's gateway kept in step with the cluster (portico-cluster): its identity
+//! Step 7: this node's gateway kept in step with the cluster (portico-cluster): its identity
 //! (this node's key manager, then applications, client ids, subscriptions and external key
 //! managers from the store) loaded now and on every change, and other nodes' deployments applied
 //! as the change feed reports them.
@@ -9,8 +9,8 @@ use portico_cluster::{GatewaySync, IdentityCounts, IdentitySource};
 use portico_gateway::identity::RevocationCheck;
 use portico_keymanager::TokenValidator;
 
-use super::Node;
 use super::rest::RestDeployments;
+use super::started::Node;
 
 /// Installs the gateway's identity and starts following the change feed; returns what the
 /// identity holds and the follower.

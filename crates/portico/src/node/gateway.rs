@@ -1,9 +1,8 @@
 //! Step 5: the gateway (the data plane): its settings from `[apim.cors]`, `[apim.jwt]` and the
 //! primary key, the certificates https backends are verified against (`[truststore]`), the
-//! registry of external key managers' keys, and the loader of the runtime artifacts it serves.
+//! registry of external key managers' keys.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use portico_config::Config;
@@ -45,21 +44,6 @@ pub fn start(config: &Config, keys: &NodeKeys, validator: &TokenValidator) -> an
         trust,
         jwks_refresh,
     })
-}
-
-/// Loads the runtime artifacts under `deployment/server/<environment>/` of the environments this
-/// node serves into the gateway, and follows changes to them (polling, and at once when
-/// `changed` is notified). Returns how many APIs are routable, and the follower.
-pub fn serve_artifacts(
-    config: &Config,
-    gateway: &Arc<Gateway>,
-    changed: Arc<tokio::sync::Notify>,
-) -> (usize, tokio::task::JoinHandle<()>) {
-    use portico_gateway::artifact::{ArtifactDir, Scan, serve_dir};
-    let mut artifacts = ArtifactDir::new(config.home.join("deployment/server"), config.served_environments());
-    let routable = artifacts.sync_into(gateway, Scan::Full, true).unwrap_or(0);
-    let follower = tokio::spawn(serve_dir(gateway.clone(), artifacts, Duration::from_secs(1), changed));
-    (routable, follower)
 }
 
 /// The gateway's settings from `[apim.cors]`, `[apim.jwt]` and the primary key.

@@ -1,4 +1,4 @@
-//! Step 8: the listeners, until a signal; then the drain. The gateway serves consumers on
+//! Step 9: the listeners, until a signal; then the drain. The gateway serves consumers on
 //! `[transport.passthru_http]` and `[transport.passthru_https]`, the management router (REST,
 //! OAuth2, health) on `[transport.https]`.
 
@@ -7,7 +7,7 @@ use std::time::Duration;
 use portico_config::Config;
 use tokio::net::TcpListener;
 
-use super::Node;
+use super::started::Node;
 
 /// The management port, bound before the node says it is ready (a port in use stops the start).
 pub async fn bind_management(config: &Config) -> anyhow::Result<TcpListener> {

@@ -6,11 +6,13 @@
 //! 3. `key_manager`: token signing and validation, REST callers' authentication, the OAuth2
 //!    token service;
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
-//! 5. `gateway`: the data plane, then the runtime artifacts it serves;
-//! 6. `cluster`: the gateway's identity loaded, and the change feed followed;
-//! 7. `banner`: what is where;
-//! 8. `listeners`: gateway and management listeners until a signal, then the drain.
+//! 5. `gateway`: the data plane;
+//! 6. `artifacts`: the runtime artifacts it serves, loaded and followed;
+//! 7. `cluster`: the gateway's identity loaded, and the change feed followed;
+//! 8. `banner`: what is where;
+//! 9. `listeners`: gateway and management listeners until a signal, then the drain.
 
+mod artifacts;
 mod banner;
 mod cluster;
 mod gateway;
@@ -18,6 +20,7 @@ mod key_manager;
 pub mod keys;
 mod listeners;
 mod rest;
+mod started;
 mod store;
 
 use std::path::Path;
@@ -27,8 +30,8 @@ use std::time::Instant;
 use anyhow::Context;
 use portico_config::{Config, DEPLOYMENT_TOML, InitOptions};
 use portico_keystore::KeyType;
-use portico_rest::RestState;
-use portico_store::Store;
+
+use started::Node;
 
 /// Runs the node of `home` until it is stopped, creating the home first (with `portico init`'s
 /// defaults) when there is none.
@@ -58,16 +61,6 @@ fn init_tracing() {
         .try_init();
 }
 
-/// What the first steps started, for the steps after them.
-struct Node {
-    config: Arc<Config>,
-    keys: keys::NodeKeys,
-    store: Store,
-    key_manager: key_manager::KeyManager,
-    rest: RestState,
-    gateway: gateway::NodeGateway,
-}
-
 async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let keys = keys::load(&config)?;
@@ -75,7 +68,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     store::bootstrap_super_admin(&config, &store).await?;
     let key_manager = key_manager::start(&config, &store, &keys.primary).await?;
     let rest = rest::state(&config, &store, &keys, &key_manager);
-    let deployed = rest::rebuild_artifacts(&rest::RestDeployments(rest.clone())).await?;
+    let deployed = rest::rebuild_artifacts(&rest).await?;
     let management = listeners::bind_management(&config).await?;
     let gateway = gateway::start(&config, &keys, &key_manager.validator)?;
     let node = Node {
@@ -86,8 +79,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         rest,
         gateway,
     };
-    let (routable, artifact_loader) =
-        gateway::serve_artifacts(&node.config, &node.gateway.gateway, node.rest.artifacts_changed.clone());
+    let (routable, artifact_loader) = artifacts::serve(&node);
     let (identity, feed_follower) = cluster::follow(&node).await?;
     let loaded = banner::Loaded {
         deployed,
@@ -97,16 +89,19 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     banner::print(&node, started, &loaded).await?;
     listeners::serve_until_stopped(&node, management).await?;
 
-    for task in [
-        &artifact_loader,
-        &node.gateway.jwks_refresh,
-        &feed_follower,
-        &node.key_manager.follower,
-    ] {
+    stop(node, [artifact_loader, feed_follower]).await;
+    Ok(())
+}
+
+/// After the drain: the background tasks, then the store.
+async fn stop(node: Node, tasks: [tokio::task::JoinHandle<()>; 2]) {
+    for task in tasks
+        .iter()
+        .chain([&node.gateway.jwks_refresh, &node.key_manager.follower])
+    {
         task.abort();
     }
     println!("Draining finished; closing the store.");
     node.store.close().await;
     println!("Stopped.");
-    Ok(())
 }

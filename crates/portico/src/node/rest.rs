@@ -40,12 +40,12 @@ impl portico_cluster::Deployments for RestDeployments {
 /// With `[deployment] sync = "database"`, rewrites `deployment/server/` from the store (removing
 /// stale artifacts). Returns how many API revisions are deployed (0 when the files are managed
 /// by hand).
-pub async fn rebuild_artifacts(deployments: &RestDeployments) -> anyhow::Result<usize> {
+pub async fn rebuild_artifacts(state: &RestState) -> anyhow::Result<usize> {
     use portico_cluster::Deployments;
-    if deployments.0.config.deployment.sync != ArtifactSync::Database {
+    if state.config.deployment.sync != ArtifactSync::Database {
         return Ok(0);
     }
-    deployments
+    RestDeployments(state.clone())
         .reconcile()
         .await
         .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))

@@ -38,7 +38,7 @@ pub use keystore::{Keystore, Keystores, Truststore};
 pub use oauth::OAuth;
 pub use server::{Mode, Server};
 pub use super_admin::SuperAdmin;
-pub use template::{InitOptions, render_deployment_toml};
+pub use template::{InitOptions, InitSecrets, render_deployment_toml};
 pub use transport::{Ports, Transport, Transports};
 
 /// The configuration file's path inside a node's home.

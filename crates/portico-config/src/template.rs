@@ -1,15 +1,33 @@
 //! The commented `deployment.toml` that `portico init` writes.
 
-/// What `portico init` decided; everything else takes its documented default.
+/// What a new node's configuration is told (`portico init`'s options); everything else takes its
+/// documented default.
 #[derive(Debug, Clone)]
 pub struct InitOptions {
     pub hostname: String,
     pub offset: u16,
     pub admin_username: String,
-    /// argon2id PHC string of the admin password.
-    pub admin_password_hash: String,
     /// `None` for the embedded SQLite database.
     pub postgres_url: Option<String>,
+}
+
+/// The defaults of `portico init`, and of the home `portico serve` creates when there is none.
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            hostname: "localhost".to_owned(),
+            offset: 0,
+            admin_username: "admin".to_owned(),
+            postgres_url: None,
+        }
+    }
+}
+
+/// What `portico init` made for the configuration: the admin password's hash and the key pair.
+#[derive(Debug, Clone)]
+pub struct InitSecrets {
+    /// argon2id PHC string of the admin password.
+    pub admin_password_hash: String,
     /// Certificate and key file names under the home (`conf/security/...`).
     pub certificate: String,
     pub private_key: String,
@@ -21,7 +39,7 @@ fn quote(s: &str) -> String {
 }
 
 /// Renders a complete, commented configuration file.
-pub fn render_deployment_toml(o: &InitOptions) -> String {
+pub fn render_deployment_toml(o: &InitOptions, secrets: &InitSecrets) -> String {
     let database = match &o.postgres_url {
         None => "\
 # The store: `sqlite` (embedded, one node) or `postgres` (shared by every node of a cluster).
@@ -195,10 +213,10 @@ port = 9611
         host_bare = o.hostname,
         offset = o.offset,
         admin = quote(&o.admin_username),
-        hash = quote(&o.admin_password_hash),
+        hash = quote(&secrets.admin_password_hash),
         database = database,
-        cert = quote(&o.certificate),
-        key = quote(&o.private_key),
+        cert = quote(&secrets.certificate),
+        key = quote(&secrets.private_key),
         mgmt = 9443u32 + u32::from(o.offset),
         gw_http = 8280u32 + u32::from(o.offset),
         gw_https = 8243u32 + u32::from(o.offset),
@@ -216,8 +234,13 @@ mod tests {
             hostname: "node1.example".into(),
             offset: 2,
             admin_username: "admin".into(),
-            admin_password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
             postgres_url: pg.map(str::to_owned),
+        }
+    }
+
+    fn secrets() -> InitSecrets {
+        InitSecrets {
+            admin_password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
             certificate: "conf/security/node-cert.pem".into(),
             private_key: "conf/security/node-key.pem".into(),
         }
@@ -225,7 +248,7 @@ mod tests {
 
     #[test]
     fn rendered_file_is_valid_config() {
-        let text = render_deployment_toml(&options(None));
+        let text = render_deployment_toml(&options(None), &secrets());
         let c = Config::parse(&text, Path::new("/h"), Path::new("d.toml")).expect("valid");
         assert_eq!(c.server.offset, 2);
         assert_eq!(c.ports().management_https, 9445);
@@ -241,7 +264,7 @@ mod tests {
 
     #[test]
     fn postgres_url_is_written() {
-        let text = render_deployment_toml(&options(Some("postgres://u@127.0.0.1:5432/db")));
+        let text = render_deployment_toml(&options(Some("postgres://u@127.0.0.1:5432/db")), &secrets());
         let c = Config::parse(&text, Path::new("/h"), Path::new("d.toml")).expect("valid");
         assert_eq!(c.database.apim_db.kind, DatabaseKind::Postgres);
         assert_eq!(c.database_url(), "postgres://u@127.0.0.1:5432/db");

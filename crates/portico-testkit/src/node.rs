@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::postgres::PgDatabase;
+
 /// How to initialise a test node.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
@@ -32,6 +34,64 @@ impl Default for NodeOptions {
             home: None,
         }
     }
+}
+
+impl NodeOptions {
+    /// The default options, on the PostgreSQL database `db` instead of SQLite.
+    pub fn on_postgres(db: &PgDatabase) -> NodeOptions {
+        NodeOptions {
+            database_url: Some(db.url.clone()),
+            ..NodeOptions::default()
+        }
+    }
+}
+
+/// Defines two `#[tokio::test]`s that start a node of the test crate's `portico` binary (with
+/// the default [`NodeOptions`]) and run a check on it: `$sqlite` on the node's SQLite database,
+/// `$postgres` on a PostgreSQL database of its own, which skips or fails as
+/// [`PgDatabase::create`] says. The check is a function of the node, or a closure-like
+/// `|node, database| future` where `database` is the `Option<&PgDatabase>` the node runs on.
+///
+/// ```ignore
+/// node_on_both_backends!(sqlite_scim, postgres_scim, check_scim);
+/// node_on_both_backends!(sqlite_devportal, postgres_devportal, |node, db| check_devportal(node, db));
+/// ```
+#[macro_export]
+macro_rules! node_on_both_backends {
+    ($sqlite:ident, $postgres:ident, |$node:ident, $database:pat_param| $check:expr) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let node = $crate::Node::start(
+                ::std::path::Path::new(env!("CARGO_BIN_EXE_portico")),
+                $crate::NodeOptions::default(),
+            )
+            .await
+            .expect("node");
+            let ($node, $database): (&$crate::Node, Option<&$crate::PgDatabase>) = (&node, None);
+            $check.await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(db) = $crate::PgDatabase::create(stringify!($postgres))
+                .await
+                .expect("database")
+            else {
+                return;
+            };
+            let node = $crate::Node::start(
+                ::std::path::Path::new(env!("CARGO_BIN_EXE_portico")),
+                $crate::NodeOptions::on_postgres(&db),
+            )
+            .await
+            .expect("node");
+            let ($node, $database): (&$crate::Node, Option<&$crate::PgDatabase>) = (&node, Some(&db));
+            $check.await;
+        }
+    };
+    ($sqlite:ident, $postgres:ident, $check:path) => {
+        $crate::node_on_both_backends!($sqlite, $postgres, |node, _database| $check(node));
+    };
 }
 
 /// Free loopback ports for one node's listeners.

@@ -1,21 +1,29 @@
-//! `portico init` and `portico cert create`: creating a node's home.
+//! `portico init`: creating a node's home (also what `portico serve` does first when there is
+//! none).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
-use portico_config::{Config, DEPLOYMENT_TOML, InitOptions, render_deployment_toml};
+use portico_config::{Config, DEPLOYMENT_TOML, InitOptions, InitSecrets, render_deployment_toml};
 use portico_keystore::KeyType;
 
-use crate::cli::InitArgs;
+use crate::cert::certificate_names;
 
+/// Environment variable with the admin password of a new home.
+pub const ADMIN_PASSWORD_VAR: &str = "PORTICO_ADMIN_PASSWORD";
 /// Directories every home has (DESIGN.md §3).
 const HOME_DIRS: &[&str] = &["conf/security", "database", "deployment/server", "logs"];
 const CERT_FILE: &str = "conf/security/node-cert.pem";
 const KEY_FILE: &str = "conf/security/node-key.pem";
 
-/// Creates the home. Refuses when the home already has a configuration.
-pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
-    let home = &args.home.home;
+/// Creates the home with a `key_type` key pair and the admin's password (generated and printed
+/// once when `None`). Refuses when the home already has a configuration.
+pub fn run(
+    home: &Path,
+    options: &InitOptions,
+    key_type: KeyType,
+    admin_password: Option<String>,
+) -> anyhow::Result<()> {
     let config_path = home.join(DEPLOYMENT_TOML);
     if config_path.exists() {
         bail!(
@@ -29,7 +37,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
             home.display()
         );
     }
-    if let Some(url) = &args.database_url
+    if let Some(url) = &options.postgres_url
         && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
     {
         bail!("--database-url must be a postgres:// URL (the embedded SQLite database needs no URL)");
@@ -39,8 +47,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(home.join(dir)).with_context(|| format!("create {}", home.join(dir).display()))?;
     }
 
-    let key_type: KeyType = args.key_type.into();
-    let names = certificate_names(&args.hostname);
+    let names = certificate_names(&options.hostname);
     println!(
         "  generating {key_type} key pair and self-signed certificate for {}",
         names.join(", ")
@@ -49,28 +56,27 @@ pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
     portico_keystore::write_pair(&pair, &home.join(CERT_FILE), &home.join(KEY_FILE), false)?;
     println!("  wrote {CERT_FILE} and {KEY_FILE} (used by [keystore.tls] and [keystore.primary])");
 
-    let (password, generated) = match &args.admin_password {
-        Some(p) if !p.is_empty() => (p.clone(), false),
+    let (password, generated) = match admin_password {
+        Some(p) if !p.is_empty() => (p, false),
         Some(_) => bail!("--admin-password must not be empty"),
         None => (generate_password(), true),
     };
     println!("  hashing the admin password (argon2id)");
     let hash = portico_keymanager::hash_password(&password)?;
-    let text = render_deployment_toml(&InitOptions {
-        hostname: args.hostname.clone(),
-        offset: args.offset,
-        admin_username: args.admin_username.clone(),
-        admin_password_hash: hash,
-        postgres_url: args.database_url.clone(),
-        certificate: CERT_FILE.to_owned(),
-        private_key: KEY_FILE.to_owned(),
-    });
+    let text = render_deployment_toml(
+        options,
+        &InitSecrets {
+            admin_password_hash: hash,
+            certificate: CERT_FILE.to_owned(),
+            private_key: KEY_FILE.to_owned(),
+        },
+    );
     // Validate what we are about to write, so init never leaves an unusable home behind.
     Config::parse(&text, home, &config_path)?;
     write_owner_only(&config_path, text.as_bytes())?;
     println!(
         "  wrote {DEPLOYMENT_TOML} ({} database)",
-        if args.database_url.is_some() {
+        if options.postgres_url.is_some() {
             "PostgreSQL"
         } else {
             "SQLite"
@@ -78,7 +84,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
     );
     if generated {
         println!();
-        println!("  Admin user:     {}", args.admin_username);
+        println!("  Admin user:     {}", options.admin_username);
         println!("  Admin password: {password}");
         println!("  (shown once: it is stored only as an argon2id hash; keep it somewhere safe)");
         println!();
@@ -87,40 +93,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<PathBuf> {
         "Node home ready. Start it with: portico serve --home {}",
         home.display()
     );
-    Ok(home.clone())
-}
-
-/// `portico cert create`: a new pair where the configuration's [keystore.tls] points.
-pub fn cert_create(home: &Path, hostnames: Vec<String>, key_type: KeyType, force: bool) -> anyhow::Result<()> {
-    let config = Config::load(home)?;
-    let names = if hostnames.is_empty() {
-        certificate_names(&config.server.hostname)
-    } else {
-        hostnames
-    };
-    let cert = config.resolve(&config.keystore.tls.certificate);
-    let key = config.resolve(&config.keystore.tls.private_key);
-    println!(
-        "Generating {key_type} key pair and self-signed certificate for {}",
-        names.join(", ")
-    );
-    let pair = portico_keystore::generate_self_signed(&names, key_type)?;
-    portico_keystore::write_pair(&pair, &cert, &key, force)?;
-    println!("Wrote {} and {}", cert.display(), key.display());
-    if config.keystore.primary.certificate == config.keystore.tls.certificate {
-        println!("This pair is also [keystore.primary]: tokens signed with the old key are no longer valid.");
-    }
     Ok(())
-}
-
-fn certificate_names(hostname: &str) -> Vec<String> {
-    let mut names = vec![hostname.to_owned()];
-    for extra in ["localhost", "127.0.0.1", "::1"] {
-        if !names.iter().any(|n| n == extra) {
-            names.push(extra.to_owned());
-        }
-    }
-    names
 }
 
 /// 24 characters from a 144-bit random value, URL-safe.

@@ -1,10 +1,16 @@
 //! `portico`: one binary that is a whole API manager node. This crate only parses the command
 //! line and wires the components together; each component lives in its own crate.
+//!
+//! - `cli`: the command line and which command runs;
+//! - `init`, `cert`, `check`: `portico init`, `portico cert`, `portico config check`;
+//! - `node`: `portico serve`, a node started step by step.
 #![forbid(unsafe_code)]
 
+mod cert;
+mod check;
 mod cli;
 mod init;
-mod serve;
+mod node;
 
 use std::process::ExitCode;
 

@@ -432,14 +432,8 @@ async fn postgres_api_products() {
     let Some(db) = PgDatabase::create("products").await.expect("database") else {
         return;
     };
-    let node = Node::start(
-        Path::new(BIN),
-        NodeOptions {
-            database_url: Some(db.url.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
+    let node = Node::start(Path::new(BIN), NodeOptions::on_postgres(&db))
+        .await
+        .expect("node");
     products(&node).await;
 }

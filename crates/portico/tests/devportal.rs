@@ -3,23 +3,17 @@
 //! format, revocation), subscriptions (rules, blocking from the Publisher, the gateway's view in
 //! the store), and application deletion revoking tokens; on SQLite and again on PostgreSQL.
 
-use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portico_store::{Backend, Store, StoreOptions};
-use portico_testkit::{Node, NodeOptions, PgDatabase};
+use portico_testkit::{Node, PgDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_portico");
 const D: &str = "/api/am/devportal/v3";
 const P: &str = "/api/am/publisher/v4";
-
-fn bin() -> &'static Path {
-    Path::new(BIN)
-}
 
 /// One user's view of the node's REST APIs (HTTP Basic).
 struct As<'a> {
@@ -766,25 +760,6 @@ async fn check_devportal(node: &Node, pg: Option<&PgDatabase>) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn sqlite_devportal() {
-    let node = Node::start(bin(), NodeOptions::default()).await.expect("node");
-    check_devportal(&node, None).await;
-}
-
-#[tokio::test]
-async fn postgres_devportal() {
-    let Some(db) = PgDatabase::create("devportal").await.expect("database") else {
-        return;
-    };
-    let node = Node::start(
-        bin(),
-        NodeOptions {
-            database_url: Some(db.url.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
-    check_devportal(&node, Some(&db)).await;
-}
+portico_testkit::node_on_both_backends!(sqlite_devportal, postgres_devportal, |node, database| check_devportal(
+    node, database
+));

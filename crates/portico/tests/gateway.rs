@@ -191,10 +191,7 @@ async fn a_deployment_on_one_node_reaches_the_other_nodes_gateway() {
         return;
     };
     let backend = EchoBackend::start("shared").await.expect("backend");
-    let options = NodeOptions {
-        database_url: Some(db.url.clone()),
-        ..Default::default()
-    };
+    let options = NodeOptions::on_postgres(&db);
     let (a, b) = tokio::join!(
         Node::start(Path::new(BIN), options.clone()),
         Node::start(Path::new(BIN), options)

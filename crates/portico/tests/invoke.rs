@@ -5,14 +5,12 @@
 //! blocking, revocation, secret regeneration and deletion, each on the very next request (REST
 //! calls answer once their node has applied them). On SQLite and again on PostgreSQL.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use portico_testkit::{Admin, Node, NodeOptions, PgDatabase};
+use portico_testkit::{Admin, Node};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_portico");
 const D: &str = "/api/am/devportal/v3";
 const P: &str = "/api/am/publisher/v4";
 
@@ -213,25 +211,8 @@ async fn quick_start(node: &Node) {
     at_once(node, "/pizza/1.0.0/menu", ("authorization", &last), 401).await;
 }
 
-#[tokio::test]
-async fn sqlite_quick_start_through_the_gateway() {
-    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
-    quick_start(&node).await;
-}
-
-#[tokio::test]
-async fn postgres_quick_start_through_the_gateway() {
-    let Some(db) = PgDatabase::create("invoke").await.expect("database") else {
-        return;
-    };
-    let node = Node::start(
-        Path::new(BIN),
-        NodeOptions {
-            database_url: Some(db.url.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
-    quick_start(&node).await;
-}
+portico_testkit::node_on_both_backends!(
+    sqlite_quick_start_through_the_gateway,
+    postgres_quick_start_through_the_gateway,
+    quick_start
+);

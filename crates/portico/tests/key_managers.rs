@@ -853,28 +853,11 @@ async fn join_all<F: std::future::Future<Output = Call>>(futures: Vec<F>) -> Vec
     results.into_iter().flatten().collect()
 }
 
-#[tokio::test]
-async fn sqlite_external_identity_provider() {
-    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
-    external_identity_provider(&node).await;
-}
-
-#[tokio::test]
-async fn postgres_external_identity_provider() {
-    let Some(db) = PgDatabase::create("key_managers").await.expect("database") else {
-        return;
-    };
-    let node = Node::start(
-        Path::new(BIN),
-        NodeOptions {
-            database_url: Some(db.url.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
-    external_identity_provider(&node).await;
-}
+portico_testkit::node_on_both_backends!(
+    sqlite_external_identity_provider,
+    postgres_external_identity_provider,
+    external_identity_provider
+);
 
 /// Two nodes on one PostgreSQL database: a key manager, a mapping and a subscription made on
 /// node 1 reach node 2's gateway through the change feed, and so does disabling the key manager.
@@ -883,10 +866,7 @@ async fn postgres_two_nodes_follow_key_managers() {
     let Some(db) = PgDatabase::create("key_managers_cluster").await.expect("database") else {
         return;
     };
-    let options = NodeOptions {
-        database_url: Some(db.url.clone()),
-        ..Default::default()
-    };
+    let options = NodeOptions::on_postgres(&db);
     let (node1, node2) = tokio::join!(
         Node::start(Path::new(BIN), options.clone()),
         Node::start(Path::new(BIN), options)

@@ -124,38 +124,18 @@ async fn check_serving_node(node: &Node, backend: &str) {
     assert_eq!(body["list"][0]["vhosts"][0]["httpsPort"], node.ports.gateway_https);
 }
 
-#[tokio::test]
-async fn sqlite_node_serves_health_and_requires_auth() {
-    let node = Node::start(bin(), NodeOptions::default()).await.expect("node");
-    check_serving_node(&node, "sqlite").await;
-}
-
-#[tokio::test]
-async fn postgres_node_serves_health_and_requires_auth() {
-    let Some(db) = PgDatabase::create("node_http").await.expect("database") else {
-        return;
-    };
-    let node = Node::start(
-        bin(),
-        NodeOptions {
-            database_url: Some(db.url.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
-    check_serving_node(&node, "postgres").await;
-}
+portico_testkit::node_on_both_backends!(
+    sqlite_node_serves_health_and_requires_auth,
+    postgres_node_serves_health_and_requires_auth,
+    |node, database| check_serving_node(node, if database.is_some() { "postgres" } else { "sqlite" })
+);
 
 #[tokio::test]
 async fn two_nodes_share_one_postgres_database() {
     let Some(db) = PgDatabase::create("two_nodes").await.expect("database") else {
         return;
     };
-    let options = NodeOptions {
-        database_url: Some(db.url.clone()),
-        ..Default::default()
-    };
+    let options = NodeOptions::on_postgres(&db);
     let (a, b) = tokio::join!(Node::start(bin(), options.clone()), Node::start(bin(), options));
     let (a, b) = (a.expect("node a"), b.expect("node b"));
     for node in [&a, &b] {
@@ -168,15 +148,7 @@ async fn readiness_follows_the_database() {
     let Some(db) = PgDatabase::create("readiness").await.expect("database") else {
         return;
     };
-    let node = Node::start(
-        bin(),
-        NodeOptions {
-            database_url: Some(db.url.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
+    let node = Node::start(bin(), NodeOptions::on_postgres(&db)).await.expect("node");
     let name = db.name.clone();
     let admin = std::env::var(portico_testkit::PG_URL_VAR).expect("pg url");
     let psql = |sql: &str| {

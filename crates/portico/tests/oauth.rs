@@ -462,11 +462,7 @@ async fn check_key_manager(node: &Node) {
     assert_eq!(json(r).await["code"], 900902);
 }
 
-#[tokio::test]
-async fn sqlite_key_manager_flows() {
-    let node = Node::start(bin(), NodeOptions::default()).await.expect("node");
-    check_key_manager(&node).await;
-}
+portico_testkit::node_on_both_backends!(sqlite_key_manager_flows, postgres_key_manager_flows, check_key_manager);
 
 /// The database files' bytes (the main file and its write-ahead log; `-shm` only holds readers' marks).
 fn database_bytes(node: &Node) -> Vec<u8> {
@@ -504,23 +500,6 @@ async fn client_credentials_issuance_writes_nothing() {
 }
 
 #[tokio::test]
-async fn postgres_key_manager_flows() {
-    let Some(db) = PgDatabase::create("oauth").await.expect("database") else {
-        return;
-    };
-    let node = Node::start(
-        bin(),
-        NodeOptions {
-            database_url: Some(db.url.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
-    check_key_manager(&node).await;
-}
-
-#[tokio::test]
 async fn rsa_primary_key_signs_rs256() {
     let node = Node::start(
         bin(),
@@ -553,10 +532,7 @@ async fn two_nodes_share_tokens_and_revocations() {
     let Some(db) = PgDatabase::create("oauth_cluster").await.expect("database") else {
         return;
     };
-    let options = NodeOptions {
-        database_url: Some(db.url.clone()),
-        ..Default::default()
-    };
+    let options = NodeOptions::on_postgres(&db);
     let node1 = Node::start(bin(), options.clone()).await.expect("node 1");
     let dir2 = tempfile::Builder::new()
         .prefix("portico-node2-")

@@ -543,15 +543,7 @@ async fn publisher_main_flow_postgres() {
     let Some(db) = PgDatabase::create("publisher_main").await.expect("database") else {
         return;
     };
-    let node = Node::start(
-        bin(),
-        NodeOptions {
-            database_url: Some(db.url.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
+    let node = Node::start(bin(), NodeOptions::on_postgres(&db)).await.expect("node");
     check_main_flow(&node, Some(&db)).await;
     check_concurrency(&node).await;
     check_subscriptions(&node, Some(&db)).await;

@@ -2,15 +2,9 @@
 //! get, filter, patch password and roles, delete, group membership, and the invalidation of a
 //! user's tokens when a role is removed or the user deleted.
 
-use portico_testkit::{Node, NodeOptions, PgDatabase};
+use portico_testkit::Node;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_portico");
-
-fn bin() -> &'static std::path::Path {
-    std::path::Path::new(BIN)
-}
 
 async fn json(r: reqwest::Response) -> Value {
     r.json().await.expect("JSON body")
@@ -304,25 +298,4 @@ async fn check_scim(node: &Node) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-async fn sqlite_scim_users_and_groups() {
-    let node = Node::start(bin(), NodeOptions::default()).await.expect("node");
-    check_scim(&node).await;
-}
-
-#[tokio::test]
-async fn postgres_scim_users_and_groups() {
-    let Some(db) = PgDatabase::create("scim").await.expect("database") else {
-        return;
-    };
-    let node = Node::start(
-        bin(),
-        NodeOptions {
-            database_url: Some(db.url.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("node");
-    check_scim(&node).await;
-}
+portico_testkit::node_on_both_backends!(sqlite_scim_users_and_groups, postgres_scim_users_and_groups, check_scim);

@@ -1,0 +1,185 @@
+//! Keeping this node's gateway in step with the cluster: which change-feed events change what
+//! the gateway serves, and what the node does about each.
+//!
+//! - Deployments another node made (`api.*` events from elsewhere): this node's runtime artifacts
+//!   are rewritten from the store ([`Deployments`]) and the gateway's artifact loader is woken.
+//!   This node's own deployments wrote their artifacts already.
+//! - Changes to applications, key mappings, subscriptions, OAuth clients and key managers (from
+//!   any node, this one included): the gateway's identity is reloaded from the store.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use portico_gateway::Gateway;
+use portico_store::{ChangeEvent, StoreError};
+use tokio::sync::Notify;
+
+use crate::follow::{FollowerProgress, follow_with_progress};
+use crate::identity::IdentitySource;
+
+/// Feed events after which the gateway reloads applications, client ids, subscriptions and
+/// external key managers.
+const IDENTITY_EVENTS: [&str; 5] = [
+    portico_store::EVENT_APPLICATION_CHANGED,
+    portico_store::EVENT_KEY_MAPPING_CHANGED,
+    portico_store::EVENT_SUBSCRIPTION_CHANGED,
+    portico_store::EVENT_CLIENT_CHANGED,
+    portico_store::EVENT_KEY_MANAGER_CHANGED,
+];
+
+/// This node's runtime artifacts (`deployment/server/`), rewritten from the deployments the
+/// store records. The deploy pipeline that writes them belongs to the management crates, which
+/// depend on this one; the node hands it in.
+pub trait Deployments: Send + Sync + 'static {
+    type Error: std::fmt::Display;
+
+    /// Rewrites the artifacts; returns how many are deployed.
+    fn reconcile(&self) -> impl Future<Output = Result<usize, Self::Error>> + Send;
+}
+
+/// How much identity data the gateway holds after a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdentityCounts {
+    /// Client ids of this node's key manager.
+    pub clients: usize,
+    pub subscriptions: usize,
+}
+
+/// Applies the change feed to this node's gateway.
+pub struct GatewaySync<D> {
+    /// This node's id, as the store records it as the origin of the events it appends.
+    node_id: String,
+    gateway: Arc<Gateway>,
+    identity: IdentitySource,
+    deployments: D,
+    /// Wakes the gateway's artifact loader (it also polls).
+    artifacts_changed: Arc<Notify>,
+}
+
+impl<D: Deployments> GatewaySync<D> {
+    pub fn new(
+        node_id: String,
+        gateway: Arc<Gateway>,
+        identity: IdentitySource,
+        deployments: D,
+        artifacts_changed: Arc<Notify>,
+    ) -> Arc<GatewaySync<D>> {
+        Arc::new(GatewaySync {
+            node_id,
+            gateway,
+            identity,
+            deployments,
+            artifacts_changed,
+        })
+    }
+
+    /// Loads the identity from the store and installs it in the gateway.
+    pub async fn reload_identity(&self) -> Result<IdentityCounts, StoreError> {
+        let identity = self.identity.load().await?;
+        let counts = IdentityCounts {
+            clients: identity.clients.len(),
+            subscriptions: identity.subscriptions.len(),
+        };
+        self.gateway.install_identity(identity);
+        Ok(counts)
+    }
+
+    /// Applies one batch of feed events; failures are logged, and the next change retries.
+    pub async fn apply(&self, events: &[ChangeEvent]) {
+        let changes = Changes::of(events, &self.node_id);
+        if changes.deployments_elsewhere {
+            match self.deployments.reconcile().await {
+                Ok(_) => self.artifacts_changed.notify_one(),
+                Err(e) => tracing::warn!(error = %e, "cannot apply deployments from other nodes"),
+            }
+        }
+        if changes.identity {
+            match self.reload_identity().await {
+                Ok(counts) => tracing::debug!(
+                    clients = counts.clients,
+                    subscriptions = counts.subscriptions,
+                    "gateway identity reloaded"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot reload applications and subscriptions"),
+            }
+        }
+    }
+
+    /// Follows the change feed from `progress`'s position, reporting to it, until the task is
+    /// aborted.
+    pub fn spawn(self: &Arc<Self>, progress: Arc<FollowerProgress>) -> tokio::task::JoinHandle<()> {
+        let store = self.identity.store().clone();
+        let poll = store.feed_poll_interval();
+        let sync = self.clone();
+        tokio::spawn(follow_with_progress(store, progress, poll, move |events| {
+            let sync = sync.clone();
+            async move { sync.apply(&events).await }
+        }))
+    }
+}
+
+/// What a batch of feed events asks of the gateway.
+#[derive(Debug, PartialEq, Eq)]
+struct Changes {
+    deployments_elsewhere: bool,
+    identity: bool,
+}
+
+impl Changes {
+    fn of(events: &[ChangeEvent], node_id: &str) -> Changes {
+        Changes {
+            deployments_elsewhere: events
+                .iter()
+                .any(|e| e.kind.starts_with("api.") && e.origin_node != node_id),
+            identity: events.iter().any(|e| IDENTITY_EVENTS.contains(&e.kind.as_str())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, origin: &str) -> ChangeEvent {
+        ChangeEvent {
+            seq: 1,
+            kind: kind.to_owned(),
+            entity_id: "id".to_owned(),
+            payload: "{}".to_owned(),
+            origin_node: origin.to_owned(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn only_other_nodes_deployments_rewrite_the_artifacts() {
+        let here = [event("api.deployed", "node-a")];
+        assert!(!Changes::of(&here, "node-a").deployments_elsewhere);
+        let elsewhere = [event("api.deployed", "node-b")];
+        assert!(Changes::of(&elsewhere, "node-a").deployments_elsewhere);
+    }
+
+    #[test]
+    fn identity_changes_from_any_node_reload_the_identity() {
+        for kind in IDENTITY_EVENTS {
+            for origin in ["node-a", "node-b"] {
+                assert_eq!(
+                    Changes::of(&[event(kind, origin)], "node-a"),
+                    Changes {
+                        deployments_elsewhere: false,
+                        identity: true
+                    },
+                    "{kind} from {origin}"
+                );
+            }
+        }
+        let unrelated = [event(portico_store::EVENT_TOKEN_REVOKED, "node-b")];
+        assert_eq!(
+            Changes::of(&unrelated, "node-a"),
+            Changes {
+                deployments_elsewhere: false,
+                identity: false
+            }
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! Step 8: what is where, printed once the node is ready.
+
+use std::time::Instant;
+
+use portico_cluster::IdentityCounts;
+
+use super::started::Node;
+
+/// What the start-up loaded, for the banner.
+pub struct Loaded {
+    /// API revisions deployed in `deployment/server/`.
+    pub deployed: usize,
+    /// APIs the gateway routes.
+    pub routable: usize,
+    pub identity: IdentityCounts,
+}
+
+pub async fn print(node: &Node, started: Instant, loaded: &Loaded) -> anyhow::Result<()> {
+    let config = &node.config;
+    let ports = config.ports();
+    let host = &config.server.hostname;
+    let mgmt = format!("https://{host}:{}", ports.management_https);
+    let signer = &node.key_manager.validator.signer;
+    let trust = &node.gateway.trust;
+    println!(
+        "Portico {} node ready in {} ms",
+        env!("CARGO_PKG_VERSION"),
+        started.elapsed().as_millis()
+    );
+    println!(
+        "  store:          {} (schema v{})",
+        node.store.backend(),
+        node.store.schema_version().await?
+    );
+    println!("  management:     {mgmt}  (health: {mgmt}/health/ready)");
+    println!("  admin REST:     {mgmt}/api/am/admin/v4");
+    println!(
+        "  gateway:        http://{host}:{}  https://{host}:{}",
+        ports.gateway_http, ports.gateway_https
+    );
+    println!("  publisher REST: {mgmt}/api/am/publisher/v4");
+    println!(
+        "  artifacts:      {} deployed API revision(s) in deployment/server/, {} routable here",
+        loaded.deployed, loaded.routable
+    );
+    println!(
+        "  devportal REST: {mgmt}/api/am/devportal/v3  ({} client id(s), {} subscription(s) loaded into the gateway)",
+        loaded.identity.clients, loaded.identity.subscriptions
+    );
+    println!(
+        "  OAuth2:         {mgmt}/oauth2/token  (DCR: {mgmt}/client-registration/v0.17/register, {} kid {})",
+        signer.algorithm(),
+        signer.kid()
+    );
+    println!(
+        "  backend TLS:    trusts {} system root(s), this node's certificate, {} from [truststore] file_name",
+        trust.system_roots, trust.bundle_certificates
+    );
+    if config.sample_backend_enabled() {
+        println!(
+            "  sample backend: {mgmt}{}/menu  (PizzaShack; [apim.sample_backend])",
+            portico_rest::SAMPLE_BASE_PATH
+        );
+    }
+    println!("  config:         {}", config.path.display());
+    println!("Press Ctrl-C to stop.");
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Step 7: this node's gateway kept in step with the cluster (portico-cluster): its identity
+//! (this node's key manager, then applications, client ids, subscriptions and external key
+//! managers from the store) loaded now and on every change, and other nodes' deployments applied
+//! as the change feed reports them.
+
+use std::sync::Arc;
+
+use portico_cluster::{GatewaySync, IdentityCounts, IdentitySource};
+use portico_gateway::identity::RevocationCheck;
+use portico_keymanager::TokenValidator;
+
+use super::rest::RestDeployments;
+use super::started::Node;
+
+/// Installs the gateway's identity and starts following the change feed; returns what the
+/// identity holds and the follower.
+pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, tokio::task::JoinHandle<()>)> {
+    let validator = &node.key_manager.validator;
+    let resident = portico_cluster::resident_identity(
+        &node.keys.primary,
+        validator.signer.kid(),
+        validator.signer.issuer(),
+        Arc::new(KeyManagerRevocations(validator.clone())),
+    )?;
+    let identity = IdentitySource::new(
+        node.store.clone(),
+        resident,
+        node.gateway.issuer_keys.clone(),
+        portico_rest::configured_key_managers(&node.config),
+    );
+    let sync = GatewaySync::new(
+        super::store::node_id(&node.config),
+        node.gateway.gateway.clone(),
+        identity,
+        RestDeployments(node.rest.clone()),
+        node.rest.artifacts_changed.clone(),
+    );
+    let counts = sync.reload_identity().await?;
+    Ok((counts, sync.spawn(node.rest.applied_here.clone())))
+}
+
+/// The key manager's revocation list, as the gateway consults it on every request. (The key
+/// manager and the gateway do not know each other; the node introduces them.)
+struct KeyManagerRevocations(Arc<TokenValidator>);
+
+impl RevocationCheck for KeyManagerRevocations {
+    fn is_revoked(&self, jti: &str, subject: &str, client_id: &str, issued_at: u64) -> bool {
+        let iat = i64::try_from(issued_at).unwrap_or(i64::MAX);
+        self.0.revocations.is_revoked_parts(jti, subject, client_id, iat)
+    }
+}

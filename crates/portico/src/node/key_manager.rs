@@ -1,0 +1,57 @@
+//! Step 3: the resident key manager: the token signer and validator (primary key, `[oauth]`
+//! issuer), the authenticator of REST callers, and the OAuth2 token service with its follower of
+//! other nodes' revocations.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use portico_config::Config;
+use portico_keymanager::{Authenticator, TokenService, TokenValidator};
+use portico_keystore::KeyMaterial;
+use portico_store::Store;
+
+pub struct KeyManager {
+    pub validator: Arc<TokenValidator>,
+    pub authenticator: Arc<Authenticator>,
+    pub tokens: Arc<TokenService>,
+    /// The change-feed position the token service loaded its state at: this node's followers
+    /// start there.
+    pub feed_position: i64,
+    /// The token service's follower of the change feed (revocations and clients of other nodes).
+    pub follower: tokio::task::JoinHandle<()>,
+}
+
+pub async fn start(config: &Config, store: &Store, primary: &KeyMaterial) -> anyhow::Result<KeyManager> {
+    let issuer = config.oauth.issuer.clone().unwrap_or_else(|| {
+        format!(
+            "https://{}:{}/oauth2/token",
+            config.server.hostname,
+            config.ports().management_https
+        )
+    });
+    let signer = portico_keymanager::TokenSigner::new(primary, issuer.clone())
+        .with_context(|| format!("[keystore.primary] in {}", config.path.display()))?;
+    let validator = Arc::new(TokenValidator::new(signer));
+    let authenticator = Authenticator::with_tokens(store.clone(), validator.clone())?;
+    let hasher = portico_keymanager::SecretHasher::from_private_key(primary.private_key.secret_der());
+    let (tokens, feed_position) = TokenService::start(
+        store.clone(),
+        validator.clone(),
+        hasher,
+        authenticator.clone(),
+        portico_keymanager::TokenSettings {
+            issuer,
+            access_token_seconds: config.oauth.access_token_validity_seconds,
+            refresh_token_seconds: config.oauth.refresh_token_validity_seconds,
+        },
+    )
+    .await?;
+    let follower = tokens.spawn_follower(feed_position);
+    Ok(KeyManager {
+        validator,
+        authenticator,
+        tokens,
+        feed_position,
+        follower,
+    })
+}

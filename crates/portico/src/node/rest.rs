@@ -1,0 +1,52 @@
+//! Step 4: the management REST APIs' shared state, and `deployment/server/` rebuilt from the
+//! deployments the store records.
+
+use std::sync::Arc;
+
+use portico_config::{ArtifactSync, Config};
+use portico_rest::{KeyFingerprints, RestState};
+use portico_store::Store;
+
+use super::key_manager::KeyManager;
+use super::keys::NodeKeys;
+
+pub fn state(config: &Arc<Config>, store: &Store, keys: &NodeKeys, key_manager: &KeyManager) -> RestState {
+    RestState {
+        applied_here: portico_cluster::FollowerProgress::new(key_manager.feed_position),
+        artifacts_changed: Arc::new(tokio::sync::Notify::new()),
+        config: config.clone(),
+        store: store.clone(),
+        authenticator: key_manager.authenticator.clone(),
+        oauth: key_manager.tokens.clone(),
+        key_fingerprints: Arc::new(KeyFingerprints {
+            tls: keys.tls.fingerprint(),
+            primary: keys.primary.fingerprint(),
+        }),
+    }
+}
+
+/// The Publisher's deploy pipeline, which writes this node's runtime artifacts; the cluster
+/// follower runs it for deployments made on other nodes.
+pub struct RestDeployments(pub RestState);
+
+impl portico_cluster::Deployments for RestDeployments {
+    type Error = portico_rest::ApiError;
+
+    async fn reconcile(&self) -> Result<usize, Self::Error> {
+        portico_rest::reconcile_artifacts(&self.0).await
+    }
+}
+
+/// With `[deployment] sync = "database"`, rewrites `deployment/server/` from the store (removing
+/// stale artifacts). Returns how many API revisions are deployed (0 when the files are managed
+/// by hand).
+pub async fn rebuild_artifacts(state: &RestState) -> anyhow::Result<usize> {
+    use portico_cluster::Deployments;
+    if state.config.deployment.sync != ArtifactSync::Database {
+        return Ok(0);
+    }
+    RestDeployments(state.clone())
+        .reconcile()
+        .await
+        .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))
+}

@@ -1,5 +1,6 @@
 //! `[apim.cors]`: the gateway-wide CORS rules, and WSO2's defaults for them.
 
+use portico_artifact::CorsConfiguration;
 use serde::Deserialize;
 
 use crate::section::yes;
@@ -28,7 +29,7 @@ impl Default for Cors {
             allow_origins: default_cors_origins(),
             allow_methods: default_cors_methods(),
             allow_headers: default_cors_headers(),
-            allow_credentials: false,
+            allow_credentials: CorsConfiguration::default().access_control_allow_credentials,
         }
     }
 }
@@ -50,23 +51,13 @@ impl OneOrMany {
     }
 }
 
+// WSO2's defaults are written down once, in the runtime artifact's crate.
 fn default_cors_origins() -> OneOrMany {
-    OneOrMany::One("*".to_owned())
+    OneOrMany::Many(CorsConfiguration::default().access_control_allow_origins)
 }
 fn default_cors_methods() -> Vec<String> {
-    ["GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
-        .map(String::from)
-        .to_vec()
+    CorsConfiguration::default().access_control_allow_methods
 }
 fn default_cors_headers() -> Vec<String> {
-    [
-        "authorization",
-        "Access-Control-Allow-Origin",
-        "Content-Type",
-        "SOAPAction",
-        "apikey",
-        "Internal-Key",
-    ]
-    .map(String::from)
-    .to_vec()
+    CorsConfiguration::default().access_control_allow_headers
 }

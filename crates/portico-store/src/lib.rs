@@ -228,6 +228,32 @@ impl<DB: sqlx::Database> WriteTx<DB> {
     }
 }
 
+impl Store {
+    /// Runs `work` in one write transaction on `pool` and commits it when `work` succeeds, so a
+    /// change and the feed events it appends are kept together or not at all (an error, or an
+    /// early `Err` return, rolls both back). Use it through [`write_tx!`], which picks the pool
+    /// and so compiles `work` once per backend.
+    pub(crate) async fn write<P: BeginWrite, T>(
+        &self,
+        pool: &P,
+        work: impl AsyncFnOnce(&mut WriteTx<P::Db>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = pool.begin_write(&self.appends).await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+}
+
+/// Runs `$work`, an `async |tx| { ... }` closure given the open [`WriteTx`], in one write
+/// transaction of `$store` ([`Store::write`] on its pool); evaluates to `Result<T, StoreError>`.
+macro_rules! write_tx {
+    ($store:expr, $work:expr) => {
+        $crate::with_pool!($store, |pool| $store.write(pool, $work).await)
+    };
+}
+pub(crate) use write_tx;
+
 impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
     type Target = DB::Connection;
     fn deref(&self) -> &DB::Connection {
@@ -239,11 +265,6 @@ impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
         &mut self.tx
     }
-}
-
-/// True when a database error is a unique-constraint violation (a concurrent duplicate).
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// Milliseconds since the Unix epoch, the store's timestamp format on both backends.

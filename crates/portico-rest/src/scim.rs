@@ -15,7 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{ApiError, Auth, RestState};
+use crate::auth::Auth;
+use crate::common::time::rfc3339;
+use crate::error::ApiError;
+use crate::state::RestState;
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -134,13 +137,6 @@ fn role_by_group_ref(value: &str) -> Option<Role> {
         .or_else(|| value.parse().ok())
 }
 
-fn iso(millis: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 fn base_url(state: &RestState) -> String {
     format!(
         "https://{}:{}/scim2",
@@ -172,8 +168,8 @@ fn user_json(state: &RestState, user: &User) -> Value {
         "roles": roles,
         "meta": {
             "resourceType": "User",
-            "created": iso(user.created_at),
-            "lastModified": iso(user.updated_at),
+            "created": rfc3339(user.created_at),
+            "lastModified": rfc3339(user.updated_at),
             "location": format!("{base}/Users/{}", user.id),
         },
     })

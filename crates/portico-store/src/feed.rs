@@ -41,8 +41,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let payload = payload.to_string();
         write_tx!(self, async |tx| {
-            tx.append_event_in_tx(&self.node_id, kind, entity_id, &payload)
-                .await
+            tx.append_event_in_tx(&self.node_id, kind, entity_id, &payload).await
         })
     }
 

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::feed::AppendInTx;
 use crate::error::require_found;
+use crate::feed::AppendInTx;
 use crate::{Store, StoreError, now_millis, with_pool, write_tx};
 
 /// Feed kind for one revoked access token (entity: jti; payload `{"jti","expiresAt"}`).

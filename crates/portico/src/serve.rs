@@ -91,9 +91,10 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
 
     let artifacts_changed = Arc::new(tokio::sync::Notify::new());
     let applied_here = portico_cluster::FollowerProgress::new(feed_position);
+    let artifact_files = portico_rest::ArtifactFiles::new(store.clone(), &config, artifacts_changed.clone());
     let state = portico_rest::RestState {
         applied_here: applied_here.clone(),
-        artifacts_changed: artifacts_changed.clone(),
+        artifacts: artifact_files.clone(),
         config: config.clone(),
         store: store.clone(),
         authenticator,
@@ -105,7 +106,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     };
     let database_sync = config.deployment.sync == portico_config::ArtifactSync::Database;
     let artifacts = if database_sync {
-        portico_rest::reconcile_artifacts(&state)
+        portico_rest::reconcile_artifacts(&artifact_files)
             .await
             .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))?
     } else {
@@ -149,7 +150,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     // any node, this one included).
     let feed_poll = store.feed_poll_interval();
     let deployments = {
-        let state = state.clone();
+        let artifact_files = artifact_files.clone();
         let wake = artifacts_changed.clone();
         let node_id = node_id.clone();
         let gateway = gateway.clone();
@@ -163,7 +164,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
                     .iter()
                     .any(|e| e.kind.starts_with("api.") && e.origin_node != node_id);
                 let identity_changed = events.iter().any(|e| IDENTITY_EVENTS.contains(&e.kind.as_str()));
-                let state = state.clone();
+                let artifact_files = artifact_files.clone();
                 let wake = wake.clone();
                 let gateway = gateway.clone();
                 let store = store.clone();
@@ -172,7 +173,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
                 let configured_key_managers = configured_key_managers.clone();
                 async move {
                     if from_elsewhere {
-                        match portico_rest::reconcile_artifacts(&state).await {
+                        match portico_rest::reconcile_artifacts(&artifact_files).await {
                             Ok(_) => wake.notify_one(),
                             Err(e) => tracing::warn!(error = %e, "cannot apply deployments from other nodes"),
                         }

@@ -13,9 +13,9 @@ use axum::{Json, Router};
 use portico_store::{NewUser, Role, StoreError, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
+use crate::common::ids::stable_id;
 use crate::common::time::rfc3339;
 use crate::error::ApiError;
 use crate::state::RestState;
@@ -118,16 +118,7 @@ fn scim(status: StatusCode, body: Value) -> Response {
 
 /// A group id that is the same on every node for the same role.
 fn group_id(role: Role) -> String {
-    let d = Sha256::digest(format!("portico-role:{}", role.as_str()).as_bytes());
-    let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    stable_id(&format!("portico-role:{}", role.as_str()))
 }
 
 fn role_by_group_ref(value: &str) -> Option<Role> {

@@ -99,29 +99,24 @@ impl Store {
             "INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) RETURNING {API_COLUMNS}"
         );
         write_tx!(self, async |tx| {
-            let same_name: Option<String> =
-                sqlx::query_scalar("SELECT id FROM apis WHERE lower(name) = lower($1) AND version = $2")
-                    .bind(&new.name)
+            let taken = [
+                ("name", &new.name, format!("an API named `{}` with version `{}`", new.name, new.version)),
+                (
+                    "context",
+                    &new.context,
+                    format!("an API with context `{}` and version `{}`", new.context, new.version),
+                ),
+            ];
+            for (column, value, what) in taken {
+                let sql = format!("SELECT id FROM apis WHERE lower({column}) = lower($1) AND version = $2");
+                let existing: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(value)
                     .bind(&new.version)
                     .fetch_optional(&mut **tx)
                     .await?;
-            if same_name.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "an API named `{}` with version `{}`",
-                    new.name, new.version
-                )));
-            }
-            let same_context: Option<String> =
-                sqlx::query_scalar("SELECT id FROM apis WHERE lower(context) = lower($1) AND version = $2")
-                    .bind(&new.context)
-                    .bind(&new.version)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            if same_context.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "an API with context `{}` and version `{}`",
-                    new.context, new.version
-                )));
+                if existing.is_some() {
+                    return Err(StoreError::Conflict(what));
+                }
             }
             let row: ApiRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(&new.id)
@@ -159,13 +154,8 @@ impl Store {
     }
 
     pub async fn find_api(&self, id: &str) -> Result<Option<ApiRow>, StoreError> {
-        let sql = format!("SELECT {API_COLUMNS} FROM apis WHERE id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("SELECT {API_COLUMNS} FROM apis WHERE id = $1"), &[id])
+            .await
     }
 
     /// APIs matching `filter`, by name then version, and how many match in all.

@@ -251,13 +251,7 @@ impl Store {
     }
 
     pub async fn find_application(&self, id: &str) -> Result<Option<ApplicationRow>, StoreError> {
-        let sql = format!("{APP_SELECT} WHERE a.id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("{APP_SELECT} WHERE a.id = $1"), &[id]).await
     }
 
     /// One owner's applications by creation, optionally those whose name contains `name`
@@ -502,14 +496,11 @@ impl Store {
         application_id: &str,
         mapping_id: &str,
     ) -> Result<Option<KeyMappingRow>, StoreError> {
-        let sql = format!("{MAPPING_SELECT} WHERE m.application_id = $1 AND m.id = $2");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(application_id)
-                .bind(mapping_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("{MAPPING_SELECT} WHERE m.application_id = $1 AND m.id = $2"),
+            &[application_id, mapping_id],
+        )
+        .await
     }
 
     /// Updates a key mapping's grant types, callback and additional properties.
@@ -612,13 +603,8 @@ impl Store {
     }
 
     pub async fn find_subscription(&self, id: &str) -> Result<Option<SubscriptionRow>, StoreError> {
-        let sql = format!("{SUBSCRIPTION_SELECT} WHERE s.id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("{SUBSCRIPTION_SELECT} WHERE s.id = $1"), &[id])
+            .await
     }
 
     /// Subscriptions (of one API when `api_id` is given), oldest first, and the total count.

@@ -142,23 +142,11 @@ impl Store {
     }
 
     pub async fn find_key_manager(&self, id: &str) -> Result<Option<KeyManagerRow>, StoreError> {
-        let sql = format!("{KM_SELECT} WHERE id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("{KM_SELECT} WHERE id = $1"), &[id]).await
     }
 
     pub async fn find_key_manager_by_name(&self, name: &str) -> Result<Option<KeyManagerRow>, StoreError> {
-        let sql = format!("{KM_SELECT} WHERE name = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("{KM_SELECT} WHERE name = $1"), &[name]).await
     }
 
     /// Replaces a key manager's type, state, issuer and configuration (its name never changes:

@@ -18,8 +18,10 @@ mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 
 pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
 pub use devportal::{
@@ -173,6 +175,22 @@ impl Store {
     /// Closes every connection (SQLite checkpoints its WAL).
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+impl Store {
+    /// The row `sql` selects, with `keys` bound to `$1`, `$2`, ... in order, if any.
+    pub(crate) async fn find_one<T>(&self, sql: &str, keys: &[&str]) -> Result<Option<T>, StoreError>
+    where
+        T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
+    {
+        Ok(with_pool!(self, |pool| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for key in keys {
+                query = query.bind(*key);
+            }
+            query.fetch_optional(pool).await?
+        }))
     }
 }
 

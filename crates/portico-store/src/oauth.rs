@@ -248,13 +248,11 @@ impl Store {
     }
 
     pub async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(client_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = $1"),
+            &[client_id],
+        )
+        .await
     }
 
     pub async fn find_oauth_client_by_name(
@@ -262,14 +260,11 @@ impl Store {
         owner_id: &str,
         name: &str,
     ) -> Result<Option<OAuthClient>, StoreError> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE owner_id = $1 AND client_name = $2");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(owner_id)
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE owner_id = $1 AND client_name = $2"),
+            &[owner_id, name],
+        )
+        .await
     }
 
     /// Updates a client's name, callback and grant types; announces the change.
@@ -345,13 +340,11 @@ impl Store {
     }
 
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
-        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(token_hash)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1"),
+            &[token_hash],
+        )
+        .await
     }
 
     /// Presents a refresh token for rotation. An active, unexpired token is marked rotated and

@@ -119,14 +119,11 @@ impl Store {
     }
 
     pub async fn find_revision(&self, api_id: &str, revision_id: &str) -> Result<Option<RevisionRow>, StoreError> {
-        let sql = format!("SELECT {REVISION_COLUMNS} FROM api_revisions WHERE api_id = $1 AND id = $2");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(api_id)
-                .bind(revision_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("SELECT {REVISION_COLUMNS} FROM api_revisions WHERE api_id = $1 AND id = $2"),
+            &[api_id, revision_id],
+        )
+        .await
     }
 
     /// Deletes a revision unless it is deployed somewhere.

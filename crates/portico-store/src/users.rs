@@ -170,27 +170,18 @@ impl Store {
 
     /// The user with this username, with roles.
     pub async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = with_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, username, password_hash, created_at, updated_at FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(pool)
-                .await?
-        });
-        match row {
-            None => Ok(None),
-            Some(row) => Ok(Some(self.with_roles(row).await?)),
-        }
+        self.find_user_where("username", username).await
     }
 
     /// The user with this id, with roles.
     pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = with_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, username, password_hash, created_at, updated_at FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
-        match row {
+        self.find_user_where("id", id).await
+    }
+
+    /// The user whose `column` (a unique one) is `value`, with roles.
+    async fn find_user_where(&self, column: &str, value: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT id, username, password_hash, created_at, updated_at FROM users WHERE {column} = $1");
+        match self.find_one::<UserRow>(&sql, &[value]).await? {
             None => Ok(None),
             Some(row) => Ok(Some(self.with_roles(row).await?)),
         }

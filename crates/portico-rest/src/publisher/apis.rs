@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::products::products_using;
 use crate::auth::Auth;
 use crate::common::api_query::parse_query;
-use crate::common::api_rows::{api_document, api_of, load_api};
+use crate::common::api_rows::{api_document, api_of, kind_name, load_api, load_kind};
 use crate::common::body::json_body;
 use crate::common::definition::definition_response;
 use crate::common::paging::{Page, query_suffix};
@@ -155,32 +155,38 @@ pub async fn update(
     }
 }
 
-/// `DELETE /apis/{apiId}`.
-pub async fn delete(
+/// `DELETE /apis/{apiId}` and `DELETE /api-products/{apiProductId}`: refused (409) while
+/// subscriptions exist, and for an API while an API Product uses it.
+pub async fn delete<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
-    Path(api_id): Path<String>,
+    Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     auth.require_any(&["apim:api_delete", "apim:api_manage", "apim:api_import_export"])?;
-    let row = load_api(&state.store, &api_id).await?;
+    let row = load_kind(&state.store, &id, PRODUCT).await?;
     check_if_match(&headers, &row)?;
-    let (subscriptions, _) = state.store.list_subscriptions(Some(&api_id), 1, 0).await?;
+    let kind = kind_name(PRODUCT);
+    let (subscriptions, _) = state.store.list_subscriptions(Some(&id), 1, 0).await?;
     if !subscriptions.is_empty() {
         return Err(ApiError::conflict(format!(
-            "Cannot remove the API {api_id} as active subscriptions exist"
+            "Cannot remove the {kind} {id} as active subscriptions exist"
         )));
     }
-    let products = products_using(&state, &api_id).await?;
+    let products = if PRODUCT {
+        Vec::new()
+    } else {
+        products_using(&state, &id).await?
+    };
     if !products.is_empty() {
         return Err(ApiError::conflict(format!(
-            "Cannot remove the API {api_id} as it is used by the API Product(s) {}",
+            "Cannot remove the API {id} as it is used by the API Product(s) {}",
             products.join(", ")
         )));
     }
-    let environments = state.store.delete_api(&api_id).await?;
+    let environments = state.store.delete_api(&id).await?;
     for environment in environments {
-        state.artifacts.remove(&environment, &api_id).await;
+        state.artifacts.remove(&environment, &id).await;
     }
     Ok(StatusCode::OK)
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use portico_apis::{Api, LifecycleStatus, Placement, ProductSnapshot, RuntimeArtifact};
 use portico_config::Config;
-use portico_store::{ApiRow, RevisionRow, Store};
+use portico_store::{ApiRow, DeploymentRow, RevisionRow, Store};
 use tokio::sync::Notify;
 
 use crate::common::api_rows::{api_of, is_product};
@@ -38,11 +38,23 @@ impl Snapshot {
         }
     }
 
-    /// The runtime artifact of this snapshot deployed at `at`.
-    pub fn artifact(&self, status: LifecycleStatus, at: &Placement<'_>) -> RuntimeArtifact {
+    /// The runtime artifact of this snapshot (of `revision`) as `deployment` placed it.
+    pub fn artifact(
+        &self,
+        status: LifecycleStatus,
+        revision: &RevisionRow,
+        deployment: &DeploymentRow,
+    ) -> RuntimeArtifact {
+        let at = Placement {
+            revision_id: &revision.id,
+            revision_number: revision.number,
+            environment: &deployment.environment,
+            vhost: &deployment.vhost,
+            deployed_time: deployment.deployed_at,
+        };
         match self {
-            Snapshot::Api(api) => RuntimeArtifact::new(api, status, at),
-            Snapshot::Product(product) => RuntimeArtifact::for_product(product, status, at),
+            Snapshot::Api(api) => RuntimeArtifact::new(api, status, &at),
+            Snapshot::Product(product) => RuntimeArtifact::for_product(product, status, &at),
         }
     }
 }
@@ -121,17 +133,7 @@ impl ArtifactFiles {
             };
             let snapshot = Snapshot::of(&row, &revision)?;
             let status = api_of(&row)?.life_cycle_status;
-            let artifact = snapshot.artifact(
-                status,
-                &Placement {
-                    revision_id: &revision.id,
-                    revision_number: revision.number,
-                    environment: &d.environment,
-                    vhost: &d.vhost,
-                    deployed_time: d.deployed_at,
-                },
-            );
-            self.write(&artifact).await?;
+            self.write(&snapshot.artifact(status, &revision, d)).await?;
             expected.insert(self.path(&d.environment, &d.api_id));
         }
         for environment in self.environments.iter() {

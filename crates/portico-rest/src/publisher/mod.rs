@@ -25,7 +25,7 @@ pub fn routes() -> Router<RestState> {
         .route("/apis/change-lifecycle", post(lifecycle::change::<false>))
         .route(
             "/apis/{api_id}",
-            get(apis::get_one).put(apis::update).delete(apis::delete),
+            get(apis::get_one).put(apis::update).delete(apis::delete::<false>),
         )
         .route(
             "/apis/{api_id}/swagger",
@@ -49,7 +49,9 @@ pub fn routes() -> Router<RestState> {
         .route("/api-products/change-lifecycle", post(lifecycle::change::<true>))
         .route(
             "/api-products/{api_product_id}",
-            get(products::get_one).put(products::update).delete(products::delete),
+            get(products::get_one)
+                .put(products::update)
+                .delete(apis::delete::<true>),
         )
         .route(
             "/api-products/{api_product_id}/revisions",

@@ -1,6 +1,6 @@
 //! `/api-products`: WSO2's API Products (bundles of operations of several APIs under one
-//! context) — create, list, read, update and delete. Revisions, deployments and lifecycle share
-//! the APIs' handlers (`revisions.rs` and `lifecycle.rs`, with `PRODUCT = true`). Products are
+//! context) — create, list, read and update. Deletion, revisions, deployments and lifecycle share
+//! the APIs' handlers (`apis.rs`, `revisions.rs` and `lifecycle.rs`, with `PRODUCT = true`). Products are
 //! rows of type `APIPRODUCT` in the store's API table, as in WSO2.
 
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ use crate::common::api_rows::{api_of, load_kind, product_document, product_of};
 use crate::common::body::json_body;
 use crate::common::paging::{Page, query_suffix};
 use crate::common::policies::check_policies;
-use crate::common::row_version::{OptimisticUpdate, check_if_match, not_modified, row_response};
+use crate::common::row_version::{OptimisticUpdate, not_modified, row_response};
 use crate::error::{ApiError, input_error};
 use crate::state::RestState;
 
@@ -233,29 +233,6 @@ pub async fn update(
         }
         update.lost_race(&state.store).await?;
     }
-}
-
-/// `DELETE /api-products/{apiProductId}`: refused (409) while subscriptions exist.
-pub async fn delete(
-    auth: Auth,
-    State(state): State<RestState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    auth.require_any(&["apim:api_delete", "apim:api_manage", "apim:api_import_export"])?;
-    let row = load_product(&state, &id).await?;
-    check_if_match(&headers, &row)?;
-    let (subscriptions, _) = state.store.list_subscriptions(Some(&id), 1, 0).await?;
-    if !subscriptions.is_empty() {
-        return Err(ApiError::conflict(format!(
-            "Cannot remove the API Product {id} as active subscriptions exist"
-        )));
-    }
-    let environments = state.store.delete_api(&id).await?;
-    for environment in environments {
-        state.artifacts.remove(&environment, &id).await;
-    }
-    Ok(StatusCode::OK)
 }
 
 /// The products that take operations from `api_id` (an API used by a product cannot be

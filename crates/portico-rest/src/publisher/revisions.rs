@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portico_apis::input::{coerce_bool, coerce_string, get, kind_of, object};
-use portico_apis::{Api, InputError, Placement};
+use portico_apis::{Api, InputError};
 use portico_store::{
     CreateRevision, DeleteRevision, DeploymentRow, DeploymentTarget, MAX_REVISIONS_PER_API, RevisionRow, now_millis,
 };
@@ -342,17 +342,7 @@ pub async fn deploy<const PRODUCT: bool>(
     let deployed = state.store.deploy_revision(&api_id, revision_id, &targets).await?;
     let status = api_of(&row)?.life_cycle_status;
     for d in &deployed {
-        let artifact = snapshot.artifact(
-            status,
-            &Placement {
-                revision_id: &revision.id,
-                revision_number: revision.number,
-                environment: &d.environment,
-                vhost: &d.vhost,
-                deployed_time: d.deployed_at,
-            },
-        );
-        state.artifacts.write(&artifact).await?;
+        state.artifacts.write(&snapshot.artifact(status, &revision, d)).await?;
     }
     let list: Vec<Value> = deployed.iter().map(deployment_json).collect();
     // publisher-api.yaml lists 200 for this operation.

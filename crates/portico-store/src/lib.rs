@@ -3,6 +3,11 @@
 //!
 //! Both backends run the same `$N`-placeholder SQL; the schema is migrated per backend from
 //! `migrations/<backend>` at start-up. Callers see one [`Store`] and never a pool type.
+//!
+//! Inside, a write of several statements runs through `write_tx!` (`Store::write` on the
+//! backend's pool): one transaction that commits a change together with the change-feed events
+//! it appends, or neither; unique-constraint violations become [`StoreError::Conflict`] naming
+//! what is taken.
 #![forbid(unsafe_code)]
 
 mod apis;

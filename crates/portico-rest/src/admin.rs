@@ -6,8 +6,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::auth::Auth;
+use crate::common::environments::environments_json;
+use crate::error::ApiError;
 use crate::key_managers;
-use crate::{ApiError, Auth, RestState};
+use crate::state::RestState;
 
 pub fn routes() -> Router<RestState> {
     Router::new()
@@ -29,71 +32,6 @@ pub fn routes() -> Router<RestState> {
 /// from the configuration, so they are read-only here, as in WSO2.
 async fn list_environments(auth: Auth, State(state): State<RestState>) -> Result<Json<Value>, ApiError> {
     auth.require_any(&["apim:admin", "apim:environment_read"])?;
-    let list: Vec<Value> = environments_json(&state);
+    let list: Vec<Value> = environments_json(&state.config);
     Ok(Json(json!({ "count": list.len(), "list": list })))
-}
-
-/// WSO2's `Environment` objects for the configured environments (shared with the Publisher API).
-pub fn environments_json(state: &RestState) -> Vec<Value> {
-    let ports = state.config.ports();
-    state
-        .config
-        .apim
-        .gateway
-        .environment
-        .iter()
-        .map(|env| {
-            let vhosts: Vec<Value> = env
-                .vhosts
-                .iter()
-                .map(|host| {
-                    json!({
-                        "host": host,
-                        "httpContext": "",
-                        "httpPort": ports.gateway_http,
-                        "httpsPort": ports.gateway_https,
-                        "wsPort": 9099,
-                        "wssPort": 8099,
-                    })
-                })
-                .collect();
-            let mut uris = Vec::new();
-            if let Some(u) = &env.http_endpoint {
-                uris.push(json!({ "protocol": "http", "endpointURI": u }));
-            }
-            if let Some(u) = &env.https_endpoint {
-                uris.push(json!({ "protocol": "https", "endpointURI": u }));
-            }
-            json!({
-                "id": stable_id(&env.name),
-                "name": env.name,
-                "displayName": env.display_name.clone().unwrap_or_else(|| env.name.clone()),
-                "provider": env.provider,
-                "type": env.kind,
-                "gatewayType": env.gateway_type,
-                "description": env.description.clone().unwrap_or_default(),
-                "isReadOnly": true,
-                "mode": "READ_WRITE",
-                "vhosts": vhosts,
-                "endpointURIs": uris,
-                "additionalProperties": [],
-                "showInApiConsole": env.show_in_api_console,
-            })
-        })
-        .collect()
-}
-
-/// A UUID-shaped id that is the same on every node for the same environment name.
-pub(crate) fn stable_id(name: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(name.as_bytes());
-    let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }

@@ -5,7 +5,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use portico_keymanager::{AuthError, Principal};
 
-use crate::{ApiError, RestState};
+use crate::error::ApiError;
+use crate::state::RestState;
 
 /// The authenticated caller. Extracting it answers 401 when credentials are missing or wrong.
 pub struct Auth(pub Principal);

@@ -9,7 +9,9 @@ use axum::{Json, Router};
 use portico_keymanager::{DcrRequest, OAuthError};
 use serde_json::Value;
 
-use crate::{ApiError, Auth, RestState};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::state::RestState;
 
 pub fn routes() -> Router<RestState> {
     Router::new().route("/register", post(register)).route(

@@ -107,6 +107,17 @@ impl ApiError {
     }
 }
 
+/// A 400 that names the field at fault, in the body's `error` list too.
+pub(crate) fn input_error(e: portico_apis::InputError) -> ApiError {
+    let mut error = ApiError::bad_request(format!("Invalid request: {e}"));
+    error.errors.push(ErrorListItem {
+        code: "400".into(),
+        message: e.field.clone(),
+        description: Some(e.message.clone()),
+    });
+    error
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.status.as_u16(), self.message, self.description)

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use portico_apis::InputError;
 
-use crate::ApiError;
-use crate::publisher::input_error;
+use crate::error::{ApiError, input_error};
 
 /// True for addresses a fetch must not reach unless allowed: loopback, private, link-local,
 /// shared (CGNAT), unspecified, broadcast, multicast, documentation and unique-local ranges.
@@ -159,4 +158,32 @@ fn too_large(url: &reqwest::Url, rules: &FetchRules) -> ApiError {
         "url: {url} is larger than {} bytes ({})",
         rules.max_bytes, rules.setting
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_non_public;
+
+    #[test]
+    fn non_public_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "224.0.0.1",
+        ] {
+            assert!(is_non_public(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "172.32.0.1"] {
+            assert!(!is_non_public(ip.parse().expect("ip")), "{ip}");
+        }
+    }
 }

@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::RestState;
+use crate::state::RestState;
 
 pub fn routes() -> Router<RestState> {
     Router::new()

@@ -20,8 +20,12 @@ use portico_apis::input::{coerce_bool, coerce_enum, coerce_string, get, kind_of}
 use portico_store::{KeyManagerRow, NewKeyManager, RESIDENT_KEY_MANAGER};
 use serde_json::{Map, Value, json};
 
-use crate::publisher::{input_error, json_body};
-use crate::{ApiError, Auth, RestState};
+use crate::auth::Auth;
+use crate::common::body::json_body;
+use crate::common::ids::stable_id;
+use crate::error::{ApiError, input_error};
+use crate::fetch::{FetchRules, fetch_text, http_url};
+use crate::state::RestState;
 
 /// Scopes of reading, creating and changing key managers (admin-api.yaml).
 const MANAGE_SCOPES: &[&str] = &["apim:admin", "apim:admin_operations", "apim:keymanagers_manage"];
@@ -34,7 +38,7 @@ const KEY_MANAGER_DELETE_FAILED: i64 = 902015;
 
 /// A UUID-shaped id that is the same on every node (the resident key manager's).
 fn resident_id() -> String {
-    crate::admin::stable_id(RESIDENT_KEY_MANAGER)
+    stable_id(RESIDENT_KEY_MANAGER)
 }
 
 /// WSO2's `KeyManager` for this node's own Key Manager.
@@ -99,7 +103,7 @@ pub fn configured_key_managers(config: &portico_config::Config) -> Vec<KeyManage
                 ),
             });
             KeyManagerRow {
-                id: crate::admin::stable_id(&format!("apim.jwt.issuer:{}", issuer.name)),
+                id: stable_id(&format!("apim.jwt.issuer:{}", issuer.name)),
                 name: issuer.name.clone(),
                 kind: "custom".into(),
                 enabled: true,
@@ -269,7 +273,7 @@ fn key_manager_input(state: &RestState, body: &Value, fixed_name: Option<&str>) 
     check_certificates(obj)?;
     // Opaque (non-JWT) tokens of the key manager are checked there by the gateway.
     if let Some(url) = bounded_string(obj, "introspectionEndpoint", 2048)?.filter(|u| !u.trim().is_empty()) {
-        crate::fetch::http_url("introspectionEndpoint", url.trim())?;
+        http_url("introspectionEndpoint", url.trim())?;
     }
     for claim in ["consumerKeyClaim", "scopesClaim"] {
         if let Some(value) = bounded_string(obj, claim, 256)?
@@ -348,7 +352,7 @@ fn check_certificates(obj: &Map<String, Value>) -> Result<(), ApiError> {
         .filter(|v| !v.is_empty())
         .ok_or_else(|| invalid("certificates.value", "is required"))?;
     if kind == "JWKS" {
-        crate::fetch::http_url("certificates.value", &value)?;
+        http_url("certificates.value", &value)?;
     } else {
         portico_keystore::parse_public_key_pem(&value).map_err(|e| invalid("certificates.value", e.to_string()))?;
     }
@@ -357,7 +361,7 @@ fn check_certificates(obj: &Map<String, Value>) -> Result<(), ApiError> {
 
 /// How an identity provider's OpenID configuration is fetched: private addresses allowed (an
 /// administrator names it, and identity providers usually sit on internal networks).
-const DISCOVERY_RULES: crate::fetch::FetchRules = crate::fetch::FetchRules {
+const DISCOVERY_RULES: FetchRules = FetchRules {
     timeout: std::time::Duration::from_secs(10),
     max_bytes: 1024 * 1024,
     allow_private: true,
@@ -399,8 +403,8 @@ pub async fn discover(
         }
     }
     let url = url.ok_or_else(|| invalid("url", "is required: the identity provider's well-known endpoint"))?;
-    crate::fetch::http_url("url", &url)?;
-    let document = match crate::fetch::fetch_text(&url, &DISCOVERY_RULES).await {
+    http_url("url", &url)?;
+    let document = match fetch_text(&url, &DISCOVERY_RULES).await {
         Ok(text) => text,
         Err(e) => return Ok(Json(json!({"valid": false, "reason": e.description}))),
     };

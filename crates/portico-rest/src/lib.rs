@@ -3,10 +3,19 @@
 //!
 //! Everything here turns HTTP into calls on the store and the key manager and back; the error
 //! mapping to HTTP happens once, in [`error::ApiError`].
+//!
+//! Layout: one module per API (`publisher/`, `devportal/`, `admin` with `key_managers`, `oauth`,
+//! `dcr`, `scim`, `health`, `sample`), each folder's `mod.rs` holding only its routes; `common/`
+//! what several APIs use (request bodies, paging, API rows, ETags and optimistic updates, ...);
+//! `state` the handlers' shared [`RestState`], `auth` the caller, `middleware` what wraps every
+//! request. `publisher/artifacts` is the deploy pipeline's output, [`ArtifactFiles`], which the
+//! binary also reconciles at start-up. Modules import downwards only: no module imports one that
+//! imports it back.
 #![forbid(unsafe_code)]
 
 mod admin;
 mod auth;
+mod common;
 mod dcr;
 mod devportal;
 pub mod error;
@@ -18,48 +27,23 @@ mod oauth;
 mod publisher;
 mod sample;
 mod scim;
-
-use std::sync::Arc;
+mod state;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use portico_config::Config;
-use portico_keymanager::{Authenticator, TokenService};
-use portico_store::Store;
 
 pub use auth::{Auth, MaybeAuth};
 pub use error::ApiError;
 pub use key_managers::configured_key_managers;
+pub use publisher::artifacts::ArtifactFiles;
 pub use sample::SAMPLE_BASE_PATH;
-
-/// What the management handlers share.
-#[derive(Clone)]
-pub struct RestState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub authenticator: Arc<Authenticator>,
-    /// The Key Manager's OAuth2 side (token endpoint, DCR, revocation).
-    pub oauth: Arc<TokenService>,
-    /// SHA-256 fingerprints of the loaded TLS and primary certificates (readiness shows them).
-    pub key_fingerprints: Arc<KeyFingerprints>,
-    /// Woken whenever an artifact file is written or removed, so this node's gateway reloads at
-    /// once instead of at its next poll.
-    pub artifacts_changed: Arc<tokio::sync::Notify>,
-    /// How far this node has applied the change feed (its gateway's applications, keys and
-    /// subscriptions); changing REST calls wait for it before answering.
-    pub applied_here: Arc<portico_cluster::FollowerProgress>,
-}
-
-#[derive(Debug, Clone)]
-pub struct KeyFingerprints {
-    pub tls: String,
-    pub primary: String,
-}
+pub use state::{KeyFingerprints, RestState};
 
 /// Rewrites `<home>/deployment/server/` from the deployments recorded in the store (and removes
-/// stale artifacts); run at start-up. Returns how many artifacts are deployed.
-pub async fn reconcile_artifacts(state: &RestState) -> Result<usize, ApiError> {
-    publisher::artifacts::reconcile(state).await
+/// stale artifacts); run at start-up and when other nodes deploy. Returns how many artifacts are
+/// deployed.
+pub async fn reconcile_artifacts(artifacts: &ArtifactFiles) -> Result<usize, ApiError> {
+    artifacts.reconcile().await
 }
 
 /// The whole management router.

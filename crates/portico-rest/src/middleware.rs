@@ -6,7 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::ApiError;
+use crate::error::ApiError;
+use crate::state::RestState;
 
 /// Refuses a request whose declared body is over the limit before reading any of it. Bodies
 /// without a length are cut off at the limit by the extractors (`DefaultBodyLimit`).
@@ -83,7 +84,7 @@ const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_mil
 /// feed follower has applied it, so that the caller's next request to this node's gateway
 /// already sees the new application, key or subscription. Bounded; on a timeout the change still
 /// arrives moments later.
-pub async fn read_your_writes(State(state): State<crate::RestState>, request: Request, next: Next) -> Response {
+pub async fn read_your_writes(State(state): State<RestState>, request: Request, next: Next) -> Response {
     // Under `nest`, the URI seen here may have lost its prefix; the original one is kept.
     let path = request.extensions().get::<axum::extract::OriginalUri>().map_or_else(
         || request.uri().path().to_owned(),

@@ -14,7 +14,7 @@ use portico_keymanager::{OAuthError, TokenRequest};
 use portico_store::{OAuthClient, Role};
 use serde_json::json;
 
-use crate::RestState;
+use crate::state::RestState;
 
 pub fn routes() -> Router<RestState> {
     Router::new()

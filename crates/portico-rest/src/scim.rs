@@ -13,9 +13,12 @@ use axum::{Json, Router};
 use portico_store::{NewUser, Role, StoreError, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::{ApiError, Auth, RestState};
+use crate::auth::Auth;
+use crate::common::ids::stable_id;
+use crate::common::time::rfc3339;
+use crate::error::ApiError;
+use crate::state::RestState;
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -115,16 +118,7 @@ fn scim(status: StatusCode, body: Value) -> Response {
 
 /// A group id that is the same on every node for the same role.
 fn group_id(role: Role) -> String {
-    let d = Sha256::digest(format!("portico-role:{}", role.as_str()).as_bytes());
-    let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    stable_id(&format!("portico-role:{}", role.as_str()))
 }
 
 fn role_by_group_ref(value: &str) -> Option<Role> {
@@ -132,13 +126,6 @@ fn role_by_group_ref(value: &str) -> Option<Role> {
         .into_iter()
         .find(|r| group_id(*r) == value)
         .or_else(|| value.parse().ok())
-}
-
-fn iso(millis: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 fn base_url(state: &RestState) -> String {
@@ -172,8 +159,8 @@ fn user_json(state: &RestState, user: &User) -> Value {
         "roles": roles,
         "meta": {
             "resourceType": "User",
-            "created": iso(user.created_at),
-            "lastModified": iso(user.updated_at),
+            "created": rfc3339(user.created_at),
+            "lastModified": rfc3339(user.updated_at),
             "location": format!("{base}/Users/{}", user.id),
         },
     })

@@ -2,8 +2,9 @@
 //! (`document`) owned by `portico-apis`; the columns beside it are what queries and uniqueness
 //! rules need. `row_version` guards every update (compare-and-swap), so no update is lost.
 
+use crate::error::require_found;
 use crate::feed::AppendInTx;
-use crate::{BeginWrite, Store, StoreError, is_unique_violation, now_millis, with_pool};
+use crate::{Store, StoreError, now_millis, with_pool, write_tx};
 
 /// An API as stored.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -97,33 +98,27 @@ impl Store {
         let sql = format!(
             "INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) RETURNING {API_COLUMNS}"
         );
-        let row: ApiRow = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
-            let same_name: Option<String> =
-                sqlx::query_scalar("SELECT id FROM apis WHERE lower(name) = lower($1) AND version = $2")
-                    .bind(&new.name)
+        write_tx!(self, async |tx| {
+            let taken = [
+                ("name", &new.name, format!("an API named `{}` with version `{}`", new.name, new.version)),
+                (
+                    "context",
+                    &new.context,
+                    format!("an API with context `{}` and version `{}`", new.context, new.version),
+                ),
+            ];
+            for (column, value, what) in taken {
+                let sql = format!("SELECT id FROM apis WHERE lower({column}) = lower($1) AND version = $2");
+                let existing: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .bind(value)
                     .bind(&new.version)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
-            if same_name.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "an API named `{}` with version `{}`",
-                    new.name, new.version
-                )));
+                if existing.is_some() {
+                    return Err(StoreError::Conflict(what));
+                }
             }
-            let same_context: Option<String> =
-                sqlx::query_scalar("SELECT id FROM apis WHERE lower(context) = lower($1) AND version = $2")
-                    .bind(&new.context)
-                    .bind(&new.version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if same_context.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "an API with context `{}` and version `{}`",
-                    new.context, new.version
-                )));
-            }
-            let inserted = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            let row: ApiRow = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(&new.id)
                 .bind(&new.name)
                 .bind(&new.version)
@@ -134,18 +129,8 @@ impl Store {
                 .bind(&new.definition)
                 .bind(now)
                 .bind(&new.api_type)
-                .fetch_one(&mut *tx)
-                .await;
-            let row: ApiRow = match inserted {
-                Ok(row) => row,
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::Conflict(format!(
-                        "an API with name `{}` or context `{}` and version `{}`",
-                        new.name, new.context, new.version
-                    )));
-                }
-                Err(e) => return Err(e.into()),
-            };
+                .fetch_one(&mut **tx)
+                .await?;
             sqlx::query(
                 "INSERT INTO api_lifecycle_history (api_id, previous_state, post_state, username, updated_at) VALUES ($1, NULL, $2, $3, $4)",
             )
@@ -153,22 +138,24 @@ impl Store {
             .bind(&new.lifecycle_status)
             .bind(user)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-            tx.commit().await?;
-            row
-        });
-        Ok(row)
+            Ok(row)
+        })
+        // Two creations racing past the checks above: the loser hits the unique index.
+        .map_err(|e| {
+            e.unique_as(|_| {
+                format!(
+                    "an API with name `{}` or context `{}` and version `{}`",
+                    new.name, new.context, new.version
+                )
+            })
+        })
     }
 
     pub async fn find_api(&self, id: &str) -> Result<Option<ApiRow>, StoreError> {
-        let sql = format!("SELECT {API_COLUMNS} FROM apis WHERE id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("SELECT {API_COLUMNS} FROM apis WHERE id = $1"), &[id])
+            .await
     }
 
     /// APIs matching `filter`, by name then version, and how many match in all.
@@ -263,17 +250,15 @@ impl Store {
              WHERE id = $1 AND row_version = $2 AND lifecycle_status = $6 RETURNING {API_COLUMNS}"
         );
         let payload = serde_json::json!({ "apiId": id, "previousState": change.from, "state": change.to });
-        let node = self.node_id.clone();
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
-            let row: Option<ApiRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        write_tx!(self, async |tx| {
+            let row: Option<ApiRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
                 .bind(id)
                 .bind(expected_version)
                 .bind(change.to)
                 .bind(change.document)
                 .bind(now)
                 .bind(change.from)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
             if row.is_some() {
                 sqlx::query(
@@ -284,14 +269,13 @@ impl Store {
                 .bind(change.to)
                 .bind(change.user)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
-                tx.append_event_in_tx(&node, "api.lifecycle_changed", id, &payload.to_string())
+                tx.append_event_in_tx(&self.node_id, "api.lifecycle_changed", id, &payload.to_string())
                     .await?;
-                tx.commit().await?;
             }
-            row
-        }))
+            Ok(row)
+        })
     }
 
     /// The lifecycle history, oldest first.
@@ -310,12 +294,10 @@ impl Store {
     /// [`StoreError::Conflict`] while subscriptions exist (as WSO2). Returns the environments it
     /// was deployed in; an `api.undeployed` event per environment and `api.deleted` are appended.
     pub async fn delete_api(&self, id: &str) -> Result<Vec<String>, StoreError> {
-        let node = self.node_id.clone();
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let subscriptions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscriptions WHERE api_id = $1")
                 .bind(id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
             if subscriptions > 0 {
                 return Err(StoreError::Conflict(format!("active subscriptions to API {id}")));
@@ -323,32 +305,25 @@ impl Store {
             let deployed: Vec<(String, String, String)> =
                 sqlx::query_as("SELECT environment, revision_id, vhost FROM api_deployments WHERE api_id = $1")
                     .bind(id)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut **tx)
                     .await?;
             let deleted = sqlx::query("DELETE FROM apis WHERE id = $1")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
-            if deleted == 0 {
-                return Err(StoreError::NotFound(format!("API {id}")));
-            }
+            require_found(deleted, || format!("API {id}"))?;
             for (environment, revision_id, vhost) in &deployed {
                 let payload = serde_json::json!({
                     "apiId": id, "revisionId": revision_id, "environment": environment, "vhost": vhost
                 });
-                tx.append_event_in_tx(&node, "api.undeployed", id, &payload.to_string())
+                tx.append_event_in_tx(&self.node_id, "api.undeployed", id, &payload.to_string())
                     .await?;
             }
-            tx.append_event_in_tx(
-                &node,
-                "api.deleted",
-                id,
-                &serde_json::json!({ "apiId": id }).to_string(),
-            )
-            .await?;
-            tx.commit().await?;
-            deployed.into_iter().map(|(env, _, _)| env).collect()
-        }))
+            let payload = serde_json::json!({ "apiId": id }).to_string();
+            tx.append_event_in_tx(&self.node_id, "api.deleted", id, &payload)
+                .await?;
+            Ok(deployed.into_iter().map(|(env, _, _)| env).collect())
+        })
     }
 }

@@ -4,11 +4,12 @@
 
 use serde_json::json;
 
+use crate::error::require_found;
 use crate::feed::AppendInTx;
 use crate::key_managers::{KeyManagerRow, RESIDENT_KEY_MANAGER};
-use crate::oauth::{EVENT_CLIENT_CHANGED, EVENT_CLIENT_TOKENS_REVOKED, NewOAuthClient};
+use crate::oauth::{CutoffKind, EVENT_CLIENT_CHANGED, NewOAuthClient, cutoff_in_tx};
 use crate::policies::{NewApplication, NewSubscription, SubscriptionRow};
-use crate::{BeginWrite, Store, StoreError, is_unique_violation, now_millis, with_pool};
+use crate::{Store, StoreError, WriteTx, now_millis, with_pool, write_tx};
 
 /// Feed kind for a created, updated or deleted application (entity: application id).
 pub const EVENT_APPLICATION_CHANGED: &str = "application.changed";
@@ -160,26 +161,6 @@ struct SubscriptionIdentityRow {
     status: String,
 }
 
-/// Inside transaction `$tx`: every token of OAuth client `$client` issued until `$now` is invalid
-/// (the same cut-off, and event, as the Key Manager's), so that a deleted client's tokens die with
-/// it even if the caller never gets to revoke them.
-macro_rules! client_cutoff_in_tx {
-    ($tx:ident, $store:expr, $client:expr, $now:expr) => {{
-        let client: &str = $client;
-        sqlx::query(
-            "INSERT INTO token_cutoffs (subject_kind, subject_id, not_after) VALUES ('client', $1, $2) \
-             ON CONFLICT (subject_kind, subject_id) DO UPDATE SET not_after = excluded.not_after",
-        )
-        .bind(client)
-        .bind($now)
-        .execute(&mut *$tx)
-        .await?;
-        let payload = json!({ "subject": client, "notAfter": $now }).to_string();
-        $tx.append_event_in_tx(&$store.node_id, EVENT_CLIENT_TOKENS_REVOKED, client, &payload)
-            .await?;
-    }};
-}
-
 const APP_SELECT: &str = "SELECT a.id, a.name, a.owner, a.throttling_policy, a.description, a.status, a.token_type, \
      a.attributes, a.group_ids, a.subscription_scopes, a.created_at, a.updated_at, \
      (SELECT COUNT(*) FROM subscriptions s WHERE s.application_id = a.id) AS subscription_count FROM applications a";
@@ -198,6 +179,43 @@ fn or_default<'a>(text: &'a str, default: &'a str) -> &'a str {
     if text.trim().is_empty() { default } else { text }
 }
 
+/// Appends the `key_mapping.changed` event of `action` on `mapping`.
+async fn append_mapping_event<DB: sqlx::Database>(
+    tx: &mut WriteTx<DB>,
+    node_id: &str,
+    mapping: &KeyMappingRow,
+    action: &str,
+) -> Result<(), StoreError>
+where
+    WriteTx<DB>: AppendInTx,
+{
+    let payload = json!({
+        "action": action,
+        "applicationId": mapping.application_id,
+        "clientId": mapping.client_id,
+        "keyType": mapping.key_type,
+    })
+    .to_string();
+    tx.append_event_in_tx(node_id, EVENT_KEY_MAPPING_CHANGED, &mapping.id, &payload)
+        .await?;
+    Ok(())
+}
+
+/// Appends the `subscription.changed` event of subscription `id`.
+async fn append_subscription_event<DB: sqlx::Database>(
+    tx: &mut WriteTx<DB>,
+    node_id: &str,
+    id: &str,
+    payload: &serde_json::Value,
+) -> Result<(), StoreError>
+where
+    WriteTx<DB>: AppendInTx,
+{
+    tx.append_event_in_tx(node_id, EVENT_SUBSCRIPTION_CHANGED, id, &payload.to_string())
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Creates an application (and its `application.changed` event); returns its id. A name the
     /// owner already uses is [`StoreError::Conflict`].
@@ -205,52 +223,35 @@ impl Store {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
         let token_type = or_default(&new.token_type, "JWT");
-        let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin_write(&self.appends).await?;
-                sqlx::query(
-                    "INSERT INTO applications (id, name, owner, throttling_policy, description, status, token_type, attributes, \
-                     group_ids, subscription_scopes, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'APPROVED', $6, $7, $8, $9, $10, $10)",
-                )
-                .bind(&id)
-                .bind(&new.name)
-                .bind(&new.owner)
-                .bind(&new.throttling_policy)
-                .bind(&new.description)
-                .bind(token_type)
-                .bind(or_default(&new.attributes, "{}"))
-                .bind(or_default(&new.groups, "[]"))
-                .bind(or_default(&new.subscription_scopes, "[]"))
-                .bind(now)
-                .execute(&mut *tx)
+        write_tx!(self, async |tx| {
+            sqlx::query(
+                "INSERT INTO applications (id, name, owner, throttling_policy, description, status, token_type, attributes, \
+                 group_ids, subscription_scopes, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'APPROVED', $6, $7, $8, $9, $10, $10)",
+            )
+            .bind(&id)
+            .bind(&new.name)
+            .bind(&new.owner)
+            .bind(&new.throttling_policy)
+            .bind(&new.description)
+            .bind(token_type)
+            .bind(or_default(&new.attributes, "{}"))
+            .bind(or_default(&new.groups, "[]"))
+            .bind(or_default(&new.subscription_scopes, "[]"))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            let payload = json!({ "action": "created" }).to_string();
+            tx.append_event_in_tx(&self.node_id, EVENT_APPLICATION_CHANGED, &id, &payload)
                 .await?;
-                let payload = json!({ "action": "created" }).to_string();
-                tx.append_event_in_tx(&self.node_id, EVENT_APPLICATION_CHANGED, &id, &payload)
-                    .await
-                    .map_err(store_to_sqlx)?;
-                tx.commit().await
-            }
-            .await
-        });
-        match result {
-            Ok(()) => Ok(id),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-                "application `{}` of {}",
-                new.name, new.owner
-            ))),
-            Err(e) => Err(sqlx_to_store(e)),
-        }
+            Ok(())
+        })
+        .map_err(|e| e.unique_as(|_| format!("application `{}` of {}", new.name, new.owner)))?;
+        Ok(id)
     }
 
     pub async fn find_application(&self, id: &str) -> Result<Option<ApplicationRow>, StoreError> {
-        let sql = format!("{APP_SELECT} WHERE a.id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("{APP_SELECT} WHERE a.id = $1"), &[id]).await
     }
 
     /// One owner's applications by creation, optionally those whose name contains `name`
@@ -287,45 +288,31 @@ impl Store {
     /// subscription scopes (the owner stays).
     pub async fn update_application(&self, id: &str, new: &NewApplication) -> Result<(), StoreError> {
         let now = now_millis();
-        let result: Result<u64, sqlx::Error> = with_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin_write(&self.appends).await?;
-                let updated = sqlx::query(
-                    "UPDATE applications SET name = $2, throttling_policy = $3, description = $4, token_type = $5, \
-                     attributes = $6, group_ids = $7, subscription_scopes = $8, updated_at = $9 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(&new.name)
-                .bind(&new.throttling_policy)
-                .bind(&new.description)
-                .bind(or_default(&new.token_type, "JWT"))
-                .bind(or_default(&new.attributes, "{}"))
-                .bind(or_default(&new.groups, "[]"))
-                .bind(or_default(&new.subscription_scopes, "[]"))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if updated == 1 {
-                    let payload = json!({ "action": "updated" }).to_string();
-                    tx.append_event_in_tx(&self.node_id, EVENT_APPLICATION_CHANGED, id, &payload)
-                        .await
-                        .map_err(store_to_sqlx)?;
-                    tx.commit().await?;
-                }
-                Ok(updated)
-            }
-            .await
-        });
-        match result {
-            Ok(1) => Ok(()),
-            Ok(_) => Err(StoreError::NotFound(format!("application {id}"))),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-                "application `{}` of {}",
-                new.name, new.owner
-            ))),
-            Err(e) => Err(sqlx_to_store(e)),
-        }
+        write_tx!(self, async |tx| {
+            let updated = sqlx::query(
+                "UPDATE applications SET name = $2, throttling_policy = $3, description = $4, token_type = $5, \
+                 attributes = $6, group_ids = $7, subscription_scopes = $8, updated_at = $9 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&new.name)
+            .bind(&new.throttling_policy)
+            .bind(&new.description)
+            .bind(or_default(&new.token_type, "JWT"))
+            .bind(or_default(&new.attributes, "{}"))
+            .bind(or_default(&new.groups, "[]"))
+            .bind(or_default(&new.subscription_scopes, "[]"))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            require_found(updated, || format!("application {id}"))?;
+            let payload = json!({ "action": "updated" }).to_string();
+            tx.append_event_in_tx(&self.node_id, EVENT_APPLICATION_CHANGED, id, &payload)
+                .await?;
+            Ok(())
+        })
+        .map_err(|e| e.unique_as(|_| format!("application `{}` of {}", new.name, new.owner)))?;
+        Ok(())
     }
 
     /// Deletes an application with its subscriptions, key mappings and their OAuth clients; every
@@ -335,34 +322,31 @@ impl Store {
     /// applies the cut-offs at once).
     pub async fn delete_application(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let now = now_millis();
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             // (mapping id, client id, the resident key manager's OAuth client when it is one)
             let mappings: Vec<(String, String, Option<String>)> = sqlx::query_as(
                 "SELECT id, client_id, oauth_client_id FROM application_key_mappings WHERE application_id = $1",
             )
             .bind(id)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
             let subscriptions: Vec<(String,)> =
                 sqlx::query_as("SELECT id FROM subscriptions WHERE application_id = $1")
                     .bind(id)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut **tx)
                     .await?;
             for client_id in mappings.iter().filter_map(|(_, _, oauth_client)| oauth_client.as_ref()) {
                 sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
                     .bind(client_id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
             let deleted = sqlx::query("DELETE FROM applications WHERE id = $1")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
-            if deleted == 0 {
-                return Err(StoreError::NotFound(format!("application {id}")));
-            }
+            require_found(deleted, || format!("application {id}"))?;
             for (mapping_id, client_id, oauth_client) in &mappings {
                 let payload = json!({ "action": "deleted", "applicationId": id, "clientId": client_id }).to_string();
                 tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, mapping_id, &payload)
@@ -370,7 +354,7 @@ impl Store {
                 if oauth_client.is_some() {
                     tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, client_id, "{}")
                         .await?;
-                    client_cutoff_in_tx!(tx, self, client_id, now);
+                    cutoff_in_tx!(tx, self, CutoffKind::Client, client_id, now);
                 }
             }
             for (subscription_id,) in &subscriptions {
@@ -381,12 +365,11 @@ impl Store {
             let payload = json!({ "action": "deleted" }).to_string();
             tx.append_event_in_tx(&self.node_id, EVENT_APPLICATION_CHANGED, id, &payload)
                 .await?;
-            tx.commit().await?;
-            mappings
+            Ok(mappings
                 .into_iter()
                 .filter_map(|(_, _, oauth_client)| oauth_client)
-                .collect()
-        }))
+                .collect())
+        })
     }
 
     /// Creates an OAuth client and maps it to an application's key type, with the
@@ -395,64 +378,50 @@ impl Store {
     pub async fn create_key_mapping(&self, new: &NewKeyMapping) -> Result<KeyMappingRow, StoreError> {
         let now = now_millis();
         let c = &new.client;
-        let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin_write(&self.appends).await?;
-                sqlx::query(
-                    "INSERT INTO oauth_clients (client_id, secret_hash, client_name, owner_id, grant_types, callback_url, key_type, saas_app, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-                )
-                .bind(&c.client_id)
-                .bind(&c.secret_hash)
-                .bind(&c.client_name)
-                .bind(&c.owner_id)
-                .bind(&c.grant_types)
-                .bind(&c.callback_url)
-                .bind(&c.key_type)
-                .bind(c.saas_app)
-                .bind(now)
-                .execute(&mut *tx)
+        write_tx!(self, async |tx| {
+            sqlx::query(
+                "INSERT INTO oauth_clients (client_id, secret_hash, client_name, owner_id, grant_types, callback_url, key_type, saas_app, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            )
+            .bind(&c.client_id)
+            .bind(&c.secret_hash)
+            .bind(&c.client_name)
+            .bind(&c.owner_id)
+            .bind(&c.grant_types)
+            .bind(&c.callback_url)
+            .bind(&c.key_type)
+            .bind(c.saas_app)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO application_key_mappings (id, application_id, key_type, key_manager, client_id, oauth_client_id, mode, \
+                 additional_properties, scopes, validity_time, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5, 'CREATED', $6, $7, $8, $9)",
+            )
+            .bind(&new.id)
+            .bind(&new.application_id)
+            .bind(&new.key_type)
+            .bind(&new.key_manager)
+            .bind(&c.client_id)
+            .bind(or_default(&new.additional_properties, "{}"))
+            .bind(&new.scopes)
+            .bind(new.validity_time)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            let payload = json!({
+                "action": "created",
+                "applicationId": new.application_id,
+                "clientId": c.client_id,
+                "keyType": new.key_type,
+            })
+            .to_string();
+            tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, &new.id, &payload)
                 .await?;
-                sqlx::query(
-                    "INSERT INTO application_key_mappings (id, application_id, key_type, key_manager, client_id, oauth_client_id, mode, \
-                     additional_properties, scopes, validity_time, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5, 'CREATED', $6, $7, $8, $9)",
-                )
-                .bind(&new.id)
-                .bind(&new.application_id)
-                .bind(&new.key_type)
-                .bind(&new.key_manager)
-                .bind(&c.client_id)
-                .bind(or_default(&new.additional_properties, "{}"))
-                .bind(&new.scopes)
-                .bind(new.validity_time)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let payload = json!({
-                    "action": "created",
-                    "applicationId": new.application_id,
-                    "clientId": c.client_id,
-                    "keyType": new.key_type,
-                })
-                .to_string();
-                tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, &new.id, &payload)
-                    .await
-                    .map_err(store_to_sqlx)?;
-                tx.commit().await
-            }
-            .await
-        });
-        match result {
-            Ok(()) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "{} keys of the application",
-                    new.key_type
-                )));
-            }
-            Err(e) => return Err(sqlx_to_store(e)),
-        }
+            Ok(())
+        })
+        .map_err(|e| e.unique_as(|_| format!("{} keys of the application", new.key_type)))?;
         self.find_key_mapping(&new.application_id, &new.id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("key mapping {}", new.id)))
@@ -463,42 +432,36 @@ impl Store {
     /// manager, or a client id that key manager already mapped, are [`StoreError::Conflict`].
     pub async fn create_mapped_key(&self, new: &NewMappedKey) -> Result<KeyMappingRow, StoreError> {
         let now = now_millis();
-        let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin_write(&self.appends).await?;
-                sqlx::query(
-                    "INSERT INTO application_key_mappings (id, application_id, key_type, key_manager, client_id, oauth_client_id, mode, \
-                     additional_properties, scopes, validity_time, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, NULL, 'MAPPED', $6, '', 0, $7)",
-                )
-                .bind(&new.id)
-                .bind(&new.application_id)
-                .bind(&new.key_type)
-                .bind(&new.key_manager)
-                .bind(&new.client_id)
-                .bind(or_default(&new.additional_properties, "{}"))
-                .bind(now)
-                .execute(&mut *tx)
+        write_tx!(self, async |tx| {
+            sqlx::query(
+                "INSERT INTO application_key_mappings (id, application_id, key_type, key_manager, client_id, oauth_client_id, mode, \
+                 additional_properties, scopes, validity_time, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, NULL, 'MAPPED', $6, '', 0, $7)",
+            )
+            .bind(&new.id)
+            .bind(&new.application_id)
+            .bind(&new.key_type)
+            .bind(&new.key_manager)
+            .bind(&new.client_id)
+            .bind(or_default(&new.additional_properties, "{}"))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            let payload = json!({
+                "action": "mapped",
+                "applicationId": new.application_id,
+                "clientId": new.client_id,
+                "keyType": new.key_type,
+                "keyManager": new.key_manager,
+            })
+            .to_string();
+            tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, &new.id, &payload)
                 .await?;
-                let payload = json!({
-                    "action": "mapped",
-                    "applicationId": new.application_id,
-                    "clientId": new.client_id,
-                    "keyType": new.key_type,
-                    "keyManager": new.key_manager,
-                })
-                .to_string();
-                tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, &new.id, &payload)
-                    .await
-                    .map_err(store_to_sqlx)?;
-                tx.commit().await
-            }
-            .await
-        });
-        match result {
-            Ok(()) => {}
-            Err(e) if is_unique_violation(&e) => {
-                let what = if e.to_string().contains("client") {
+            Ok(())
+        })
+        .map_err(|e| {
+            e.unique_as(|violation| {
+                if violation.to_string().contains("client") {
                     format!(
                         "a mapping of client id `{}` of key manager `{}`",
                         new.client_id, new.key_manager
@@ -508,11 +471,9 @@ impl Store {
                         "{} keys of the application from key manager `{}`",
                         new.key_type, new.key_manager
                     )
-                };
-                return Err(StoreError::Conflict(what));
-            }
-            Err(e) => return Err(sqlx_to_store(e)),
-        }
+                }
+            })
+        })?;
         self.find_key_mapping(&new.application_id, &new.id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("key mapping {}", new.id)))
@@ -535,14 +496,11 @@ impl Store {
         application_id: &str,
         mapping_id: &str,
     ) -> Result<Option<KeyMappingRow>, StoreError> {
-        let sql = format!("{MAPPING_SELECT} WHERE m.application_id = $1 AND m.id = $2");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(application_id)
-                .bind(mapping_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("{MAPPING_SELECT} WHERE m.application_id = $1 AND m.id = $2"),
+            &[application_id, mapping_id],
+        )
+        .await
     }
 
     /// Updates a key mapping's grant types, callback and additional properties.
@@ -554,8 +512,7 @@ impl Store {
         additional_properties: &str,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             if mapping.is_resident() {
                 sqlx::query(
                     "UPDATE oauth_clients SET grant_types = $2, callback_url = $3, updated_at = $4 WHERE client_id = $1",
@@ -564,34 +521,22 @@ impl Store {
                 .bind(grant_types)
                 .bind(callback_url)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             let updated = sqlx::query("UPDATE application_key_mappings SET additional_properties = $2 WHERE id = $1")
                 .bind(&mapping.id)
                 .bind(or_default(additional_properties, "{}"))
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound(format!("key mapping {}", mapping.id)));
-            }
+            require_found(updated, || format!("key mapping {}", mapping.id))?;
             if mapping.is_resident() {
                 tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, &mapping.client_id, "{}")
                     .await?;
             }
-            let payload = json!({
-                "action": "updated",
-                "applicationId": mapping.application_id,
-                "clientId": mapping.client_id,
-                "keyType": mapping.key_type,
-            })
-            .to_string();
-            tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, &mapping.id, &payload)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+            append_mapping_event(tx, &self.node_id, mapping, "updated").await
+        })
     }
 
     /// Deletes a key mapping and, for the resident key manager, its OAuth client, with their
@@ -599,36 +544,25 @@ impl Store {
     /// applies it at once). A mapped external client id just loses its mapping.
     pub async fn delete_key_mapping(&self, mapping: &KeyMappingRow) -> Result<(), StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             if mapping.is_resident() {
                 sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
                     .bind(&mapping.client_id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
             // The client's deletion cascades to the mapping; this makes it explicit.
             sqlx::query("DELETE FROM application_key_mappings WHERE id = $1")
                 .bind(&mapping.id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             if mapping.is_resident() {
                 tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, &mapping.client_id, "{}")
                     .await?;
-                client_cutoff_in_tx!(tx, self, &mapping.client_id, now);
+                cutoff_in_tx!(tx, self, CutoffKind::Client, &mapping.client_id, now);
             }
-            let payload = json!({
-                "action": "deleted",
-                "applicationId": mapping.application_id,
-                "clientId": mapping.client_id,
-                "keyType": mapping.key_type,
-            })
-            .to_string();
-            tx.append_event_in_tx(&self.node_id, EVENT_KEY_MAPPING_CHANGED, &mapping.id, &payload)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+            append_mapping_event(tx, &self.node_id, mapping, "deleted").await
+        })
     }
 
     /// Subscribes an application to an API (with its `subscription.changed` event); returns the
@@ -636,53 +570,41 @@ impl Store {
     pub async fn create_subscription(&self, new: &NewSubscription) -> Result<String, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
-        let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin_write(&self.appends).await?;
-                sqlx::query(
-                    "INSERT INTO subscriptions (id, application_id, api_id, throttling_policy, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        write_tx!(self, async |tx| {
+            sqlx::query(
+                "INSERT INTO subscriptions (id, application_id, api_id, throttling_policy, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(&id)
+            .bind(&new.application_id)
+            .bind(&new.api_id)
+            .bind(&new.throttling_policy)
+            .bind(&new.status)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            let payload = json!({
+                "action": "created",
+                "applicationId": new.application_id,
+                "apiId": new.api_id,
+                "status": new.status,
+            });
+            append_subscription_event(tx, &self.node_id, &id, &payload).await
+        })
+        .map_err(|e| {
+            e.unique_as(|_| {
+                format!(
+                    "subscription of application {} to API {}",
+                    new.application_id, new.api_id
                 )
-                .bind(&id)
-                .bind(&new.application_id)
-                .bind(&new.api_id)
-                .bind(&new.throttling_policy)
-                .bind(&new.status)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                let payload = json!({
-                    "action": "created",
-                    "applicationId": new.application_id,
-                    "apiId": new.api_id,
-                    "status": new.status,
-                })
-                .to_string();
-                tx.append_event_in_tx(&self.node_id, EVENT_SUBSCRIPTION_CHANGED, &id, &payload)
-                    .await
-                    .map_err(store_to_sqlx)?;
-                tx.commit().await
-            }
-            .await
-        });
-        match result {
-            Ok(()) => Ok(id),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
-                "subscription of application {} to API {}",
-                new.application_id, new.api_id
-            ))),
-            Err(e) => Err(sqlx_to_store(e)),
-        }
+            })
+        })?;
+        Ok(id)
     }
 
     pub async fn find_subscription(&self, id: &str) -> Result<Option<SubscriptionRow>, StoreError> {
-        let sql = format!("{SUBSCRIPTION_SELECT} WHERE s.id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("{SUBSCRIPTION_SELECT} WHERE s.id = $1"), &[id])
+            .await
     }
 
     /// Subscriptions (of one API when `api_id` is given), oldest first, and the total count.
@@ -734,8 +656,7 @@ impl Store {
     /// Sets a subscription's tier and status (with its event).
     pub async fn update_subscription(&self, id: &str, throttling_policy: &str, status: &str) -> Result<(), StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let updated = sqlx::query(
                 "UPDATE subscriptions SET throttling_policy = $2, status = $3, updated_at = $4 WHERE id = $1",
             )
@@ -743,61 +664,43 @@ impl Store {
             .bind(throttling_policy)
             .bind(status)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound(format!("subscription {id}")));
-            }
-            let payload = json!({ "action": "updated", "tier": throttling_policy, "status": status }).to_string();
-            tx.append_event_in_tx(&self.node_id, EVENT_SUBSCRIPTION_CHANGED, id, &payload)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+            require_found(updated, || format!("subscription {id}"))?;
+            let payload = json!({ "action": "updated", "tier": throttling_policy, "status": status });
+            append_subscription_event(tx, &self.node_id, id, &payload).await
+        })
     }
 
     /// Sets a subscription's status (block, unblock) with its event.
     pub async fn set_subscription_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let updated = sqlx::query("UPDATE subscriptions SET status = $2, updated_at = $3 WHERE id = $1")
                 .bind(id)
                 .bind(status)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound(format!("subscription {id}")));
-            }
-            let payload = json!({ "action": "status", "status": status }).to_string();
-            tx.append_event_in_tx(&self.node_id, EVENT_SUBSCRIPTION_CHANGED, id, &payload)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+            require_found(updated, || format!("subscription {id}"))?;
+            let payload = json!({ "action": "status", "status": status });
+            append_subscription_event(tx, &self.node_id, id, &payload).await
+        })
     }
 
     /// Deletes a subscription with its event.
     pub async fn delete_subscription(&self, id: &str) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let deleted = sqlx::query("DELETE FROM subscriptions WHERE id = $1")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
-            if deleted == 0 {
-                return Err(StoreError::NotFound(format!("subscription {id}")));
-            }
-            let payload = json!({ "action": "deleted" }).to_string();
-            tx.append_event_in_tx(&self.node_id, EVENT_SUBSCRIPTION_CHANGED, id, &payload)
-                .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+            require_found(deleted, || format!("subscription {id}"))?;
+            append_subscription_event(tx, &self.node_id, id, &json!({ "action": "deleted" })).await
+        })
     }
 
     /// Every key mapping (with its application), every subscription and the enabled external key
@@ -856,17 +759,4 @@ impl Store {
             key_managers,
         })
     }
-}
-
-/// Carries a store error through code that speaks `sqlx::Error` (so that unique violations stay
-/// recognisable); turned back by [`sqlx_to_store`].
-fn store_to_sqlx(e: StoreError) -> sqlx::Error {
-    match e {
-        StoreError::Database(e) => e,
-        other => sqlx::Error::Protocol(other.to_string()),
-    }
-}
-
-fn sqlx_to_store(e: sqlx::Error) -> StoreError {
-    e.into()
 }

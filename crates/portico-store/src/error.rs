@@ -30,6 +30,18 @@ impl StoreError {
         }
     }
 
+    /// A unique-constraint violation (a concurrent or earlier duplicate) as
+    /// [`StoreError::Conflict`] naming what `taken` says already exists (it sees the violation,
+    /// to tell which constraint); any other error unchanged.
+    pub(crate) fn unique_as(self, taken: impl FnOnce(&sqlx::Error) -> String) -> StoreError {
+        match self {
+            StoreError::Database(e) if matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation()) => {
+                StoreError::Conflict(taken(&e))
+            }
+            other => other,
+        }
+    }
+
     /// True when the database itself (not the request) is at fault, so callers answer 503.
     pub fn is_unavailable(&self) -> bool {
         matches!(
@@ -37,6 +49,15 @@ impl StoreError {
             StoreError::Connect { .. }
                 | StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_))
         )
+    }
+}
+
+/// `Err(NotFound(what))` when a statement touched no row.
+pub(crate) fn require_found(rows_affected: u64, what: impl FnOnce() -> String) -> Result<(), StoreError> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound(what()))
+    } else {
+        Ok(())
     }
 }
 

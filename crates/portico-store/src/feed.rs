@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{BeginWrite, Store, StoreError, WriteTx, now_millis, with_pool};
+use crate::{Store, StoreError, WriteTx, now_millis, with_pool, write_tx};
 
 /// PostgreSQL LISTEN/NOTIFY channel that wakes followers of the feed.
 pub const FEED_CHANNEL: &str = "portico_change_feed";
@@ -40,12 +40,9 @@ impl Store {
         payload: &serde_json::Value,
     ) -> Result<i64, StoreError> {
         let payload = payload.to_string();
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
-            let seq = tx.append_event_in_tx(&self.node_id, kind, entity_id, &payload).await?;
-            tx.commit().await?;
-            seq
-        }))
+        write_tx!(self, async |tx| {
+            tx.append_event_in_tx(&self.node_id, kind, entity_id, &payload).await
+        })
     }
 
     /// A wake-up source for followers of the feed: PostgreSQL NOTIFY (which every node's

@@ -4,8 +4,9 @@
 
 use serde_json::json;
 
+use crate::error::require_found;
 use crate::feed::AppendInTx;
-use crate::{BeginWrite, Store, StoreError, is_unique_violation, now_millis, with_pool};
+use crate::{Store, StoreError, now_millis, with_pool, write_tx};
 
 /// Feed kind for a created, updated or deleted key manager (entity: key manager id).
 pub const EVENT_KEY_MANAGER_CHANGED: &str = "key_manager.changed";
@@ -91,13 +92,12 @@ pub struct NewKeyManager {
 const KM_SELECT: &str =
     "SELECT id, name, type, enabled, issuer, configuration, created_at, updated_at FROM key_managers";
 
-/// Which unique column a violation is about, for the message.
-fn conflict(new: &NewKeyManager, e: &sqlx::Error) -> StoreError {
-    let text = e.to_string();
-    if text.contains("issuer") {
-        StoreError::Conflict(format!("a key manager with issuer `{}`", new.issuer))
+/// What a unique violation of `new` is about (its name or its issuer), for the conflict message.
+fn taken(new: &NewKeyManager, violation: &sqlx::Error) -> String {
+    if violation.to_string().contains("issuer") {
+        format!("a key manager with issuer `{}`", new.issuer)
     } else {
-        StoreError::Conflict(format!("key manager `{}`", new.name))
+        format!("key manager `{}`", new.name)
     }
 }
 
@@ -106,35 +106,26 @@ impl Store {
     pub async fn create_key_manager(&self, new: &NewKeyManager) -> Result<KeyManagerRow, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
-        let result: Result<(), sqlx::Error> = with_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin_write(&self.appends).await?;
-                sqlx::query(
-                    "INSERT INTO key_managers (id, name, type, enabled, issuer, configuration, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-                )
-                .bind(&id)
-                .bind(&new.name)
-                .bind(&new.kind)
-                .bind(new.enabled)
-                .bind(&new.issuer)
-                .bind(&new.configuration)
-                .bind(now)
-                .execute(&mut *tx)
+        write_tx!(self, async |tx| {
+            sqlx::query(
+                "INSERT INTO key_managers (id, name, type, enabled, issuer, configuration, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(&id)
+            .bind(&new.name)
+            .bind(&new.kind)
+            .bind(new.enabled)
+            .bind(&new.issuer)
+            .bind(&new.configuration)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            let payload = json!({ "action": "created", "name": new.name }).to_string();
+            tx.append_event_in_tx(&self.node_id, EVENT_KEY_MANAGER_CHANGED, &id, &payload)
                 .await?;
-                let payload = json!({ "action": "created", "name": new.name }).to_string();
-                tx.append_event_in_tx(&self.node_id, EVENT_KEY_MANAGER_CHANGED, &id, &payload)
-                    .await
-                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-                tx.commit().await
-            }
-            .await
-        });
-        match result {
-            Ok(()) => {}
-            Err(e) if is_unique_violation(&e) => return Err(conflict(new, &e)),
-            Err(e) => return Err(e.into()),
-        }
+            Ok(())
+        })
+        .map_err(|e| e.unique_as(|violation| taken(new, violation)))?;
         self.find_key_manager(&id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("key manager {id}")))
@@ -151,62 +142,38 @@ impl Store {
     }
 
     pub async fn find_key_manager(&self, id: &str) -> Result<Option<KeyManagerRow>, StoreError> {
-        let sql = format!("{KM_SELECT} WHERE id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("{KM_SELECT} WHERE id = $1"), &[id]).await
     }
 
     pub async fn find_key_manager_by_name(&self, name: &str) -> Result<Option<KeyManagerRow>, StoreError> {
-        let sql = format!("{KM_SELECT} WHERE name = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(&format!("{KM_SELECT} WHERE name = $1"), &[name]).await
     }
 
     /// Replaces a key manager's type, state, issuer and configuration (its name never changes:
     /// key mappings name it). An issuer another key manager has is [`StoreError::Conflict`].
     pub async fn update_key_manager(&self, id: &str, new: &NewKeyManager) -> Result<KeyManagerRow, StoreError> {
         let now = now_millis();
-        let result: Result<u64, sqlx::Error> = with_pool!(self, |pool| {
-            async {
-                let mut tx = pool.begin_write(&self.appends).await?;
-                let updated = sqlx::query(
-                    "UPDATE key_managers SET type = $2, enabled = $3, issuer = $4, configuration = $5, updated_at = $6 \
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .bind(&new.kind)
-                .bind(new.enabled)
-                .bind(&new.issuer)
-                .bind(&new.configuration)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if updated == 1 {
-                    let payload = json!({ "action": "updated", "name": new.name }).to_string();
-                    tx.append_event_in_tx(&self.node_id, EVENT_KEY_MANAGER_CHANGED, id, &payload)
-                        .await
-                        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-                    tx.commit().await?;
-                }
-                Ok(updated)
-            }
-            .await
-        });
-        match result {
-            Ok(1) => {}
-            Ok(_) => return Err(StoreError::NotFound(format!("key manager {id}"))),
-            Err(e) if is_unique_violation(&e) => return Err(conflict(new, &e)),
-            Err(e) => return Err(e.into()),
-        }
+        write_tx!(self, async |tx| {
+            let updated = sqlx::query(
+                "UPDATE key_managers SET type = $2, enabled = $3, issuer = $4, configuration = $5, updated_at = $6 \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&new.kind)
+            .bind(new.enabled)
+            .bind(&new.issuer)
+            .bind(&new.configuration)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            require_found(updated, || format!("key manager {id}"))?;
+            let payload = json!({ "action": "updated", "name": new.name }).to_string();
+            tx.append_event_in_tx(&self.node_id, EVENT_KEY_MANAGER_CHANGED, id, &payload)
+                .await?;
+            Ok(())
+        })
+        .map_err(|e| e.unique_as(|violation| taken(new, violation)))?;
         self.find_key_manager(id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("key manager {id}")))
@@ -215,11 +182,10 @@ impl Store {
     /// Deletes a key manager (with its event). One that applications still have keys of is
     /// [`StoreError::InUse`], as in WSO2: remove those keys first.
     pub async fn delete_key_manager(&self, id: &str) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let name: Option<String> = sqlx::query_scalar("SELECT name FROM key_managers WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
             let Some(name) = name else {
                 return Err(StoreError::NotFound(format!("key manager {id}")));
@@ -227,7 +193,7 @@ impl Store {
             let mapped: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM application_key_mappings WHERE key_manager = $1")
                     .bind(&name)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await?;
             if mapped > 0 {
                 return Err(StoreError::InUse(format!(
@@ -236,14 +202,13 @@ impl Store {
             }
             sqlx::query("DELETE FROM key_managers WHERE id = $1")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             let payload = json!({ "action": "deleted", "name": name }).to_string();
             tx.append_event_in_tx(&self.node_id, EVENT_KEY_MANAGER_CHANGED, id, &payload)
                 .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+            Ok(())
+        })
     }
 
     /// How many application key mappings each key manager (by name) holds.

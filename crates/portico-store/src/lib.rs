@@ -3,6 +3,11 @@
 //!
 //! Both backends run the same `$N`-placeholder SQL; the schema is migrated per backend from
 //! `migrations/<backend>` at start-up. Callers see one [`Store`] and never a pool type.
+//!
+//! Inside, a write of several statements runs through `write_tx!` (`Store::write` on the
+//! backend's pool): one transaction that commits a change together with the change-feed events
+//! it appends, or neither; unique-constraint violations become [`StoreError::Conflict`] naming
+//! what is taken.
 #![forbid(unsafe_code)]
 
 mod apis;
@@ -18,8 +23,10 @@ mod users;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 
 pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
 pub use devportal::{
@@ -176,6 +183,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The row `sql` selects, with `keys` bound to `$1`, `$2`, ... in order, if any.
+    pub(crate) async fn find_one<T>(&self, sql: &str, keys: &[&str]) -> Result<Option<T>, StoreError>
+    where
+        T: Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>,
+    {
+        Ok(with_pool!(self, |pool| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for key in keys {
+                query = query.bind(*key);
+            }
+            query.fetch_optional(pool).await?
+        }))
+    }
+}
+
 /// Starts a transaction that will write. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later cannot wait for
 /// the lock (busy_timeout does not apply to that upgrade) and fails with "database is locked"
@@ -228,6 +251,32 @@ impl<DB: sqlx::Database> WriteTx<DB> {
     }
 }
 
+impl Store {
+    /// Runs `work` in one write transaction on `pool` and commits it when `work` succeeds, so a
+    /// change and the feed events it appends are kept together or not at all (an error, or an
+    /// early `Err` return, rolls both back). Use it through [`write_tx!`], which picks the pool
+    /// and so compiles `work` once per backend.
+    pub(crate) async fn write<P: BeginWrite, T>(
+        &self,
+        pool: &P,
+        work: impl AsyncFnOnce(&mut WriteTx<P::Db>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut tx = pool.begin_write(&self.appends).await?;
+        let value = work(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+}
+
+/// Runs `$work`, an `async |tx| { ... }` closure given the open [`WriteTx`], in one write
+/// transaction of `$store` ([`Store::write`] on its pool); evaluates to `Result<T, StoreError>`.
+macro_rules! write_tx {
+    ($store:expr, $work:expr) => {
+        $crate::with_pool!($store, |pool| $store.write(pool, $work).await)
+    };
+}
+pub(crate) use write_tx;
+
 impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
     type Target = DB::Connection;
     fn deref(&self) -> &DB::Connection {
@@ -239,11 +288,6 @@ impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
         &mut self.tx
     }
-}
-
-/// True when a database error is a unique-constraint violation (a concurrent duplicate).
-pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// Milliseconds since the Unix epoch, the store's timestamp format on both backends.

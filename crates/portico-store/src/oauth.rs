@@ -4,8 +4,9 @@
 
 use serde_json::json;
 
+use crate::error::require_found;
 use crate::feed::AppendInTx;
-use crate::{BeginWrite, Store, StoreError, now_millis, with_pool};
+use crate::{Store, StoreError, now_millis, with_pool, write_tx};
 
 /// Feed kind for one revoked access token (entity: jti; payload `{"jti","expiresAt"}`).
 pub const EVENT_TOKEN_REVOKED: &str = "token.revoked";
@@ -119,7 +120,7 @@ impl CutoffKind {
         }
     }
 
-    fn event_kind(self) -> &'static str {
+    pub(crate) fn event_kind(self) -> &'static str {
         match self {
             CutoffKind::User => EVENT_USER_TOKENS_REVOKED,
             CutoffKind::Client => EVENT_CLIENT_TOKENS_REVOKED,
@@ -164,7 +165,7 @@ macro_rules! insert_refresh {
     }};
 }
 
-/// Records one revoked jti and its feed event inside transaction `$tx`.
+/// Records one revoked jti and its feed event inside transaction `$tx` (a `&mut WriteTx`).
 macro_rules! revoke_jti_in_tx {
     ($tx:ident, $store:expr, $token:expr, $now:expr) => {{
         let token: &RevokedToken = $token;
@@ -174,7 +175,7 @@ macro_rules! revoke_jti_in_tx {
         .bind(&token.jti)
         .bind(token.expires_at)
         .bind($now)
-        .execute(&mut *$tx)
+        .execute(&mut **$tx)
         .await?;
         let payload = json!({ "jti": token.jti, "expiresAt": token.expires_at }).to_string();
         $tx.append_event_in_tx(&$store.node_id, EVENT_TOKEN_REVOKED, &token.jti, &payload)
@@ -182,7 +183,8 @@ macro_rules! revoke_jti_in_tx {
     }};
 }
 
-/// Sets a cut-off and its feed event inside transaction `$tx`.
+/// Sets a cut-off and its feed event inside transaction `$tx` (a `&mut WriteTx`): every token of
+/// `$subject` issued until `$now` is invalid.
 macro_rules! cutoff_in_tx {
     ($tx:ident, $store:expr, $kind:expr, $subject:expr, $now:expr) => {{
         let kind: CutoffKind = $kind;
@@ -193,13 +195,14 @@ macro_rules! cutoff_in_tx {
         .bind(kind.as_str())
         .bind($subject)
         .bind($now)
-        .execute(&mut *$tx)
+        .execute(&mut **$tx)
         .await?;
         let payload = json!({ "subject": $subject, "notAfter": $now }).to_string();
         $tx.append_event_in_tx(&$store.node_id, kind.event_kind(), $subject, &payload)
             .await?;
     }};
 }
+pub(crate) use cutoff_in_tx;
 
 const CLIENT_COLUMNS: &str = "client_id, secret_hash, client_name, owner_id, grant_types, callback_url, key_type, saas_app, created_at, updated_at";
 const REFRESH_COLUMNS: &str =
@@ -245,13 +248,11 @@ impl Store {
     }
 
     pub async fn find_oauth_client(&self, client_id: &str) -> Result<Option<OAuthClient>, StoreError> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(client_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = $1"),
+            &[client_id],
+        )
+        .await
     }
 
     pub async fn find_oauth_client_by_name(
@@ -259,14 +260,11 @@ impl Store {
         owner_id: &str,
         name: &str,
     ) -> Result<Option<OAuthClient>, StoreError> {
-        let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE owner_id = $1 AND client_name = $2");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(owner_id)
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE owner_id = $1 AND client_name = $2"),
+            &[owner_id, name],
+        )
+        .await
     }
 
     /// Updates a client's name, callback and grant types; announces the change.
@@ -278,8 +276,7 @@ impl Store {
         grant_types: &str,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let updated = sqlx::query(
                 "UPDATE oauth_clients SET client_name = $2, callback_url = $3, grant_types = $4, updated_at = $5 WHERE client_id = $1",
             )
@@ -288,62 +285,51 @@ impl Store {
             .bind(callback_url)
             .bind(grant_types)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?
             .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound(format!("OAuth application {client_id}")));
-            }
+            require_found(updated, || format!("OAuth application {client_id}"))?;
             tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, client_id, "{}")
                 .await?;
-            tx.commit().await?;
-        });
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Replaces a client's secret and invalidates every token issued to it so far.
     pub async fn set_oauth_client_secret(&self, client_id: &str, secret_hash: &str) -> Result<i64, StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let updated =
                 sqlx::query("UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 WHERE client_id = $1")
                     .bind(client_id)
                     .bind(secret_hash)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?
                     .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound(format!("OAuth application {client_id}")));
-            }
+            require_found(updated, || format!("OAuth application {client_id}"))?;
             tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, client_id, "{}")
                 .await?;
             cutoff_in_tx!(tx, self, CutoffKind::Client, client_id, now);
-            tx.commit().await?;
-        });
-        Ok(now)
+            Ok(now)
+        })
     }
 
     /// Deletes a client (its refresh tokens go with it) and invalidates its tokens.
     pub async fn delete_oauth_client(&self, client_id: &str) -> Result<i64, StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let deleted = sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
                 .bind(client_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
-            if deleted == 0 {
-                return Err(StoreError::NotFound(format!("OAuth application {client_id}")));
-            }
+            require_found(deleted, || format!("OAuth application {client_id}"))?;
             tx.append_event_in_tx(&self.node_id, EVENT_CLIENT_CHANGED, client_id, "{}")
                 .await?;
             cutoff_in_tx!(tx, self, CutoffKind::Client, client_id, now);
-            tx.commit().await?;
-        });
-        Ok(now)
+            Ok(now)
+        })
     }
 
     pub async fn insert_refresh_token(&self, new: &NewRefreshToken) -> Result<(), StoreError> {
@@ -354,13 +340,11 @@ impl Store {
     }
 
     pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
-        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-                .bind(token_hash)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1"),
+            &[token_hash],
+        )
+        .await
     }
 
     /// Presents a refresh token for rotation. An active, unexpired token is marked rotated and
@@ -387,21 +371,19 @@ impl Store {
             _ => return Ok(RefreshUse::Invalid),
         }
         let next = successor(&current);
-        let won = with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        let won = write_tx!(self, async |tx| {
             // Only one of two concurrent uses can flip the state; the loser is a replay.
             let flipped =
                 sqlx::query("UPDATE refresh_tokens SET state = 'rotated' WHERE token_hash = $1 AND state = 'active'")
                     .bind(token_hash)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?
                     .rows_affected();
             if flipped == 1 {
-                insert_refresh!(&mut *tx, &next, now);
-                tx.commit().await?;
+                insert_refresh!(&mut **tx, &next, now);
             }
-            flipped == 1
-        });
+            Ok(flipped == 1)
+        })?;
         if won {
             Ok(RefreshUse::Rotated(current))
         } else {
@@ -416,38 +398,34 @@ impl Store {
     /// Revokes every refresh token of a chain and the unexpired access tokens issued with them.
     pub async fn revoke_refresh_chain(&self, chain_id: &str) -> Result<Vec<RevokedToken>, StoreError> {
         let now = now_millis();
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             sqlx::query("UPDATE refresh_tokens SET state = 'revoked' WHERE chain_id = $1")
                 .bind(chain_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             let access: Vec<RevokedToken> = sqlx::query_as(
                 "SELECT access_jti AS jti, access_expires_at AS expires_at FROM refresh_tokens WHERE chain_id = $1 AND access_expires_at > $2",
             )
             .bind(chain_id)
             .bind(now)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
             for token in &access {
                 revoke_jti_in_tx!(tx, self, token, now);
             }
-            tx.commit().await?;
-            access
-        }))
+            Ok(access)
+        })
     }
 
     /// Records revoked access tokens and announces each on the feed.
     pub async fn revoke_access_tokens(&self, tokens: &[RevokedToken]) -> Result<(), StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             for token in tokens {
                 revoke_jti_in_tx!(tx, self, token, now);
             }
-            tx.commit().await?;
-        });
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Revoked tokens that have not expired yet (a starting node loads these).
@@ -474,12 +452,10 @@ impl Store {
     /// Invalidates every token of a user or client issued until now; returns the cut-off.
     pub async fn cut_off_tokens(&self, kind: CutoffKind, subject_id: &str) -> Result<i64, StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             cutoff_in_tx!(tx, self, kind, subject_id, now);
-            tx.commit().await?;
-        });
-        Ok(now)
+            Ok(now)
+        })
     }
 
     /// Every cut-off (a starting node loads these).

@@ -3,7 +3,7 @@
 //! `api.deployed` / `api.undeployed` to the change feed in the same transaction.
 
 use crate::feed::AppendInTx;
-use crate::{BeginWrite, Store, StoreError, now_millis, with_pool};
+use crate::{BeginWrite, Store, StoreError, now_millis, with_pool, write_tx};
 
 /// WSO2's limit of revisions kept per API.
 pub const MAX_REVISIONS_PER_API: i64 = 5;
@@ -72,6 +72,7 @@ impl Store {
         let insert = format!(
             "INSERT INTO api_revisions ({REVISION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {REVISION_COLUMNS}"
         );
+        // Not `write_tx!`: on `LimitReached` the counter bump must roll back, not commit.
         Ok(with_pool!(self, |pool| {
             let mut tx = pool.begin_write(&self.appends).await?;
             // Locks the API row (PostgreSQL) so concurrent revisions of one API take turns.
@@ -118,26 +119,22 @@ impl Store {
     }
 
     pub async fn find_revision(&self, api_id: &str, revision_id: &str) -> Result<Option<RevisionRow>, StoreError> {
-        let sql = format!("SELECT {REVISION_COLUMNS} FROM api_revisions WHERE api_id = $1 AND id = $2");
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(api_id)
-                .bind(revision_id)
-                .fetch_optional(pool)
-                .await?
-        }))
+        self.find_one(
+            &format!("SELECT {REVISION_COLUMNS} FROM api_revisions WHERE api_id = $1 AND id = $2"),
+            &[api_id, revision_id],
+        )
+        .await
     }
 
     /// Deletes a revision unless it is deployed somewhere.
     pub async fn delete_revision(&self, api_id: &str, revision_id: &str) -> Result<DeleteRevision, StoreError> {
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let deployed: Vec<String> = sqlx::query_scalar(
                 "SELECT environment FROM api_deployments WHERE api_id = $1 AND revision_id = $2 ORDER BY environment",
             )
             .bind(api_id)
             .bind(revision_id)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
             if !deployed.is_empty() {
                 return Ok(DeleteRevision::Deployed(deployed));
@@ -145,16 +142,15 @@ impl Store {
             let deleted = sqlx::query("DELETE FROM api_revisions WHERE api_id = $1 AND id = $2")
                 .bind(api_id)
                 .bind(revision_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?
                 .rows_affected();
-            tx.commit().await?;
-            if deleted == 0 {
+            Ok(if deleted == 0 {
                 DeleteRevision::NotFound
             } else {
                 DeleteRevision::Deleted
-            }
-        }))
+            })
+        })
     }
 
     /// Makes a revision's snapshot the API's working copy again (`restore_document` turns the
@@ -166,13 +162,12 @@ impl Store {
         restore_document: impl Fn(&str) -> String,
     ) -> Result<Option<()>, StoreError> {
         let now = now_millis();
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let found: Option<(String, Option<String>)> =
                 sqlx::query_as("SELECT snapshot, definition FROM api_revisions WHERE api_id = $1 AND id = $2")
                     .bind(api_id)
                     .bind(revision_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
             let Some((snapshot, definition)) = found else {
                 return Ok(None);
@@ -184,11 +179,10 @@ impl Store {
             .bind(restore_document(&snapshot))
             .bind(definition)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-            tx.commit().await?;
-            Some(())
-        }))
+            Ok(Some(()))
+        })
     }
 
     /// Deploys a revision to environments (replacing what each environment had of this API) and
@@ -200,45 +194,42 @@ impl Store {
         targets: &[DeploymentTarget],
     ) -> Result<Vec<DeploymentRow>, StoreError> {
         let now = now_millis();
-        let node = self.node_id.clone();
         let upsert = format!(
             "INSERT INTO api_deployments ({DEPLOYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (api_id, environment) DO UPDATE SET revision_id = excluded.revision_id, vhost = excluded.vhost, \
              display_on_devportal = excluded.display_on_devportal, deployed_at = excluded.deployed_at RETURNING {DEPLOYMENT_COLUMNS}"
         );
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let exists: Option<String> =
                 sqlx::query_scalar("SELECT id FROM api_revisions WHERE api_id = $1 AND id = $2")
                     .bind(api_id)
                     .bind(revision_id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
             if exists.is_none() {
                 return Err(StoreError::NotFound(format!("revision {revision_id} of API {api_id}")));
             }
             let mut rows = Vec::with_capacity(targets.len());
             for target in targets {
-                let row: DeploymentRow = sqlx::query_as(sqlx::AssertSqlSafe(upsert.clone()))
+                let row: DeploymentRow = sqlx::query_as(sqlx::AssertSqlSafe(upsert.as_str()))
                     .bind(api_id)
                     .bind(&target.environment)
                     .bind(revision_id)
                     .bind(&target.vhost)
                     .bind(target.display_on_devportal)
                     .bind(now)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await?;
                 let payload = serde_json::json!({
                     "apiId": api_id, "revisionId": revision_id,
                     "environment": target.environment, "vhost": target.vhost,
                 });
-                tx.append_event_in_tx(&node, "api.deployed", api_id, &payload.to_string())
+                tx.append_event_in_tx(&self.node_id, "api.deployed", api_id, &payload.to_string())
                     .await?;
                 rows.push(row);
             }
-            tx.commit().await?;
-            rows
-        }))
+            Ok(rows)
+        })
     }
 
     /// Removes a revision's deployments from the given environments (all when `None`), with one
@@ -249,16 +240,14 @@ impl Store {
         revision_id: &str,
         environments: Option<&[String]>,
     ) -> Result<Vec<DeploymentRow>, StoreError> {
-        let node = self.node_id.clone();
         let select = format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM api_deployments WHERE api_id = $1 AND revision_id = $2 ORDER BY environment"
         );
-        Ok(with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
-            let current: Vec<DeploymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(select))
+        write_tx!(self, async |tx| {
+            let current: Vec<DeploymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(select.as_str()))
                 .bind(api_id)
                 .bind(revision_id)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
             let mut removed = Vec::new();
             for row in current {
@@ -268,19 +257,18 @@ impl Store {
                 sqlx::query("DELETE FROM api_deployments WHERE api_id = $1 AND environment = $2")
                     .bind(api_id)
                     .bind(&row.environment)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 let payload = serde_json::json!({
                     "apiId": api_id, "revisionId": revision_id,
                     "environment": row.environment, "vhost": row.vhost,
                 });
-                tx.append_event_in_tx(&node, "api.undeployed", api_id, &payload.to_string())
+                tx.append_event_in_tx(&self.node_id, "api.undeployed", api_id, &payload.to_string())
                     .await?;
                 removed.push(row);
             }
-            tx.commit().await?;
-            removed
-        }))
+            Ok(removed)
+        })
     }
 
     /// Every current deployment of every API (artifact reconciliation at start-up).

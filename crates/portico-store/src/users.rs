@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{BeginWrite, Store, StoreError, now_millis, with_pool};
+use crate::{Store, StoreError, now_millis, with_pool, write_tx};
 
 /// The four roles, with WSO2's meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,8 +97,7 @@ impl Store {
     pub async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let inserted = sqlx::query(
                 "INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
                  ON CONFLICT (username) DO NOTHING",
@@ -107,7 +106,7 @@ impl Store {
             .bind(&new.username)
             .bind(&new.password_hash)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             if inserted.rows_affected() == 0 {
                 return Err(StoreError::Conflict(format!("user `{}`", new.username)));
@@ -116,11 +115,11 @@ impl Store {
                 sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
                     .bind(&id)
                     .bind(role.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
-            tx.commit().await?;
-        });
+            Ok(())
+        })?;
         let mut roles = new.roles.clone();
         roles.sort();
         roles.dedup();
@@ -139,8 +138,7 @@ impl Store {
     pub async fn upsert_user(&self, new: &NewUser) -> Result<User, StoreError> {
         let now = now_millis();
         let candidate_id = uuid::Uuid::new_v4().to_string();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             sqlx::query(
                 "INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
                  ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, \
@@ -150,21 +148,21 @@ impl Store {
             .bind(&new.username)
             .bind(&new.password_hash)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             let id: String = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
                 .bind(&new.username)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
             for role in &new.roles {
                 sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(&id)
                     .bind(role.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
-            tx.commit().await?;
-        });
+            Ok(())
+        })?;
         self.find_user(&new.username)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("user `{}`", new.username)))
@@ -172,27 +170,18 @@ impl Store {
 
     /// The user with this username, with roles.
     pub async fn find_user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = with_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, username, password_hash, created_at, updated_at FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(pool)
-                .await?
-        });
-        match row {
-            None => Ok(None),
-            Some(row) => Ok(Some(self.with_roles(row).await?)),
-        }
+        self.find_user_where("username", username).await
     }
 
     /// The user with this id, with roles.
     pub async fn find_user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = with_pool!(self, |pool| {
-            sqlx::query_as("SELECT id, username, password_hash, created_at, updated_at FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
-        match row {
+        self.find_user_where("id", id).await
+    }
+
+    /// The user whose `column` (a unique one) is `value`, with roles.
+    async fn find_user_where(&self, column: &str, value: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT id, username, password_hash, created_at, updated_at FROM users WHERE {column} = $1");
+        match self.find_one::<UserRow>(&sql, &[value]).await? {
             None => Ok(None),
             Some(row) => Ok(Some(self.with_roles(row).await?)),
         }
@@ -217,29 +206,28 @@ impl Store {
     /// Replaces a user's roles.
     pub async fn set_user_roles(&self, id: &str, roles: &[Role]) -> Result<(), StoreError> {
         let now = now_millis();
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write(&self.appends).await?;
+        write_tx!(self, async |tx| {
             let updated = sqlx::query("UPDATE users SET updated_at = $2 WHERE id = $1")
                 .bind(id)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             if updated.rows_affected() == 0 {
                 return Err(StoreError::NotFound(format!("user {id}")));
             }
             sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             for role in roles {
                 sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(id)
                     .bind(role.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
-            tx.commit().await?;
-        });
+            Ok(())
+        })?;
         Ok(())
     }
 

@@ -11,8 +11,14 @@ use portico_keymanager::Principal;
 use portico_store::ApiRow;
 use serde_json::{Value, json};
 
-use crate::publisher::{api_of, pagination, paging};
-use crate::{ApiError, MaybeAuth, RestState};
+use crate::auth::MaybeAuth;
+use crate::common::api_query::parse_query;
+use crate::common::api_rows::api_of;
+use crate::common::definition::definition_response;
+use crate::common::paging::{Page, query_suffix, total_of};
+use crate::common::policies::policy_list;
+use crate::error::ApiError;
+use crate::state::RestState;
 
 /// Lifecycle states the DevPortal lists (WSO2 lists deprecated APIs too).
 fn listed(status: LifecycleStatus) -> bool {
@@ -61,12 +67,9 @@ pub async fn list(
     State(state): State<RestState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let (limit, offset) = paging(
-        params.get("limit").map(String::as_str),
-        params.get("offset").map(String::as_str),
-    )?;
+    let page = Page::of(&params)?;
     let query = params.get("query").map(String::as_str).unwrap_or("");
-    let filter = crate::publisher::apis::parse_query(query)?;
+    let filter = parse_query(query)?;
     let (rows, _) = state.store.list_apis(&filter, 100_000, 0).await?;
     let mut visible = Vec::new();
     for row in &rows {
@@ -75,27 +78,15 @@ pub async fn list(
             visible.push(api);
         }
     }
-    let total = i64::try_from(visible.len()).unwrap_or(i64::MAX);
-    let list: Vec<Value> = visible
-        .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+    let list: Vec<Value> = page
+        .of_slice(&visible)
         .map(|api| {
             let mut info = api.info();
             info["throttlingPolicies"] = json!(api.policies);
             info
         })
         .collect();
-    let extra = if query.is_empty() {
-        String::new()
-    } else {
-        format!("&query={}", query.replace(' ', "%20"))
-    };
-    Ok(Json(json!({
-        "count": list.len(),
-        "list": list,
-        "pagination": pagination("/apis", limit, offset, total, &extra),
-    })))
+    Ok(page.list_body(list, total_of(&visible), "/apis", &query_suffix(query)))
 }
 
 /// The DevPortal's view of an API: the API without its backend endpoints, with its tiers.
@@ -134,7 +125,7 @@ pub async fn swagger(
     Path(api_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (row, _) = visible_api(&state, caller.as_ref(), &api_id).await?;
-    crate::publisher::apis::definition_response(&row)
+    definition_response(&row)
 }
 
 /// `GET /throttling-policies/{policyLevel}`: `application` or `subscription`.
@@ -152,21 +143,5 @@ pub async fn throttling_policies(
             )));
         }
     };
-    let (limit, offset) = paging(
-        params.get("limit").map(String::as_str),
-        params.get("offset").map(String::as_str),
-    )?;
-    let all = state.store.list_throttling_policies(level).await?;
-    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
-    let list: Vec<Value> = all
-        .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(crate::publisher::policies::policy_json)
-        .collect();
-    Ok(Json(json!({
-        "count": list.len(),
-        "list": list,
-        "pagination": pagination(&format!("/throttling-policies/{level}"), limit, offset, total, ""),
-    })))
+    policy_list(&state.store, level, &params).await
 }

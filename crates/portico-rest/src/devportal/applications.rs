@@ -12,9 +12,14 @@ use portico_apis::input::{coerce_enum, coerce_string_list, get};
 use portico_store::{ApplicationRow, NewApplication};
 use serde_json::{Map, Value, json};
 
-use super::{APP_SCOPES, body_object, json_column, optional_string, own_application, required_string};
-use crate::publisher::{input_error, json_body, pagination, paging};
-use crate::{ApiError, Auth, RestState};
+use super::access::{APP_SCOPES, own_application};
+use super::fields::{body_object, json_column, optional_string, required_string};
+use super::keys::key_json;
+use crate::auth::Auth;
+use crate::common::body::json_body;
+use crate::common::paging::{Page, query_suffix};
+use crate::error::{ApiError, input_error};
+use crate::state::RestState;
 
 const BASE: &str = "/api/am/devportal/v3";
 
@@ -121,25 +126,17 @@ pub async fn list(
     let mut scopes = APP_SCOPES.to_vec();
     scopes.push("apim:app_import_export");
     let caller = auth.require_any(&scopes)?;
-    let (limit, offset) = paging(
-        params.get("limit").map(String::as_str),
-        params.get("offset").map(String::as_str),
-    )?;
-    let query = params.get("query").map(|q| q.trim()).filter(|q| !q.is_empty());
-    let name = query.map(|q| q.strip_prefix("name:").unwrap_or(q).trim_matches('"'));
+    let page = Page::of(&params)?;
+    let query = params.get("query").map(|q| q.trim()).unwrap_or("");
+    let name = Some(query)
+        .filter(|q| !q.is_empty())
+        .map(|q| q.strip_prefix("name:").unwrap_or(q).trim_matches('"'));
     let (rows, total) = state
         .store
-        .list_applications(&caller.username, name, limit, offset)
+        .list_applications(&caller.username, name, page.limit, page.offset)
         .await?;
     let list: Vec<Value> = rows.iter().map(application_json).collect();
-    let extra = query
-        .map(|q| format!("&query={}", q.replace(' ', "%20")))
-        .unwrap_or_default();
-    Ok(Json(json!({
-        "count": list.len(),
-        "list": list,
-        "pagination": pagination("/applications", limit, offset, total, &extra),
-    })))
+    Ok(page.list_body(list, total, "/applications", &query_suffix(query)))
 }
 
 /// `POST /applications`.
@@ -175,7 +172,7 @@ pub async fn get_one(
         .list_key_mappings(&app.id)
         .await?
         .iter()
-        .map(|m| super::keys::key_json(m, None, Value::Null))
+        .map(|m| key_json(m, None, Value::Null))
         .collect();
     Ok(Json(body))
 }

@@ -8,24 +8,42 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use portico_apis::InputError;
 use portico_apis::input::{coerce_enum, coerce_i64, coerce_string_list, get};
-use portico_keymanager::{Principal, TokenRequest};
+use portico_keymanager::{OAuthError, Principal, TokenRequest};
 use portico_store::{
-    ApplicationRow, KeyMappingRow, NewKeyMapping, NewMappedKey, NewOAuthClient, RevokedToken, SubscriptionFilter,
+    ApplicationRow, KeyMappingRow, NewKeyMapping, NewMappedKey, NewOAuthClient, RESIDENT_KEY_MANAGER, RevokedToken,
+    SubscriptionFilter,
 };
 use serde_json::{Map, Value, json};
 
-use super::{
-    API_KEY_SCOPES, APP_SCOPES, RESIDENT_KEY_MANAGER, body_object, json_column, oauth_error, optional_object,
-    optional_string, own_application,
-};
-use crate::publisher::{api_of, input_error, json_body};
-use crate::{ApiError, Auth, RestState};
+use super::access::{API_KEY_SCOPES, APP_SCOPES, own_application};
+use super::fields::{body_object, json_column, optional_object, optional_string, required_string};
+use crate::auth::Auth;
+use crate::common::api_rows::api_of;
+use crate::common::body::json_body;
+use crate::error::{ApiError, input_error};
+use crate::key_managers::enabled_external;
+use crate::state::RestState;
 
 const KEY_TYPES: &[&str] = &["PRODUCTION", "SANDBOX"];
 /// Token lifetime when a request names none (seconds).
 const DEFAULT_VALIDITY: i64 = 3600;
 /// "No expiry" API keys are revoked until this long after their issue.
 const HUNDRED_YEARS_SECONDS: i64 = 100 * 365 * 24 * 3600;
+
+/// A Key Manager error as a REST answer.
+fn oauth_error(e: OAuthError) -> ApiError {
+    match e {
+        OAuthError::Store(e) => e.into(),
+        OAuthError::Internal(e) => {
+            tracing::error!(error = %e, "key manager failed");
+            ApiError::internal("The Key Manager failed; the server log has the details")
+        }
+        OAuthError::InvalidClient(m) => ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "Unauthorized", m),
+        OAuthError::NotFound(m) => ApiError::not_found(m),
+        OAuthError::Forbidden(m) => ApiError::new(axum::http::StatusCode::FORBIDDEN, "Forbidden", m),
+        other => ApiError::bad_request(other.to_string()),
+    }
+}
 
 /// WSO2's `ApplicationToken`.
 fn token_json(access_token: &str, scope: &str, validity: i64) -> Value {
@@ -231,7 +249,7 @@ pub async fn map_keys(
     let app = own_application(&state, caller, &application_id).await?;
     let body = json_body(&headers, &body)?;
     let obj = body_object(&body)?;
-    let consumer_key = super::required_string(obj, "consumerKey")?;
+    let consumer_key = required_string(obj, "consumerKey")?;
     if consumer_key.len() > 512 || consumer_key.chars().any(char::is_control) {
         return Err(input_error(InputError::new(
             "consumerKey",
@@ -249,8 +267,7 @@ pub async fn map_keys(
             ),
         )));
     }
-    let key_manager =
-        crate::key_managers::enabled_external(&state, named.as_deref().unwrap_or_default().trim()).await?;
+    let key_manager = enabled_external(&state, named.as_deref().unwrap_or_default().trim()).await?;
     let additional = optional_object(obj, "additionalProperties")?.unwrap_or_default();
     let mapping = state
         .store
@@ -579,7 +596,7 @@ pub async fn revoke_api_key(
     let app = own_application(&state, caller, &application_id).await?;
     let body = json_body(&headers, &body)?;
     let obj = body_object(&body)?;
-    let apikey = super::required_string(obj, "apikey")?;
+    let apikey = required_string(obj, "apikey")?;
     let invalid = |why: &str| input_error(InputError::new("apikey", why.to_owned()));
     let claims = state
         .oauth

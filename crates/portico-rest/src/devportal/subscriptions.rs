@@ -12,10 +12,15 @@ use portico_keymanager::Principal;
 use portico_store::{NewSubscription, SubscriptionFilter, SubscriptionRow};
 use serde_json::{Map, Value, json};
 
+use super::access::{SUB_SCOPES, own_application};
 use super::apis::visible_to;
-use super::{SUB_SCOPES, body_object, optional_string, own_application, required_string};
-use crate::publisher::{api_of, input_error, json_body, pagination, paging};
-use crate::{ApiError, Auth, RestState};
+use super::fields::{body_object, optional_string, required_string};
+use crate::auth::Auth;
+use crate::common::api_rows::api_of;
+use crate::common::body::json_body;
+use crate::common::paging::Page;
+use crate::error::{ApiError, input_error};
+use crate::state::RestState;
 
 const BASE: &str = "/api/am/devportal/v3";
 
@@ -125,10 +130,7 @@ pub async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let caller = auth.require_any(SUB_SCOPES)?;
-    let (limit, offset) = paging(
-        params.get("limit").map(String::as_str),
-        params.get("offset").map(String::as_str),
-    )?;
+    let page = Page::of(&params)?;
     let application_id = params.get("applicationId").filter(|v| !v.is_empty()).cloned();
     let api_id = params.get("apiId").filter(|v| !v.is_empty()).cloned();
     if let Some(app) = &application_id {
@@ -139,7 +141,7 @@ pub async fn list(
         api_id: api_id.clone(),
         owner: Some(caller.username.clone()),
     };
-    let (rows, total) = state.store.find_subscriptions(&filter, limit, offset).await?;
+    let (rows, total) = state.store.find_subscriptions(&filter, page.limit, page.offset).await?;
     let mut list = Vec::with_capacity(rows.len());
     for s in &rows {
         list.push(with_api(&state, s).await?);
@@ -151,11 +153,7 @@ pub async fn list(
     if let Some(a) = &api_id {
         extra.push_str(&format!("&apiId={a}"));
     }
-    Ok(Json(json!({
-        "count": list.len(),
-        "list": list,
-        "pagination": pagination("/subscriptions", limit, offset, total, &extra),
-    })))
+    Ok(page.list_body(list, total, "/subscriptions", &extra))
 }
 
 /// `POST /subscriptions`.

@@ -5,49 +5,25 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use portico_apis::{Api, ApiInput};
-use portico_store::{ApiFilter, NewApiRow};
-use serde_json::{Value, json};
+use portico_store::{ApiRow, NewApiRow, now_millis};
+use serde_json::Value;
 
-use super::{
-    api_of, check_if_match, check_policies, etag, input_error, json_body, load_api, pagination, paging,
-    precondition_failed, to_document,
-};
-use crate::{ApiError, Auth, RestState};
+use super::products::products_using;
+use crate::auth::Auth;
+use crate::common::api_query::parse_query;
+use crate::common::api_rows::{api_document, api_of, kind_name, load_api, load_kind};
+use crate::common::body::json_body;
+use crate::common::definition::definition_response;
+use crate::common::paging::{Page, query_suffix};
+use crate::common::policies::check_policies;
+use crate::common::row_version::{OptimisticUpdate, check_if_match, not_modified, row_response};
+use crate::error::{ApiError, input_error};
+use crate::state::RestState;
 
 const BASE: &str = "/api/am/publisher/v4";
-
-/// Attempts of a read-modify-write before giving up under heavy contention.
-const UPDATE_ATTEMPTS: usize = 20;
-
-/// Reads `query=name:x version:y context:/c provider:p status:PUBLISHED`; a bare word is a
-/// name search.
-pub(crate) fn parse_query(query: &str) -> Result<ApiFilter, ApiError> {
-    let mut filter = ApiFilter::default();
-    for token in query.split_whitespace() {
-        let (key, value) = token.split_once(':').unwrap_or(("name", token));
-        let value = value.trim_matches('"').to_owned();
-        match key.to_ascii_lowercase().as_str() {
-            "name" => filter.name = Some(value),
-            "version" => filter.version = Some(value),
-            "context" => filter.context = Some(value),
-            "provider" => filter.provider = Some(value),
-            "status" | "lifecyclestatus" => {
-                let status = portico_apis::LifecycleStatus::parse(&value)
-                    .ok_or_else(|| ApiError::bad_request(format!("query: unknown lifecycle status \"{value}\"")))?;
-                filter.status = Some(status.wire().to_owned());
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "query: unknown search key `{other}`; use name, version, context, provider or status"
-                )));
-            }
-        }
-    }
-    Ok(filter)
-}
 
 /// `GET /apis`.
 pub async fn list(
@@ -61,42 +37,27 @@ pub async fn list(
         "apim:api_import_export",
         "apim:api_list_view",
     ])?;
-    let (limit, offset) = paging(
-        params.get("limit").map(String::as_str),
-        params.get("offset").map(String::as_str),
-    )?;
+    let page = Page::of(&params)?;
     let query = params.get("query").map(String::as_str).unwrap_or("");
     let mut filter = parse_query(query)?;
     // API Products share the table; the Publisher lists them under /api-products.
     filter.api_type = Some(portico_store::API_TYPE_API.to_owned());
-    let (rows, total) = state.store.list_apis(&filter, limit, offset).await?;
+    let (rows, total) = state.store.list_apis(&filter, page.limit, page.offset).await?;
     let list = rows
         .iter()
         .map(|row| api_of(row).map(|api| api.info()))
         .collect::<Result<Vec<_>, _>>()?;
-    let extra = if query.is_empty() {
-        String::new()
-    } else {
-        format!("&query={}", query.replace(' ', "%20"))
-    };
-    Ok(Json(json!({
-        "count": list.len(),
-        "list": list,
-        "pagination": pagination("/apis", limit, offset, total, &extra),
-    })))
+    Ok(page.list_body(list, total, "/apis", &query_suffix(query)))
 }
 
-/// An API answer with its ETag.
-pub(crate) fn api_response(status: StatusCode, row: &portico_store::ApiRow) -> Result<Response, ApiError> {
-    let api = api_of(row)?;
-    let mut response = (status, Json(api)).into_response();
-    response.headers_mut().insert(header::ETAG, etag(row));
-    if status == StatusCode::CREATED
-        && let Ok(location) = HeaderValue::from_str(&format!("{BASE}/apis/{}", row.id))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+/// An API answer with its ETag (and, when created, its location).
+pub(crate) fn api_response(status: StatusCode, row: &ApiRow) -> Result<Response, ApiError> {
+    Ok(row_response(
+        status,
+        row,
+        api_of(row)?,
+        &format!("{BASE}/apis/{}", row.id),
+    ))
 }
 
 /// Stores a new API (shared by `POST /apis` and `import-openapi`).
@@ -106,10 +67,9 @@ pub(crate) async fn create_api(
     caller: &str,
     definition: Option<String>,
 ) -> Result<Response, ApiError> {
-    check_policies(state, &input).await?;
+    check_policies(&state.store, &input).await?;
     let id = uuid::Uuid::new_v4().to_string();
-    let now = now_millis();
-    let api = Api::create(input, id, caller, now).map_err(input_error)?;
+    let api = Api::create(input, id, caller, now_millis()).map_err(input_error)?;
     let row = state
         .store
         .create_api(
@@ -120,7 +80,7 @@ pub(crate) async fn create_api(
                 context: api.context.clone(),
                 provider: api.provider.clone(),
                 lifecycle_status: api.life_cycle_status.wire().to_owned(),
-                document: to_document(&api)?,
+                document: api_document(&api)?,
                 definition,
                 api_type: portico_store::API_TYPE_API.to_owned(),
             },
@@ -128,10 +88,6 @@ pub(crate) async fn create_api(
         )
         .await?;
     api_response(StatusCode::CREATED, &row)
-}
-
-pub(crate) fn now_millis() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// `POST /apis`.
@@ -163,15 +119,11 @@ pub async fn get_one(
         "apim:api_import_export",
         "apim:api_product_import_export",
     ])?;
-    let row = load_api(&state, &api_id).await?;
-    if let Some(tag) = headers.get(header::IF_NONE_MATCH)
-        && tag == etag(&row)
-    {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.headers_mut().insert(header::ETAG, etag(&row));
-        return Ok(response);
+    let row = load_api(&state.store, &api_id).await?;
+    match not_modified(&headers, &row) {
+        Some(response) => Ok(response),
+        None => api_response(StatusCode::OK, &row),
     }
-    api_response(StatusCode::OK, &row)
 }
 
 /// `PUT /apis/{apiId}`: a read-modify-write guarded by the row version. With `If-Match`, a
@@ -186,55 +138,55 @@ pub async fn update(
     auth.require_any(&["apim:api_create", "apim:api_manage", "apim:api_publish"])?;
     let body = json_body(&headers, &body)?;
     let input = ApiInput::from_json(&body).map_err(input_error)?;
-    let mut row = load_api(&state, &api_id).await?;
-    let conditional = check_if_match(&headers, &row)?;
-    check_policies(&state, &input).await?;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let mut api = api_of(&row)?;
+    let mut update = OptimisticUpdate::start(&headers, load_api(&state.store, &api_id).await?)?;
+    check_policies(&state.store, &input).await?;
+    loop {
+        let mut api = api_of(update.row())?;
         api.apply_update(input.clone(), now_millis());
+        let version = update.row().row_version;
         if let Some(updated) = state
             .store
-            .update_api(&api_id, row.row_version, &to_document(&api)?, None)
+            .update_api(&api_id, version, &api_document(&api)?, None)
             .await?
         {
             return api_response(StatusCode::OK, &updated);
         }
-        row = load_api(&state, &api_id).await?;
-        if conditional {
-            return Err(precondition_failed(&row));
-        }
+        update.lost_race(&state.store).await?;
     }
-    Err(ApiError::conflict(format!(
-        "API {api_id} is being changed by many requests at once; retry"
-    )))
 }
 
-/// `DELETE /apis/{apiId}`.
-pub async fn delete(
+/// `DELETE /apis/{apiId}` and `DELETE /api-products/{apiProductId}`: refused (409) while
+/// subscriptions exist, and for an API while an API Product uses it.
+pub async fn delete<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
-    Path(api_id): Path<String>,
+    Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     auth.require_any(&["apim:api_delete", "apim:api_manage", "apim:api_import_export"])?;
-    let row = load_api(&state, &api_id).await?;
+    let row = load_kind(&state.store, &id, PRODUCT).await?;
     check_if_match(&headers, &row)?;
-    let (subscriptions, _) = state.store.list_subscriptions(Some(&api_id), 1, 0).await?;
+    let kind = kind_name(PRODUCT);
+    let (subscriptions, _) = state.store.list_subscriptions(Some(&id), 1, 0).await?;
     if !subscriptions.is_empty() {
         return Err(ApiError::conflict(format!(
-            "Cannot remove the API {api_id} as active subscriptions exist"
+            "Cannot remove the {kind} {id} as active subscriptions exist"
         )));
     }
-    let products = super::products::products_using(&state, &api_id).await?;
+    let products = if PRODUCT {
+        Vec::new()
+    } else {
+        products_using(&state, &id).await?
+    };
     if !products.is_empty() {
         return Err(ApiError::conflict(format!(
-            "Cannot remove the API {api_id} as it is used by the API Product(s) {}",
+            "Cannot remove the API {id} as it is used by the API Product(s) {}",
             products.join(", ")
         )));
     }
-    let environments = state.store.delete_api(&api_id).await?;
+    let environments = state.store.delete_api(&id).await?;
     for environment in environments {
-        super::artifacts::remove(&state, &environment, &api_id).await;
+        state.artifacts.remove(&environment, &id).await;
     }
     Ok(StatusCode::OK)
 }
@@ -247,37 +199,6 @@ pub async fn get_swagger(
     Path(api_id): Path<String>,
 ) -> Result<Response, ApiError> {
     auth.require_any(&["apim:api_view", "apim:api_manage", "apim:api_definition_view"])?;
-    let row = load_api(&state, &api_id).await?;
+    let row = load_api(&state.store, &api_id).await?;
     definition_response(&row)
-}
-
-pub(crate) fn definition_response(row: &portico_store::ApiRow) -> Result<Response, ApiError> {
-    let text = match &row.definition {
-        Some(text) => text.clone(),
-        None => portico_apis::generate_openapi(&api_of(row)?).to_string(),
-    };
-    let kind = if text.trim_start().starts_with('{') {
-        "application/json"
-    } else {
-        "application/yaml"
-    };
-    let mut response = (StatusCode::OK, text).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    response.headers_mut().insert(header::ETAG, etag(row));
-    Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn query_words() {
-        let f = super::parse_query("name:pizza version:1.0 status:published").expect("ok");
-        assert_eq!(f.name.as_deref(), Some("pizza"));
-        assert_eq!(f.version.as_deref(), Some("1.0"));
-        assert_eq!(f.status.as_deref(), Some("PUBLISHED"));
-        assert_eq!(super::parse_query("shop").expect("ok").name.as_deref(), Some("shop"));
-        assert!(super::parse_query("colour:red").is_err());
-    }
 }

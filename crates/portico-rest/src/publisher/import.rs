@@ -12,10 +12,18 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use portico_apis::{ApiInput, Definition, InputError, parse_definition};
+use portico_store::now_millis;
 use serde_json::{Value, json};
 
-use super::{api_of, check_if_match, input_error, load_api, precondition_failed, to_document};
-use crate::{ApiError, Auth, RestState};
+use super::apis::create_api;
+use crate::auth::Auth;
+use crate::common::api_rows::{api_document, api_of, load_api};
+use crate::common::definition::definition_response;
+use crate::common::policies::check_policies;
+use crate::common::row_version::OptimisticUpdate;
+use crate::error::{ApiError, input_error};
+use crate::fetch::{FetchRules, fetch_text};
+use crate::state::RestState;
 
 /// The parts of a multipart request this module reads.
 #[derive(Default)]
@@ -92,9 +100,9 @@ async fn definition_text(state: &RestState, form: &Form) -> Result<String, ApiEr
 /// Fetches a definition from a URL within the configured limits.
 async fn fetch_definition(state: &RestState, raw: &str) -> Result<String, ApiError> {
     let limits = &state.config.apim.publisher;
-    crate::fetch::fetch_text(
+    fetch_text(
         raw,
-        &crate::fetch::FetchRules {
+        &FetchRules {
             timeout: Duration::from_secs(limits.import_timeout_seconds),
             max_bytes: limits.import_max_bytes,
             allow_private: limits.allow_private_import_urls,
@@ -217,7 +225,7 @@ pub async fn import_openapi(
         }
     }
     input.operations = Some(definition.operations.clone());
-    super::apis::create_api(&state, input, &caller, Some(text)).await
+    create_api(&state, input, &caller, Some(text)).await
 }
 
 /// `PUT /apis/{apiId}/swagger`: replaces the definition and, from it, the operations.
@@ -229,8 +237,7 @@ pub async fn put_swagger(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     auth.require_any(&["apim:api_create", "apim:api_manage"])?;
-    let mut row = load_api(&state, &api_id).await?;
-    let conditional = check_if_match(&headers, &row)?;
+    let mut update = OptimisticUpdate::start(&headers, load_api(&state.store, &api_id).await?)?;
     let form = read_form(multipart).await?;
     let text = definition_text(&state, &form).await?;
     let definition = parse_definition(&text).map_err(definition_error)?;
@@ -238,52 +245,19 @@ pub async fn put_swagger(
         operations: Some(definition.operations.clone()),
         ..ApiInput::default()
     };
-    super::check_policies(&state, &check).await?;
-    for _ in 0..20 {
-        let mut api = api_of(&row)?;
+    check_policies(&state.store, &check).await?;
+    loop {
+        let mut api = api_of(update.row())?;
         api.operations = definition.operations.clone();
-        api.last_updated_time = super::apis::now_millis().to_string();
+        api.last_updated_time = now_millis().to_string();
+        let (version, document) = (update.row().row_version, api_document(&api)?);
         if let Some(updated) = state
             .store
-            .update_api(&api_id, row.row_version, &to_document(&api)?, Some(Some(&text)))
+            .update_api(&api_id, version, &document, Some(Some(&text)))
             .await?
         {
-            return super::apis::definition_response(&updated);
+            return definition_response(&updated);
         }
-        row = load_api(&state, &api_id).await?;
-        if conditional {
-            return Err(precondition_failed(&row));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "API {api_id} is being changed by many requests at once; retry"
-    )))
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::fetch::is_non_public;
-
-    #[test]
-    fn non_public_addresses() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "224.0.0.1",
-        ] {
-            assert!(is_non_public(ip.parse().expect("ip")), "{ip}");
-        }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "172.32.0.1"] {
-            assert!(!is_non_public(ip.parse().expect("ip")), "{ip}");
-        }
+        update.lost_race(&state.store).await?;
     }
 }

@@ -1,4 +1,5 @@
-//! `POST /apis/change-lifecycle`, `GET /apis/{apiId}/lifecycle-history` and `-state`.
+//! Lifecycle of APIs and API Products: `POST /apis/change-lifecycle` and
+//! `POST /api-products/change-lifecycle`, and their `lifecycle-history` and `lifecycle-state`.
 
 use std::collections::HashMap;
 
@@ -6,15 +7,19 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use portico_apis::{LifecycleAction, LifecycleStatus};
-use portico_store::LifecycleChange;
+use portico_store::{ApiRow, LifecycleChange, now_millis};
 use serde_json::{Value, json};
 
-use super::{api_of, check_if_match, load_api, load_kind, precondition_failed, rfc3339, to_document};
-use crate::{ApiError, Auth, RestState};
+use crate::auth::Auth;
+use crate::common::api_rows::{api_document, api_of, kind_name, load_kind, product_document, product_of};
+use crate::common::row_version::OptimisticUpdate;
+use crate::common::time::rfc3339;
+use crate::error::ApiError;
+use crate::state::RestState;
 
 /// The id (under `id_param`) and the action of a `change-lifecycle` request, or 400 naming what
 /// is missing or unknown.
-pub(crate) fn lifecycle_query<'p>(
+fn lifecycle_query<'p>(
     params: &'p HashMap<String, String>,
     id_param: &str,
 ) -> Result<(&'p String, LifecycleAction), ApiError> {
@@ -44,28 +49,47 @@ fn lifecycle_state(status: LifecycleStatus) -> Value {
     json!({ "state": status.display(), "checkItems": [], "availableTransitions": transitions })
 }
 
-/// `POST /apis/change-lifecycle?apiId=&action=`: 400 for an unknown action, 409 for one the
-/// current state does not allow.
-pub async fn change(
+/// The document of `row` (an API, or an API Product when `product`) moved to status `to`.
+fn moved_document(row: &ApiRow, product: bool, to: LifecycleStatus) -> Result<String, ApiError> {
+    let now = now_millis().to_string();
+    if product {
+        let mut product = product_of(row)?;
+        product.state = to;
+        product.last_updated_time = now;
+        product_document(&product)
+    } else {
+        let mut api = api_of(row)?;
+        api.life_cycle_status = to;
+        api.last_updated_time = now;
+        api_document(&api)
+    }
+}
+
+/// `POST /apis/change-lifecycle?apiId=&action=` and
+/// `POST /api-products/change-lifecycle?apiProductId=&action=`: 400 for an unknown action, 409
+/// for one the current state does not allow.
+pub async fn change<const PRODUCT: bool>(
     auth: Auth,
     State(state): State<RestState>,
     Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let user = auth
-        .require_any(&["apim:api_publish", "apim:api_manage", "apim:api_import_export"])?
-        .username
-        .clone();
-    let (api_id, action) = lifecycle_query(&params, "apiId")?;
-    let mut row = load_api(&state, api_id).await?;
-    let conditional = check_if_match(&headers, &row)?;
-    for _ in 0..20 {
-        let mut api = api_of(&row)?;
-        let from = api.life_cycle_status;
+    let scopes: &[&str] = if PRODUCT {
+        &["apim:api_publish", "apim:api_manage"]
+    } else {
+        &["apim:api_publish", "apim:api_manage", "apim:api_import_export"]
+    };
+    let user = auth.require_any(scopes)?.username.clone();
+    let (id, action) = lifecycle_query(&params, if PRODUCT { "apiProductId" } else { "apiId" })?;
+    let mut update = OptimisticUpdate::start(&headers, load_kind(&state.store, id, PRODUCT).await?)?;
+    let to = loop {
+        let row = update.row();
+        let from = api_of(row)?.life_cycle_status;
         let Some(to) = from.apply(action) else {
             return Err(ApiError::conflict(format!(
-                "The action \"{}\" is not allowed for API {api_id} in state {}; allowed: {}",
+                "The action \"{}\" is not allowed for {} {id} in state {}; allowed: {}",
                 action.name(),
+                kind_name(PRODUCT),
                 from.wire(),
                 from.transitions()
                     .iter()
@@ -74,9 +98,7 @@ pub async fn change(
                     .join(", ")
             )));
         };
-        api.life_cycle_status = to;
-        api.last_updated_time = super::apis::now_millis().to_string();
-        let document = to_document(&api)?;
+        let document = moved_document(row, PRODUCT, to)?;
         let change = LifecycleChange {
             from: from.wire(),
             to: to.wire(),
@@ -85,25 +107,20 @@ pub async fn change(
         };
         if state
             .store
-            .change_api_lifecycle(api_id, row.row_version, &change)
+            .change_api_lifecycle(id, row.row_version, &change)
             .await?
             .is_some()
         {
-            super::artifacts::refresh_status(&state, api_id, to).await;
-            return Ok(Json(json!({
-                "workflowStatus": "APPROVED",
-                "jsonPayload": null,
-                "lifecycleState": lifecycle_state(to),
-            })));
+            break to;
         }
-        row = load_api(&state, api_id).await?;
-        if conditional {
-            return Err(precondition_failed(&row));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "API {api_id} is being changed by many requests at once; retry"
-    )))
+        update.lost_race(&state.store).await?;
+    };
+    state.artifacts.refresh_status(id, to).await;
+    Ok(Json(json!({
+        "workflowStatus": "APPROVED",
+        "jsonPayload": null,
+        "lifecycleState": lifecycle_state(to),
+    })))
 }
 
 /// `GET /apis/{apiId}/lifecycle-history`.
@@ -113,7 +130,7 @@ pub async fn history<const PRODUCT: bool>(
     Path(api_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require_any(&["apim:api_view", "apim:api_publish", "apim:api_manage"])?;
-    load_kind(&state, &api_id, PRODUCT).await?;
+    load_kind(&state.store, &api_id, PRODUCT).await?;
     let display = |s: &str| {
         LifecycleStatus::parse(s)
             .map(|s| s.display().to_owned())
@@ -148,6 +165,6 @@ pub async fn state<const PRODUCT: bool>(
         "apim:api_create",
         "apim:api_manage",
     ])?;
-    let row = load_kind(&state, &api_id, PRODUCT).await?;
+    let row = load_kind(&state.store, &api_id, PRODUCT).await?;
     Ok(Json(lifecycle_state(api_of(&row)?.life_cycle_status)))
 }

@@ -4,11 +4,15 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use portico_store::ThrottlingPolicyRow;
 use serde_json::{Value, json};
 
-use super::{load_api, pagination, paging};
-use crate::{ApiError, Auth, RestState};
+use crate::auth::Auth;
+use crate::common::api_rows::load_api;
+use crate::common::environments::environments_json;
+use crate::common::paging::Page;
+use crate::common::policies::policy_list;
+use crate::error::ApiError;
+use crate::state::RestState;
 
 /// `GET /environments`: the same environments as the Admin API's.
 pub async fn environments(auth: Auth, State(state): State<RestState>) -> Result<Json<Value>, ApiError> {
@@ -19,28 +23,8 @@ pub async fn environments(auth: Auth, State(state): State<RestState>) -> Result<
         "apim:api_manage",
         "apim:environment_read",
     ])?;
-    let list = crate::admin::environments_json(&state);
+    let list = environments_json(&state.config);
     Ok(Json(json!({ "count": list.len(), "list": list })))
-}
-
-pub(crate) fn policy_json(p: &ThrottlingPolicyRow) -> Value {
-    json!({
-        "name": p.name,
-        "description": p.description,
-        "policyLevel": p.level,
-        "displayName": p.display_name,
-        "attributes": {},
-        "requestCount": p.request_count,
-        "dataUnit": null,
-        "unitTime": p.unit_time,
-        "timeUnit": p.time_unit,
-        "rateLimitCount": 0,
-        "rateLimitTimeUnit": null,
-        "quotaPolicyType": "REQUESTCOUNT",
-        "tierPlan": p.tier_plan,
-        "stopOnQuotaReach": p.stop_on_quota_reach,
-        "monetizationProperties": {},
-    })
 }
 
 /// `GET /throttling-policies/{policyLevel}`: `subscription` (also the spec's misspelt
@@ -66,23 +50,7 @@ pub async fn throttling_policies(
             )));
         }
     };
-    let (limit, offset) = paging(
-        params.get("limit").map(String::as_str),
-        params.get("offset").map(String::as_str),
-    )?;
-    let all = state.store.list_throttling_policies(level).await?;
-    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
-    let list: Vec<Value> = all
-        .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(policy_json)
-        .collect();
-    Ok(Json(json!({
-        "count": list.len(),
-        "list": list,
-        "pagination": pagination(&format!("/throttling-policies/{level}"), limit, offset, total, ""),
-    })))
+    policy_list(&state.store, level, &params).await
 }
 
 /// `GET /subscriptions[?apiId=]`.
@@ -97,15 +65,12 @@ pub async fn subscriptions(
         "apim:subscription_view",
         "apim:subscription_manage",
     ])?;
-    let (limit, offset) = paging(
-        params.get("limit").map(String::as_str),
-        params.get("offset").map(String::as_str),
-    )?;
+    let page = Page::of(&params)?;
     let api_id = params.get("apiId").map(String::as_str).filter(|v| !v.is_empty());
     if let Some(api_id) = api_id {
-        load_api(&state, api_id).await?;
+        load_api(&state.store, api_id).await?;
     }
-    let (rows, total) = state.store.list_subscriptions(api_id, limit, offset).await?;
+    let (rows, total) = state.store.list_subscriptions(api_id, page.limit, page.offset).await?;
     let list: Vec<Value> = rows
         .iter()
         .map(|s| {
@@ -126,11 +91,7 @@ pub async fn subscriptions(
         })
         .collect();
     let extra = api_id.map(|id| format!("&apiId={id}")).unwrap_or_default();
-    Ok(Json(json!({
-        "count": list.len(),
-        "list": list,
-        "pagination": pagination("/subscriptions", limit, offset, total, &extra),
-    })))
+    Ok(page.list_body(list, total, "/subscriptions", &extra))
 }
 
 fn subscription_id_param(params: &HashMap<String, String>) -> Result<String, ApiError> {

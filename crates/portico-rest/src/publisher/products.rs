@@ -1,49 +1,45 @@
 //! `/api-products`: WSO2's API Products (bundles of operations of several APIs under one
-//! context) — create, list, read, update, delete and lifecycle. Revisions and deployments share
-//! the APIs' handlers (`revisions.rs`, with `PRODUCT = true`). Products are rows of type
-//! `APIPRODUCT` in the store's API table, as in WSO2.
+//! context) — create, list, read and update. Deletion, revisions, deployments and lifecycle share
+//! the APIs' handlers (`apis.rs`, `revisions.rs` and `lifecycle.rs`, with `PRODUCT = true`). Products are
+//! rows of type `APIPRODUCT` in the store's API table, as in WSO2.
 
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use portico_apis::{
     ApiInput, ArtifactBackend, InputError, Product, ProductApi, ProductInput, ProductSnapshot, resolve_apis,
 };
-use portico_store::{API_TYPE_API, API_TYPE_PRODUCT, ApiRow, LifecycleChange, NewApiRow};
-use serde_json::{Value, json};
+use portico_store::{API_TYPE_API, API_TYPE_PRODUCT, ApiRow, NewApiRow, now_millis};
+use serde_json::Value;
 
-use super::apis::{now_millis, parse_query};
-use super::{
-    api_of, check_if_match, check_policies, etag, input_error, json_body, load_kind, pagination, paging,
-    precondition_failed, product_of,
-};
-use crate::{ApiError, Auth, RestState};
+use crate::auth::Auth;
+use crate::common::api_query::parse_query;
+use crate::common::api_rows::{api_of, load_kind, product_document, product_of};
+use crate::common::body::json_body;
+use crate::common::paging::{Page, query_suffix};
+use crate::common::policies::check_policies;
+use crate::common::row_version::{OptimisticUpdate, not_modified, row_response};
+use crate::error::{ApiError, input_error};
+use crate::state::RestState;
 
 const BASE: &str = "/api/am/publisher/v4";
-const ATTEMPTS: usize = 20;
 
 async fn load_product(state: &RestState, id: &str) -> Result<ApiRow, ApiError> {
-    load_kind(state, id, true).await
+    load_kind(&state.store, id, true).await
 }
 
-fn document(product: &Product) -> Result<String, ApiError> {
-    serde_json::to_string(product).map_err(|e| ApiError::internal(format!("cannot serialise the API Product: {e}")))
-}
-
+/// An API Product answer with its ETag (and, when created, its location).
 pub(crate) fn product_response(status: StatusCode, row: &ApiRow) -> Result<Response, ApiError> {
-    let product = product_of(row)?;
-    let mut response = (status, Json(product)).into_response();
-    response.headers_mut().insert(header::ETAG, etag(row));
-    if status == StatusCode::CREATED
-        && let Ok(location) = HeaderValue::from_str(&format!("{BASE}/api-products/{}", row.id))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(row_response(
+        status,
+        row,
+        product_of(row)?,
+        &format!("{BASE}/api-products/{}", row.id),
+    ))
 }
 
 /// The subscription tiers and API-level policy a product names must exist.
@@ -53,7 +49,7 @@ async fn check_product_policies(state: &RestState, input: &ProductInput) -> Resu
         api_throttling_policy: input.api_throttling_policy.clone(),
         ..ApiInput::default()
     };
-    check_policies(state, &check).await
+    check_policies(&state.store, &check).await
 }
 
 /// Resolves the requested `apis` against the stored APIs (400 naming the unknown API or
@@ -163,7 +159,7 @@ pub async fn create(
                 context: product.context.clone(),
                 provider: product.provider.clone(),
                 lifecycle_status: product.state.wire().to_owned(),
-                document: document(&product)?,
+                document: product_document(&product)?,
                 definition: None,
                 api_type: API_TYPE_PRODUCT.to_owned(),
             },
@@ -180,28 +176,16 @@ pub async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require_any(&["apim:api_view", "apim:api_manage", "apim:api_list_view"])?;
-    let (limit, offset) = paging(
-        params.get("limit").map(String::as_str),
-        params.get("offset").map(String::as_str),
-    )?;
+    let page = Page::of(&params)?;
     let query = params.get("query").map(String::as_str).unwrap_or("");
     let mut filter = parse_query(query)?;
     filter.api_type = Some(API_TYPE_PRODUCT.to_owned());
-    let (rows, total) = state.store.list_apis(&filter, limit, offset).await?;
+    let (rows, total) = state.store.list_apis(&filter, page.limit, page.offset).await?;
     let list = rows
         .iter()
         .map(|row| product_of(row).map(|p| p.info()))
         .collect::<Result<Vec<_>, _>>()?;
-    let extra = if query.is_empty() {
-        String::new()
-    } else {
-        format!("&query={}", query.replace(' ', "%20"))
-    };
-    Ok(Json(json!({
-        "count": list.len(),
-        "list": list,
-        "pagination": pagination("/api-products", limit, offset, total, &extra),
-    })))
+    Ok(page.list_body(list, total, "/api-products", &query_suffix(query)))
 }
 
 /// `GET /api-products/{apiProductId}`.
@@ -213,14 +197,10 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     auth.require_any(&["apim:api_view", "apim:api_manage", "apim:api_product_import_export"])?;
     let row = load_product(&state, &id).await?;
-    if let Some(tag) = headers.get(header::IF_NONE_MATCH)
-        && tag == etag(&row)
-    {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        response.headers_mut().insert(header::ETAG, etag(&row));
-        return Ok(response);
+    match not_modified(&headers, &row) {
+        Some(response) => Ok(response),
+        None => product_response(StatusCode::OK, &row),
     }
-    product_response(StatusCode::OK, &row)
 }
 
 /// `PUT /api-products/{apiProductId}`: name, context, version, provider and state stay.
@@ -234,54 +214,25 @@ pub async fn update(
     auth.require_any(&["apim:api_create", "apim:api_manage", "apim:api_publish"])?;
     let body = json_body(&headers, &body)?;
     let input = ProductInput::from_json(&body).map_err(input_error)?;
-    let mut row = load_product(&state, &id).await?;
-    let conditional = check_if_match(&headers, &row)?;
+    let mut update = OptimisticUpdate::start(&headers, load_product(&state, &id).await?)?;
     check_product_policies(&state, &input).await?;
     let apis = match &input.apis {
         Some(requested) => Some(resolve(&state, requested).await?),
         None => None,
     };
-    for _ in 0..ATTEMPTS {
-        let mut product = product_of(&row)?;
+    loop {
+        let mut product = product_of(update.row())?;
         product.apply_update(input.clone(), apis.clone(), now_millis());
+        let version = update.row().row_version;
         if let Some(updated) = state
             .store
-            .update_api(&id, row.row_version, &document(&product)?, None)
+            .update_api(&id, version, &product_document(&product)?, None)
             .await?
         {
             return product_response(StatusCode::OK, &updated);
         }
-        row = load_product(&state, &id).await?;
-        if conditional {
-            return Err(precondition_failed(&row));
-        }
+        update.lost_race(&state.store).await?;
     }
-    Err(ApiError::conflict(format!(
-        "API Product {id} is being changed by many requests at once; retry"
-    )))
-}
-
-/// `DELETE /api-products/{apiProductId}`: refused (409) while subscriptions exist.
-pub async fn delete(
-    auth: Auth,
-    State(state): State<RestState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<StatusCode, ApiError> {
-    auth.require_any(&["apim:api_delete", "apim:api_manage", "apim:api_import_export"])?;
-    let row = load_product(&state, &id).await?;
-    check_if_match(&headers, &row)?;
-    let (subscriptions, _) = state.store.list_subscriptions(Some(&id), 1, 0).await?;
-    if !subscriptions.is_empty() {
-        return Err(ApiError::conflict(format!(
-            "Cannot remove the API Product {id} as active subscriptions exist"
-        )));
-    }
-    let environments = state.store.delete_api(&id).await?;
-    for environment in environments {
-        super::artifacts::remove(&state, &environment, &id).await;
-    }
-    Ok(StatusCode::OK)
 }
 
 /// The products that take operations from `api_id` (an API used by a product cannot be
@@ -300,70 +251,4 @@ pub(crate) async fn products_using(state: &RestState, api_id: &str) -> Result<Ve
         }
     }
     Ok(names)
-}
-
-/// `POST /api-products/change-lifecycle?apiProductId=&action=`.
-pub async fn change_lifecycle(
-    auth: Auth,
-    State(state): State<RestState>,
-    Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let user = auth
-        .require_any(&["apim:api_publish", "apim:api_manage"])?
-        .username
-        .clone();
-    let (id, action) = super::lifecycle::lifecycle_query(&params, "apiProductId")?;
-    let mut row = load_product(&state, id).await?;
-    let conditional = check_if_match(&headers, &row)?;
-    for _ in 0..ATTEMPTS {
-        let mut product = product_of(&row)?;
-        let from = product.state;
-        let Some(to) = from.apply(action) else {
-            return Err(ApiError::conflict(format!(
-                "The action \"{}\" is not allowed for API Product {id} in state {}; allowed: {}",
-                action.name(),
-                from.wire(),
-                from.transitions()
-                    .iter()
-                    .map(|(a, _)| a.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        };
-        product.state = to;
-        product.last_updated_time = now_millis().to_string();
-        let document = document(&product)?;
-        let change = LifecycleChange {
-            from: from.wire(),
-            to: to.wire(),
-            user: &user,
-            document: &document,
-        };
-        if state
-            .store
-            .change_api_lifecycle(id, row.row_version, &change)
-            .await?
-            .is_some()
-        {
-            super::artifacts::refresh_status(&state, id, to).await;
-            let transitions: Vec<Value> = to
-                .transitions()
-                .iter()
-                .map(|(action, target)| json!({ "event": action.name(), "targetState": target.display() }))
-                .collect();
-            return Ok(Json(json!({
-                "workflowStatus": "APPROVED",
-                "jsonPayload": null,
-                "lifecycleState": { "state": to.display(), "checkItems": [], "availableTransitions": transitions },
-            })));
-        }
-        row = load_product(&state, id).await?;
-        if conditional {
-            return Err(precondition_failed(&row));
-        }
-    }
-    Err(ApiError::conflict(format!(
-        "API Product {id} is being changed by many requests at once; retry"
-    )))
 }

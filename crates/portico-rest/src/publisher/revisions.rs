@@ -10,14 +10,21 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portico_apis::input::{coerce_bool, coerce_string, get, kind_of, object};
-use portico_apis::{Api, InputError, Placement};
+use portico_apis::{Api, InputError};
 use portico_store::{
-    CreateRevision, DeleteRevision, DeploymentRow, DeploymentTarget, MAX_REVISIONS_PER_API, RevisionRow,
+    CreateRevision, DeleteRevision, DeploymentRow, DeploymentTarget, MAX_REVISIONS_PER_API, RevisionRow, now_millis,
 };
 use serde_json::{Value, json};
 
-use super::{api_of, input_error, json_body, load_kind, rfc3339};
-use crate::{ApiError, Auth, RestState};
+use super::apis::api_response;
+use super::artifacts::Snapshot;
+use super::products::{self, product_response};
+use crate::auth::Auth;
+use crate::common::api_rows::{api_of, load_kind, product_of};
+use crate::common::body::json_body;
+use crate::common::time::rfc3339;
+use crate::error::{ApiError, input_error};
+use crate::state::RestState;
 
 fn deployment_json(d: &DeploymentRow) -> Value {
     json!({
@@ -91,13 +98,13 @@ pub async fn create<const PRODUCT: bool>(
         }
         description
     };
-    let row = load_kind(&state, &api_id, PRODUCT).await?;
+    let row = load_kind(&state.store, &api_id, PRODUCT).await?;
     let created = if PRODUCT {
-        let backends = super::products::backends_of(&state, &super::product_of(&row)?).await?;
+        let backends = products::backends_of(&state, &product_of(&row)?).await?;
         state
             .store
             .create_revision(&api_id, description.as_deref(), |document, number, _| {
-                super::products::snapshot(document, number, &backends)
+                products::snapshot(document, number, &backends)
             })
             .await?
     } else {
@@ -140,7 +147,7 @@ pub async fn list<const PRODUCT: bool>(
         "apim:api_publish",
         "apim:api_import_export",
     ])?;
-    load_kind(&state, &api_id, PRODUCT).await?;
+    load_kind(&state.store, &api_id, PRODUCT).await?;
     let deployed_filter = match params.get("query").map(|q| q.trim()) {
         None | Some("") => None,
         Some("deployed:true") => Some(true),
@@ -175,7 +182,7 @@ pub async fn get_one<const PRODUCT: bool>(
         "apim:api_manage",
         "apim:api_publish",
     ])?;
-    load_kind(&state, &api_id, PRODUCT).await?;
+    load_kind(&state.store, &api_id, PRODUCT).await?;
     let revision = load_revision(&state, &api_id, &revision_id).await?;
     let deployments = state.store.list_deployments(&api_id).await?;
     Ok(Json(revision_json(&revision, &deployments)))
@@ -194,7 +201,7 @@ pub async fn delete<const PRODUCT: bool>(
         "apim:api_publish",
         "apim:api_import_export",
     ])?;
-    load_kind(&state, &api_id, PRODUCT).await?;
+    load_kind(&state.store, &api_id, PRODUCT).await?;
     match state.store.delete_revision(&api_id, &revision_id).await? {
         DeleteRevision::Deleted => {}
         DeleteRevision::NotFound => {
@@ -232,7 +239,7 @@ pub async fn deployments<const PRODUCT: bool>(
         "apim:api_manage",
         "apim:api_publish",
     ])?;
-    load_kind(&state, &api_id, PRODUCT).await?;
+    load_kind(&state.store, &api_id, PRODUCT).await?;
     let list: Vec<Value> = state
         .store
         .list_deployments(&api_id)
@@ -328,24 +335,14 @@ pub async fn deploy<const PRODUCT: bool>(
     let revision_id = required_query(&params, "revisionId")?;
     let body = json_body(&headers, &body)?;
     let targets = parse_targets(&state, &body)?;
-    let row = load_kind(&state, &api_id, PRODUCT).await?;
+    let row = load_kind(&state.store, &api_id, PRODUCT).await?;
     let revision = load_revision(&state, &api_id, revision_id).await?;
     // Parsed before recording the deployment, so an unreadable revision is refused first.
-    let snapshot = super::artifacts::Snapshot::of(&row, &revision)?;
+    let snapshot = Snapshot::of(&row, &revision)?;
     let deployed = state.store.deploy_revision(&api_id, revision_id, &targets).await?;
     let status = api_of(&row)?.life_cycle_status;
     for d in &deployed {
-        let artifact = snapshot.artifact(
-            status,
-            &Placement {
-                revision_id: &revision.id,
-                revision_number: revision.number,
-                environment: &d.environment,
-                vhost: &d.vhost,
-                deployed_time: d.deployed_at,
-            },
-        )?;
-        super::artifacts::write(&state, &artifact).await?;
+        state.artifacts.write(&snapshot.artifact(status, &revision, d)?).await?;
     }
     let list: Vec<Value> = deployed.iter().map(deployment_json).collect();
     // publisher-api.yaml lists 200 for this operation.
@@ -368,7 +365,7 @@ pub async fn undeploy<const PRODUCT: bool>(
         "apim:api_publish",
         "apim:api_import_export",
     ])?;
-    load_kind(&state, &api_id, PRODUCT).await?;
+    load_kind(&state.store, &api_id, PRODUCT).await?;
     let revision_id = match (params.get("revisionId"), params.get("revisionNum")) {
         (Some(id), _) if !id.is_empty() => id.clone(),
         (_, Some(num)) => {
@@ -411,7 +408,7 @@ pub async fn undeploy<const PRODUCT: bool>(
             .await?
     };
     for d in &removed {
-        super::artifacts::remove(&state, &d.environment, &api_id).await;
+        state.artifacts.remove(&d.environment, &api_id).await;
     }
     let list: Vec<Value> = state
         .store
@@ -432,13 +429,13 @@ pub async fn restore<const PRODUCT: bool>(
 ) -> Result<Response, ApiError> {
     auth.require_any(&["apim:api_create", "apim:api_manage", "apim:api_publish"])?;
     let revision_id = required_query(&params, "revisionId")?;
-    load_kind(&state, &api_id, PRODUCT).await?;
-    let now = super::apis::now_millis();
+    load_kind(&state.store, &api_id, PRODUCT).await?;
+    let now = now_millis();
     let restored = state
         .store
         .restore_revision(&api_id, revision_id, |snapshot| {
             if PRODUCT {
-                return super::products::restored(snapshot, now);
+                return products::restored(snapshot, now);
             }
             match serde_json::from_str::<Api>(snapshot) {
                 Ok(mut api) => {
@@ -457,9 +454,9 @@ pub async fn restore<const PRODUCT: bool>(
             "Revision {revision_id} of API {api_id} not found"
         )));
     }
-    let row = load_kind(&state, &api_id, PRODUCT).await?;
+    let row = load_kind(&state.store, &api_id, PRODUCT).await?;
     if PRODUCT {
-        return super::products::product_response(StatusCode::CREATED, &row);
+        return product_response(StatusCode::CREATED, &row);
     }
-    super::apis::api_response(StatusCode::CREATED, &row)
+    api_response(StatusCode::CREATED, &row)
 }

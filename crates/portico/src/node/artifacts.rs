@@ -19,7 +19,7 @@ pub fn serve(node: &Node) -> (usize, tokio::task::JoinHandle<()>) {
         gateway.clone(),
         artifacts,
         Duration::from_secs(1),
-        node.rest.artifacts_changed.clone(),
+        node.rest.artifacts.changed(),
     ));
     (routable, follower)
 }

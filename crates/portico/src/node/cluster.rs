@@ -32,8 +32,8 @@ pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, tokio::task:
         super::store::node_id(&node.config),
         node.gateway.gateway.clone(),
         identity,
-        RestDeployments(node.rest.clone()),
-        node.rest.artifacts_changed.clone(),
+        RestDeployments(node.rest.artifacts.clone()),
+        node.rest.artifacts.changed(),
     );
     let counts = sync.reload_identity().await?;
     Ok((counts, sync.spawn(node.rest.applied_here.clone())))

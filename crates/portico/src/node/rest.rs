@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use portico_config::{ArtifactSync, Config};
-use portico_rest::{KeyFingerprints, RestState};
+use portico_rest::{ArtifactFiles, KeyFingerprints, RestState};
 use portico_store::Store;
 
 use super::key_manager::KeyManager;
@@ -13,7 +13,7 @@ use super::keys::NodeKeys;
 pub fn state(config: &Arc<Config>, store: &Store, keys: &NodeKeys, key_manager: &KeyManager) -> RestState {
     RestState {
         applied_here: portico_cluster::FollowerProgress::new(key_manager.feed_position),
-        artifacts_changed: Arc::new(tokio::sync::Notify::new()),
+        artifacts: ArtifactFiles::new(store.clone(), config, Arc::new(tokio::sync::Notify::new())),
         config: config.clone(),
         store: store.clone(),
         authenticator: key_manager.authenticator.clone(),
@@ -27,7 +27,7 @@ pub fn state(config: &Arc<Config>, store: &Store, keys: &NodeKeys, key_manager: 
 
 /// The Publisher's deploy pipeline, which writes this node's runtime artifacts; the cluster
 /// follower runs it for deployments made on other nodes.
-pub struct RestDeployments(pub RestState);
+pub struct RestDeployments(pub ArtifactFiles);
 
 impl portico_cluster::Deployments for RestDeployments {
     type Error = portico_rest::ApiError;
@@ -45,7 +45,7 @@ pub async fn rebuild_artifacts(state: &RestState) -> anyhow::Result<usize> {
     if state.config.deployment.sync != ArtifactSync::Database {
         return Ok(0);
     }
-    RestDeployments(state.clone())
+    RestDeployments(state.artifacts.clone())
         .reconcile()
         .await
         .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))

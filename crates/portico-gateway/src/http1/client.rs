@@ -9,7 +9,7 @@ use std::mem::MaybeUninit;
 use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode, Version};
 
-use super::common::{BodyFraming, FramingFacts, HopByHop, hop_by_hop, parse_length};
+use super::common::{BodyFraming, Decimal, FramingFacts, HopByHop, hop_by_hop, parse_length};
 use super::fields::{FieldSpan, FieldSpans, RawHeaders};
 
 /// The largest response head accepted from a backend (the same bound as client request heads).
@@ -263,6 +263,14 @@ pub(crate) fn parse_response_head(
                 !(named.iter().any(|n| n.eq_ignore_ascii_case(name))
                     || (facts.transfer_encoding && name.eq_ignore_ascii_case(b"content-length")))
             });
+        }
+        // Repeated `Content-Length` fields (or a list, `5, 5`), equal as checked above, go on as
+        // one.
+        if facts.content_length_repeated()
+            && !facts.transfer_encoding
+            && let Some(length) = facts.declared_length()
+        {
+            headers.replace("content-length", Decimal::new(length).as_bytes());
         }
         let (framing, reusable_framing) = facts.framing(method, status);
         let keep_alive = reusable_framing && !facts.close && (version == Version::HTTP_11 || facts.keep_alive);

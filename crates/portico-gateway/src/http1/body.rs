@@ -180,11 +180,8 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, &'static str> {
 /// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`.
 fn check_chunk_extensions(mut rest: &[u8]) -> Result<(), &'static str> {
     const INVALID: &str = "invalid chunk extension";
-    loop {
+    while !rest.is_empty() {
         rest = skip_whitespace(rest);
-        if rest.is_empty() {
-            return Ok(());
-        }
         rest = skip_whitespace(rest.strip_prefix(b";").ok_or(INVALID)?);
         rest = skip_whitespace(skip_token(rest).ok_or(INVALID)?);
         if let Some(value) = rest.strip_prefix(b"=") {
@@ -196,6 +193,7 @@ fn check_chunk_extensions(mut rest: &[u8]) -> Result<(), &'static str> {
             };
         }
     }
+    Ok(())
 }
 
 /// `field-name ":" OWS field-value OWS` (RFC 9112 §7.1.2, §5): a trailer field. Anything else,
@@ -281,6 +279,37 @@ mod tests {
         assert!(decode_all(b"1234567890abcdef0\r\n", 64).is_err(), "size too large");
         let long = format!("1;{}\r\n", "e".repeat(MAX_CHUNK_LINE + 10));
         assert!(decode_all(long.as_bytes(), 64).is_err());
+    }
+
+    #[test]
+    fn chunk_size_lines_and_trailers_follow_the_grammar() {
+        for good in [
+            &b"5;a\r\nhello\r\n0\r\n\r\n"[..],
+            b"5 ; a = b ;c=\"quoted \\\" ;text\"\r\nhello\r\n0\r\n\r\n",
+            b"0005\r\nhello\r\n0\r\nX-A: 1\r\nX-B:\r\n\r\n",
+        ] {
+            let (data, done) = decode_all(good, 3).expect("valid");
+            assert_eq!(
+                (data.as_slice(), done),
+                (&b"hello"[..], true),
+                "{}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        for (bad, why) in [
+            (&b"5 junk\r\nhello\r\n0\r\n\r\n"[..], "invalid chunk extension"),
+            (b"5\rhello\r\n0\r\n\r\n", "invalid chunk extension"),
+            (b"5;\r\nhello\r\n0\r\n\r\n", "invalid chunk extension"),
+            (b"5;a=\"open\r\nhello\r\n0\r\n\r\n", "invalid chunk extension"),
+            (b"5 \r\nhello\r\n0\r\n\r\n", "invalid chunk extension"),
+            (b"-5\r\nhello\r\n0\r\n\r\n", "invalid chunk size"),
+            (b"0\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", "invalid trailer field"),
+            (b"0\r\nX-A: 1\r\n folded\r\n\r\n", "invalid trailer field"),
+            (b"0\r\nX-A: a\rb\r\n\r\n", "invalid trailer field"),
+        ] {
+            let error = decode_all(bad, 64).expect_err(&String::from_utf8_lossy(bad));
+            assert!(error.to_string().ends_with(why), "{error}");
+        }
     }
 
     #[test]

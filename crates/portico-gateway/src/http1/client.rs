@@ -381,6 +381,33 @@ mod tests {
     }
 
     #[test]
+    fn repeated_content_lengths_go_on_as_one_field() {
+        for lengths in [
+            "Content-Length: 5, 5\r\n",
+            "Content-Length: 5\r\nContent-Length: 05\r\n",
+        ] {
+            let h = head(&format!("HTTP/1.1 200 OK\r\n{lengths}X-A: 1\r\n\r\n"), Method::GET)
+                .expect(lengths)
+                .expect("complete");
+            assert_eq!(h.framing, BodyFraming::Length(5));
+            let fields: Vec<(&[u8], &[u8])> = h.headers.iter().collect();
+            assert_eq!(
+                fields,
+                [(&b"X-A"[..], &b"1"[..]), (b"content-length", b"5")],
+                "{lengths}"
+            );
+        }
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", Method::GET)
+            .expect("parse")
+            .expect("complete");
+        assert_eq!(
+            h.headers.get("content-length"),
+            Some(&b"5"[..]),
+            "one field stays as it is"
+        );
+    }
+
+    #[test]
     fn interim_responses_are_skipped_and_partial_heads_wait() {
         let mut buf =
             BytesMut::from(&b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"[..]);

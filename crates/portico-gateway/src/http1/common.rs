@@ -313,3 +313,21 @@ pub(crate) fn parse_length(digits: &[u8]) -> Option<u64> {
         .iter()
         .try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0')))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_and_combined_lengths() {
+        for n in [0, 7, 10, 12345, u64::MAX] {
+            assert_eq!(Decimal::new(n).as_bytes(), n.to_string().as_bytes());
+        }
+        let values = |list: &[&'static str]| FramingFacts::length_of(list.iter().map(|v| v.as_bytes()));
+        assert_eq!(values(&[]), Some(None));
+        assert_eq!(values(&["5"]), Some(Some(5)));
+        assert_eq!(values(&["5, 5", "05"]), Some(Some(5)));
+        assert_eq!(values(&["5", "6"]), None);
+        assert_eq!(values(&["x"]), None);
+    }
+}

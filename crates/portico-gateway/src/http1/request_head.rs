@@ -282,4 +282,98 @@ mod tests {
             Err(HeadError::TooLarge)
         ));
     }
+
+    #[test]
+    fn transfer_codings_other_than_exactly_chunked_are_refused() {
+        let with = |codings: &str| parse(&format!("POST / HTTP/1.1\r\nHost: x\r\n{codings}\r\n"));
+        for ok in [
+            "Transfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: CHUNKED\r\n",
+            "Transfer-Encoding: \r\nTransfer-Encoding: chunked\r\n",
+        ] {
+            let head = with(ok).expect(ok).expect("complete");
+            assert!(matches!(head.body, BodyProgress::Chunked(_)), "{ok}");
+        }
+        for (refused, bad) in [
+            ("Transfer-Encoding: gzip, chunked\r\n", true),
+            ("Transfer-Encoding: chunked, gzip\r\n", true),
+            ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", true),
+            ("Transfer-Encoding: chunked, chunked\r\n", true),
+            ("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n", true),
+            ("Transfer-Encoding: identity\r\n", true),
+            ("Transfer-Encoding: \r\n", true),
+            ("Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n", false),
+            ("Transfer-Encoding: foo, chunked\r\n", false),
+            ("Transfer-Encoding: chunked;q=1, chunked\r\n", false),
+        ] {
+            match with(refused) {
+                Err(HeadError::Bad(_)) if bad => {}
+                Err(HeadError::NotImplemented(_)) if !bad => {}
+                other => panic!("{refused}: {other:?}", other = other.map(|h| h.is_some())),
+            }
+        }
+        assert!(matches!(
+            parse("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(HeadError::Bad(_))
+        ));
+    }
+
+    #[test]
+    fn equal_content_lengths_are_one_length() {
+        for lengths in [
+            "Content-Length: 5\r\nContent-Length: 05\r\n",
+            "Content-Length: 5, 5\r\n",
+            "Content-Length: 5,5\r\nContent-Length: 5\r\n",
+        ] {
+            let head = parse(&format!("POST / HTTP/1.1\r\nHost: x\r\n{lengths}\r\n"))
+                .expect(lengths)
+                .expect("complete");
+            assert!(matches!(head.body, BodyProgress::Length(5)), "{lengths}");
+        }
+        for lengths in [
+            "Content-Length: 5, 6\r\n",
+            "Content-Length: 5,\r\n",
+            "Content-Length: +5\r\n",
+        ] {
+            assert!(
+                matches!(
+                    parse(&format!("POST / HTTP/1.1\r\nHost: x\r\n{lengths}\r\n")),
+                    Err(HeadError::Bad(_))
+                ),
+                "{lengths}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_rules() {
+        let check = |text: &str| parse(text).expect(text).expect("complete").check_host();
+        for ok in [
+            "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: example.com:8280\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: [::1]:8243\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: xn--bcher-kva.example%2e\r\n\r\n",
+            "GET / HTTP/1.0\r\n\r\n",
+            "GET http://api.example/p HTTP/1.1\r\nHost: other.example\r\n\r\n",
+        ] {
+            assert!(check(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: \r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: user@a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: [nope]\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n",
+            "GET http://user@api.example/p HTTP/1.1\r\nHost: api.example\r\n\r\n",
+        ] {
+            assert!(matches!(check(bad), Err(HeadError::Bad(_))), "{bad}");
+        }
+    }
 }

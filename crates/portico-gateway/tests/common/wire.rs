@@ -182,6 +182,19 @@ pub async fn exchange(addr: SocketAddr, wire: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let _ = stream.write_all(wire).await;
     let _ = stream.shutdown().await;
+    read_until_closed(&mut stream).await
+}
+
+/// [`exchange`] for servers that take a half-closed connection for a client gone away (nginx
+/// stops serving it): the writing side stays open, so `wire` must ask for the connection to
+/// close (or be refused).
+pub async fn exchange_without_closing(addr: SocketAddr, wire: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.write_all(wire).await;
+    read_until_closed(&mut stream).await
+}
+
+async fn read_until_closed(stream: &mut TcpStream) -> String {
     let mut answer = Vec::new();
     let mut chunk = [0u8; 8192];
     let read = async {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::wire::{Received, read_request};
-use common::{TestGateway, api, resource};
+use common::{TestGateway, api, resource, wildcard_api};
 use portico_gateway::GatewaySettings;
 use portico_gateway::model::{EndpointDef, TargetDef};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -185,13 +185,9 @@ async fn gateway_with(backend: &RawBackend, settings: GatewaySettings, verify_tl
         verify_tls,
         ..TargetDef::new(backend.url.clone())
     };
-    let mut raw = api("raw", "/raw", EndpointDef::Single(target));
-    raw.resources = vec![
-        resource("GET", "/*", false),
-        resource("HEAD", "/*", false),
-        resource("POST", "/*", false),
-    ];
-    let errors = gw.gateway.install(vec![raw]);
+    let errors = gw
+        .gateway
+        .install(vec![wildcard_api("raw", "/raw", EndpointDef::Single(target))]);
     assert!(errors.is_empty(), "{errors:?}");
     gw
 }

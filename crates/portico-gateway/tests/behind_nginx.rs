@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::wire::{Received, RecordingBackend, TestCertificate, exchange_without_closing, h2_request, statuses};
-use common::{TestGateway, api, resource};
+use common::{TestGateway, wildcard_api};
 use portico_gateway::GatewaySettings;
 use portico_gateway::model::{EndpointDef, TargetDef};
 
@@ -236,6 +236,9 @@ fn outcome(case: &str, route: &str, answer: &str, received: &[Received]) -> Outc
     }
 }
 
+/// A check of the client's answer: why it is wrong, if it is.
+type AnswerCheck = fn(&str) -> Result<(), String>;
+
 /// One request as a client might write it, and what each path must do with it.
 struct Case {
     name: &'static str,
@@ -245,7 +248,7 @@ struct Case {
     /// reader) the other safe outcome.
     via_nginx: Outcome,
     /// What the client's answer must (not) contain, on both paths.
-    answer_check: Option<fn(&str) -> Result<(), String>>,
+    answer_check: Option<AnswerCheck>,
 }
 
 fn delivered(method: &str, path: &str, body: &[u8], client: &str) -> Outcome {
@@ -442,12 +445,7 @@ async fn nginx_in_front_and_portico_agree_on_every_case() {
     let plain = TestGateway::start_with(settings()).await;
     let tls = TestGateway::start_tls(settings(), certificate.server_config()).await;
     for gw in [&plain, &tls] {
-        let mut p = api("p", "/p", EndpointDef::Single(TargetDef::new(backend.url())));
-        p.resources = vec![
-            resource("GET", "/*", false),
-            resource("POST", "/*", false),
-            resource("HEAD", "/*", false),
-        ];
+        let p = wildcard_api("p", "/p", EndpointDef::Single(TargetDef::new(backend.url())));
         assert!(gw.gateway.install(vec![p]).is_empty());
     }
     let nginx = Nginx::start(&binary, plain.addr, &certificate);

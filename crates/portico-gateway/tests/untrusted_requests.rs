@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use common::wire::{RecordingBackend, TestCertificate, exchange, h2_request, statuses};
-use common::{TestGateway, api, resource};
+use common::{TestGateway, wildcard_api};
 use portico_gateway::model::{EndpointDef, TargetDef};
 use portico_gateway::{AnalyticsRecord, GatewaySettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,13 +24,11 @@ const SMUGGLED: &str = "GET /p/1.0.0/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n";
 
 /// API `/p` (GET, POST and HEAD on every path) in front of `backend`.
 fn install(gw: &TestGateway, backend: &RecordingBackend) {
-    let mut p = api("p", "/p", EndpointDef::Single(TargetDef::new(backend.url())));
-    p.resources = vec![
-        resource("GET", "/*", false),
-        resource("POST", "/*", false),
-        resource("HEAD", "/*", false),
-    ];
-    let errors = gw.gateway.install(vec![p]);
+    let errors = gw.gateway.install(vec![wildcard_api(
+        "p",
+        "/p",
+        EndpointDef::Single(TargetDef::new(backend.url())),
+    )]);
     assert!(errors.is_empty(), "{errors:?}");
 }
 
@@ -39,6 +37,20 @@ async fn gateway(settings: GatewaySettings) -> (TestGateway, RecordingBackend) {
     let gw = TestGateway::start_with(settings).await;
     install(&gw, &backend);
     (gw, backend)
+}
+
+/// Sends `attack` with a request after it in the same write: the answer is one `status` and
+/// nothing reaches the backend, not even the request after the attack. Returns the answer.
+async fn assert_refused(gw: &TestGateway, backend: &RecordingBackend, attack: &str, status: u16) -> String {
+    let answer = exchange(gw.addr, format!("{attack}{SMUGGLED}").as_bytes()).await;
+    assert_eq!(statuses(&answer), [status], "{attack}: {answer}");
+    let received = backend.settle().await;
+    assert!(
+        received.is_empty(),
+        "{attack}: {:?}",
+        received.iter().map(|r| &r.head).collect::<Vec<_>>()
+    );
+    answer
 }
 
 async fn next_record(records: &mut mpsc::Receiver<AnalyticsRecord>) -> AnalyticsRecord {
@@ -255,17 +267,10 @@ async fn bad_transfer_codings_trailers_and_chunk_sizes_are_refused() {
         ),
     ];
     for (rest, status, description) in cases {
-        let answer = exchange(gw.addr, format!("{post}{rest}{SMUGGLED}").as_bytes()).await;
-        assert_eq!(statuses(&answer), [status], "{rest}: {answer}");
+        let answer = assert_refused(&gw, &backend, &format!("{post}{rest}"), status).await;
         if let Some(description) = description {
             assert!(answer.contains(description), "{rest}: {answer}");
         }
-        let received = backend.settle().await;
-        assert!(
-            received.is_empty(),
-            "{rest}: {:?}",
-            received.iter().map(|r| &r.head).collect::<Vec<_>>()
-        );
     }
 
     // A well-formed chunked body with extensions and trailers passes, decoded.
@@ -327,10 +332,8 @@ async fn host_is_required_once_and_valid_and_absolute_targets_win() {
         "GET /p/1.0.0/x HTTP/1.1\r\nHost: user@gw\r\n",
         "GET http://user@gw/p/1.0.0/x HTTP/1.1\r\nHost: gw\r\n",
     ] {
-        let answer = exchange(gw.addr, format!("{head}\r\n{SMUGGLED}").as_bytes()).await;
-        assert_eq!(statuses(&answer), [400], "{head}: {answer}");
+        assert_refused(&gw, &backend, &format!("{head}\r\n"), 400).await;
     }
-    assert!(backend.settle().await.is_empty());
 
     let answer = exchange(
         gw.addr,
@@ -382,17 +385,14 @@ async fn content_length_beside_transfer_encoding_is_refused_on_every_path() {
         "POST /p/1.0.0/x HTTP/1.1\r\n",
         "POST /nowhere HTTP/1.1\r\n",
     ] {
-        let wire =
-            format!("{head}Host: gw\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{SMUGGLED}");
-        let answer = exchange(gw.addr, wire.as_bytes()).await;
-        assert_eq!(statuses(&answer), [400], "{head}: {answer}");
+        let attack = format!("{head}Host: gw\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+        let answer = assert_refused(&gw, &backend, &attack, 400).await;
         assert!(
             answer.contains("may not carry both Content-Length and Transfer-Encoding"),
             "{answer}"
         );
         assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
     }
-    assert!(backend.settle().await.is_empty());
 }
 
 #[tokio::test]

@@ -153,6 +153,19 @@ pub fn api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
     }
 }
 
+/// An API at `context` whose one resource, `/*`, takes GET, HEAD and POST (the raw-wire tests
+/// send anything anywhere).
+pub fn wildcard_api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
+    ApiDef {
+        resources: vec![
+            resource("GET", "/*", false),
+            resource("HEAD", "/*", false),
+            resource("POST", "/*", false),
+        ],
+        ..api(id, context, endpoint)
+    }
+}
+
 pub fn fast_target(url: String) -> TargetDef {
     TargetDef {
         connect_timeout: Duration::from_millis(500),

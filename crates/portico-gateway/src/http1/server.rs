@@ -29,7 +29,7 @@ use portico_net::{Drain, Io, ListenerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::body::Decoded;
-use super::common::{parse_length, put_body_data};
+use super::common::{Decimal, parse_length, put_body_data};
 use super::fields::FieldSpans;
 use super::request_head::{BodyProgress, HeadError, ParsedHead, parse_head};
 use crate::pipeline::ConnectionState;
@@ -141,15 +141,16 @@ async fn serve_http1(
                 return close(&mut connection, false).await;
             }
             Err(HeadError::TooLarge) => {
-                return refuse(&mut connection, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+                let why = "the request head is too large or has too many fields";
+                return refuse(&mut connection, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, why).await;
             }
             Err(HeadError::Bad(why)) => {
                 tracing::debug!(peer = %state.peer(), why, "malformed request head");
-                return refuse(&mut connection, StatusCode::BAD_REQUEST).await;
+                return refuse(&mut connection, StatusCode::BAD_REQUEST, why).await;
             }
             Err(HeadError::NotImplemented(why)) => {
                 tracing::debug!(peer = %state.peer(), why, "request head refused");
-                return refuse(&mut connection, StatusCode::NOT_IMPLEMENTED).await;
+                return refuse(&mut connection, StatusCode::NOT_IMPLEMENTED, why).await;
             }
         };
         let ParsedHead {
@@ -625,14 +626,23 @@ async fn flush_all(connection: &mut ClientConnection) -> io::Result<()> {
     Ok(())
 }
 
-/// Answers a request the server refuses before the phases see it, and closes.
-async fn refuse(connection: &mut ClientConnection, status: StatusCode) -> io::Result<()> {
+/// Answers a request the server refuses before the phases see it, saying why in the gateway's
+/// error format, and closes.
+async fn refuse(connection: &mut ClientConnection, status: StatusCode, why: &str) -> io::Result<()> {
+    let body = serde_json::json!({
+        "code": status.as_str(),
+        "message": status.canonical_reason().unwrap_or("Bad Request"),
+        "description": format!("The request head was refused: {why}"),
+    })
+    .to_string();
     let out = &mut connection.write_buf;
     out.clear();
     write_status_line(out, status);
-    out.extend_from_slice(b"content-length: 0\r\nconnection: close\r\n");
+    out.extend_from_slice(b"content-type: application/json; charset=UTF-8\r\nconnection: close\r\n");
+    write_header(out, b"content-length", Decimal::new(body.len() as u64).as_bytes());
     DATE.with_borrow_mut(|date| write_header(out, b"date", date.now().as_bytes()));
     out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body.as_bytes());
     flush_all(connection).await?;
     close(connection, true).await
 }

@@ -9,7 +9,7 @@
 //! `max_header_bytes` (431 otherwise) and arrive within `header_read_timeout` of the previous
 //! response (an idle keep-alive connection is closed then too); heads that break the rules of
 //! [`super::request_head`] (framing, transfer codings, `Host`) are refused with 400 (501 for an
-//! unknown transfer coding) and their connection closed. `Expect: 100-continue` is answered when
+//! unknown transfer coding), a body saying why, and their connection closed. `Expect: 100-continue` is answered when
 //! the body is first read. Pipelined requests are served in order. A drain closes idle
 //! connections at once and busy ones after their response. A response whose length is unknown
 //! goes out chunked (to HTTP/1.0 clients, until the connection closes); a HEAD response is framed

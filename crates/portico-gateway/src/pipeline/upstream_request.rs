@@ -6,8 +6,9 @@
 //! passes it, the API key), plus `Content-Length` as one field, `Host`,
 //! `X-Forwarded-For/-Proto/-Host`, `X-Real-IP` and the backend JWT; the body buffered when it is
 //! small enough to resend, streamed otherwise, with its length or chunked when it has none (an
-//! HTTP/2 body without `content-length`), the API's size limit applied either way. Each endpoint is tried in turn: a connect failure or timeout suspends it
-//! and, when the body can be resent, moves on to the next (101503/101504 when none answers).
+//! HTTP/2 body without `content-length`), the API's size limit applied either way. Each
+//! endpoint is tried in turn: a connect failure or timeout suspends it and, when the body can be
+//! resent, moves on to the next (101503/101504 when none answers).
 //!
 //! Reads the route, the caller, the request head and the connection; sets the context's
 //! backend and request bytes and the session's backend time.
@@ -21,6 +22,7 @@ use http::{Method, Uri};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 
+use super::IdentityHeaders;
 use super::authenticate::API_KEY_HEADER;
 use super::client_address::{X_FORWARDED_FOR, x_forwarded_for};
 use super::session::Session;
@@ -32,8 +34,6 @@ use crate::routing::RouteMatch;
 use crate::upstream::endpoint::Target;
 use crate::upstream::{RequestBody, RequestFields, RequestTarget, UpstreamError, UpstreamRequest};
 use crate::{BoxError, Gateway, GatewayBody};
-
-use super::IdentityHeaders;
 
 impl Gateway {
     /// Sends the request to each of `targets` in turn until one answers.
@@ -74,8 +74,8 @@ impl Gateway {
     }
 
     /// Reads the body into memory when it is small enough to resend on failover; otherwise
-    /// streams it (with the API's size limit applied as it flows).
-    /// A body without a declared length (chunked, or HTTP/2 without `content-length`) streams.
+    /// streams it (with the API's size limit applied as it flows), as it does a body without a
+    /// declared length (chunked, or HTTP/2 without `content-length`).
     async fn request_body<B>(
         &self,
         declared: Option<u64>,

@@ -193,6 +193,53 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_and_stripped_headers_are_checked_by_entry() {
+        let c = parse(&format!(
+            "{MIN}[apim.gateway]\ntrusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\", \"2001:db8::/32\"]\nstrip_request_headers = [\"X-Internal-User\", \"X_Tenant-*\"]\n"
+        ))
+        .expect("valid");
+        let networks: Vec<String> = c
+            .apim
+            .gateway
+            .trusted_proxy_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(networks, ["10.0.0.0/8", "127.0.0.1/32", "2001:db8::/32"]);
+        assert_eq!(c.apim.gateway.strip_request_headers.len(), 2);
+        assert!(
+            parse(MIN)
+                .expect("valid")
+                .apim
+                .gateway
+                .trusted_proxy_networks
+                .is_empty()
+        );
+
+        for (entry, says) in [
+            ("10.0.0.0/33", "neither an IP address nor a CIDR network"),
+            ("proxy.local", "`proxy.local` is neither"),
+            ("10.1.2.3/8", "the network is `10.0.0.0/8`"),
+        ] {
+            let err = parse(&format!(
+                "{MIN}[apim.gateway]\ntrusted_proxies = [\n  \"127.0.0.1\",\n  \"{entry}\",\n]\n"
+            ))
+            .expect_err(entry);
+            assert_eq!(err.key(), Some("apim.gateway.trusted_proxies[1]"), "{err}");
+            assert_eq!(err.line(), Some(6), "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+        for name in ["", "*", "X Y", "X-A*B", "X-Ü"] {
+            let err = parse(&format!(
+                "{MIN}[apim.gateway]\nstrip_request_headers = [\"X-Ok\", \"{name}\"]\n"
+            ))
+            .expect_err(name);
+            assert_eq!(err.key(), Some("apim.gateway.strip_request_headers[1]"), "{err}");
+            assert!(err.to_string().contains("is not a header name"), "{err}");
+        }
+    }
+
+    #[test]
     fn offset_shifts_every_port() {
         let c = parse(&format!("[server]\noffset = 1\n{MIN}")).expect("valid");
         assert_eq!(c.ports().management_https, 9444);

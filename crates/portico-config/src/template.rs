@@ -107,6 +107,13 @@ private_key = {key}
 [apim.gateway]
 # I/O threads per gateway listener, like nginx's worker_processes; one per core when absent.
 # io_threads = 2
+# Proxies in front of the gateway (CIDR networks or addresses) whose X-Forwarded-For is believed:
+# the client address (throttling, analytics, logs, the backend's X-Real-IP) is then the
+# right-most forwarded address not among them. Without any, it is the TCP peer.
+# trusted_proxies = ["10.0.0.0/8", "127.0.0.1"]
+# Request headers never forwarded to backends, on top of the identity headers always left out
+# (X-JWT-Assertion, X-Forwarded-*, Forwarded, X-Real-IP, X-WSO2-*); a trailing * makes a prefix.
+# strip_request_headers = ["X-Internal-User", "X-Tenant-*"]
 
 # Gateway environments that API revisions are deployed to. Repeat the block for more.
 [[apim.gateway.environment]]

@@ -84,6 +84,13 @@ pub struct GatewaySettings {
     /// Certificates https backends are verified against (`[truststore]`: system roots, the
     /// node's own certificate, a CA bundle).
     pub backend_roots: Arc<rustls::RootCertStore>,
+    /// Proxies in front of the gateway (`[apim.gateway] trusted_proxies`) whose
+    /// `X-Forwarded-For` is believed: the client address is then the right-most one that is not
+    /// theirs. Empty: the client address is the TCP peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Request headers never forwarded to backends besides the built-in identity headers
+    /// (`[apim.gateway] strip_request_headers`; `Name`, or `Prefix-*`).
+    pub strip_request_headers: Vec<String>,
 }
 
 impl Default for GatewaySettings {
@@ -95,6 +102,8 @@ impl Default for GatewaySettings {
             cors: Some(model::CorsDef::wso2_default()),
             backend_jwt: None,
             backend_roots: Arc::new(rustls::RootCertStore::empty()),
+            trusted_proxies: Vec::new(),
+            strip_request_headers: Vec::new(),
         }
     }
 }
@@ -113,6 +122,8 @@ pub struct Gateway {
     tokens: auth::credentials::TokenCache,
     assertions: auth::backend_jwt::AssertionCache,
     pools: PoolCache,
+    /// The consumer's headers never forwarded (they say what the gateway vouches for).
+    identity_headers: pipeline::IdentityHeaders,
     /// Connections to backends (per-thread keep-alive pools, TLS verified against
     /// `backend_roots` or, for endpoints that switch verification off, not).
     upstreams: upstream::Upstreams,
@@ -136,6 +147,10 @@ impl Gateway {
             tokens: auth::credentials::TokenCache::default(),
             assertions: auth::backend_jwt::AssertionCache::default(),
             pools: PoolCache::default(),
+            identity_headers: pipeline::IdentityHeaders::new(
+                settings.strip_request_headers.iter().map(String::as_str),
+                settings.backend_jwt.as_ref().map(|jwt| jwt.header.as_str()),
+            ),
             settings,
             analytics,
         })

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{TestGateway, api, resource};
+use common::wire::{Received, read_request};
+use common::{TestGateway, api, resource, wildcard_api};
 use portico_gateway::GatewaySettings;
 use portico_gateway::model::{EndpointDef, TargetDef};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -21,86 +22,6 @@ use tokio::net::{TcpListener, TcpStream};
 struct RawBackend {
     url: String,
     connections: Arc<AtomicUsize>,
-}
-
-/// One request as the raw backend read it.
-struct Received {
-    method: String,
-    path: String,
-    head: String,
-    body: Vec<u8>,
-}
-
-async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Option<Received> {
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    buf.drain(..head_end);
-    let lower = head.to_ascii_lowercase();
-    let mut parts = head.split_whitespace();
-    let method = parts.next()?.to_owned();
-    let path = parts.next()?.to_owned();
-    let length = lower
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    let mut body = Vec::new();
-    if let Some(length) = length {
-        while buf.len() < length {
-            let mut chunk = [0u8; 4096];
-            let n = stream.read(&mut chunk).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        body = buf.drain(..length).collect();
-    } else if lower.contains("transfer-encoding: chunked") {
-        // Decode chunk by chunk as bytes arrive.
-        loop {
-            let line_end = loop {
-                if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-                    break i;
-                }
-                let mut chunk = [0u8; 4096];
-                let n = stream.read(&mut chunk).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            };
-            let size = usize::from_str_radix(std::str::from_utf8(&buf[..line_end]).ok()?, 16).ok()?;
-            buf.drain(..line_end + 2);
-            while buf.len() < size + 2 {
-                let mut chunk = [0u8; 4096];
-                let n = stream.read(&mut chunk).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            body.extend(buf.drain(..size));
-            buf.drain(..2);
-            if size == 0 {
-                break;
-            }
-        }
-    }
-    Some(Received {
-        method,
-        path,
-        head,
-        body,
-    })
 }
 
 impl RawBackend {
@@ -264,13 +185,9 @@ async fn gateway_with(backend: &RawBackend, settings: GatewaySettings, verify_tl
         verify_tls,
         ..TargetDef::new(backend.url.clone())
     };
-    let mut raw = api("raw", "/raw", EndpointDef::Single(target));
-    raw.resources = vec![
-        resource("GET", "/*", false),
-        resource("HEAD", "/*", false),
-        resource("POST", "/*", false),
-    ];
-    let errors = gw.gateway.install(vec![raw]);
+    let errors = gw
+        .gateway
+        .install(vec![wildcard_api("raw", "/raw", EndpointDef::Single(target))]);
     assert!(errors.is_empty(), "{errors:?}");
     gw
 }

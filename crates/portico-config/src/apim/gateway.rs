@@ -1,8 +1,11 @@
 //! `[apim.gateway]` and `[[apim.gateway.environment]]`: the gateway environments APIs are
-//! deployed to, and the gateway's I/O threads.
+//! deployed to, the gateway's I/O threads, the proxies in front of it whose `X-Forwarded-For` it
+//! believes, and the request headers it never forwards.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::error::ConfigError;
@@ -20,6 +23,20 @@ pub struct Gateway {
     /// `SO_REUSEPORT` socket (nginx's `worker_processes`); one per core when absent.
     #[serde(default)]
     pub io_threads: Option<usize>,
+    /// Proxies in front of the gateway (CIDR networks, or single addresses) whose
+    /// `X-Forwarded-For` is believed: the client address that throttling, analytics and logs go
+    /// by is the right-most forwarded address not among them (nginx's `real_ip_recursive`).
+    /// None: the client address is the TCP peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Request headers never forwarded to backends, on top of the identity headers the gateway
+    /// always leaves out (`X-JWT-Assertion`, `X-Forwarded-*`, `Forwarded`, `X-Real-IP`,
+    /// `X-WSO2-*`): names, or prefixes ending in `*`; any case, `_` for `-`.
+    #[serde(default)]
+    pub strip_request_headers: Vec<String>,
+    /// `trusted_proxies` as networks (filled in by validation).
+    #[serde(skip)]
+    pub trusted_proxy_networks: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +110,18 @@ impl Gateway {
         {
             return Err(c.invalid("apim.gateway.io_threads", "must be between 1 and 256"));
         }
+        self.trusted_proxy_networks = self
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                trusted_proxy(entry).map_err(|why| c.invalid(&format!("apim.gateway.trusted_proxies[{i}]"), &why))
+            })
+            .collect::<Result<_, _>>()?;
+        for (i, name) in self.strip_request_headers.iter().enumerate() {
+            check_header_pattern(name)
+                .map_err(|why| c.invalid(&format!("apim.gateway.strip_request_headers[{i}]"), &why))?;
+        }
         if self.environment.is_empty() {
             self.environment.push(Environment::default_for(server, ports));
         }
@@ -134,4 +163,35 @@ impl Gateway {
         self.io_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
+}
+
+/// A `trusted_proxies` entry: `10.0.0.0/8`, `2001:db8::/32`, or one address.
+fn trusted_proxy(entry: &str) -> Result<IpNet, String> {
+    let entry = entry.trim();
+    if let Ok(address) = entry.parse::<IpAddr>() {
+        return Ok(IpNet::from(address));
+    }
+    let network: IpNet = entry
+        .parse()
+        .map_err(|_| format!("`{entry}` is neither an IP address nor a CIDR network such as 10.0.0.0/8"))?;
+    if network.trunc() != network {
+        return Err(format!(
+            "`{entry}` has address bits set past its /{} prefix; the network is `{}`",
+            network.prefix_len(),
+            network.trunc()
+        ));
+    }
+    Ok(network)
+}
+
+/// A `strip_request_headers` entry: a header name, or a prefix of one followed by `*`.
+fn check_header_pattern(pattern: &str) -> Result<(), String> {
+    let name = pattern.strip_suffix('*').unwrap_or(pattern);
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!(
+            "`{pattern}` is not a header name (letters, digits, `-`, `_` and the like), nor a prefix of one followed by `*`"
+        ));
+    }
+    Ok(())
 }

@@ -1,7 +1,12 @@
 //! The chunked transfer coding (RFC 9112 §7.1) as it is read: the decoder for request bodies
 //! from consumers and response bodies from backends, with errors that say whose body it was.
+//! Chunk-size lines and trailer fields are held to the RFC's grammar: whatever a front end might
+//! read differently (`5 junk`, a bare CR, a request line where a trailer field should be) is
+//! refused rather than guessed at.
 
 use bytes::{Bytes, BytesMut};
+
+use super::common::is_tchar;
 
 /// The longest chunk-size line or trailer field accepted.
 const MAX_CHUNK_LINE: usize = 4 * 1024;
@@ -126,6 +131,7 @@ impl ChunkedDecoder {
                     if seen > MAX_TRAILERS {
                         return Err("trailers are too large");
                     }
+                    check_trailer_field(&line)?;
                     self.state = ChunkState::Trailers { seen };
                 }
                 ChunkState::Done => return Ok(Decoded::Done),
@@ -151,25 +157,85 @@ fn take_line(buf: &mut BytesMut, max: usize) -> Result<Option<BytesMut>, &'stati
     Ok(Some(line))
 }
 
-/// `1a3f` or `1a3f;ext=value`: the size in hexadecimal, at most 15 digits.
+/// `1a3f` or `1a3f;ext=value` (RFC 9112 §7.1): the size in hexadecimal, at most 15 digits, then
+/// chunk extensions (which are read and dropped).
 fn parse_chunk_size(line: &[u8]) -> Result<u64, &'static str> {
-    let digits_end = line
-        .iter()
-        .position(|&b| b == b';' || b == b' ' || b == b'\t')
-        .unwrap_or(line.len());
-    let digits = &line[..digits_end];
+    let digits_end = line.iter().position(|b| !b.is_ascii_hexdigit()).unwrap_or(line.len());
+    let (digits, extensions) = line.split_at(digits_end);
     if digits.is_empty() || digits.len() > 15 {
         return Err("invalid chunk size");
     }
-    digits.iter().try_fold(0u64, |n, &d| {
+    check_chunk_extensions(extensions)?;
+    Ok(digits.iter().fold(0u64, |n, &d| {
+        // Hex digits only (checked above).
         let v = match d {
             b'0'..=b'9' => d - b'0',
             b'a'..=b'f' => d - b'a' + 10,
-            b'A'..=b'F' => d - b'A' + 10,
-            _ => return Err("invalid chunk size"),
+            _ => d - b'A' + 10,
         };
-        Ok(n * 16 + u64::from(v))
-    })
+        n * 16 + u64::from(v)
+    }))
+}
+
+/// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`.
+fn check_chunk_extensions(mut rest: &[u8]) -> Result<(), &'static str> {
+    const INVALID: &str = "invalid chunk extension";
+    while !rest.is_empty() {
+        rest = skip_whitespace(rest);
+        rest = skip_whitespace(rest.strip_prefix(b";").ok_or(INVALID)?);
+        rest = skip_whitespace(skip_token(rest).ok_or(INVALID)?);
+        if let Some(value) = rest.strip_prefix(b"=") {
+            let value = skip_whitespace(value);
+            rest = if value.first() == Some(&b'"') {
+                skip_quoted_string(value).ok_or(INVALID)?
+            } else {
+                skip_token(value).ok_or(INVALID)?
+            };
+        }
+    }
+    Ok(())
+}
+
+/// `field-name ":" OWS field-value OWS` (RFC 9112 §7.1.2, §5): a trailer field. Anything else,
+/// such as a request line read as a trailer when a body's final CRLF is missing, is refused.
+fn check_trailer_field(line: &[u8]) -> Result<(), &'static str> {
+    const INVALID: &str = "invalid trailer field";
+    let value = skip_token(line).ok_or(INVALID)?.strip_prefix(b":").ok_or(INVALID)?;
+    if value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+    {
+        Ok(())
+    } else {
+        Err(INVALID)
+    }
+}
+
+fn skip_whitespace(bytes: &[u8]) -> &[u8] {
+    let n = bytes.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    &bytes[n..]
+}
+
+/// What follows a token at the start of `bytes`; `None` when none is there.
+fn skip_token(bytes: &[u8]) -> Option<&[u8]> {
+    let n = bytes.iter().take_while(|&&b| is_tchar(b)).count();
+    (n > 0).then(|| &bytes[n..])
+}
+
+/// What follows a quoted string (RFC 9110 §5.6.4) at the start of `bytes`.
+fn skip_quoted_string(bytes: &[u8]) -> Option<&[u8]> {
+    let text = |b: u8| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80;
+    let mut i = 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => return Some(&bytes[i + 1..]),
+            b'\\' if bytes.get(i + 1).is_some_and(|&next| text(next)) => i += 2,
+            b'\\' => return None,
+            _ if text(b) => i += 1,
+            _ => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -213,6 +279,37 @@ mod tests {
         assert!(decode_all(b"1234567890abcdef0\r\n", 64).is_err(), "size too large");
         let long = format!("1;{}\r\n", "e".repeat(MAX_CHUNK_LINE + 10));
         assert!(decode_all(long.as_bytes(), 64).is_err());
+    }
+
+    #[test]
+    fn chunk_size_lines_and_trailers_follow_the_grammar() {
+        for good in [
+            &b"5;a\r\nhello\r\n0\r\n\r\n"[..],
+            b"5 ; a = b ;c=\"quoted \\\" ;text\"\r\nhello\r\n0\r\n\r\n",
+            b"0005\r\nhello\r\n0\r\nX-A: 1\r\nX-B:\r\n\r\n",
+        ] {
+            let (data, done) = decode_all(good, 3).expect("valid");
+            assert_eq!(
+                (data.as_slice(), done),
+                (&b"hello"[..], true),
+                "{}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        for (bad, why) in [
+            (&b"5 junk\r\nhello\r\n0\r\n\r\n"[..], "invalid chunk extension"),
+            (b"5\rhello\r\n0\r\n\r\n", "invalid chunk extension"),
+            (b"5;\r\nhello\r\n0\r\n\r\n", "invalid chunk extension"),
+            (b"5;a=\"open\r\nhello\r\n0\r\n\r\n", "invalid chunk extension"),
+            (b"5 \r\nhello\r\n0\r\n\r\n", "invalid chunk extension"),
+            (b"-5\r\nhello\r\n0\r\n\r\n", "invalid chunk size"),
+            (b"0\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", "invalid trailer field"),
+            (b"0\r\nX-A: 1\r\n folded\r\n\r\n", "invalid trailer field"),
+            (b"0\r\nX-A: a\rb\r\n\r\n", "invalid trailer field"),
+        ] {
+            let error = decode_all(bad, 64).expect_err(&String::from_utf8_lossy(bad));
+            assert!(error.to_string().ends_with(why), "{error}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::mem::MaybeUninit;
 use bytes::{Buf, BytesMut};
 use http::{Method, StatusCode, Version};
 
-use super::common::{BodyFraming, FramingFacts, HopByHop, hop_by_hop, parse_length};
+use super::common::{BodyFraming, Decimal, FramingFacts, HopByHop, hop_by_hop, parse_length};
 use super::fields::{FieldSpan, FieldSpans, RawHeaders};
 
 /// The largest response head accepted from a backend (the same bound as client request heads).
@@ -264,6 +264,14 @@ pub(crate) fn parse_response_head(
                     || (facts.transfer_encoding && name.eq_ignore_ascii_case(b"content-length")))
             });
         }
+        // Repeated `Content-Length` fields (or a list, `5, 5`), equal as checked above, go on as
+        // one.
+        if facts.content_length_repeated()
+            && !facts.transfer_encoding
+            && let Some(length) = facts.declared_length()
+        {
+            headers.replace("content-length", Decimal::new(length).as_bytes());
+        }
         let (framing, reusable_framing) = facts.framing(method, status);
         let keep_alive = reusable_framing && !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
         return Ok(Some(ResponseHead {
@@ -370,6 +378,33 @@ mod tests {
         .expect("parse")
         .expect("complete");
         assert!(!h.keep_alive);
+    }
+
+    #[test]
+    fn repeated_content_lengths_go_on_as_one_field() {
+        for lengths in [
+            "Content-Length: 5, 5\r\n",
+            "Content-Length: 5\r\nContent-Length: 05\r\n",
+        ] {
+            let h = head(&format!("HTTP/1.1 200 OK\r\n{lengths}X-A: 1\r\n\r\n"), Method::GET)
+                .expect(lengths)
+                .expect("complete");
+            assert_eq!(h.framing, BodyFraming::Length(5));
+            let fields: Vec<(&[u8], &[u8])> = h.headers.iter().collect();
+            assert_eq!(
+                fields,
+                [(&b"X-A"[..], &b"1"[..]), (b"content-length", b"5")],
+                "{lengths}"
+            );
+        }
+        let h = head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", Method::GET)
+            .expect("parse")
+            .expect("complete");
+        assert_eq!(
+            h.headers.get("content-length"),
+            Some(&b"5"[..]),
+            "one field stays as it is"
+        );
     }
 
     #[test]

@@ -114,8 +114,9 @@ impl RawHeaders {
         self.get_all(name).next()
     }
 
-    /// Every value of `name` (lower-case), in order. Lengths are compared before any bytes.
-    pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
+    /// Every value of `name` (lower-case), in order (or, reversed, from the last). Lengths are
+    /// compared before any bytes.
+    pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl DoubleEndedIterator<Item = &'a [u8]> + use<'a, 'n> {
         let candidates = if self.name_lengths & length_bit(name.len()) == 0 {
             &[][..]
         } else {
@@ -138,6 +139,23 @@ impl RawHeaders {
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
         let head = &self.head;
         self.fields.retain(|f| keep(&head[widen(&f.name)]));
+        self.name_lengths = name_lengths(&self.fields);
+    }
+
+    /// Replaces every field named `name` (lower-case) with one `name: value` field after the
+    /// others. The head is copied with the new field appended: for the rare message that needs
+    /// it (repeated `Content-Length` fields written as one).
+    pub(crate) fn replace(&mut self, name: &str, value: &[u8]) {
+        self.retain(|n| !n.eq_ignore_ascii_case(name.as_bytes()));
+        let mut head = BytesMut::with_capacity(self.head.len() + name.len() + value.len());
+        head.extend_from_slice(&self.head);
+        let name_start = head.len();
+        head.extend_from_slice(name.as_bytes());
+        let value_start = head.len();
+        head.extend_from_slice(value);
+        self.fields
+            .extend(FieldSpan::at(name_start..value_start, value_start..head.len()));
+        self.head = head.freeze();
         self.name_lengths = name_lengths(&self.fields);
     }
 

@@ -4,6 +4,7 @@
 //! - [`server`]: consumer connections (HTTP/2 ones, chosen by ALPN, go to hyper: see
 //!   [`crate::consumer`]); each request goes through the [`crate::pipeline`], so this one module
 //!   sits above the rest of the gateway while the others here sit below it;
+//! - [`request_head`]: request heads as the server parses them, and the rules they are held to;
 //! - [`client`]: the request head written to a backend and its response head parsed (the
 //!   connections themselves and their pools are [`crate::upstream`]'s);
 //! - [`common`]: what both sides share: hop-by-hop fields, framing, lengths, writing bodies;
@@ -14,4 +15,5 @@ pub(crate) mod body;
 pub(crate) mod client;
 pub(crate) mod common;
 pub(crate) mod fields;
+mod request_head;
 pub(crate) mod server;

@@ -7,30 +7,32 @@
 //!
 //! What it enforces, as the listener's limits say: the request head must fit in
 //! `max_header_bytes` (431 otherwise) and arrive within `header_read_timeout` of the previous
-//! response (an idle keep-alive connection is closed then too); a request carrying both
-//! Content-Length and Transfer-Encoding is refused with 400 and its connection closed; a
-//! transfer coding other than chunked is refused. `Expect: 100-continue` is answered when the
-//! body is first read. Pipelined requests are served in order. A drain closes idle connections
-//! at once and busy ones after their response.
+//! response (an idle keep-alive connection is closed then too); heads that break the rules of
+//! [`super::request_head`] (framing, transfer codings, `Host`) are refused with 400 (501 for an
+//! unknown transfer coding), a body saying why, and their connection closed. `Expect: 100-continue` is answered when
+//! the body is first read. Pipelined requests are served in order. A drain closes idle
+//! connections at once and busy ones after their response. A response whose length is unknown
+//! goes out chunked (to HTTP/1.0 clients, until the connection closes); a HEAD response is framed
+//! as the GET would be, without the body.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{Method, StatusCode, Uri, Version};
+use http::{Method, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use portico_net::{Drain, Io, ListenerLimits};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use super::body::{ChunkedDecoder, Decoded, Sender};
-use super::common::{FramingFacts, parse_length, put_body_data};
-use super::fields::{FieldSpan, FieldSpans, RawHeaders, offsets};
-use crate::pipeline::{ConnectionState, RequestHead};
+use super::body::Decoded;
+use super::common::{Decimal, parse_length, put_body_data};
+use super::fields::FieldSpans;
+use super::request_head::{BodyProgress, HeadError, ParsedHead, parse_head};
+use crate::pipeline::ConnectionState;
 use crate::response::GatewayResponse;
 use crate::upstream::UpstreamBody;
 use crate::{BoxError, GatewayBody};
@@ -38,8 +40,6 @@ use crate::{BoxError, GatewayBody};
 /// A client connection's read buffer: request heads, and bodies on their way through.
 const CLIENT_READ_BUFFER_BYTES: usize = 8 * 1024;
 
-/// The most header fields a request may carry (hyper's limit too).
-const MAX_REQUEST_HEADERS: usize = 100;
 /// Input read and thrown away, at most, before closing a connection whose request was not read
 /// to the end (so the client sees the answer rather than a reset).
 const LINGER_BYTES: usize = 1024 * 1024;
@@ -70,16 +70,6 @@ struct ClientConnection {
 }
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-
-/// How much of the current request's body is left to read.
-enum BodyProgress {
-    None,
-    Length(u64),
-    Chunked(ChunkedDecoder),
-    /// The body failed midway (bad chunk, client gone): the connection cannot carry another
-    /// request.
-    Broken,
-}
 
 impl ClientConnection {
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
@@ -113,23 +103,6 @@ impl ClientConnection {
     fn body_done(&self) -> bool {
         matches!(self.body, BodyProgress::None)
     }
-}
-
-/// A parsed request head and what the connection needs to know about it.
-struct ParsedHead {
-    request: RequestHead,
-    body: BodyProgress,
-    keep_alive: bool,
-    expect_continue: bool,
-    http10: bool,
-}
-
-#[derive(Debug)]
-enum HeadError {
-    TooLarge,
-    Bad(&'static str),
-    Timeout,
-    Io(io::Error),
 }
 
 async fn serve_http1(
@@ -168,11 +141,16 @@ async fn serve_http1(
                 return close(&mut connection, false).await;
             }
             Err(HeadError::TooLarge) => {
-                return refuse(&mut connection, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+                let why = "the request head is too large or has too many fields";
+                return refuse(&mut connection, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, why).await;
             }
             Err(HeadError::Bad(why)) => {
                 tracing::debug!(peer = %state.peer(), why, "malformed request head");
-                return refuse(&mut connection, StatusCode::BAD_REQUEST).await;
+                return refuse(&mut connection, StatusCode::BAD_REQUEST, why).await;
+            }
+            Err(HeadError::NotImplemented(why)) => {
+                tracing::debug!(peer = %state.peer(), why, "request head refused");
+                return refuse(&mut connection, StatusCode::NOT_IMPLEMENTED, why).await;
             }
         };
         let ParsedHead {
@@ -284,6 +262,7 @@ async fn read_head<D: Future<Output = ()>>(
         if !connection.read_buf.is_empty()
             && let Some(head) = parse_head(&mut connection.read_buf, limits.max_header_bytes, spare_fields)?
         {
+            head.check_host()?;
             return Ok(Some(head));
         }
         enum Event {
@@ -314,89 +293,6 @@ async fn read_head<D: Future<Output = ()>>(
             Event::Timeout => return Err(HeadError::Timeout),
         }
     }
-}
-
-/// Parses a request head from the front of `buf` (consuming it); `Ok(None)` when incomplete.
-/// A complete head takes `spare_fields` (empty) for its field list.
-fn parse_head(
-    buf: &mut BytesMut,
-    max_head_bytes: usize,
-    spare_fields: &mut FieldSpans,
-) -> Result<Option<ParsedHead>, HeadError> {
-    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_REQUEST_HEADERS];
-    let mut request = httparse::Request::new(&mut []);
-    let parsed = httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut request, buf, &mut fields);
-    let head_len = match parsed {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() > max_head_bytes => return Err(HeadError::TooLarge),
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
-        Err(_) => return Err(HeadError::Bad("unparseable request head")),
-    };
-    if head_len > max_head_bytes {
-        return Err(HeadError::TooLarge);
-    }
-    let method = request.method.unwrap_or_default();
-    let method = Method::from_bytes(method.as_bytes()).map_err(|_| HeadError::Bad("invalid method"))?;
-    let version = if request.version == Some(0) {
-        Version::HTTP_10
-    } else {
-        Version::HTTP_11
-    };
-    let target_range =
-        offsets(buf, request.path.unwrap_or_default().as_bytes()).ok_or(HeadError::Bad("invalid request target"))?;
-    let mut fields = std::mem::take(spare_fields);
-    fields.reserve(request.headers.len());
-    let mut content_length: Option<u64> = None;
-    let mut facts = FramingFacts::default();
-    let mut expect_continue = false;
-    for field in request.headers.iter() {
-        let name = field.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let n = parse_length(field.value.trim_ascii()).ok_or(HeadError::Bad("invalid Content-Length"))?;
-            if content_length.is_some_and(|previous| previous != n) {
-                return Err(HeadError::Bad("conflicting Content-Length values"));
-            }
-            content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            facts.transfer_encoding(field.value);
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            facts.connection(field.value);
-        } else if name.eq_ignore_ascii_case(b"expect") {
-            expect_continue = field.value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
-        }
-        fields.push(FieldSpan::of(buf, name, field.value).ok_or(HeadError::TooLarge)?);
-    }
-    let head = buf.split_to(head_len).freeze();
-    let uri = Uri::from_maybe_shared(head.slice(target_range)).map_err(|_| HeadError::Bad("invalid request target"))?;
-    // The fields stay as they arrived (see `RawHeaders`): httparse has checked names and values.
-    let headers = RawHeaders::new(head, fields);
-    let mut keep_alive = !facts.close && (version == Version::HTTP_11 || facts.keep_alive);
-    let body = if facts.transfer_encoding {
-        if content_length.is_some() {
-            // Request smuggling: the phases answer 400 (both headers are kept for them to see),
-            // the body is never read and the connection closes.
-            keep_alive = false;
-            BodyProgress::None
-        } else if facts.chunked && version == Version::HTTP_11 {
-            BodyProgress::Chunked(ChunkedDecoder::new(Sender::Client))
-        } else {
-            return Err(HeadError::Bad("unsupported transfer coding"));
-        }
-    } else {
-        match content_length {
-            Some(0) | None => BodyProgress::None,
-            Some(n) => BodyProgress::Length(n),
-        }
-    };
-    let expect_continue = expect_continue && version == Version::HTTP_11 && !matches!(body, BodyProgress::None);
-    Ok(Some(ParsedHead {
-        request: RequestHead { method, uri, headers },
-        body,
-        keep_alive,
-        expect_continue,
-        http10: version == Version::HTTP_10,
-    }))
 }
 
 /// A request body read from the consumer's connection as the phases pull it. It owns the
@@ -617,9 +513,8 @@ async fn write_response(
         keep_alive = false;
         ResponseFraming::Close
     } else {
-        if !head_request {
-            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
-        }
+        // A HEAD response too: it says what the GET's would (RFC 9110 §9.3.2).
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
         ResponseFraming::Chunked
     };
     if !has_date {
@@ -731,14 +626,23 @@ async fn flush_all(connection: &mut ClientConnection) -> io::Result<()> {
     Ok(())
 }
 
-/// Answers a request the server refuses before the phases see it, and closes.
-async fn refuse(connection: &mut ClientConnection, status: StatusCode) -> io::Result<()> {
+/// Answers a request the server refuses before the phases see it, saying why in the gateway's
+/// error format, and closes.
+async fn refuse(connection: &mut ClientConnection, status: StatusCode, why: &str) -> io::Result<()> {
+    let body = serde_json::json!({
+        "code": status.as_str(),
+        "message": status.canonical_reason().unwrap_or("Bad Request"),
+        "description": format!("The request head was refused: {why}"),
+    })
+    .to_string();
     let out = &mut connection.write_buf;
     out.clear();
     write_status_line(out, status);
-    out.extend_from_slice(b"content-length: 0\r\nconnection: close\r\n");
+    out.extend_from_slice(b"content-type: application/json; charset=UTF-8\r\nconnection: close\r\n");
+    write_header(out, b"content-length", Decimal::new(body.len() as u64).as_bytes());
     DATE.with_borrow_mut(|date| write_header(out, b"date", date.now().as_bytes()));
     out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body.as_bytes());
     flush_all(connection).await?;
     close(connection, true).await
 }
@@ -786,87 +690,5 @@ impl CachedDate {
             self.text = httpdate::fmt_http_date(now);
         }
         &self.text
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Option<ParsedHead>, HeadError> {
-        let mut buf = BytesMut::from(text.as_bytes());
-        parse_head(&mut buf, 64 * 1024, &mut FieldSpans::new())
-    }
-
-    #[test]
-    fn request_heads_set_framing_and_keep_alive() {
-        let head = parse("GET /a/b?c=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n")
-            .expect("parse")
-            .expect("complete");
-        assert_eq!(head.request.method, Method::GET);
-        assert_eq!(head.request.uri.path(), "/a/b");
-        assert_eq!(head.request.uri.query(), Some("c=1"));
-        assert_eq!(head.request.headers.get("x-a"), Some(&b"1"[..]));
-        assert_eq!(head.request.headers.get("host"), Some(&b"x"[..]));
-        assert!(head.keep_alive);
-        assert!(matches!(head.body, BodyProgress::None));
-
-        let head = parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-            .expect("parse")
-            .expect("complete");
-        assert!(matches!(head.body, BodyProgress::Length(5)));
-        assert!(head.expect_continue);
-
-        let head = parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
-            .expect("parse")
-            .expect("complete");
-        assert!(matches!(head.body, BodyProgress::Chunked(_)));
-        assert!(!head.keep_alive);
-
-        let head = parse("GET / HTTP/1.0\r\n\r\n").expect("parse").expect("complete");
-        assert!(!head.keep_alive, "HTTP/1.0 closes by default");
-        let head = parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-            .expect("parse")
-            .expect("complete");
-        assert!(head.keep_alive);
-
-        let head = parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
-            .expect("parse")
-            .expect("complete");
-        assert!(!head.keep_alive, "smuggling attempt: the connection closes");
-        assert!(matches!(head.body, BodyProgress::None), "its body is never read");
-        assert!(head.request.headers.contains("content-length") && head.request.headers.contains("transfer-encoding"));
-
-        assert!(
-            parse("GET / HTTP/1.1\r\nHost: x\r\n").expect("parse").is_none(),
-            "incomplete"
-        );
-    }
-
-    #[test]
-    fn bad_request_heads_are_refused() {
-        assert!(matches!(
-            parse("GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
-            Err(HeadError::Bad(_))
-        ));
-        assert!(matches!(
-            parse("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
-            Err(HeadError::Bad(_))
-        ));
-        assert!(matches!(
-            parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
-            Err(HeadError::Bad(_))
-        ));
-        assert!(matches!(parse("GE T / HTTP/1.1\r\n\r\n"), Err(HeadError::Bad(_))));
-        let many: String = (0..150).map(|i| format!("X-{i}: v\r\n")).collect();
-        assert!(matches!(
-            parse(&format!("GET / HTTP/1.1\r\n{many}\r\n")),
-            Err(HeadError::TooLarge)
-        ));
-        let mut big = BytesMut::from(format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(2000)).as_bytes());
-        assert!(matches!(
-            parse_head(&mut big, 1024, &mut FieldSpans::new()),
-            Err(HeadError::TooLarge)
-        ));
     }
 }

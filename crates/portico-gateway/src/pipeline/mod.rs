@@ -12,11 +12,16 @@
 //! 7. [`response`]: the answer to the consumer: errors made responses, CORS (and preflights);
 //! 8. [`logging`]: one analytics record, handed off without waiting.
 //!
-//! A phase that fails returns a [`GatewayError`]; the phases after it are skipped except
-//! `response` and `logging`, which every request goes through. This module is the driver only.
+//! Before any of them, a request framed both by length and by chunks (smuggling) is refused, on
+//! every path (`/health` and preflights too). A phase that fails returns a [`GatewayError`]; the
+//! phases after it are skipped except `response` and `logging`, which every request goes
+//! through. This module is the driver only; [`client_address`] and [`identity_headers`] are the
+//! policies the session and `upstream_request` apply.
 
 mod authenticate;
 mod authorize;
+mod client_address;
+mod identity_headers;
 mod logging;
 mod response;
 mod route;
@@ -28,11 +33,13 @@ mod upstream_request;
 use bytes::Bytes;
 use http_body::Body;
 
+pub(crate) use identity_headers::IdentityHeaders;
 pub use logging::AnalyticsRecord;
 pub use session::RequestContext;
 pub(crate) use session::{ConnectionState, RequestHead, Session};
 
 use crate::error::GatewayError;
+use crate::http1::fields::RawHeaders;
 use crate::response::GatewayResponse;
 use crate::{BoxError, Gateway};
 
@@ -47,14 +54,17 @@ impl Gateway {
         // The clock is read only for analytics records (two reads per request otherwise wasted).
         let started = self.analytics.is_some().then(std::time::Instant::now);
         let snapshot = self.snapshot();
-        if head.uri.path() == "/health" {
+        let framing = check_framing(&head.headers);
+        if framing.is_ok() && head.uri.path() == "/health" {
             return GatewayResponse::Local(crate::health::answer(&snapshot));
         }
         let path = crate::path::normalize(head.uri.path());
         let mut session = Session::new(head, connection, &snapshot, path.as_deref(), started);
         // Until the API is known (and for errors before routing) the gateway-wide rules apply.
         self.decide_cors(&mut session);
-        let result = if session.is_preflight() {
+        let result = if let Err(refused) = framing {
+            Err(refused)
+        } else if session.is_preflight() {
             self.preflight(&mut session).map(GatewayResponse::Local)
         } else {
             self.proxy(&mut session, body).await
@@ -80,4 +90,12 @@ impl Gateway {
         let response = self.upstream_request(session, &targets, body).await?;
         Ok(GatewayResponse::Backend(response))
     }
+}
+
+/// Refuses requests that carry both Content-Length and Transfer-Encoding (request smuggling).
+fn check_framing(headers: &RawHeaders) -> Result<(), GatewayError> {
+    if headers.contains("content-length") && headers.contains("transfer-encoding") {
+        return Err(GatewayError::smuggling());
+    }
+    Ok(())
 }

@@ -1,7 +1,6 @@
 //! Phase 1, `route`: runs first, on every request but `/health` and CORS preflights. Refuses a
-//! request framed both by length and by chunks (smuggling) and a path that cannot be normalised
-//! (400), then finds the API, version and resource for the normalised path in the snapshot
-//! (900906 when none; 405 when the resource has no such method).
+//! path that cannot be normalised (400), then finds the API, version and resource for the
+//! normalised path in the snapshot (900906 when none; 405 when the resource has no such method).
 //!
 //! Reads the request head and the session's path; sets the session's route and the context's
 //! API, resource (and, when analytics records are kept, path).
@@ -9,12 +8,10 @@
 use super::Session;
 use crate::Gateway;
 use crate::error::GatewayError;
-use crate::http1::fields::RawHeaders;
 use crate::routing::RouteError;
 
 impl Gateway {
     pub(super) fn route(&self, session: &mut Session<'_>) -> Result<(), GatewayError> {
-        check_framing(&session.head.headers)?;
         let path = session.path.map_err(GatewayError::bad_path)?;
         if self.analytics.is_some() {
             session.ctx.path = path.to_owned();
@@ -32,12 +29,4 @@ impl Gateway {
         session.route = Some(route);
         Ok(())
     }
-}
-
-/// Refuses requests that carry both Content-Length and Transfer-Encoding (request smuggling).
-fn check_framing(headers: &RawHeaders) -> Result<(), GatewayError> {
-    if headers.contains("content-length") && headers.contains("transfer-encoding") {
-        return Err(GatewayError::smuggling());
-    }
-    Ok(())
 }

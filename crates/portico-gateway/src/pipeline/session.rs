@@ -1,6 +1,7 @@
 //! What one request is while it goes through the phases: the [`Session`] every phase takes by
-//! `&mut`, the [`RequestContext`] it fills for throttling and analytics, and what the gateway
-//! keeps about the connection the request came on ([`ConnectionState`]).
+//! `&mut`, the [`RequestContext`] it fills for throttling and analytics (the client address
+//! first), and what the gateway keeps about the connection the request came on
+//! ([`ConnectionState`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -31,15 +32,15 @@ pub(crate) struct RequestHead {
 pub(crate) struct ConnectionState {
     gateway: Arc<Gateway>,
     pub info: portico_net::ConnectionInfo,
-    /// The client's address as an `X-Forwarded-For` value.
-    pub client_ip: Option<HeaderValue>,
+    /// The peer's address as header text (`X-Forwarded-For`, `X-Real-IP`).
+    pub peer_ip: Option<HeaderValue>,
 }
 
 impl ConnectionState {
     pub(crate) fn new(gateway: Arc<Gateway>, info: portico_net::ConnectionInfo) -> ConnectionState {
         ConnectionState {
             gateway,
-            client_ip: HeaderValue::try_from(info.peer.ip().to_string()).ok(),
+            peer_ip: HeaderValue::try_from(info.peer.ip().to_string()).ok(),
             info,
         }
     }
@@ -74,6 +75,9 @@ pub(crate) struct Session<'a> {
     pub route: Option<RouteMatch<'a, 'a>>,
     /// Set by `authenticate` when the resource is secured.
     pub caller: Option<Caller>,
+    /// The client address as it came (the peer's text, or the `X-Forwarded-For` entry it was
+    /// read from): the backend's `X-Real-IP`.
+    pub client_address: Option<&'a [u8]>,
     /// Filled in by every phase; `logging` hands it off.
     pub ctx: RequestContext,
     /// When the request started (read only when analytics records are kept).
@@ -90,6 +94,12 @@ impl<'a> Session<'a> {
         path: Result<&'a str, &'a PathError>,
         started: Option<Instant>,
     ) -> Session<'a> {
+        let (client_ip, client_address) = super::client_address::client_address(
+            &connection.gateway.settings.trusted_proxies,
+            connection.info.peer.ip(),
+            connection.peer_ip.as_ref().map(HeaderValue::as_bytes),
+            &head.headers,
+        );
         Session {
             head,
             connection,
@@ -98,9 +108,10 @@ impl<'a> Session<'a> {
             origin: head.headers.get("origin").and_then(|v| std::str::from_utf8(v).ok()),
             route: None,
             caller: None,
+            client_address,
             ctx: RequestContext {
                 method: head.method.clone(),
-                client_ip: Some(connection.info.peer.ip()),
+                client_ip: Some(client_ip),
                 ..RequestContext::default()
             },
             started,
@@ -129,6 +140,8 @@ pub struct RequestContext {
     pub method: Method,
     /// Normalised path; filled in for the analytics record only (when records are kept).
     pub path: String,
+    /// The client's address: the TCP peer, or behind trusted proxies the address they forwarded
+    /// (see `client_address`). Throttling, analytics, deny policies and logs go by it.
     pub client_ip: Option<IpAddr>,
     /// The API the request was routed to.
     pub api: Option<Arc<ApiDef>>,

@@ -1,11 +1,14 @@
 //! Phase 6, `upstream_request`: runs once the endpoints are picked. Works out what the backend
 //! is sent and sends it: the request target (the endpoint's base path, the path after the API's
 //! context, the query without an API key), the consumer's header fields less the hop-by-hop
-//! ones, those the proxy replaces and the credentials (`Authorization` unless the API passes
-//! it, the API key), plus `Host`, `X-Forwarded-For/-Proto/-Host` and the backend JWT; the body
-//! buffered when it is small enough to resend, streamed otherwise (with the API's size limit
-//! applied either way). Each endpoint is tried in turn: a connect failure or timeout suspends it
-//! and, when the body can be resent, moves on to the next (101503/101504 when none answers).
+//! ones, `Expect` (the gateway answers it), those the proxy replaces, the identity headers it
+//! vouches for (see `identity_headers`) and the credentials (`Authorization` unless the API
+//! passes it, the API key), plus `Content-Length` as one field, `Host`,
+//! `X-Forwarded-For/-Proto/-Host`, `X-Real-IP` and the backend JWT; the body buffered when it is
+//! small enough to resend, streamed otherwise, with its length or chunked when it has none (an
+//! HTTP/2 body without `content-length`), the API's size limit applied either way. Each
+//! endpoint is tried in turn: a connect failure or timeout suspends it and, when the body can be
+//! resent, moves on to the next (101503/101504 when none answers).
 //!
 //! Reads the route, the caller, the request head and the connection; sets the context's
 //! backend and request bytes and the session's backend time.
@@ -19,18 +22,18 @@ use http::{Method, Uri};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 
+use super::IdentityHeaders;
 use super::authenticate::API_KEY_HEADER;
-use super::session::{ConnectionState, Session};
+use super::client_address::{X_FORWARDED_FOR, x_forwarded_for};
+use super::session::Session;
 use crate::error::GatewayError;
-use crate::http1::common::{hop_by_hop, parse_length};
+use crate::http1::common::{Decimal, FramingFacts, hop_by_hop};
 use crate::http1::fields::RawHeaders;
 use crate::response::BackendResponse;
 use crate::routing::RouteMatch;
 use crate::upstream::endpoint::Target;
 use crate::upstream::{RequestBody, RequestFields, RequestTarget, UpstreamError, UpstreamRequest};
 use crate::{BoxError, Gateway, GatewayBody};
-
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 impl Gateway {
     /// Sends the request to each of `targets` in turn until one answers.
@@ -47,10 +50,12 @@ impl Gateway {
         let route = session.routed()?;
         let head = session.head;
         let assertion = self.backend_assertion(session, &route);
+        let declared = FramingFacts::length_of(head.headers.get_all("content-length"))
+            .ok_or_else(|| GatewayError::unreadable_body("its Content-Length fields are invalid or disagree"))?;
         let body = self
-            .request_body(&head.headers, body, route.api.def.max_request_body)
+            .request_body(declared, body, route.api.def.max_request_body)
             .await?;
-        let forwarding = self.forwarding(&route, &head.headers, &head.uri, session.connection);
+        let forwarding = self.forwarding(&route, session, declared);
         let sent = self.analytics.is_some().then(Instant::now);
         let upstream = self
             .send(session, &route, &forwarding, body, targets, assertion.as_ref())
@@ -69,10 +74,11 @@ impl Gateway {
     }
 
     /// Reads the body into memory when it is small enough to resend on failover; otherwise
-    /// streams it (with the API's size limit applied as it flows).
+    /// streams it (with the API's size limit applied as it flows), as it does a body without a
+    /// declared length (chunked, or HTTP/2 without `content-length`).
     async fn request_body<B>(
         &self,
-        headers: &RawHeaders,
+        declared: Option<u64>,
         body: B,
         limit: Option<u64>,
     ) -> Result<RequestBody, GatewayError>
@@ -80,13 +86,13 @@ impl Gateway {
         B: Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<BoxError>,
     {
-        let declared = headers.get("content-length").and_then(|v| parse_length(v.trim_ascii()));
         if let (Some(limit), Some(len)) = (limit, declared)
             && len > limit
         {
             return Err(GatewayError::too_large(limit));
         }
-        let no_body = declared == Some(0) || (declared.is_none() && !headers.contains("transfer-encoding"));
+        // The body knows whether any follows: an HTTP/2 request says so without any header.
+        let no_body = declared == Some(0) || (declared.is_none() && body.is_end_stream());
         if no_body {
             return Ok(RequestBody::Buffered(Bytes::new()));
         }
@@ -170,45 +176,48 @@ impl Gateway {
     }
 
     /// What of the consumer's fields goes to every target: hop-by-hop headers left out,
-    /// `X-Forwarded-*` set, the consumer's `Authorization` left out unless the API passes it,
-    /// the API key left out.
+    /// `X-Forwarded-*` and `X-Real-IP` set, the consumer's `Authorization` left out unless the
+    /// API passes it, the API key and identity headers left out, the declared length as one
+    /// field.
     fn forwarding<'a>(
         &'a self,
         route: &RouteMatch<'_, '_>,
-        headers: &'a RawHeaders,
-        uri: &'a Uri,
-        connection: &'a ConnectionState,
+        session: &Session<'a>,
+        declared: Option<u64>,
     ) -> Forwarding<'a> {
+        let headers = &session.head.headers;
+        let connection = session.connection;
         // `Connection: keep-alive` / `close` name nothing else to leave out; other tokens are
         // header names (RFC 9110 §7.6.1).
-        let connection_named = headers
+        let connection_named: Vec<&[u8]> = headers
             .get_all("connection")
             .flat_map(|v| v.split(|b| *b == b','))
             .map(<[u8]>::trim_ascii)
             .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case(b"keep-alive") && !t.eq_ignore_ascii_case(b"close"))
             .collect();
-        let x_forwarded_for = connection
-            .client_ip
-            .as_ref()
-            .map(|ip| match headers.get(X_FORWARDED_FOR) {
-                Some(previous) => {
-                    let mut value = Vec::with_capacity(previous.len() + 2 + ip.len());
-                    value.extend_from_slice(previous);
-                    value.extend_from_slice(b", ");
-                    value.extend_from_slice(ip.as_bytes());
-                    Cow::Owned(value)
-                }
-                None => Cow::Borrowed(ip.as_bytes()),
-            });
-        let x_forwarded_host = headers.get("host").or_else(|| uri.host().map(str::as_bytes));
+        let length_named = connection_named
+            .iter()
+            .any(|named| named.eq_ignore_ascii_case(b"content-length"));
+        let uri = &session.head.uri;
+        // An absolute-form target's (or HTTP/2's) authority wins over `Host` (RFC 9112 §3.2.2).
+        let x_forwarded_host = uri
+            .authority()
+            .map(|authority| authority.as_str().as_bytes())
+            .or_else(|| headers.get("host"));
         Forwarding {
             pass_authorization: route.api.def.pass_authorization_header,
             strip_api_key: route.api.def.security.api_key,
+            identity_headers: &self.identity_headers,
             connection_named,
+            content_length: declared.filter(|_| !length_named).map(Decimal::new),
             backend_jwt_header: self.settings.backend_jwt.as_ref().map(|s| s.header.as_str().as_bytes()),
-            x_forwarded_for,
+            x_forwarded_for: connection
+                .peer_ip
+                .as_ref()
+                .map(|peer| x_forwarded_for(headers, peer.as_bytes())),
             x_forwarded_proto: if connection.info.tls { b"https" } else { b"http" },
             x_forwarded_host,
+            x_real_ip: session.client_address,
         }
     }
 }
@@ -257,36 +266,38 @@ fn backend_query<'u>(route: &RouteMatch<'_, '_>, uri: &'u Uri) -> Option<Cow<'u,
 struct Forwarding<'a> {
     pass_authorization: bool,
     strip_api_key: bool,
+    identity_headers: &'a IdentityHeaders,
     /// Headers the consumer's `Connection` header names (hop-by-hop by declaration).
     connection_named: Vec<&'a [u8]>,
+    /// The length the consumer declared, written as one field (it may have sent `5` and `05`,
+    /// or `5, 5`).
+    content_length: Option<Decimal>,
     backend_jwt_header: Option<&'a [u8]>,
     x_forwarded_for: Option<Cow<'a, [u8]>>,
     x_forwarded_proto: &'static [u8],
     x_forwarded_host: Option<&'a [u8]>,
+    x_real_ip: Option<&'a [u8]>,
 }
 
 impl Forwarding<'_> {
     /// Whether the consumer's field `name` goes to the backend. Not: hop-by-hop fields (the
     /// backend codec's list: RFC 9110 §7.6.1, `Proxy-Connection`, and `Transfer-Encoding` as the
-    /// proxy frames the body itself), the ones the proxy sets (`Host`, `X-Forwarded-*`, the
-    /// backend JWT), `Authorization` unless the API passes it, the API key. Names are compared
-    /// by length first: most fields have a length no excluded name has.
+    /// proxy frames the body itself), the ones the proxy sets (`Host`, `Content-Length`), `Expect`
+    /// (the gateway has answered it), `Authorization` unless the API passes it, the API key,
+    /// identity headers. Names are compared by length first: most fields have a length no
+    /// excluded name has.
     fn forwards(&self, name: &[u8]) -> bool {
         let is = |excluded: &str| name.eq_ignore_ascii_case(excluded.as_bytes());
         let replaced_or_credential = match name.len() {
             4 => is("host"),
-            6 => self.strip_api_key && is(API_KEY_HEADER),
+            6 => is("expect") || (self.strip_api_key && is(API_KEY_HEADER)),
             13 => !self.pass_authorization && is("authorization"),
-            15 => is(X_FORWARDED_FOR),
-            16 => is("x-forwarded-host"),
-            17 => is("x-forwarded-proto"),
+            14 => is("content-length"),
             _ => false,
         };
         !(replaced_or_credential
             || hop_by_hop(name).is_some()
-            || self
-                .backend_jwt_header
-                .is_some_and(|jwt| name.eq_ignore_ascii_case(jwt))
+            || self.identity_headers.strips(name)
             || self
                 .connection_named
                 .iter()
@@ -294,8 +305,8 @@ impl Forwarding<'_> {
     }
 }
 
-/// The header fields of the request to one target: the consumer's that pass, then `Host`, the
-/// `X-Forwarded-*` set and the backend JWT.
+/// The header fields of the request to one target: the consumer's that pass, then
+/// `Content-Length`, `Host`, the `X-Forwarded-*` set, `X-Real-IP` and the backend JWT.
 struct BackendFields<'a> {
     forwarding: &'a Forwarding<'a>,
     consumer: &'a RawHeaders,
@@ -311,6 +322,9 @@ impl RequestFields for BackendFields<'_> {
                 each(name, value);
             }
         }
+        if let Some(length) = self.content_length() {
+            each(b"content-length", length);
+        }
         each(b"host", self.target.host.as_bytes());
         if let Some(value) = &forwarding.x_forwarded_for {
             each(X_FORWARDED_FOR.as_bytes(), value);
@@ -319,16 +333,16 @@ impl RequestFields for BackendFields<'_> {
         if let Some(value) = forwarding.x_forwarded_host {
             each(b"x-forwarded-host", value);
         }
+        if let Some(value) = forwarding.x_real_ip {
+            each(b"x-real-ip", value);
+        }
         if let Some((name, value)) = self.assertion {
             each(name, value);
         }
     }
 
-    /// The consumer's, unless it does not pass (a `Connection` header can name it): the proxy
-    /// adds none of its own.
+    /// The consumer's declared length, unless its `Connection` header names `Content-Length`.
     fn content_length(&self) -> Option<&[u8]> {
-        self.consumer
-            .get("content-length")
-            .filter(|_| self.forwarding.forwards(b"content-length"))
+        self.forwarding.content_length.as_ref().map(Decimal::as_bytes)
     }
 }

@@ -30,6 +30,9 @@ pub(crate) struct UpstreamBody {
     state: BodyState,
     /// The pool to return to, when the response allows reuse.
     reuse: Option<(PoolKey, PoolLimits)>,
+    /// The answer to a HEAD request: no body follows, but the size the response stands for is
+    /// not zero (its fields say what it is, if anything).
+    answers_head: bool,
 }
 
 impl UpstreamBody {
@@ -50,11 +53,19 @@ impl UpstreamBody {
             connection: Some(connection),
             state,
             reuse,
+            answers_head: false,
         };
         if body.is_end_stream() {
             body.finish();
         }
         body
+    }
+
+    /// Marks the body as a HEAD response's: its size hint is then unknown rather than zero, so
+    /// that the consumer's side frames the head as the fields (or the GET) would, never with a
+    /// `content-length: 0` of its own.
+    pub(super) fn answer_head(&mut self) {
+        self.answers_head = true;
     }
 
     /// Gives the connection back the (emptied) field list of its response head, once the head
@@ -161,6 +172,9 @@ impl Body for UpstreamBody {
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.answers_head {
+            return SizeHint::default();
+        }
         match self.state {
             BodyState::Length(n) => SizeHint::with_exact(n),
             BodyState::Done => SizeHint::with_exact(0),

@@ -171,9 +171,13 @@ impl Upstreams {
         }
         let head = attempt?;
         let reuse = head.keep_alive.then_some((key, self.limits));
+        let mut body = UpstreamBody::new(connection, head.framing, reuse);
+        if *method == Method::HEAD {
+            body.answer_head();
+        }
         Ok(UpstreamResponse {
             status: head.status,
-            body: UpstreamBody::new(connection, head.framing, reuse),
+            body,
             headers: head.headers,
         })
     }

@@ -2,6 +2,8 @@
 //! definitions (the echoing backend is `portico_testkit::EchoBackend`).
 #![allow(dead_code)]
 
+pub mod wire;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,10 +44,24 @@ impl TestGateway {
         TestGateway::start_full(Default::default(), None, limits).await
     }
 
+    /// A gateway on a TLS listener (ALPN as `tls` offers it: HTTP/2 and HTTP/1.1).
+    pub async fn start_tls(settings: GatewaySettings, tls: Arc<rustls::ServerConfig>) -> TestGateway {
+        TestGateway::start_on(settings, None, Default::default(), Some(tls)).await
+    }
+
     async fn start_full(
         settings: GatewaySettings,
         analytics: Option<tokio::sync::mpsc::Sender<portico_gateway::AnalyticsRecord>>,
         limits: portico_net::ListenerLimits,
+    ) -> TestGateway {
+        TestGateway::start_on(settings, analytics, limits, None).await
+    }
+
+    async fn start_on(
+        settings: GatewaySettings,
+        analytics: Option<tokio::sync::mpsc::Sender<portico_gateway::AnalyticsRecord>>,
+        limits: portico_net::ListenerLimits,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> TestGateway {
         let gateway = Gateway::new(settings, analytics);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
@@ -55,7 +71,7 @@ impl TestGateway {
         let served = tokio::spawn(async move {
             portico_net::serve_accepted(
                 listener,
-                None,
+                tls,
                 move |_info| {
                     let server = server.clone();
                     move |accepted| server.serve(accepted)
@@ -134,6 +150,19 @@ pub fn api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
         security: Default::default(),
         backends: Vec::new(),
         audiences: Vec::new(),
+    }
+}
+
+/// An API at `context` whose one resource, `/*`, takes GET, HEAD and POST (the raw-wire tests
+/// send anything anywhere).
+pub fn wildcard_api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
+    ApiDef {
+        resources: vec![
+            resource("GET", "/*", false),
+            resource("HEAD", "/*", false),
+            resource("POST", "/*", false),
+        ],
+        ..api(id, context, endpoint)
     }
 }
 

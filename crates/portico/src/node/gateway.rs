@@ -94,6 +94,8 @@ fn settings(config: &Config, primary: &KeyMaterial, validator: &TokenValidator) 
             allow_methods: cors.allow_methods.clone(),
             allow_credentials: cors.allow_credentials,
         }),
+        trusted_proxies: config.apim.gateway.trusted_proxy_networks.clone(),
+        strip_request_headers: config.apim.gateway.strip_request_headers.clone(),
         ..GatewaySettings::default()
     })
 }

@@ -269,3 +269,52 @@ async fn a_revision_deployed_through_the_publisher_is_routable_at_once() {
     let body = wait_status(&node, "/live/2.0/items/7", 503).await;
     assert_eq!(body["code"], "700700");
 }
+
+/// `[apim.gateway] trusted_proxies` and `strip_request_headers` in deployment.toml reach the
+/// node's gateway: the client address behind a trusted proxy is the right-most untrusted one, and
+/// a site-specific header is never forwarded.
+#[tokio::test]
+async fn the_gateway_section_of_deployment_toml_reaches_the_gateway() {
+    let backend = EchoBackend::start("xff-backend").await.expect("backend");
+    let node = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: vec![
+                (
+                    "# trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]".into(),
+                    "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]".into(),
+                ),
+                (
+                    "# strip_request_headers = [\"X-Internal-User\", \"X-Tenant-*\"]".into(),
+                    "strip_request_headers = [\"X-Internal-User\", \"X-Tenant-*\"]".into(),
+                ),
+            ],
+            ..NodeOptions::default()
+        },
+    )
+    .await
+    .expect("node");
+    write_artifact(&node.home, "xff", &artifact("xff", "/xff", &backend.url("/api")));
+    wait_status(&node, "/xff/1.0.0/menu", 200).await;
+    let r = node
+        .client
+        .get(node.gateway_url("/xff/1.0.0/menu"))
+        .header("x-forwarded-for", "203.0.113.7, 10.1.2.3")
+        .header("x-internal-user", "mallory")
+        .header("x-tenant-id", "other")
+        .header("x-jwt-assertion", "forged")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let headers = r.json::<Value>().await.expect("json")["headers"].clone();
+    assert_eq!(headers["x-forwarded-for"], "203.0.113.7, 10.1.2.3, 127.0.0.1");
+    // 127.0.0.1 and 10.1.2.3 are trusted proxies: the client is 203.0.113.7.
+    assert_eq!(headers["x-real-ip"], "203.0.113.7");
+    for stripped in ["x-internal-user", "x-tenant-id", "x-jwt-assertion"] {
+        assert!(
+            headers.get(stripped).is_none(),
+            "{stripped} reached the backend: {headers}"
+        );
+    }
+}

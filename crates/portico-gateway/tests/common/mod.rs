@@ -134,6 +134,7 @@ pub fn api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
         security: Default::default(),
         backends: Vec::new(),
         audiences: Vec::new(),
+        api_throttling_policy: None,
     }
 }
 

@@ -1,20 +1,28 @@
 //! The `throttle` phase in an in-process gateway on real sockets: advanced policies at API and
-//! resource level, the `Unauthenticated` tier per client IP (and per `X-Forwarded-For` hop only
+//! resource level, burst control of subscriptions and applications (bearer tokens of an
+//! in-test issuer), the `Unauthenticated` tier per client IP (and per `X-Forwarded-For` hop only
 //! when trusted), WSO2's codes with `Retry-After` and the IETF rate-limit fields, and a gateway
 //! without throttling. Counting across a cluster is portico-throttle's (its own tests) and
 //! the node's (crates/portico/tests/throttling.rs); here the gateway's own count decides.
 
 mod common;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use common::issuer::{Issuer, claims, now};
 use common::{TestGateway, api};
+use portico_gateway::identity::{
+    AppInfo, ClientInfo, Identity, KeyType, SubscriptionInfo, SubscriptionStatus, VerificationKey,
+};
 use portico_gateway::model::EndpointDef;
 use portico_gateway::{GatewaySettings, GatewayThrottling};
 use portico_testkit::EchoBackend;
-use portico_throttle::policy::Quota;
+use portico_throttle::policy::{Burst, Quota};
 use portico_throttle::{
-    Counter, CounterStats, DecisionTable, FailureMode, Policy, PolicyLevel, RequestEvent, Throttler, TimeUnit,
+    BurstUnit, Counter, CounterStats, DecisionTable, FailureMode, Policy, PolicyLevel, RequestEvent, Throttler,
+    TimeUnit,
 };
 
 /// A cluster counter that is always reachable and counts nothing (the local count decides).
@@ -44,7 +52,18 @@ fn per_hour(level: PolicyLevel, name: &str, count: u64) -> Policy {
     }
 }
 
-async fn gateway(trust_forwarded_for: bool) -> (TestGateway, EchoBackend) {
+/// A tier of `level` with a large hourly quota and burst control of `burst` per minute.
+fn bursting(level: PolicyLevel, name: &str, burst: u64) -> Policy {
+    Policy {
+        burst: Some(Burst {
+            rate_limit_count: burst,
+            rate_limit_time_unit: BurstUnit::Min,
+        }),
+        ..per_hour(level, name, 1_000)
+    }
+}
+
+async fn throttling_gateway(trust_forwarded_for: bool) -> TestGateway {
     let throttler = Throttler::new(
         Arc::new(DecisionTable::new()),
         Arc::new(NoCluster),
@@ -57,7 +76,11 @@ async fn gateway(trust_forwarded_for: bool) -> (TestGateway, EchoBackend) {
         }),
         ..GatewaySettings::default()
     };
-    let gw = TestGateway::start_with(settings).await;
+    TestGateway::start_with(settings).await
+}
+
+async fn gateway(trust_forwarded_for: bool) -> (TestGateway, EchoBackend) {
+    let gw = throttling_gateway(trust_forwarded_for).await;
     let backend = EchoBackend::start("throttled").await.expect("backend");
     let endpoint = EndpointDef::Single(common::fast_target(backend.url("/")));
     let mut resource_limited = api("resource-limited", "/res", endpoint.clone());
@@ -86,10 +109,15 @@ async fn gateway(trust_forwarded_for: bool) -> (TestGateway, EchoBackend) {
 
 /// Calls `path` until it is refused; returns how many were admitted and the refusal.
 async fn until_refused(gw: &TestGateway, path: &str, forwarded_for: Option<&str>) -> (u64, reqwest::Response) {
+    until_refused_as(gw, path, ("x-forwarded-for", forwarded_for)).await
+}
+
+/// [`until_refused`] with a request header (`name`, value) when the value is given.
+async fn until_refused_as(gw: &TestGateway, path: &str, header: (&str, Option<&str>)) -> (u64, reqwest::Response) {
     for admitted in 0..50 {
         let mut request = gw.client.get(gw.url(path));
-        if let Some(xff) = forwarded_for {
-            request = request.header("x-forwarded-for", xff);
+        if let (name, Some(value)) = header {
+            request = request.header(name, value);
         }
         let r = request.send().await.expect("send");
         if r.status() == 429 {
@@ -189,4 +217,85 @@ async fn without_throttling_nothing_is_counted() {
         assert_eq!(r.status(), 200);
         assert!(r.headers().get("ratelimit").is_none());
     }
+}
+
+/// Two applications with their production clients: `steady` (Unlimited tier) subscribed to
+/// `/sb` under a tier with burst control, `bursty` (a tier with burst control) subscribed to
+/// `/ab` under Unlimited.
+fn bursting_identity(issuer: &Issuer) -> Identity {
+    let mut clients = HashMap::default();
+    let mut subscriptions = HashMap::default();
+    for (app, tier, api, sub_tier) in [
+        ("steady", "Unlimited", "sub-burst", "SubBurst"),
+        ("bursty", "AppBurst", "app-burst", "Unlimited"),
+    ] {
+        let info = Arc::new(AppInfo {
+            id: app.into(),
+            name: app.into(),
+            owner: "alice".into(),
+            tier: tier.into(),
+        });
+        clients.insert(
+            format!("{app}-client"),
+            ClientInfo {
+                app: info,
+                key_type: KeyType::Production,
+            },
+        );
+        subscriptions.insert(
+            (app.to_owned(), api.to_owned()),
+            SubscriptionInfo {
+                id: format!("{app}-{api}"),
+                tier: sub_tier.into(),
+                status: SubscriptionStatus::Unblocked,
+            },
+        );
+    }
+    Identity {
+        keys: vec![VerificationKey::from_public_pem("node-key", &issuer.public_pem, false).expect("key")],
+        issuers: vec!["https://localhost:9443/oauth2/token".into()],
+        clients,
+        subscriptions,
+        ..Identity::default()
+    }
+}
+
+#[tokio::test]
+async fn burst_control_of_subscriptions_and_applications_refuses_with_its_codes() {
+    let gw = throttling_gateway(false).await;
+    let backend = EchoBackend::start("bursting").await.expect("backend");
+    let endpoint = EndpointDef::Single(common::fast_target(backend.url("/")));
+    let mut apis = vec![
+        api("sub-burst", "/sb", endpoint.clone()),
+        api("app-burst", "/ab", endpoint),
+    ];
+    for def in &mut apis {
+        def.resources[0].secured = true;
+    }
+    assert!(gw.gateway.install(apis).is_empty());
+    let issuer = Issuer::new();
+    gw.gateway.install_identity(bursting_identity(&issuer));
+    gw.gateway.install_throttle_policies(&[
+        bursting(PolicyLevel::Subscription, "SubBurst", 3),
+        bursting(PolicyLevel::Application, "AppBurst", 2),
+    ]);
+    // Burst windows are minutes: keep clear of a minute's end.
+    if 60 - now() % 60 < 3 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let steady = format!(
+        "Bearer {}",
+        issuer.token(claims("t1", "steady-client", "PRODUCTION", "", 3600))
+    );
+    let (admitted, refused) = until_refused_as(&gw, "/sb/1.0.0/menu", ("authorization", Some(&steady))).await;
+    assert_eq!(admitted, 3);
+    assert_eq!(refused.headers()["ratelimit-policy"], "\"SubBurst-burst\";q=3;w=60");
+    assert_eq!(code_of(refused).await, "900807");
+    let bursty = format!(
+        "Bearer {}",
+        issuer.token(claims("t2", "bursty-client", "PRODUCTION", "", 3600))
+    );
+    let (admitted, refused) = until_refused_as(&gw, "/ab/1.0.0/menu", ("authorization", Some(&bursty))).await;
+    assert_eq!(admitted, 2);
+    assert_eq!(code_of(refused).await, "900809");
 }

@@ -2,6 +2,8 @@
 //! definitions (the echoing backend is `portico_testkit::EchoBackend`).
 #![allow(dead_code)]
 
+pub mod issuer;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -64,24 +64,23 @@ async fn add_policies(node: &Node, pg: Option<&PgDatabase>) {
          WHERE level = 'subscription' AND name = 'Unauthenticated'"
             .to_owned(),
     );
+    // The same statements on either backend's pool type.
+    macro_rules! execute_all {
+        ($pool:expr) => {{
+            let pool = $pool;
+            for s in &statements {
+                sqlx::query(sqlx::AssertSqlSafe(s.clone()))
+                    .execute(&pool)
+                    .await
+                    .expect(s);
+            }
+            pool.close().await;
+        }};
+    }
     if pg.is_some() {
-        let pool = sqlx::PgPool::connect(&url).await.expect("postgres");
-        for s in &statements {
-            sqlx::query(sqlx::AssertSqlSafe(s.clone()))
-                .execute(&pool)
-                .await
-                .expect(s);
-        }
-        pool.close().await;
+        execute_all!(sqlx::PgPool::connect(&url).await.expect("postgres"));
     } else {
-        let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
-        for s in &statements {
-            sqlx::query(sqlx::AssertSqlSafe(s.clone()))
-                .execute(&pool)
-                .await
-                .expect(s);
-        }
-        pool.close().await;
+        execute_all!(sqlx::SqlitePool::connect(&url).await.expect("sqlite"));
     }
     let reloads = |node: &Node| node.output().matches("throttling policies reloaded").count();
     let before = reloads(node);
@@ -227,34 +226,27 @@ async fn each_level_refuses_with_its_code(node: &Node, pg: Option<&PgDatabase>) 
     .await;
     let small_app = application(&admin, "SmallApp", "App4", &[(&limited, "Unlimited")]).await;
     room_in_the_hour().await;
-
-    // The subscription tier: exactly 5, then 900804.
-    let subscriber = Some(subscriber.as_str());
-    assert_eq!(
-        admitted_until_refused(node, "/limited/1.0.0/menu", subscriber).await,
-        (5, "900804".to_owned())
-    );
-    // The resource's advanced policy (3) before the application's tier (4).
-    let small_app = Some(small_app.as_str());
-    assert_eq!(
-        admitted_until_refused(node, "/limited/1.0.0/res", small_app).await,
-        (3, "900802".to_owned())
-    );
-    // The application's tier: 3 counted above, one more, then 900803.
-    assert_eq!(
-        admitted_until_refused(node, "/limited/1.0.0/menu", small_app).await,
-        (1, "900803".to_owned())
-    );
-    // The API-level policy (6) replaces the resource's own (3).
-    assert_eq!(
-        admitted_until_refused(node, "/whole/1.0.0/res", subscriber).await,
-        (6, "900800".to_owned())
-    );
-    // Unauthenticated requests: the Unauthenticated tier (4) per client IP and API.
-    assert_eq!(
-        admitted_until_refused(node, "/limited/1.0.0/open", None).await,
-        (4, "900804".to_owned())
-    );
+    let (subscriber, small_app) = (Some(subscriber.as_str()), Some(small_app.as_str()));
+    // (path, caller, admitted, then refused with), in this order.
+    let cases = [
+        // The subscription tier: exactly 5, then 900804.
+        ("/limited/1.0.0/menu", subscriber, 5, "900804"),
+        // The resource's advanced policy (3) before the application's tier (4).
+        ("/limited/1.0.0/res", small_app, 3, "900802"),
+        // The application's tier: 3 counted above, one more, then 900803.
+        ("/limited/1.0.0/menu", small_app, 1, "900803"),
+        // The API-level policy (6) replaces the resource's own (3).
+        ("/whole/1.0.0/res", subscriber, 6, "900800"),
+        // Unauthenticated requests: the Unauthenticated tier (4) per client IP and API.
+        ("/limited/1.0.0/open", None, 4, "900804"),
+    ];
+    for (path, caller, admitted, code) in cases {
+        assert_eq!(
+            admitted_until_refused(node, path, caller).await,
+            (admitted, code.to_owned()),
+            "{path}"
+        );
+    }
     // The API-level policy covers the API's unsecured resources too.
     let r = call(node, "/whole/1.0.0/open", None).await;
     assert_eq!(r.status(), 429);

@@ -6,6 +6,8 @@
 //!   This node's own deployments wrote their artifacts already.
 //! - Changes to applications, key mappings, subscriptions, OAuth clients and key managers (from
 //!   any node, this one included): the gateway's identity is reloaded from the store.
+//! - Changes to throttling policies ([`EVENT_POLICY_CHANGED`], from any node): the gateway's
+//!   policies are reloaded from the store.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::follow::{FollowerProgress, follow_with_progress};
 use crate::identity::IdentitySource;
+use crate::policies::{EVENT_POLICY_CHANGED, load_policies};
 
 /// Feed events after which the gateway reloads applications, client ids, subscriptions and
 /// external key managers.
@@ -84,6 +87,14 @@ impl<D: Deployments> GatewaySync<D> {
         Ok(counts)
     }
 
+    /// Loads the throttling policies from the store and installs them in the gateway; returns
+    /// how many there are.
+    pub async fn reload_policies(&self) -> Result<usize, StoreError> {
+        let policies = load_policies(self.identity.store()).await?;
+        self.gateway.install_throttle_policies(&policies);
+        Ok(policies.len())
+    }
+
     /// Applies one batch of feed events; failures are logged, and the next change retries.
     pub async fn apply(&self, events: &[ChangeEvent]) {
         let changes = Changes::of(events, &self.node_id);
@@ -101,6 +112,12 @@ impl<D: Deployments> GatewaySync<D> {
                     "gateway identity reloaded"
                 ),
                 Err(e) => tracing::warn!(error = %e, "cannot reload applications and subscriptions"),
+            }
+        }
+        if changes.policies {
+            match self.reload_policies().await {
+                Ok(count) => tracing::info!(policies = count, "gateway throttling policies reloaded"),
+                Err(e) => tracing::warn!(error = %e, "cannot reload throttling policies"),
             }
         }
     }
@@ -123,6 +140,7 @@ impl<D: Deployments> GatewaySync<D> {
 struct Changes {
     deployments_elsewhere: bool,
     identity: bool,
+    policies: bool,
 }
 
 impl Changes {
@@ -132,6 +150,7 @@ impl Changes {
                 .iter()
                 .any(|e| e.kind.starts_with("api.") && e.origin_node != node_id),
             identity: events.iter().any(|e| IDENTITY_EVENTS.contains(&e.kind.as_str())),
+            policies: events.iter().any(|e| e.kind == EVENT_POLICY_CHANGED),
         }
     }
 }
@@ -167,7 +186,8 @@ mod tests {
                     Changes::of(&[event(kind, origin)], "node-a"),
                     Changes {
                         deployments_elsewhere: false,
-                        identity: true
+                        identity: true,
+                        policies: false
                     },
                     "{kind} from {origin}"
                 );
@@ -178,8 +198,17 @@ mod tests {
             Changes::of(&unrelated, "node-a"),
             Changes {
                 deployments_elsewhere: false,
-                identity: false
+                identity: false,
+                policies: false
             }
         );
+    }
+
+    #[test]
+    fn policy_changes_from_any_node_reload_the_policies() {
+        for origin in ["node-a", "node-b"] {
+            let changes = Changes::of(&[event(EVENT_POLICY_CHANGED, origin)], "node-a");
+            assert!(changes.policies && !changes.identity, "{origin}");
+        }
     }
 }

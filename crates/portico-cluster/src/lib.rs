@@ -5,6 +5,7 @@
 //!   progress writers wait on for read-your-writes);
 //! - [`IdentitySource`]: the gateway's identity data (applications, client ids, subscriptions, external
 //!   key managers) loaded from the store on top of this node's own key manager;
+//! - [`load_policies`]: the throttling policies the gateway enforces, read from the store;
 //! - [`GatewaySync`]: which feed events change this node's gateway, and applying them.
 //!
 //! Management crates (the key manager, REST) use the follower; the data plane (`portico-gateway`)
@@ -14,7 +15,9 @@
 mod follow;
 mod gateway_sync;
 mod identity;
+mod policies;
 
 pub use follow::{FollowerProgress, follow, follow_with_progress};
 pub use gateway_sync::{Deployments, GatewaySync, IdentityCounts};
 pub use identity::{IdentitySource, ResidentKeyError, resident_identity};
+pub use policies::{EVENT_POLICY_CHANGED, load_policies};

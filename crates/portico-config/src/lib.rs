@@ -8,7 +8,7 @@
 //! [`Config`] (`config.rs`) composes one module per section, each owning its structs, defaults
 //! and the checks of its keys: `server`, `super_admin`, `database`, `keystore` (with
 //! `truststore`), `apim` (`gateway`, `cors`, `sync_runtime_artifacts`, `publisher`, `jwt`,
-//! `sample_backend`), `transport`, `oauth` and `deployment`. `section` holds what they share,
+//! `sample_backend`, `throttling`), `transport`, `oauth` and `deployment`. `section` holds what they share,
 //! `locate` maps keys to lines, and `template` renders the file `portico init` writes.
 #![forbid(unsafe_code)]
 
@@ -28,7 +28,8 @@ mod transport;
 
 pub use apim::{
     Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint, JwksLocation, JwtIssuer,
-    OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts,
+    OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling, ThrottlingRedis,
+    UrlGroupConfig,
 };
 pub use config::Config;
 pub use database::{Database, DatabaseKind, Databases};

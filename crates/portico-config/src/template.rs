@@ -191,6 +191,39 @@ import_max_bytes = 5242880
 # Seconds a fetch may take in all.
 import_timeout_seconds = 20
 
+# Throttling: the subscription, application and advanced (API/resource) policies are enforced by
+# the gateway, which counts each request locally and sends it, batched, to the cluster's counters.
+[apim.throttling]
+enable = true
+# Where requests are counted across the cluster: "traffic_manager" (events go to the Traffic
+# Managers of the url groups below, or to every node's one when there is none) or "redis".
+counter = "traffic_manager"
+# While no counter is reachable: "fail_open" (admit, as WSO2 does; what this gateway alone has
+# counted over a limit is still refused), "fail_closed" (refuse what a policy limits) or
+# "local_only" (each gateway enforces its share: limit / live nodes).
+failure_mode = "fail_open"
+# Key unauthenticated requests by the first X-Forwarded-For address instead of the connection's
+# (only behind a proxy that sets the header: clients could otherwise choose their own key).
+trust_forwarded_for = false
+# Milliseconds the gateway collects request events into one batch for the Traffic Managers.
+event_batch_window_ms = 2
+
+# counter = "redis": the Redis that holds the counts (one server or a replicated pair, not a
+# sharded cluster), and how many milliseconds the gateway adds up counts before one call to it.
+[apim.throttling.redis]
+url = "redis://127.0.0.1:6379"
+batch_window_ms = 5
+
+# Receivers of the request events, the seed's syntax. Every event goes to every group; within a
+# group one receiver takes it: in turn ("loadbalance") or the first one up ("failover"). With no
+# group, each node sends to its own Traffic Manager and to the other nodes' it knows of.
+# [[apim.throttling.url_group]]
+# traffic_manager_urls = ["tcp://node1:9611"]
+# type = "loadbalance"
+# [[apim.throttling.url_group]]
+# traffic_manager_urls = ["tcp://node2:9611"]
+# type = "loadbalance"
+
 # How deployed API revisions reach this node's gateway: "database" (the database is the truth;
 # deployment/server/ is rewritten from it, also when other nodes deploy) or "shared-fs"
 # (deployment/server/ is the truth: a shared or rsync'd directory; nothing is removed from it).
@@ -267,6 +300,9 @@ mod tests {
         );
         assert!(!c.apim.publisher.allow_private_import_urls);
         assert_eq!(c.apim.publisher.import_timeout_seconds, 20);
+        let throttling = &c.apim.throttling;
+        assert!(throttling.enable && throttling.url_groups.is_empty());
+        assert_eq!(throttling.counter, crate::ThrottleCounter::TrafficManager);
     }
 
     #[test]

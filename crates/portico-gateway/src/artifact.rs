@@ -98,6 +98,7 @@ pub fn api_from_artifact(artifact: &RuntimeArtifact) -> Result<ApiDef, ArtifactE
         security: SecurityDef::from_schemes(artifact.security_scheme.iter().map(String::as_str)),
         backends,
         audiences: artifact.audiences.clone(),
+        api_throttling_policy: artifact.api_throttling_policy.clone().filter(|p| !p.is_empty()),
     })
 }
 

@@ -19,6 +19,9 @@ pub struct GatewayError {
     pub allow: Option<String>,
     /// Close the client connection after answering (request smuggling attempts).
     pub close: bool,
+    /// Further fields of the answer (`Retry-After` and the rate-limit fields of a throttled
+    /// request); boxed, as most errors have none.
+    pub headers: Option<Box<http::HeaderMap>>,
 }
 
 impl GatewayError {
@@ -31,6 +34,7 @@ impl GatewayError {
             challenge: None,
             allow: None,
             close: false,
+            headers: None,
         }
     }
 
@@ -147,6 +151,23 @@ impl GatewayError {
         )
     }
 
+    /// A request over a throttling limit (WSO2's 900800-900809): 429 with `code`, saying when
+    /// the client may try again, and the answer's further fields.
+    pub fn throttled(code: &'static str, retry_at: std::time::SystemTime, headers: http::HeaderMap) -> Self {
+        GatewayError {
+            headers: Some(Box::new(headers)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                code,
+                portico_throttle::key::THROTTLED_MESSAGE,
+                format!(
+                    "You have exceeded your quota .You can access API after {}",
+                    httpdate::fmt_http_date(retry_at)
+                ),
+            )
+        }
+    }
+
     pub fn too_large(limit: u64) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -210,6 +231,9 @@ impl GatewayError {
         }
         if self.close {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if let Some(extra) = self.headers {
+            headers.extend(*extra);
         }
         response
     }

@@ -6,7 +6,7 @@
 //! 1. `route` — the API, version and resource for the normalised path;
 //! 2. `authenticate` — the token or API key to a caller;
 //! 3. `authorize` — lifecycle, subscription, scopes;
-//! 4. `throttle` — deny policies and throttle decisions (an empty slot for now);
+//! 4. `throttle` — throttling policies: the request's throttle keys against decisions and counts;
 //! 5. `upstream_peer` — the endpoints to try;
 //! 6. `upstream_request` — what the backend is sent, and the call with failover;
 //! 7. `response` — errors made responses, CORS and preflights;
@@ -23,6 +23,8 @@
 //! - `upstream/`: connections to backends, their per-thread pools, endpoints and TLS;
 //! - `auth/`: identity data, the validated-token cache, external key managers' keys,
 //!   introspection, the backend JWT;
+//! - `throttling`: the compiled throttling policies of the snapshot, the node's throttler, the
+//!   rate-limit fields of answers;
 //! - `routing`: the route table; `model` and `artifact`: API definitions and the files they
 //!   come from; `path`: path normalisation; `error`: WSO2-coded errors; `response`: answers.
 #![forbid(unsafe_code)]
@@ -40,6 +42,7 @@ pub mod path;
 mod pipeline;
 pub mod response;
 mod routing;
+pub mod throttling;
 mod upstream;
 
 use std::sync::Arc;
@@ -57,6 +60,7 @@ pub use consumer::ConsumerServer;
 pub use error::GatewayError;
 pub use pipeline::{AnalyticsRecord, RequestContext};
 pub use routing::{BuildError, PoolCache, RouteError, RoutingTable};
+pub use throttling::{GatewayThrottling, ThrottlePolicies};
 
 /// Boxed error type of bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -91,6 +95,9 @@ pub struct GatewaySettings {
     /// Request headers never forwarded to backends besides the built-in identity headers
     /// (`[apim.gateway] strip_request_headers`; `Name`, or `Prefix-*`).
     pub strip_request_headers: Vec<String>,
+    /// Throttling policies are enforced with this throttler; `None` (`[apim.throttling]
+    /// enable = false`): not at all.
+    pub throttling: Option<GatewayThrottling>,
 }
 
 impl Default for GatewaySettings {
@@ -104,16 +111,18 @@ impl Default for GatewaySettings {
             backend_roots: Arc::new(rustls::RootCertStore::empty()),
             trusted_proxies: Vec::new(),
             strip_request_headers: Vec::new(),
+            throttling: None,
         }
     }
 }
 
-/// Everything a request reads, immutable: the routing table and the identity data. Swapped as a
-/// whole; requests in flight keep the one they started with.
+/// Everything a request reads, immutable: the routing table, the identity data and the
+/// throttling policies. Swapped as a whole; requests in flight keep the one they started with.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub routes: Arc<RoutingTable>,
     pub identity: Arc<identity::Identity>,
+    pub policies: Arc<ThrottlePolicies>,
 }
 
 /// The gateway: current snapshot, upstream connection pools, token cache, analytics hand-off.
@@ -175,6 +184,7 @@ impl Gateway {
         self.snapshot.rcu(|current| Snapshot {
             routes: routes.clone(),
             identity: current.identity.clone(),
+            policies: current.policies.clone(),
         });
         self.pools.retain_used();
         errors
@@ -187,10 +197,22 @@ impl Gateway {
         let previous = self.snapshot.rcu(|current| Snapshot {
             routes: current.routes.clone(),
             identity: identity.clone(),
+            policies: current.policies.clone(),
         });
         if previous.identity.verification_fingerprint() != identity.verification_fingerprint() {
             self.tokens.clear();
         }
+    }
+
+    /// Swaps in the cluster's throttling policies (all levels), compiled for the `throttle`
+    /// phase.
+    pub fn install_throttle_policies(&self, policies: &[portico_throttle::Policy]) {
+        let policies = Arc::new(ThrottlePolicies::new(policies));
+        self.snapshot.rcu(|current| Snapshot {
+            routes: current.routes.clone(),
+            identity: current.identity.clone(),
+            policies: policies.clone(),
+        });
     }
 
     /// The snapshot requests are served from now.

@@ -30,6 +30,9 @@ pub struct ApiDef {
     pub backends: Vec<BackendDef>,
     /// The `aud` values an access token must name one of; empty: any.
     pub audiences: Vec<String>,
+    /// The advanced policy limiting the whole API (`apiThrottlingPolicy`); when set, it
+    /// replaces the resources' own `throttling_policy`, as in WSO2.
+    pub api_throttling_policy: Option<String>,
 }
 
 /// The endpoints of one API an API Product's resources come from.
@@ -162,6 +165,7 @@ pub struct ResourceDef {
     pub secured: bool,
     /// Any one of these suffices (empty: no scope needed).
     pub scopes: Vec<String>,
+    /// The advanced policy limiting this resource (unless the API has an API-level one).
     pub throttling_policy: String,
     /// Index into [`ApiDef::backends`] when the resource is served by another API's endpoints
     /// (API Products); `None`: the API's own.

@@ -29,6 +29,12 @@ pub struct CompiledApi {
 pub type BackendPools = (Option<Arc<EndpointPool>>, Option<Arc<EndpointPool>>);
 
 impl CompiledApi {
+    /// The base path with the version (`/pizza/1.0.0`): WSO2's API context, as throttle keys
+    /// name the API.
+    pub fn versioned_basepath(&self) -> &str {
+        &self.versioned_basepath
+    }
+
     /// The (production, sandbox) pools serving `resource`: its backend's for an API Product's
     /// resource, the API's own otherwise.
     pub fn pools_for(&self, resource: &ResourceDef) -> (Option<&Arc<EndpointPool>>, Option<&Arc<EndpointPool>>) {
@@ -360,6 +366,7 @@ mod tests {
             security: Default::default(),
             backends: Vec::new(),
             audiences: Vec::new(),
+            api_throttling_policy: None,
         }
     }
 

@@ -6,8 +6,9 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use common::issuer::{Issuer, claims, now};
 use common::{TestGateway, api};
 use portico_gateway::identity::{
     AppInfo, ClientInfo, Identity, KeyType, RevocationCheck, SubscriptionInfo, SubscriptionStatus, VerificationKey,
@@ -15,46 +16,6 @@ use portico_gateway::identity::{
 use portico_gateway::model::{EndpointDef, TargetDef};
 use portico_testkit::EchoBackend as Backend;
 use serde_json::{Value, json};
-
-struct Issuer {
-    key: jsonwebtoken::EncodingKey,
-    private_pem: String,
-    public_pem: String,
-}
-
-impl Issuer {
-    fn new() -> Issuer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pair = portico_keystore::generate_self_signed(&["localhost".into()], portico_keystore::KeyType::EcP256)
-            .expect("key pair");
-        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
-        portico_keystore::write_pair(&pair, &cert, &key, false).expect("write");
-        let material = portico_keystore::KeyMaterial::load(&cert, &key).expect("load");
-        Issuer {
-            key: jsonwebtoken::EncodingKey::from_ec_pem(pair.private_key_pem.as_bytes()).expect("encoding key"),
-            private_pem: pair.private_key_pem.clone(),
-            public_pem: material.public_key_pem().expect("public pem"),
-        }
-    }
-
-    fn token(&self, claims: Value) -> String {
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-        header.kid = Some("node-key".into());
-        jsonwebtoken::encode(&header, &claims, &self.key).expect("sign")
-    }
-}
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
-}
-
-fn claims(jti: &str, client: &str, keytype: &str, scope: &str, exp_in: i64) -> Value {
-    json!({
-        "sub": "alice", "aut": "APPLICATION_USER", "aud": client, "azp": client, "client_id": client,
-        "scope": scope, "iss": "https://localhost:9443/oauth2/token", "iat": now(), "nbf": now(),
-        "exp": (now() as i64 + exp_in), "jti": jti, "keytype": keytype,
-    })
-}
 
 fn identity(issuer: &Issuer, subscription: SubscriptionStatus) -> Identity {
     let app = Arc::new(AppInfo {

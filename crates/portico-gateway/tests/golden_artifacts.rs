@@ -88,6 +88,7 @@ fn the_api_artifact_compiles_to_its_model() {
         },
         backends: Vec::new(),
         audiences: vec!["pizza-clients".into()],
+        api_throttling_policy: Some("10KPerMin".into()),
     };
     assert_eq!(compile(API), expected);
 }
@@ -130,6 +131,7 @@ fn the_product_artifact_compiles_to_its_model() {
             },
         ],
         audiences: Vec::new(),
+        api_throttling_policy: None,
     };
     assert_eq!(compile(PRODUCT), expected);
 }
@@ -171,6 +173,7 @@ fn a_hand_written_artifact_compiles_with_the_defaults() {
         },
         backends: Vec::new(),
         audiences: Vec::new(),
+        api_throttling_policy: None,
     };
     assert_eq!(compile(HAND_WRITTEN), expected);
 }

@@ -5,8 +5,9 @@
 //! - **Never blocks.** [`Publisher::record`] is a `try_send` into a bounded queue; a full queue
 //!   drops the event, counts it and logs at a bounded rate (WSO2 failure 3: a dead TM stalling
 //!   gateways).
-//! - **Batches.** One task drains the queue for `batch_interval` (a few ms), adds up counts per
-//!   key, and encodes one Events body for all receivers.
+//! - **Batches.** One task drains the queue, adds up counts per key, and encodes one Events body
+//!   for all receivers, at most once per `batch_interval` (a few ms; the first batch after a
+//!   pause leaves at once, [`crate::batch::BatchWindow`]).
 //! - **Url groups** (`[[apim.throttling.url_group]]`): every batch goes to every group; within a
 //!   `loadbalance` group one connected receiver takes it in turn, within a `failover` group the
 //!   first connected one. A receiver whose send buffer is full counts as busy, so a slow TM
@@ -21,7 +22,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::batch::{Pending, collect_batch};
+use crate::batch::{BatchWindow, Pending};
 use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, OwnedTasks, StatCells};
 use crate::decision::DecisionTable;
 use crate::event::RequestEvent;
@@ -115,7 +116,7 @@ pub struct PublisherConfig {
     pub groups: Vec<UrlGroup>,
     /// Events the queue holds before dropping.
     pub queue_capacity: usize,
-    /// How long a batch collects events after its first one.
+    /// The shortest time between two batches (a batch after a pause leaves at once).
     pub batch_interval: Duration,
     /// Keys per batch at most (keeps frames far under the TM's body limit).
     pub max_batch_keys: usize,
@@ -251,10 +252,8 @@ impl Counter for Publisher {
 async fn run_batcher(mut queue: mpsc::Receiver<RequestEvent>, shared: Arc<Shared>, config: Arc<PublisherConfig>) {
     let mut pending = Pending::default();
     let mut encoder = EventsEncoder::default();
-    while collect_batch(&mut queue, &mut pending, config.batch_interval, config.max_batch_keys)
-        .await
-        .is_some()
-    {
+    let mut window = BatchWindow::new(config.batch_interval, config.max_batch_keys);
+    while window.collect(&mut queue, &mut pending).await.is_some() {
         for (key, (quota, count)) in pending.drain() {
             encoder.push(&key, quota, count);
             if encoder.body_len() >= MAX_BATCH_BYTES {

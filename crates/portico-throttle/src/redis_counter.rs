@@ -21,7 +21,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::mpsc;
 
-use crate::batch::{Pending, collect_batch};
+use crate::batch::{BatchWindow, Pending};
 use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, OwnedTasks, StatCells};
 use crate::decision::{Decision, DecisionTable};
 use crate::event::RequestEvent;
@@ -176,10 +176,8 @@ async fn run_batcher(
 ) {
     let script = redis::Script::new(INCREMENT_SCRIPT);
     let mut pending = Pending::default();
-    while collect_batch(&mut queue, &mut pending, config.batch_interval, config.max_batch_keys)
-        .await
-        .is_some()
-    {
+    let mut window = BatchWindow::new(config.batch_interval, config.max_batch_keys);
+    while window.collect(&mut queue, &mut pending).await.is_some() {
         let now = now_ms();
         let batch: Vec<(String, WindowQuota, u64)> = pending.drain().map(|(k, (q, n))| (k, q, n)).collect();
         let mut decided = Vec::new();

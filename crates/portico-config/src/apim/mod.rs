@@ -7,6 +7,7 @@ mod jwt;
 mod publisher;
 mod sample_backend;
 mod sync_runtime_artifacts;
+mod throttling;
 
 use serde::Deserialize;
 
@@ -16,6 +17,7 @@ pub use jwt::{BackendJwt, IntrospectionEndpoint, JwksLocation, JwtIssuer};
 pub use publisher::Publisher;
 pub use sample_backend::SampleBackend;
 pub use sync_runtime_artifacts::{GatewaySync, SyncRuntimeArtifacts};
+pub use throttling::{ThrottleCounter, Throttling, ThrottlingRedis, UrlGroupConfig};
 
 use crate::error::ConfigError;
 use crate::section::Checker;
@@ -38,6 +40,9 @@ pub struct Apim {
     pub jwt: BackendJwt,
     #[serde(default)]
     pub sample_backend: SampleBackend,
+    /// Throttling policies' enforcement and the cluster's counters.
+    #[serde(default)]
+    pub throttling: Throttling,
 }
 
 impl Apim {
@@ -47,7 +52,8 @@ impl Apim {
         self.gateway.validate(server, ports, c)?;
         self.sync_runtime_artifacts.validate(&self.gateway.environment, c)?;
         self.jwt.validate(c)?;
-        self.publisher.validate(c)
+        self.publisher.validate(c)?;
+        self.throttling.validate(c)
     }
 
     /// The environments this node's gateway serves.

@@ -5,7 +5,7 @@
 //! 2. [`authenticate`]: token or API key to a caller, via the validated-token cache
 //!    (900901/900902);
 //! 3. [`authorize`]: lifecycle, subscription, scopes (700700, 900908, 900910);
-//! 4. [`throttle`]: deny policies and throttle decisions (900800–900809; empty for now);
+//! 4. [`throttle`]: throttling policies, decisions and counts (900800–900809);
 //! 5. [`upstream_peer`]: the endpoints to try, in order;
 //! 6. [`upstream_request`]: what the backend is sent (X-Forwarded-*, backend JWT, header rules)
 //!    and the call itself, with failover;

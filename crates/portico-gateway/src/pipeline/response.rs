@@ -1,14 +1,16 @@
 //! Phase 7, `response`: runs for every request, last before `logging`, whatever the phases
 //! before it decided. An error becomes its WSO2 response here (the context notes its code); the
 //! CORS headers decided for the request are added (the API's rules once it is known, the
-//! gateway's `[apim.cors]` until then). A backend's answer otherwise goes to the consumer as it
+//! gateway's `[apim.cors]` until then), and so are the rate-limit fields of a request that counted
+//! against a throttling limit. A backend's answer otherwise goes to the consumer as it
 //! came: status, header fields (the backend codec left out the hop-by-hop ones) and body,
 //! streamed.
 //!
 //! CORS preflights stop here too: they are answered by the gateway, for any path where the API
 //! has a resource, without authentication or a backend call.
 //!
-//! Reads the context's CORS decision; sets its error code; adds to the response's headers.
+//! Reads the context's CORS decision and the session's rate-limit note; sets the context's error
+//! code; adds to the response's headers.
 
 use bytes::Bytes;
 use http::Response;
@@ -34,6 +36,9 @@ impl Gateway {
         };
         if let Some(allowed) = &session.ctx.cors_origin {
             add_cors_headers(response.headers_to_add(), allowed, session.ctx.cors_credentials);
+        }
+        if let Some(note) = &session.rate_limit {
+            note.add_to(response.headers_to_add());
         }
         response
     }

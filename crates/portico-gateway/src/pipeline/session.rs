@@ -17,6 +17,7 @@ use crate::http1::fields::RawHeaders;
 use crate::model::ApiDef;
 use crate::path::PathError;
 use crate::routing::RouteMatch;
+use crate::throttling::RateLimitNote;
 use crate::{Gateway, Snapshot};
 
 /// A consumer's request head as the phases see it: from the gateway's HTTP/1.1 server with the
@@ -84,6 +85,9 @@ pub(crate) struct Session<'a> {
     pub started: Option<Instant>,
     /// Time to the backend's response head (measured only when analytics records are kept).
     pub backend_micros: Option<u64>,
+    /// Set by `throttle` when the request counted against a limit: what the answer reports of
+    /// the closest one (`RateLimit-Policy`, `RateLimit`).
+    pub rate_limit: Option<RateLimitNote>,
 }
 
 impl<'a> Session<'a> {
@@ -116,6 +120,7 @@ impl<'a> Session<'a> {
             },
             started,
             backend_micros: None,
+            rate_limit: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! definitions (the echoing backend is `portico_testkit::EchoBackend`).
 #![allow(dead_code)]
 
+pub mod issuer;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -150,6 +151,7 @@ pub fn api(id: &str, context: &str, endpoint: EndpointDef) -> ApiDef {
         security: Default::default(),
         backends: Vec::new(),
         audiences: Vec::new(),
+        api_throttling_policy: None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Step 6: the runtime artifacts the gateway serves, `deployment/server/<environment>/`, loaded
+//! Step 7: the runtime artifacts the gateway serves, `deployment/server/<environment>/`, loaded
 //! and followed.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Step 8: what is where, printed once the node is ready.
+//! Step 9: what is where, printed once the node is ready.
 
 use std::time::Instant;
 
@@ -13,6 +13,8 @@ pub struct Loaded {
     /// APIs the gateway routes.
     pub routable: usize,
     pub identity: IdentityCounts,
+    /// Throttling policies loaded into the gateway.
+    pub policies: usize,
 }
 
 pub async fn print(node: &Node, started: Instant, loaded: &Loaded) -> anyhow::Result<()> {
@@ -62,6 +64,10 @@ pub async fn print(node: &Node, started: Instant, loaded: &Loaded) -> anyhow::Re
             portico_rest::SAMPLE_BASE_PATH
         );
     }
+    println!(
+        "  throttling:     {} ({} policies)",
+        node.throttling.summary, loaded.policies
+    );
     println!("  config:         {}", config.path.display());
     println!("Press Ctrl-C to stop.");
     Ok(())

@@ -1,7 +1,7 @@
-//! Step 7: this node's gateway kept in step with the cluster (portico-cluster): its identity
+//! Step 8: this node's gateway kept in step with the cluster (portico-cluster): its identity
 //! (this node's key manager, then applications, client ids, subscriptions and external key
-//! managers from the store) loaded now and on every change, and other nodes' deployments applied
-//! as the change feed reports them.
+//! managers from the store) and its throttling policies loaded now and on every change, and
+//! other nodes' deployments applied as the change feed reports them.
 
 use std::sync::Arc;
 
@@ -12,9 +12,9 @@ use portico_keymanager::TokenValidator;
 use super::rest::RestDeployments;
 use super::started::Node;
 
-/// Installs the gateway's identity and starts following the change feed; returns what the
-/// identity holds and the follower.
-pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, tokio::task::JoinHandle<()>)> {
+/// Installs the gateway's identity and throttling policies and starts following the change
+/// feed; returns what the identity holds, how many policies there are, and the follower.
+pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, usize, tokio::task::JoinHandle<()>)> {
     let validator = &node.key_manager.validator;
     let resident = portico_cluster::resident_identity(
         &node.keys.primary,
@@ -36,7 +36,8 @@ pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, tokio::task:
         node.rest.artifacts.changed(),
     );
     let counts = sync.reload_identity().await?;
-    Ok((counts, sync.spawn(node.rest.applied_here.clone())))
+    let policies = sync.reload_policies().await?;
+    Ok((counts, policies, sync.spawn(node.rest.applied_here.clone())))
 }
 
 /// The key manager's revocation list, as the gateway consults it on every request. (The key

@@ -1,13 +1,13 @@
-//! Step 5: the gateway (the data plane): its settings from `[apim.cors]`, `[apim.jwt]` and the
+//! Step 6: the gateway (the data plane): its settings from `[apim.cors]`, `[apim.jwt]` and the
 //! primary key, the certificates https backends are verified against (`[truststore]`), the
-//! registry of external key managers' keys.
+//! throttler of step 5, the registry of external key managers' keys.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use portico_config::Config;
 use portico_gateway::issuers::IssuerKeyRegistry;
-use portico_gateway::{Gateway, GatewaySettings};
+use portico_gateway::{Gateway, GatewaySettings, GatewayThrottling};
 use portico_keymanager::TokenValidator;
 use portico_keystore::{KeyMaterial, TrustCounts};
 
@@ -24,7 +24,12 @@ pub struct NodeGateway {
 }
 
 /// A gateway with nothing loaded yet.
-pub fn start(config: &Config, keys: &NodeKeys, validator: &TokenValidator) -> anyhow::Result<NodeGateway> {
+pub fn start(
+    config: &Config,
+    keys: &NodeKeys,
+    validator: &TokenValidator,
+    throttling: Option<GatewayThrottling>,
+) -> anyhow::Result<NodeGateway> {
     let (backend_roots, trust) = portico_keystore::backend_trust_store(
         config.truststore.system_roots,
         &keys.tls,
@@ -33,6 +38,7 @@ pub fn start(config: &Config, keys: &NodeKeys, validator: &TokenValidator) -> an
     .with_context(|| format!("[truststore] in {}", config.path.display()))?;
     let settings = GatewaySettings {
         backend_roots: Arc::new(backend_roots),
+        throttling,
         ..settings(config, &keys.primary, validator)?
     };
     // External key managers' JWKS are fetched trusting the same roots as https backends.

@@ -1,4 +1,4 @@
-//! Step 9: the listeners, until a signal; then the drain. The gateway serves consumers on
+//! Step 10: the listeners, until a signal; then the drain. The gateway serves consumers on
 //! `[transport.passthru_http]` and `[transport.passthru_https]`, the management router (REST,
 //! OAuth2, health) on `[transport.https]`.
 

@@ -6,11 +6,13 @@
 //! 3. `key_manager`: token signing and validation, REST callers' authentication, the OAuth2
 //!    token service;
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
-//! 5. `gateway`: the data plane;
-//! 6. `artifacts`: the runtime artifacts it serves, loaded and followed;
-//! 7. `cluster`: the gateway's identity loaded, and the change feed followed;
-//! 8. `banner`: what is where;
-//! 9. `listeners`: gateway and management listeners until a signal, then the drain.
+//! 5. `throttling`: the Traffic Manager, the cluster counter and the gateway's throttler;
+//! 6. `gateway`: the data plane;
+//! 7. `artifacts`: the runtime artifacts it serves, loaded and followed;
+//! 8. `cluster`: the gateway's identity and throttling policies loaded, and the change feed
+//!    followed;
+//! 9. `banner`: what is where;
+//! 10. `listeners`: gateway and management listeners until a signal, then the drain.
 
 mod artifacts;
 mod banner;
@@ -22,6 +24,7 @@ mod listeners;
 mod rest;
 mod started;
 mod store;
+mod throttling;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -70,7 +73,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let rest = rest::state(&config, &store, &keys, &key_manager);
     let deployed = rest::rebuild_artifacts(&rest).await?;
     let management = listeners::bind_management(&config).await?;
-    let gateway = gateway::start(&config, &keys, &key_manager.validator)?;
+    let throttling = throttling::start(&config, &keys.primary).await?;
+    let gateway = gateway::start(&config, &keys, &key_manager.validator, throttling.gateway.clone())?;
     let node = Node {
         config,
         keys,
@@ -78,13 +82,15 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         key_manager,
         rest,
         gateway,
+        throttling,
     };
     let (routable, artifact_loader) = artifacts::serve(&node);
-    let (identity, feed_follower) = cluster::follow(&node).await?;
+    let (identity, policies, feed_follower) = cluster::follow(&node).await?;
     let loaded = banner::Loaded {
         deployed,
         routable,
         identity,
+        policies,
     };
     banner::print(&node, started, &loaded).await?;
     listeners::serve_until_stopped(&node, management).await?;
@@ -98,8 +104,12 @@ async fn stop(node: Node, tasks: [tokio::task::JoinHandle<()>; 2]) {
     for task in tasks
         .iter()
         .chain([&node.gateway.jwks_refresh, &node.key_manager.follower])
+        .chain(&node.throttling.sweeper)
     {
         task.abort();
+    }
+    if let Some(traffic_manager) = node.throttling.traffic_manager {
+        traffic_manager.shutdown().await;
     }
     println!("Draining finished; closing the store.");
     node.store.close().await;

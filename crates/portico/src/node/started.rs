@@ -10,6 +10,7 @@ use portico_store::Store;
 use super::gateway::NodeGateway;
 use super::key_manager::KeyManager;
 use super::keys::NodeKeys;
+use super::throttling::NodeThrottling;
 
 pub struct Node {
     pub config: Arc<Config>,
@@ -18,4 +19,5 @@ pub struct Node {
     pub key_manager: KeyManager,
     pub rest: RestState,
     pub gateway: NodeGateway,
+    pub throttling: NodeThrottling,
 }

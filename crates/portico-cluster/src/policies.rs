@@ -1,0 +1,122 @@
+//! The throttling policies the gateway enforces, as the store has them: every level's rows of
+//! `throttling_policies` read into `portico_throttle::Policy` values, through the same validation
+//! the Admin REST API applies to what it receives. A row that does not validate is left out
+//! (logged with the field at fault), so one bad row never takes the others down.
+//!
+//! The table has no burst columns yet: a row without them has no burst control.
+
+use portico_store::{Store, StoreError, ThrottlingPolicyRow};
+use portico_throttle::policy::{LimitDraft, RequestCountDraft};
+use portico_throttle::{Policy, PolicyDraft, PolicyError, PolicyLevel};
+
+/// Appended to the change feed when a throttling policy is added, changed or removed; every
+/// node's gateway reloads its policies on it.
+pub const EVENT_POLICY_CHANGED: &str = "policy.changed";
+
+/// The `level` values of `throttling_policies`, each with its policy level.
+const STORED_LEVELS: [(&str, PolicyLevel); 3] = [
+    ("subscription", PolicyLevel::Subscription),
+    ("application", PolicyLevel::Application),
+    ("api", PolicyLevel::Advanced),
+];
+
+/// Every stored policy that validates.
+pub async fn load_policies(store: &Store) -> Result<Vec<Policy>, StoreError> {
+    let mut policies = Vec::new();
+    for (stored_level, level) in STORED_LEVELS {
+        for row in store.list_throttling_policies(stored_level).await? {
+            match policy_of(level, &row) {
+                Ok(policy) => policies.push(policy),
+                Err(e) => tracing::warn!(
+                    level = stored_level,
+                    policy = %row.name,
+                    error = %e,
+                    "throttling policy left out of the gateway"
+                ),
+            }
+        }
+    }
+    Ok(policies)
+}
+
+/// One row as a policy, validated like a policy the Admin REST API receives.
+fn policy_of(level: PolicyLevel, row: &ThrottlingPolicyRow) -> Result<Policy, PolicyError> {
+    PolicyDraft {
+        policy_name: Some(row.name.clone()),
+        display_name: Some(row.display_name.clone()).filter(|d| !d.trim().is_empty()),
+        description: Some(row.description.clone()),
+        default_limit: Some(LimitDraft {
+            limit_type: Some("REQUESTCOUNTLIMIT".to_owned()),
+            request_count: Some(RequestCountDraft {
+                request_count: Some(row.request_count),
+                unit_time: Some(row.unit_time),
+                time_unit: Some(row.time_unit.clone()),
+            }),
+        }),
+        stop_on_quota_reach: Some(row.stop_on_quota_reach),
+        ..PolicyDraft::new(level)
+    }
+    .validate()
+}
+
+#[cfg(test)]
+mod tests {
+    use portico_throttle::TimeUnit;
+
+    use super::*;
+
+    fn row(name: &str, count: i64, unit: &str) -> ThrottlingPolicyRow {
+        ThrottlingPolicyRow {
+            level: "subscription".into(),
+            name: name.into(),
+            display_name: name.into(),
+            description: format!("Allows {count} requests per {unit}"),
+            request_count: count,
+            unit_time: 1,
+            time_unit: unit.into(),
+            tier_plan: "FREE".into(),
+            stop_on_quota_reach: true,
+        }
+    }
+
+    #[test]
+    fn rows_become_policies_without_burst_control() {
+        let policy = policy_of(PolicyLevel::Subscription, &row("Gold", 5000, "min")).expect("valid");
+        assert_eq!(policy.name, "Gold");
+        assert_eq!(
+            (policy.quota.request_count, policy.quota.time_unit),
+            (5000, TimeUnit::Min)
+        );
+        assert_eq!(policy.burst, None);
+        assert!(policy.stop_on_quota_reach);
+        assert_eq!(policy.enforced_quota().map(|q| q.window_ms), Some(60_000));
+    }
+
+    #[test]
+    fn rows_that_do_not_validate_say_which_field() {
+        let err = policy_of(PolicyLevel::Advanced, &row("Zero", 0, "min")).expect_err("zero");
+        assert_eq!(err.field(), "defaultLimit.requestCount.requestCount");
+        let err = policy_of(PolicyLevel::Advanced, &row("Weekly", 5, "week")).expect_err("unit");
+        assert_eq!(err.field(), "defaultLimit.requestCount.timeUnit");
+    }
+
+    #[tokio::test]
+    async fn a_fresh_store_holds_wso2s_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::connect(&portico_store::StoreOptions {
+            backend: portico_store::Backend::Sqlite,
+            url: format!("sqlite://{}", dir.path().join("p.db").display()),
+            pool_size: 1,
+            acquire_timeout: std::time::Duration::from_secs(5),
+            node_id: "test".into(),
+        })
+        .await
+        .expect("store");
+        let policies = load_policies(&store).await.expect("load");
+        let named = |level, name: &str| policies.iter().any(|p| p.level == level && p.name == name);
+        assert!(named(PolicyLevel::Subscription, "Unauthenticated"));
+        assert!(named(PolicyLevel::Application, "10PerMin"));
+        assert!(named(PolicyLevel::Advanced, "10KPerMin"));
+        assert_eq!(policies.len(), 13, "{policies:?}");
+    }
+}

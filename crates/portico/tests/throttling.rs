@@ -1,0 +1,420 @@
+//! Throttling through real nodes: policies in the store (rows added here by SQL, as the Admin
+//! REST policy API does not exist yet, then announced on the change feed), APIs, applications,
+//! subscriptions and keys through the REST APIs, requests through the gateways.
+//!
+//! - One node: each level refuses with its WSO2 code once exactly its limit was admitted
+//!   (subscription 900804, resource 900802, application 900803, API-level 900800, and the
+//!   `Unauthenticated` tier per client IP), with `Retry-After` and the rate-limit fields.
+//! - The same limits with `counter = "redis"`, the counts visible in Redis.
+//! - Two nodes on PostgreSQL sharing keys, each sending its events to both Traffic Managers:
+//!   load split across both gateways admits between the limit and 5 % over it in total; with
+//!   one node's Traffic Manager gone mid-window, requests keep flowing at the other.
+//!
+//! Burst control cannot be stored yet (the table has no burst columns); its codes (900807,
+//! 900809) are checked at the gateway (crates/portico-gateway/tests/throttle.rs).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use portico_testkit::{Admin, EchoBackend, Node, NodeOptions, NodePorts, PgDatabase, init_home};
+use reqwest::Response;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portico");
+const D: &str = "/api/am/devportal/v3";
+const P: &str = "/api/am/publisher/v4";
+const HOUR_MS: u128 = 3_600_000;
+
+/// The test's policies: quotas per hour, so that one test never spans two windows (see
+/// [`room_in_the_hour`]).
+const POLICIES: [(&str, &str, i64); 5] = [
+    ("subscription", "Sub5", 5),
+    ("subscription", "Sub100", 100),
+    ("application", "App4", 4),
+    ("api", "Res3", 3),
+    ("api", "Api6", 6),
+];
+
+fn id(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_else(|| panic!("`{key}` in {v}")).to_owned()
+}
+
+/// The node's database, as a test reaches it.
+fn database_url(node: &Node, pg: Option<&PgDatabase>) -> String {
+    match pg {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", node.home.join("database/portico.db").display()),
+    }
+}
+
+/// Adds the test's policies (and makes `Unauthenticated` 4 per hour) by SQL, then appends
+/// `policy.changed` and waits until `node` has reloaded its gateway's policies.
+async fn add_policies(node: &Node, pg: Option<&PgDatabase>) {
+    let url = database_url(node, pg);
+    let mut statements: Vec<String> = POLICIES
+        .iter()
+        .map(|(level, name, count)| {
+            format!(
+                "INSERT INTO throttling_policies VALUES ('{level}', '{name}', '{name}', 'test tier', {count}, 1, 'hour', 'FREE', TRUE)"
+            )
+        })
+        .collect();
+    statements.push(
+        "UPDATE throttling_policies SET request_count = 4, unit_time = 1, time_unit = 'hour' \
+         WHERE level = 'subscription' AND name = 'Unauthenticated'"
+            .to_owned(),
+    );
+    // The same statements on either backend's pool type.
+    macro_rules! execute_all {
+        ($pool:expr) => {{
+            let pool = $pool;
+            for s in &statements {
+                sqlx::query(sqlx::AssertSqlSafe(s.clone()))
+                    .execute(&pool)
+                    .await
+                    .expect(s);
+            }
+            pool.close().await;
+        }};
+    }
+    if pg.is_some() {
+        execute_all!(sqlx::PgPool::connect(&url).await.expect("postgres"));
+    } else {
+        execute_all!(sqlx::SqlitePool::connect(&url).await.expect("sqlite"));
+    }
+    let reloads = |node: &Node| node.output().matches("throttling policies reloaded").count();
+    let before = reloads(node);
+    let store = portico_store::Store::connect(&portico_store::StoreOptions {
+        backend: if pg.is_some() {
+            portico_store::Backend::Postgres
+        } else {
+            portico_store::Backend::Sqlite
+        },
+        url,
+        pool_size: 1,
+        acquire_timeout: Duration::from_secs(5),
+        node_id: "throttling-test".into(),
+    })
+    .await
+    .expect("store");
+    store
+        .append_event(portico_cluster::EVENT_POLICY_CHANGED, "test", &json!({}))
+        .await
+        .expect("append");
+    store.close().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reloads(node) == before {
+        assert!(Instant::now() < deadline, "policies not reloaded:\n{}", node.output());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits, if needed, until at least a minute of the current hour window remains.
+async fn room_in_the_hour() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    let left = HOUR_MS - now % HOUR_MS;
+    if left < 60_000 {
+        println!("waiting {left} ms for the next hour window");
+        tokio::time::sleep(Duration::from_millis(u64::try_from(left).unwrap_or(60_000) + 50)).await;
+    }
+}
+
+/// An API on the echo backend, secured by OAuth2 and API keys, with one open resource,
+/// deployed and published.
+async fn publish(admin: &Admin<'_>, backend: &EchoBackend, api: (&str, &[&str], Option<&str>)) -> String {
+    let (context, tiers, api_policy) = api;
+    let api = admin
+        .post(
+            &format!("{P}/apis"),
+            &json!({
+                "name": context.trim_start_matches('/'), "context": context, "version": "1.0.0",
+                "policies": tiers, "apiThrottlingPolicy": api_policy,
+                "securityScheme": ["oauth2", "api_key"],
+                "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": backend.url("/")}},
+                "operations": [
+                    {"target": "/menu", "verb": "GET", "authType": "Application & Application User", "throttlingPolicy": "Unlimited"},
+                    {"target": "/res", "verb": "GET", "authType": "Application & Application User", "throttlingPolicy": "Res3"},
+                    {"target": "/open", "verb": "GET", "authType": "None", "throttlingPolicy": "Unlimited"}
+                ]
+            }),
+        )
+        .await;
+    let api_id = id(&api, "id");
+    admin.deploy_and_publish(&api_id).await;
+    api_id
+}
+
+/// An application of `tier` subscribed to each of `subscriptions` (API id, tier); its bearer
+/// token.
+async fn application(admin: &Admin<'_>, name: &str, tier: &str, subscriptions: &[(&str, &str)]) -> String {
+    let app = admin
+        .post(
+            &format!("{D}/applications"),
+            &json!({"name": name, "throttlingPolicy": tier, "description": "throttling", "tokenType": "JWT"}),
+        )
+        .await;
+    let app_id = id(&app, "applicationId");
+    for (api_id, sub_tier) in subscriptions {
+        admin
+            .post(
+                &format!("{D}/subscriptions"),
+                &json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": sub_tier}),
+            )
+            .await;
+    }
+    let keys = admin
+        .post(
+            &format!("{D}/applications/{app_id}/generate-keys"),
+            &json!({"keyType": "PRODUCTION", "keyManager": "Resident Key Manager",
+                "grantTypesToBeSupported": ["client_credentials"], "callbackUrl": "",
+                "scopes": ["default"], "validityTime": 3600, "additionalProperties": {}}),
+        )
+        .await;
+    format!("Bearer {}", keys["token"]["accessToken"].as_str().expect("token"))
+}
+
+async fn call(node: &Node, path: &str, bearer: Option<&str>) -> Response {
+    let mut request = node.client.get(node.gateway_url(path));
+    if let Some(bearer) = bearer {
+        request = request.header("authorization", bearer);
+    }
+    request.send().await.expect("gateway")
+}
+
+/// Calls `path` until it is refused; returns how many were admitted and the refusal's code.
+async fn admitted_until_refused(node: &Node, path: &str, bearer: Option<&str>) -> (u64, String) {
+    for admitted in 0..200 {
+        let r = call(node, path, bearer).await;
+        if r.status() == 429 {
+            return (admitted, refusal_code(r).await);
+        }
+        assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap_or_default());
+        assert!(r.headers().contains_key("ratelimit"), "{path}: {:?}", r.headers());
+    }
+    panic!("{path} was never refused");
+}
+
+/// The WSO2 code of a 429, after checking its `Retry-After` and rate-limit fields.
+async fn refusal_code(r: Response) -> String {
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=3600).contains(&retry_after), "Retry-After {retry_after}");
+    assert!(r.headers().contains_key("ratelimit-policy"), "{:?}", r.headers());
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["message"], "Message throttled out", "{body}");
+    id(&body, "code")
+}
+
+async fn each_level_refuses_with_its_code(node: &Node, pg: Option<&PgDatabase>) {
+    add_policies(node, pg).await;
+    let admin = Admin(node);
+    let backend = EchoBackend::start("throttled").await.expect("backend");
+    let limited = publish(&admin, &backend, ("/limited", &["Sub5", "Unlimited"], None)).await;
+    let whole = publish(&admin, &backend, ("/whole", &["Unlimited"], Some("Api6"))).await;
+    let subscriber = application(
+        &admin,
+        "Subscriber",
+        "Unlimited",
+        &[(&limited, "Sub5"), (&whole, "Unlimited")],
+    )
+    .await;
+    let small_app = application(&admin, "SmallApp", "App4", &[(&limited, "Unlimited")]).await;
+    room_in_the_hour().await;
+    let (subscriber, small_app) = (Some(subscriber.as_str()), Some(small_app.as_str()));
+    // (path, caller, admitted, then refused with), in this order.
+    let cases = [
+        // The subscription tier: exactly 5, then 900804.
+        ("/limited/1.0.0/menu", subscriber, 5, "900804"),
+        // The resource's advanced policy (3) before the application's tier (4).
+        ("/limited/1.0.0/res", small_app, 3, "900802"),
+        // The application's tier: 3 counted above, one more, then 900803.
+        ("/limited/1.0.0/menu", small_app, 1, "900803"),
+        // The API-level policy (6) replaces the resource's own (3).
+        ("/whole/1.0.0/res", subscriber, 6, "900800"),
+        // Unauthenticated requests: the Unauthenticated tier (4) per client IP and API.
+        ("/limited/1.0.0/open", None, 4, "900804"),
+    ];
+    for (path, caller, admitted, code) in cases {
+        assert_eq!(
+            admitted_until_refused(node, path, caller).await,
+            (admitted, code.to_owned()),
+            "{path}"
+        );
+    }
+    // The API-level policy covers the API's unsecured resources too.
+    let r = call(node, "/whole/1.0.0/open", None).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(refusal_code(r).await, "900800");
+}
+
+portico_testkit::node_on_both_backends!(
+    sqlite_each_level_refuses_with_its_code,
+    postgres_each_level_refuses_with_its_code,
+    |node, database| each_level_refuses_with_its_code(node, database)
+);
+
+#[tokio::test]
+async fn redis_counts_the_same_limits() {
+    let options = NodeOptions {
+        config_edits: vec![("counter = \"traffic_manager\"".into(), "counter = \"redis\"".into())],
+        ..NodeOptions::default()
+    };
+    let node = Node::start(Path::new(BIN), options).await.expect("node");
+    assert!(node.output().contains("counted in Redis"), "{}", node.output());
+    add_policies(&node, None).await;
+    let admin = Admin(&node);
+    // A context of its own, so that no earlier run's counts in Redis are met.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .subsec_nanos();
+    let context = format!("/redis{}x{nanos}", std::process::id());
+    let backend = EchoBackend::start("throttled").await.expect("backend");
+    let api_id = publish(&admin, &backend, (&context, &["Sub5"], None)).await;
+    let bearer = application(&admin, "RedisApp", "Unlimited", &[(&api_id, "Sub5")]).await;
+    room_in_the_hour().await;
+    let menu = format!("{context}/1.0.0/menu");
+    assert_eq!(
+        admitted_until_refused(&node, &menu, Some(&bearer)).await,
+        (5, "900804".to_owned())
+    );
+    let open = format!("{context}/1.0.0/open");
+    assert_eq!(
+        admitted_until_refused(&node, &open, None).await,
+        (4, "900804".to_owned())
+    );
+    // Redis holds the count of the unauthenticated key (client IP, API context, version).
+    let mut redis = redis::Client::open("redis://127.0.0.1:6379")
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let pattern = format!("portico:throttle:127.0.0.1:{context}/1.0.0:1.0.0:*");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query_async(&mut redis)
+            .await
+            .expect("keys");
+        let counts: Vec<u64> = match keys.first() {
+            Some(key) => vec![redis::cmd("GET").arg(key).query_async(&mut redis).await.expect("get")],
+            None => vec![],
+        };
+        if counts == [4] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pattern}: {keys:?} {counts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A node home on `db` whose events go to both Traffic Managers (`tms`) and whose tokens carry
+/// the cluster's issuer; `keys_from`: another home whose key pair it takes (shared keys).
+fn cluster_home(dir: &Path, db: &PgDatabase, keys_from: Option<&Path>) -> NodePorts {
+    let ports = init_home(Path::new(BIN), dir, &NodeOptions::on_postgres(db)).expect("init");
+    if let Some(other) = keys_from {
+        for file in ["node-cert.pem", "node-key.pem"] {
+            let from = other.join("conf/security").join(file);
+            std::fs::copy(&from, dir.join("conf/security").join(file)).expect("copy key pair");
+        }
+    }
+    ports
+}
+
+fn join_cluster(dir: &Path, traffic_managers: &[u16]) {
+    let path = dir.join("conf/deployment.toml");
+    let mut text = std::fs::read_to_string(&path).expect("read");
+    text.push_str("\n[oauth]\nissuer = \"https://cluster.portico.test/oauth2/token\"\n");
+    for port in traffic_managers {
+        text.push_str(&format!(
+            "\n[[apim.throttling.url_group]]\ntraffic_manager_urls = [\"tcp://127.0.0.1:{port}\"]\ntype = \"loadbalance\"\n"
+        ));
+    }
+    std::fs::write(&path, text).expect("write");
+}
+
+#[tokio::test]
+async fn two_nodes_share_one_limit_and_survive_a_lost_traffic_manager() {
+    let Some(db) = PgDatabase::create("throttling_two_nodes").await.expect("database") else {
+        return;
+    };
+    let (dir1, dir2) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let ports1 = cluster_home(dir1.path(), &db, None);
+    let ports2 = cluster_home(dir2.path(), &db, Some(dir1.path()));
+    let tms = [ports1.traffic_manager, ports2.traffic_manager];
+    join_cluster(dir1.path(), &tms);
+    join_cluster(dir2.path(), &tms);
+    let on_home = |dir: &Path| NodeOptions {
+        home: Some(dir.to_path_buf()),
+        ..NodeOptions::on_postgres(&db)
+    };
+    let node1 = Node::start(Path::new(BIN), on_home(dir1.path())).await.expect("node 1");
+    add_policies(&node1, Some(&db)).await;
+    let node2 = Node::start(Path::new(BIN), on_home(dir2.path())).await.expect("node 2");
+    let admin = Admin(&node1);
+    let backend = EchoBackend::start("throttled").await.expect("backend");
+    let api_id = publish(&admin, &backend, ("/shared", &["Sub100", "Gold"], None)).await;
+    let limited = application(&admin, "Limited", "Unlimited", &[(&api_id, "Sub100")]).await;
+    let other = application(&admin, "Other", "Unlimited", &[(&api_id, "Gold")]).await;
+    room_in_the_hour().await;
+
+    // Node 2 serves node 1's API to node 1's token once the feed has reached it; that first
+    // answer is the first admitted request.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = call(&node2, "/shared/1.0.0/menu", Some(&limited)).await.status();
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 2 never served the API: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Requests alternate between the gateways, one every 2 ms or so (about 400 a second in all,
+    // near WSO2's sizing of a node): how far past the limit they get is the rate times the
+    // decision latency, which on a loaded machine with debug builds is a millisecond or two.
+    let nodes = [&node1, &node2];
+    let mut admitted = 1;
+    let mut refused = [false, false];
+    for i in 0..300 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let r = call(nodes[i % 2], "/shared/1.0.0/menu", Some(&limited)).await;
+        match r.status().as_u16() {
+            200 => admitted += 1,
+            429 => {
+                refused[i % 2] = true;
+                assert_eq!(refusal_code(r).await, "900804");
+            }
+            other => panic!("unexpected {other}"),
+        }
+        if refused == [true, true] {
+            break;
+        }
+    }
+    println!("admitted {admitted} of a 100 per hour tier across two gateways");
+    assert!((100..=105).contains(&admitted), "admitted {admitted}");
+    for node in nodes {
+        let r = call(node, "/shared/1.0.0/menu", Some(&limited)).await;
+        assert_eq!(r.status(), 429);
+        assert_eq!(refusal_code(r).await, "900804");
+    }
+
+    // Node 2 (and its Traffic Manager) gone mid-window: node 1 keeps answering at once.
+    drop(node2);
+    let started = Instant::now();
+    for _ in 0..30 {
+        let sent = Instant::now();
+        let r = call(&node1, "/shared/1.0.0/menu", Some(&other)).await;
+        assert_eq!(r.status(), 200);
+        assert!(sent.elapsed() < Duration::from_secs(2), "{:?}", sent.elapsed());
+    }
+    println!("30 requests with a Traffic Manager down: {:?}", started.elapsed());
+    let r = call(&node1, "/shared/1.0.0/menu", Some(&limited)).await;
+    assert_eq!(r.status(), 429, "the decision holds at the node still up");
+}

@@ -44,6 +44,8 @@ pub struct NodeStatus {
 /// The node registry at one moment.
 #[derive(Debug, Clone)]
 pub struct ClusterStatus {
+    /// The database's clock when the registry was read (milliseconds since the epoch).
+    pub now: i64,
     pub node_timeout: Duration,
     /// The newest change-feed sequence number (each node's lag is measured from it).
     pub latest_feed_position: i64,
@@ -75,6 +77,7 @@ pub async fn cluster_status(store: &Store, node_timeout: Duration) -> Result<Clu
         })
         .collect();
     Ok(ClusterStatus {
+        now: registry.now,
         node_timeout,
         latest_feed_position,
         nodes,

@@ -7,6 +7,7 @@
 
 mod admin;
 mod auth;
+mod cluster_nodes;
 mod dcr;
 mod devportal;
 pub mod error;

@@ -1,0 +1,43 @@
+//! Step 2b: what every node of the cluster must agree on, settled in the store: the first node
+//! that starts records its primary key's id and its token issuer; the others take the issuer
+//! (unless `[oauth] issuer` names one) and are warned when they hold another key.
+
+use anyhow::Context;
+use portico_config::Config;
+use portico_keymanager::TokenSigner;
+use portico_keystore::KeyMaterial;
+use portico_store::{SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER, Store};
+
+/// Records this node's primary key id and issuer when the cluster has none yet; returns the
+/// issuer this node's tokens carry.
+pub async fn settle(config: &Config, store: &Store, primary: &KeyMaterial) -> anyhow::Result<String> {
+    let kid = TokenSigner::new(primary, String::new())
+        .with_context(|| format!("[keystore.primary] in {}", config.path.display()))?
+        .kid()
+        .to_owned();
+    let cluster_kid = store.settle_cluster_setting(SETTING_PRIMARY_KEY_ID, &kid).await?;
+    if cluster_kid != kid {
+        println!(
+            "  warning: [keystore.primary] holds key id {kid}, but the cluster's tokens are signed with key id {cluster_kid}: other nodes refuse this node's tokens (make the node with `portico init --join`, or copy the first node's conf/security/)"
+        );
+    }
+    let own_default = || {
+        format!(
+            "https://{}:{}/oauth2/token",
+            config.server.hostname,
+            config.ports().management_https
+        )
+    };
+    Ok(match &config.oauth.issuer {
+        Some(configured) => {
+            let cluster = store.settle_cluster_setting(SETTING_TOKEN_ISSUER, configured).await?;
+            if cluster != *configured {
+                println!(
+                    "  warning: [oauth] issuer {configured} is not the cluster's ({cluster}): nodes without it refuse this node's tokens; set the same issuer on every node"
+                );
+            }
+            configured.clone()
+        }
+        None => store.settle_cluster_setting(SETTING_TOKEN_ISSUER, &own_default()).await?,
+    })
+}

@@ -47,7 +47,8 @@ pub struct ClusterStatus {
     /// The database's clock when the registry was read (milliseconds since the epoch).
     pub now: i64,
     pub node_timeout: Duration,
-    /// The newest change-feed sequence number (each node's lag is measured from it).
+    /// The newest change-feed sequence number now (a node reports its own position as of its
+    /// last heartbeat).
     pub latest_feed_position: i64,
     pub nodes: Vec<NodeStatus>,
 }
@@ -109,7 +110,6 @@ impl ClusterStatus {
                     "silentForMillis": n.silent_for_ms,
                     "stoppedAt": n.row.stopped_at,
                     "feedPosition": n.row.feed_position,
-                    "feedLag": (self.latest_feed_position - n.row.feed_position).max(0),
                     "deployedRevisions": n.deployed,
                 })
             })

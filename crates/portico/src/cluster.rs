@@ -38,7 +38,7 @@ const HEADERS: [&str; 10] = [
     "TM",
     "STARTED",
     "LAST HEARTBEAT",
-    "FEED",
+    "FEED APPLIED",
 ];
 
 /// One line per node under a summary, columns padded to their widest cell; the deployments
@@ -60,7 +60,7 @@ fn table(status: &ClusterStatus) -> String {
         text.trim_end().to_owned() + "\n"
     };
     let mut out = format!(
-        "{} node(s); a node is down after {} s without a heartbeat; change feed at {}\n",
+        "{} node(s); a node is down after {} s without a heartbeat; the change feed is at {} (each node's position is as of its last heartbeat)\n",
         status.nodes.len(),
         status.node_timeout.as_secs(),
         status.latest_feed_position
@@ -74,7 +74,6 @@ fn table(status: &ClusterStatus) -> String {
 
 fn row(status: &ClusterStatus, n: &NodeStatus) -> ([String; 10], String) {
     let r = &n.row.registration;
-    let lag = status.latest_feed_position - n.row.feed_position;
     let deployed: Vec<String> = n
         .deployed
         .iter()
@@ -91,11 +90,7 @@ fn row(status: &ClusterStatus, n: &NodeStatus) -> ([String; 10], String) {
             r.traffic_manager_port.to_string(),
             ago(status.now - n.row.started_at),
             ago(n.silent_for_ms),
-            if lag > 0 {
-                format!("{} ({lag} behind)", n.row.feed_position)
-            } else {
-                n.row.feed_position.to_string()
-            },
+            n.row.feed_position.to_string(),
         ],
         deployed.join(" "),
     )

@@ -51,7 +51,9 @@ pub fn run(
             (PathBuf::from(DEPLOYMENT_TOML), config.into_bytes()),
         ],
     )?;
-    println!("  wrote {SECURITY_DIR}/{CERT_NAME} and {SECURITY_DIR}/{KEY_NAME} (used by [keystore.tls] and [keystore.primary])");
+    println!(
+        "  wrote {SECURITY_DIR}/{CERT_NAME} and {SECURITY_DIR}/{KEY_NAME} (used by [keystore.tls] and [keystore.primary])"
+    );
     println!(
         "  wrote {DEPLOYMENT_TOML} ({} database)",
         if options.postgres_url.is_some() {
@@ -104,7 +106,11 @@ pub fn security_file(name: &str) -> PathBuf {
 
 /// The home's `deployment.toml`, validated before anything is written (init never leaves an
 /// unusable home behind).
-pub fn render_config(home: &Path, options: &InitOptions, admin_password_hash: String) -> anyhow::Result<(String, Config)> {
+pub fn render_config(
+    home: &Path,
+    options: &InitOptions,
+    admin_password_hash: String,
+) -> anyhow::Result<(String, Config)> {
     let text = render_deployment_toml(
         options,
         &InitSecrets {
@@ -123,7 +129,8 @@ pub fn write_home(home: &Path, files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<(
     let mut created = Vec::new();
     let result = (|| -> anyhow::Result<()> {
         for dir in HOME_DIRS {
-            create_dir(&home.join(dir), &mut created).with_context(|| format!("create {}", home.join(dir).display()))?;
+            create_dir(&home.join(dir), &mut created)
+                .with_context(|| format!("create {}", home.join(dir).display()))?;
         }
         for (path, bytes) in files {
             let path = home.join(path);

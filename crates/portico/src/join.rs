@@ -41,7 +41,9 @@ pub fn run(request: &JoinRequest<'_>) -> anyhow::Result<()> {
     let JoinRequest { home, options, .. } = *request;
     refuse_existing(home, options)?;
     let Some(url) = options.postgres_url.as_deref() else {
-        bail!("--join needs --database-url: the nodes of a cluster share one PostgreSQL database (the one node 1 was given)");
+        bail!(
+            "--join needs --database-url: the nodes of a cluster share one PostgreSQL database (the one node 1 was given)"
+        );
     };
     let shared = SharedSecurity::read(request.security)?;
     if let Some(wanted) = request.key_type
@@ -122,7 +124,12 @@ impl SharedSecurity {
         let key = KeyMaterial::load(&dir.join(CERT_NAME), &dir.join(KEY_NAME))
             .with_context(|| format!("--join {}: reading the cluster's key pair", dir.display()))?;
         let key_id = TokenSigner::new(&key, String::new())
-            .with_context(|| format!("--join {}: {KEY_NAME} and {CERT_NAME} do not make a working pair", dir.display()))?
+            .with_context(|| {
+                format!(
+                    "--join {}: {KEY_NAME} and {CERT_NAME} do not make a working pair",
+                    dir.display()
+                )
+            })?
             .kid()
             .to_owned();
         let mut files = Vec::new();
@@ -189,7 +196,11 @@ fn read_cluster(url: &str, admin_username: &str) -> anyhow::Result<Cluster> {
 fn report(request: &JoinRequest<'_>, shared: &SharedSecurity, cluster: &Cluster, admin_checked: bool, config: &Config) {
     let JoinRequest { home, options, .. } = *request;
     let ports = config.ports();
-    println!("Joined node home {} to the cluster at {}", home.display(), redact(options.postgres_url.as_deref().unwrap_or_default()));
+    println!(
+        "Joined node home {} to the cluster at {}",
+        home.display(),
+        redact(options.postgres_url.as_deref().unwrap_or_default())
+    );
     println!("Shared with the cluster:");
     let names: Vec<String> = shared.files.iter().map(|(p, _)| p.display().to_string()).collect();
     println!(
@@ -218,7 +229,14 @@ fn report(request: &JoinRequest<'_>, shared: &SharedSecurity, cluster: &Cluster,
             format!("{} ({})", n.registration.node_id, if up { "up" } else { "not up" })
         })
         .collect();
-    println!("  nodes:   {}", if nodes.is_empty() { "none registered yet".to_owned() } else { nodes.join(", ") });
+    println!(
+        "  nodes:   {}",
+        if nodes.is_empty() {
+            "none registered yet".to_owned()
+        } else {
+            nodes.join(", ")
+        }
+    );
     println!(
         "  wrote {DEPLOYMENT_TOML}: node id {}, management port {}, gateway ports {} (http) and {} (https)",
         config.node_id(),

@@ -38,6 +38,10 @@ pub async fn settle(config: &Config, store: &Store, primary: &KeyMaterial) -> an
             }
             configured.clone()
         }
-        None => store.settle_cluster_setting(SETTING_TOKEN_ISSUER, &own_default()).await?,
+        None => {
+            store
+                .settle_cluster_setting(SETTING_TOKEN_ISSUER, &own_default())
+                .await?
+        }
     })
 }

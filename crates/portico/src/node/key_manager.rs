@@ -22,7 +22,12 @@ pub struct KeyManager {
 }
 
 /// Starts the key manager issuing tokens as `issuer` (the cluster's, see `cluster_settings`).
-pub async fn start(config: &Config, store: &Store, primary: &KeyMaterial, issuer: String) -> anyhow::Result<KeyManager> {
+pub async fn start(
+    config: &Config,
+    store: &Store,
+    primary: &KeyMaterial,
+    issuer: String,
+) -> anyhow::Result<KeyManager> {
     let signer = portico_keymanager::TokenSigner::new(primary, issuer.clone())
         .with_context(|| format!("[keystore.primary] in {}", config.path.display()))?;
     let validator = Arc::new(TokenValidator::new(signer));

@@ -3,20 +3,23 @@
 //! read again only when its size or modification time changed, so a heartbeat costs a directory
 //! listing and a `stat` per artifact.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
 /// Revision ids per environment, each list sorted.
 pub type Deployed = BTreeMap<String, Vec<String>>;
 
+/// A file's size and modification time: what says it has not changed since it was read.
+type Stamp = (u64, Option<SystemTime>);
+
 /// The artifact directory of a node, with the revision id last read from each file.
 pub struct DeployedRevisions {
     dir: PathBuf,
     environments: Vec<String>,
-    /// By file: its size and modification time when read, and its revision id (`None`: the file
-    /// does not read as an artifact).
-    read: HashMap<PathBuf, ((u64, Option<SystemTime>), Option<String>)>,
+    /// By file: its stamp when read, and its revision id (`None`: the file does not read as an
+    /// artifact).
+    read: HashMap<PathBuf, (Stamp, Option<String>)>,
 }
 
 impl DeployedRevisions {
@@ -33,7 +36,7 @@ impl DeployedRevisions {
     /// directory has none). Blocking file system calls: run it off the async workers.
     pub fn current(&mut self) -> Deployed {
         let mut deployed = Deployed::new();
-        let mut seen = Vec::new();
+        let mut seen = HashSet::new();
         for environment in &self.environments {
             let revisions = deployed.entry(environment.clone()).or_default();
             let Ok(entries) = std::fs::read_dir(self.dir.join(environment)) else {
@@ -45,7 +48,7 @@ impl DeployedRevisions {
                     continue;
                 }
                 let Ok(meta) = entry.metadata() else { continue };
-                let stamp = (meta.len(), meta.modified().ok());
+                let stamp: Stamp = (meta.len(), meta.modified().ok());
                 let revision = match self.read.get(&path) {
                     Some((known, revision)) if *known == stamp => revision.clone(),
                     _ => {
@@ -55,7 +58,7 @@ impl DeployedRevisions {
                     }
                 };
                 revisions.extend(revision);
-                seen.push(path);
+                seen.insert(path);
             }
             revisions.sort();
         }

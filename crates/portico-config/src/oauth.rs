@@ -15,10 +15,10 @@ pub struct OAuth {
     /// Lifetime of refresh tokens, in seconds (WSO2's default: 86400).
     #[serde(default = "default_refresh_token_validity")]
     pub refresh_token_validity_seconds: i64,
-    /// The `iss` of issued tokens. Default: the cluster's, recorded in the database by the first
-    /// node that started (its `https://<server.hostname>:<management port>/oauth2/token`, WSO2's
-    /// default), so that every node of a cluster issues and accepts the same one. A value here
-    /// wins for this node; set the same on every node (e.g. the load balancer's name).
+    /// The `iss` of issued tokens. Default: `https://<server.hostname>:<management port>/oauth2/token`
+    /// (WSO2's); on PostgreSQL, the cluster's: the first node that starts records its own in the
+    /// database and every node issues and accepts that one. A value here wins for this node; set
+    /// the same on every node (e.g. the load balancer's name).
     #[serde(default)]
     pub issuer: Option<String>,
 }

@@ -6,18 +6,26 @@
 //! - [`IdentitySource`]: the gateway's identity data (applications, client ids, subscriptions, external
 //!   key managers) loaded from the store on top of this node's own key manager;
 //! - [`load_policies`]: the throttling policies the gateway enforces, read from the store;
-//! - [`GatewaySync`]: which feed events change this node's gateway, and applying them.
+//! - [`GatewaySync`]: which feed events change this node's gateway, and applying them;
+//! - [`Heartbeat`]: this node's entry in the node registry, with [`DeployedRevisions`] (what its
+//!   artifacts hold); [`cluster_status`] and [`live_traffic_managers`] read the registry.
 //!
 //! Management crates (the key manager, REST) use the follower; the data plane (`portico-gateway`)
 //! knows nothing of the store or the feed: this crate hands it finished values.
 #![forbid(unsafe_code)]
 
+mod deployed;
 mod follow;
 mod gateway_sync;
+mod heartbeat;
 mod identity;
 mod policies;
+mod registry;
 
+pub use deployed::{Deployed, DeployedRevisions};
 pub use follow::{FollowerProgress, follow, follow_with_progress};
 pub use gateway_sync::{Deployments, GatewaySync, IdentityCounts};
+pub use heartbeat::{Heartbeat, HeartbeatTask};
 pub use identity::{IdentitySource, ResidentKeyError, resident_identity};
 pub use policies::{EVENT_POLICY_CHANGED, load_policies};
+pub use registry::{ClusterStatus, NodeState, NodeStatus, TrafficManagerPeer, cluster_status, live_traffic_managers};

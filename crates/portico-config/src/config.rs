@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::apim::Apim;
+use crate::cluster::Cluster;
 use crate::database::Databases;
 use crate::deployment::Deployment;
 use crate::error::ConfigError;
@@ -40,6 +41,8 @@ pub struct Config {
     pub deployment: Deployment,
     #[serde(default)]
     pub truststore: Truststore,
+    #[serde(default)]
+    pub cluster: Cluster,
     /// The node's home directory (parent of `conf/`); relative paths in the file resolve here.
     #[serde(skip)]
     pub home: PathBuf,
@@ -89,6 +92,7 @@ impl Config {
         self.database.validate(c)?;
         self.keystore.validate(c)?;
         self.truststore.validate(c)?;
+        self.cluster.validate(c)?;
         let ports = self.ports();
         self.apim.validate(&self.server, &ports, c)
     }
@@ -96,6 +100,14 @@ impl Config {
     /// Effective ports with the offset applied (validated at load).
     pub fn ports(&self) -> Ports {
         self.transport.ports(self.server.offset)
+    }
+
+    /// This node's id in the cluster: `[cluster] node_id`, else `<hostname>:<management port>`.
+    pub fn node_id(&self) -> String {
+        self.cluster
+            .node_id
+            .clone()
+            .unwrap_or_else(|| format!("{}:{}", self.server.hostname, self.ports().management_https))
     }
 
     /// I/O threads per gateway listener: `[apim.gateway] io_threads`, else one per core.
@@ -237,6 +249,22 @@ mod tests {
             assert_eq!(err.key(), Some("apim.gateway.strip_request_headers[1]"), "{err}");
             assert!(err.to_string().contains("is not a header name"), "{err}");
         }
+    }
+
+    #[test]
+    fn cluster_node_id_defaults_to_host_and_port_and_heartbeats_are_checked() {
+        let c = parse(&format!("[server]\noffset = 1\n{MIN}")).expect("valid");
+        assert_eq!(c.node_id(), "localhost:9444");
+        assert_eq!(c.cluster.node_timeout().as_secs(), 15);
+        let named = parse(&format!("{MIN}[cluster]\nnode_id = \"node-b\"\n")).expect("valid");
+        assert_eq!(named.node_id(), "node-b");
+        let err = parse(&format!(
+            "{MIN}[cluster]\nheartbeat_seconds = 5\nnode_timeout_seconds = 5\n"
+        ))
+        .expect_err("timeout not above the heartbeat");
+        assert_eq!(err.key(), Some("cluster.node_timeout_seconds"), "{err}");
+        let err = parse(&format!("{MIN}[cluster]\nnode_id = \"a b\"\n")).expect_err("space");
+        assert_eq!(err.key(), Some("cluster.node_id"), "{err}");
     }
 
     #[test]

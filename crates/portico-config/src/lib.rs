@@ -8,11 +8,12 @@
 //! [`Config`] (`config.rs`) composes one module per section, each owning its structs, defaults
 //! and the checks of its keys: `server`, `super_admin`, `database`, `keystore` (with
 //! `truststore`), `apim` (`gateway`, `cors`, `sync_runtime_artifacts`, `publisher`, `jwt`,
-//! `sample_backend`, `throttling`), `transport`, `oauth` and `deployment`. `section` holds what they share,
+//! `sample_backend`, `throttling`), `transport`, `oauth`, `deployment` and `cluster`. `section` holds what they share,
 //! `locate` maps keys to lines, and `template` renders the file `portico init` writes.
 #![forbid(unsafe_code)]
 
 mod apim;
+mod cluster;
 mod config;
 mod database;
 mod deployment;
@@ -31,6 +32,7 @@ pub use apim::{
     OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling, ThrottlingRedis,
     UrlGroupConfig,
 };
+pub use cluster::Cluster;
 pub use config::Config;
 pub use database::{Database, DatabaseKind, Databases};
 pub use deployment::{ArtifactSync, Deployment};

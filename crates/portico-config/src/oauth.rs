@@ -16,7 +16,9 @@ pub struct OAuth {
     #[serde(default = "default_refresh_token_validity")]
     pub refresh_token_validity_seconds: i64,
     /// The `iss` of issued tokens. Default: `https://<server.hostname>:<management port>/oauth2/token`
-    /// (WSO2's). Nodes of a cluster behind one name set the same value.
+    /// (WSO2's); on PostgreSQL, the cluster's: the first node that starts records its own in the
+    /// database and every node issues and accepts that one. A value here wins for this node; set
+    /// the same on every node (e.g. the load balancer's name).
     #[serde(default)]
     pub issuer: Option<String>,
 }

@@ -78,10 +78,12 @@ bind_address = "0.0.0.0"
 shutdown_grace_seconds = 10
 
 [super_admin]
-# The administrator created at start-up (roles: admin, creator, publisher, subscriber).
+# The administrator created at the first start when the database has no user of this name
+# (roles: admin, creator, publisher, subscriber). An existing user is never changed from here:
+# change its password through SCIM (PATCH /scim2/Users/<id>), which every node sees.
 username = {admin}
-# argon2id hash written by `portico init`. To set a new password instead, remove this line and
-# write `password = "..."` (or `password = "$env{{PORTICO_ADMIN_PASSWORD}}"`); it is hashed on start.
+# argon2id hash written by `portico init`. Instead, `password = "..."` (or
+# `password = "$env{{PORTICO_ADMIN_PASSWORD}}"`) is hashed when the account is created.
 password_hash = {hash}
 create_admin_account = true
 
@@ -230,6 +232,16 @@ batch_window_ms = 5
 [deployment]
 sync = "database"
 
+# The nodes that share this node's database (a cluster); `portico cluster status` lists them.
+[cluster]
+# This node's id among them. Default: "<server.hostname>:<management port>"; set one per node
+# when nodes on different machines share a host name.
+# node_id = "node1"
+# Seconds between two heartbeats of this node into the node registry.
+heartbeat_seconds = 5
+# A node silent for longer than this many seconds shows as down.
+node_timeout_seconds = 15
+
 # Listener ports before the offset is added (WSO2's defaults).
 [transport.https]
 # Management: REST APIs, portals, OAuth2 endpoints.
@@ -303,6 +315,8 @@ mod tests {
         let throttling = &c.apim.throttling;
         assert!(throttling.enable && throttling.url_groups.is_empty());
         assert_eq!(throttling.counter, crate::ThrottleCounter::TrafficManager);
+        assert_eq!(c.cluster.node_timeout_seconds, 15);
+        assert_eq!(c.node_id(), "node1.example:9445");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Admin REST API v4 (`/api/am/admin/v4`): what this slice serves of it (gateway environments;
-//! key managers live in [`crate::key_managers`]).
+//! key managers live in [`crate::key_managers`], the cluster's nodes in [`crate::cluster_nodes`]).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -15,6 +15,7 @@ use crate::state::RestState;
 pub fn routes() -> Router<RestState> {
     Router::new()
         .route("/environments", get(list_environments))
+        .route("/cluster/nodes", get(crate::cluster_nodes::list))
         .route(
             "/key-managers",
             get(key_managers::admin_list).post(key_managers::create),

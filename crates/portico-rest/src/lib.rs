@@ -15,6 +15,7 @@
 
 mod admin;
 mod auth;
+mod cluster_nodes;
 mod common;
 mod dcr;
 mod devportal;

@@ -8,6 +8,11 @@ pub enum StoreError {
         target: String,
         detail: String,
     },
+    /// A command meant for an existing cluster found a database no node has set up.
+    #[error(
+        "the database at {0} has no Portico schema: start the cluster's first node on it (`portico serve`) before joining or inspecting it"
+    )]
+    NoSchema(String),
     #[error("database migration failed: {0}")]
     Migrate(String),
     #[error("{0} already exists")]

@@ -11,10 +11,13 @@
 #![forbid(unsafe_code)]
 
 mod apis;
+mod attach;
+mod cluster_settings;
 mod devportal;
 mod error;
 mod feed;
 mod key_managers;
+mod nodes;
 mod oauth;
 mod policies;
 mod revisions;
@@ -29,6 +32,7 @@ use sqlx::sqlite::{
 };
 
 pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
+pub use cluster_settings::{SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER};
 pub use devportal::{
     ApplicationRow, EVENT_APPLICATION_CHANGED, EVENT_KEY_MAPPING_CHANGED, EVENT_SUBSCRIPTION_CHANGED, GatewayIdentity,
     GatewayKeyMapping, GatewaySubscription, KeyMappingRow, NewKeyMapping, NewMappedKey, SubscriptionFilter,
@@ -38,6 +42,7 @@ pub use feed::{ChangeEvent, FEED_CHANNEL, FeedListener};
 pub use key_managers::{
     EVENT_KEY_MANAGER_CHANGED, KeyManagerRow, KeyManagerSettings, NewKeyManager, RESIDENT_KEY_MANAGER,
 };
+pub use nodes::{NodeProgress, NodeRegistration, NodeRegistry, NodeRow};
 pub use oauth::{
     CutoffKind, EVENT_CLIENT_CHANGED, EVENT_CLIENT_TOKENS_REVOKED, EVENT_TOKEN_REVOKED, EVENT_USER_TOKENS_REVOKED,
     NewOAuthClient, NewRefreshToken, OAuthClient, RefreshToken, RefreshUse, RevokedToken, TokenCutoff,

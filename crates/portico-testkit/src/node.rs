@@ -22,6 +22,8 @@ pub struct NodeOptions {
     pub config_edits: Vec<(String, String)>,
     /// Use this existing home instead of a new one (a second node sharing files, a restart).
     pub home: Option<PathBuf>,
+    /// More arguments for `portico init` (e.g. `--join <dir>`, `--offset 1`).
+    pub init_args: Vec<String>,
 }
 
 impl Default for NodeOptions {
@@ -32,6 +34,7 @@ impl Default for NodeOptions {
             key_type: "ec",
             config_edits: Vec::new(),
             home: None,
+            init_args: Vec::new(),
         }
     }
 }
@@ -171,6 +174,7 @@ pub fn init_home(bin: &Path, dir: &Path, options: &NodeOptions) -> anyhow::Resul
     if let Some(url) = &options.database_url {
         cmd.args(["--database-url", url]);
     }
+    cmd.args(&options.init_args);
     let out = cmd.output().context("run portico init")?;
     if !out.status.success() {
         bail!(

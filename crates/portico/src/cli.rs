@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use portico_config::InitOptions;
 use portico_keystore::KeyType;
 
-use crate::{cert, check, init, node};
+use crate::{cert, check, cluster, init, join, node};
 
 /// The node's home when neither `--home` nor `PORTICO_HOME` says otherwise.
 const DEFAULT_HOME: &str = "portico-home";
@@ -36,6 +36,9 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The nodes that share this node's database.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -49,7 +52,8 @@ struct HomeArg {
 struct InitArgs {
     #[command(flatten)]
     home: HomeArg,
-    /// Admin password; generated and printed once when omitted.
+    /// Admin password; generated and printed once when omitted. With --join: checked against the
+    /// cluster's admin (omitted: the admin is taken as the database has it).
     #[arg(long, env = init::ADMIN_PASSWORD_VAR)]
     admin_password: Option<String>,
     /// Admin user name.
@@ -61,12 +65,17 @@ struct InitArgs {
     /// PostgreSQL URL (postgres://user@host:5432/db) instead of the embedded SQLite database.
     #[arg(long)]
     database_url: Option<String>,
-    /// Key algorithm of the generated key pair.
-    #[arg(long, value_enum, default_value_t = KeyTypeArg::from(KeyType::default()))]
-    key_type: KeyTypeArg,
+    /// Key algorithm of the generated key pair [default: ec]. With --join: checked against the
+    /// cluster's key.
+    #[arg(long, value_enum)]
+    key_type: Option<KeyTypeArg>,
     /// Host name for URLs and the certificate.
     #[arg(long, default_value_t = InitOptions::default().hostname)]
     hostname: String,
+    /// Make a node of an existing cluster: PATH is a copy of its first node's conf/security/
+    /// (the cluster's keys); needs --database-url, the cluster's database.
+    #[arg(long, value_name = "PATH")]
+    join: Option<PathBuf>,
 }
 
 impl InitArgs {
@@ -134,6 +143,19 @@ enum CertCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum ClusterCommand {
+    /// Every registered node: up (heartbeating), down (silent longer than [cluster]
+    /// node_timeout_seconds) or stopped, with its addresses, change-feed position and deployments.
+    Status {
+        #[command(flatten)]
+        home: HomeArg,
+        /// Print JSON, as GET /api/am/admin/v4/cluster/nodes answers.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ConfigCommand {
     /// Validate conf/deployment.toml and the files it names; exit status 2 when invalid.
     Check(HomeArg),
@@ -143,12 +165,21 @@ pub fn run(cli: Cli, started: Instant) -> anyhow::Result<()> {
     match cli.command {
         None => node::run(Path::new(DEFAULT_HOME), started),
         Some(Command::Serve(h)) => node::run(&h.home, started),
-        Some(Command::Init(args)) => init::run(
-            &args.home.home,
-            &args.options(),
-            args.key_type.into(),
-            args.admin_password,
-        ),
+        Some(Command::Init(args)) => match &args.join {
+            Some(security) => join::run(&join::JoinRequest {
+                home: &args.home.home,
+                options: &args.options(),
+                key_type: args.key_type.map(KeyType::from),
+                admin_password: args.admin_password.clone(),
+                security,
+            }),
+            None => init::run(
+                &args.home.home,
+                &args.options(),
+                args.key_type.map_or_else(KeyType::default, KeyType::from),
+                args.admin_password,
+            ),
+        },
         Some(Command::Cert(CertCommand::Create {
             home,
             hostnames,
@@ -157,5 +188,6 @@ pub fn run(cli: Cli, started: Instant) -> anyhow::Result<()> {
         })) => cert::create(&home.home, hostnames, key_type.into(), force),
         Some(Command::Cert(CertCommand::Show { home, file })) => cert::show(&home.home, file),
         Some(Command::Config(ConfigCommand::Check(h))) => check::run(&h.home),
+        Some(Command::Cluster(ClusterCommand::Status { home, json })) => cluster::status(&home.home, json),
     }
 }

@@ -2,14 +2,17 @@
 //! line and wires the components together; each component lives in its own crate.
 //!
 //! - `cli`: the command line and which command runs;
-//! - `init`, `cert`, `check`: `portico init`, `portico cert`, `portico config check`;
+//! - `init`, `join`, `cert`, `check`, `cluster`: `portico init` (`--join`: `join`),
+//!   `portico cert`, `portico config check`, `portico cluster status`;
 //! - `node`: `portico serve`, a node started step by step.
 #![forbid(unsafe_code)]
 
 mod cert;
 mod check;
 mod cli;
+mod cluster;
 mod init;
+mod join;
 mod node;
 
 use std::process::ExitCode;

@@ -1,4 +1,4 @@
-//! Step 3: the resident key manager: the token signer and validator (primary key, `[oauth]`
+//! Step 3: the resident key manager: the token signer and validator (primary key, the cluster's
 //! issuer), the authenticator of REST callers, and the OAuth2 token service with its follower of
 //! other nodes' revocations.
 
@@ -21,14 +21,13 @@ pub struct KeyManager {
     pub follower: tokio::task::JoinHandle<()>,
 }
 
-pub async fn start(config: &Config, store: &Store, primary: &KeyMaterial) -> anyhow::Result<KeyManager> {
-    let issuer = config.oauth.issuer.clone().unwrap_or_else(|| {
-        format!(
-            "https://{}:{}/oauth2/token",
-            config.server.hostname,
-            config.ports().management_https
-        )
-    });
+/// Starts the key manager issuing tokens as `issuer` (the cluster's, see `cluster_settings`).
+pub async fn start(
+    config: &Config,
+    store: &Store,
+    primary: &KeyMaterial,
+    issuer: String,
+) -> anyhow::Result<KeyManager> {
     let signer = portico_keymanager::TokenSigner::new(primary, issuer.clone())
         .with_context(|| format!("[keystore.primary] in {}", config.path.display()))?;
     let validator = Arc::new(TokenValidator::new(signer));

@@ -2,7 +2,8 @@
 //! in this order:
 //!
 //! 1. `keys`: the TLS and primary key pairs;
-//! 2. `store`: the database, and the configured super admin in it;
+//! 2. `store`: the database, and the configured super admin in it; `cluster_settings`: the
+//!    cluster's token issuer and primary key id;
 //! 3. `key_manager`: token signing and validation, REST callers' authentication, the OAuth2
 //!    token service;
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
@@ -10,20 +11,22 @@
 //! 6. `gateway`: the data plane;
 //! 7. `artifacts`: the runtime artifacts it serves, loaded and followed;
 //! 8. `cluster`: the gateway's identity and throttling policies loaded, and the change feed
-//!    followed;
+//!    followed; `registry`: this node's heartbeat into the node registry;
 //! 9. `banner`: what is where;
 //! 10. `listeners`: gateway and management listeners until a signal, then the drain.
 
 mod artifacts;
 mod banner;
 mod cluster;
+mod cluster_settings;
 mod gateway;
 mod key_manager;
 pub mod keys;
 mod listeners;
+mod registry;
 mod rest;
 mod started;
-mod store;
+pub mod store;
 mod throttling;
 
 use std::path::Path;
@@ -69,7 +72,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let keys = keys::load(&config)?;
     let store = store::open(&config).await?;
     store::bootstrap_super_admin(&config, &store).await?;
-    let key_manager = key_manager::start(&config, &store, &keys.primary).await?;
+    let issuer = cluster_settings::settle(&config, &store, &keys.primary).await?;
+    let key_manager = key_manager::start(&config, &store, &keys.primary, issuer).await?;
     let rest = rest::state(&config, &store, &keys, &key_manager);
     let deployed = rest::rebuild_artifacts(&rest).await?;
     let management = listeners::bind_management(&config).await?;
@@ -86,6 +90,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     };
     let (routable, artifact_loader) = artifacts::serve(&node);
     let (identity, policies, feed_follower) = cluster::follow(&node).await?;
+    let heartbeat = registry::start(&node).await;
     let loaded = banner::Loaded {
         deployed,
         routable,
@@ -95,6 +100,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     banner::print(&node, started, &loaded).await?;
     listeners::serve_until_stopped(&node, management).await?;
 
+    heartbeat.stop().await;
     stop(node, [artifact_loader, feed_follower]).await;
     Ok(())
 }

@@ -231,7 +231,7 @@ impl Store {
                 users = sqlx::query_scalar(sql).bind(&row.name).fetch_all(&mut **tx).await?;
             }
             if !users.is_empty() {
-                return Err(StoreError::InUse(in_use_message(&row, &users)));
+                return Err(StoreError::in_use(&format!("throttling policy `{}`", row.name), &users));
             }
             sqlx::query("DELETE FROM throttling_policies WHERE id = $1")
                 .bind(id)
@@ -286,14 +286,4 @@ impl Store {
             Ok(())
         })
     }
-}
-
-/// "… is used by a, b and 3 more".
-fn in_use_message(row: &ThrottlingPolicyRow, users: &[String]) -> String {
-    const NAMED: usize = 3;
-    let mut named = users.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
-    if users.len() > NAMED {
-        named.push_str(&format!(" and {} more", users.len() - NAMED));
-    }
-    format!("throttling policy `{}` is in use by {named}", row.name)
 }

@@ -274,7 +274,20 @@ async fn check_migration(store_at: impl AsyncFn() -> Store, migrate_old: impl As
     store.close().await;
 }
 
-const GOLD_BY_HAND: &str = "UPDATE throttling_policies SET request_count = 4000 WHERE name = 'Gold'";
+/// Migrates the database at `$url` to 0007 with a `$pool` on `$dir`'s migrations (what the
+/// previous release left) and changes Gold's limit by hand.
+macro_rules! old_database {
+    ($pool:ty, $url:expr, $dir:literal) => {{
+        let pool = <$pool>::connect($url).await.expect("pool");
+        let migrator = sqlx::migrate::Migrator::new(Path::new($dir)).await.expect("migrations");
+        migrator.run_to(7, &pool).await.expect("migrate to 0007");
+        sqlx::query("UPDATE throttling_policies SET request_count = 4000 WHERE name = 'Gold'")
+            .execute(&pool)
+            .await
+            .expect("update");
+        pool.close().await;
+    }};
+}
 
 #[tokio::test]
 async fn migration_sqlite() {
@@ -282,15 +295,7 @@ async fn migration_sqlite() {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("portico.db").display());
     check_migration(
         async || sqlite(&dir).await,
-        async || {
-            let pool = sqlx::SqlitePool::connect(&url).await.expect("pool");
-            let migrator = sqlx::migrate::Migrator::new(Path::new("migrations/sqlite"))
-                .await
-                .expect("migrations");
-            migrator.run_to(7, &pool).await.expect("migrate to 0007");
-            sqlx::query(GOLD_BY_HAND).execute(&pool).await.expect("update");
-            pool.close().await;
-        },
+        async || old_database!(sqlx::SqlitePool, &url, "migrations/sqlite"),
     )
     .await;
 }
@@ -302,15 +307,7 @@ async fn migration_postgres() {
     };
     check_migration(
         async || postgres(&db, "node-a").await,
-        async || {
-            let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
-            let migrator = sqlx::migrate::Migrator::new(Path::new("migrations/postgres"))
-                .await
-                .expect("migrations");
-            migrator.run_to(7, &pool).await.expect("migrate to 0007");
-            sqlx::query(GOLD_BY_HAND).execute(&pool).await.expect("update");
-            pool.close().await;
-        },
+        async || old_database!(sqlx::PgPool, &db.url, "migrations/postgres"),
     )
     .await;
 }

@@ -5,13 +5,17 @@
 //! policies (malformed addresses refused), admin-only access, and a change on one node seen on
 //! a second node sharing the database (with its feed event) within a second.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use portico_store::{Backend, EVENT_DENY_POLICY_CHANGED, EVENT_POLICY_CHANGED, Store, StoreOptions};
+use portico_store::{EVENT_DENY_POLICY_CHANGED, EVENT_POLICY_CHANGED};
 use portico_testkit::{Admin, Node, NodeOptions, PgDatabase, node_on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use common::node_store;
 
 const BIN: &str = env!("CARGO_BIN_EXE_portico");
 const A: &str = "/api/am/admin/v4";
@@ -26,26 +30,6 @@ node_on_both_backends!(sqlite_deny_policies, postgres_deny_policies, |node, db| 
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("`{key}` in {v}"))
-}
-
-/// A store on the node's own database, to read its change feed.
-async fn node_store(node: &Node, pg: Option<&PgDatabase>) -> Store {
-    let (backend, url) = match pg {
-        Some(db) => (Backend::Postgres, db.url.clone()),
-        None => (
-            Backend::Sqlite,
-            format!("sqlite://{}", node.home.join("database/portico.db").display()),
-        ),
-    };
-    Store::connect(&StoreOptions {
-        backend,
-        url,
-        pool_size: 2,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "test".into(),
-    })
-    .await
-    .expect("store")
 }
 
 fn request_count(count: i64, unit_time: i64, unit: &str) -> Value {

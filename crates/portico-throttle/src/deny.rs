@@ -376,7 +376,8 @@ pub struct DenyPolicies {
     ranges: Vec<Range>,
     /// Inverted conditions: addresses outside each of these are blocked.
     allowed_only: Vec<(Range, DenyType)>,
-    empty: bool,
+    /// Whether any condition is held (false in the default, empty set: the fast path).
+    any: bool,
 }
 
 impl DenyPolicies {
@@ -420,23 +421,23 @@ impl DenyPolicies {
         }
         ranges.sort_by_key(|r| (r.v4, r.start));
         set.ranges = merged(&ranges);
-        set.empty = set.apis.is_empty()
+        set.any = !(set.apis.is_empty()
             && set.applications.is_empty()
             && set.users.is_empty()
             && set.ips.is_empty()
             && set.ranges.is_empty()
-            && set.allowed_only.is_empty();
+            && set.allowed_only.is_empty());
         set
     }
 
     pub fn is_empty(&self) -> bool {
-        self.empty
+        !self.any
     }
 
     /// The type of the first condition that blocks `request` (checked in WSO2's order: API,
     /// application, user, IP), or `None`. The gateway answers 403 with WSO2's 900805.
     pub fn check(&self, request: &DenyRequest<'_>) -> Option<DenyType> {
-        if self.empty {
+        if !self.any {
             return None;
         }
         if request.api.is_some_and(|api| self.apis.contains(api)) {

@@ -136,6 +136,7 @@ fn api_values_follow_wso2_contexts() {
 fn an_empty_set_blocks_nothing() {
     let set = DenyPolicies::new([]);
     assert!(set.is_empty());
+    assert!(DenyPolicies::default().is_empty());
     let request = DenyRequest {
         api: Some("/a/1"),
         application: Some(("admin", "app")),

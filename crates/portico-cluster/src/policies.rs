@@ -2,30 +2,24 @@
 //! `throttling_policies` read into `portico_throttle::Policy` values, through the same validation
 //! the Admin REST API applies to what it receives. A row that does not validate is left out
 //! (logged with the field at fault), so one bad row never takes the others down.
-//!
-//! The table has no burst columns yet: a row without them has no burst control.
+//! A row's burst control (`rate_limit_count` 0: none) comes with it.
 
-use portico_store::{Store, StoreError, ThrottlingPolicyRow};
-use portico_throttle::policy::{LimitDraft, RequestCountDraft};
-use portico_throttle::{Policy, PolicyDraft, PolicyError, PolicyLevel};
+use portico_store::{Store, StoreError};
+use portico_throttle::Policy;
 
 /// Appended to the change feed when a throttling policy is added, changed or removed; every
 /// node's gateway reloads its policies on it.
 pub const EVENT_POLICY_CHANGED: &str = "policy.changed";
 
-/// The `level` values of `throttling_policies`, each with its policy level.
-const STORED_LEVELS: [(&str, PolicyLevel); 3] = [
-    ("subscription", PolicyLevel::Subscription),
-    ("application", PolicyLevel::Application),
-    ("api", PolicyLevel::Advanced),
-];
+/// The `level` values of `throttling_policies`.
+const STORED_LEVELS: [&str; 3] = ["subscription", "application", "api"];
 
 /// Every stored policy that validates.
 pub async fn load_policies(store: &Store) -> Result<Vec<Policy>, StoreError> {
     let mut policies = Vec::new();
-    for (stored_level, level) in STORED_LEVELS {
+    for stored_level in STORED_LEVELS {
         for row in store.list_throttling_policies(stored_level).await? {
-            match policy_of(level, &row) {
+            match row.policy() {
                 Ok(policy) => policies.push(policy),
                 Err(e) => tracing::warn!(
                     level = stored_level,
@@ -39,35 +33,20 @@ pub async fn load_policies(store: &Store) -> Result<Vec<Policy>, StoreError> {
     Ok(policies)
 }
 
-/// One row as a policy, validated like a policy the Admin REST API receives.
-fn policy_of(level: PolicyLevel, row: &ThrottlingPolicyRow) -> Result<Policy, PolicyError> {
-    PolicyDraft {
-        policy_name: Some(row.name.clone()),
-        display_name: Some(row.display_name.clone()).filter(|d| !d.trim().is_empty()),
-        description: Some(row.description.clone()),
-        default_limit: Some(LimitDraft {
-            limit_type: Some("REQUESTCOUNTLIMIT".to_owned()),
-            request_count: Some(RequestCountDraft {
-                request_count: Some(row.request_count),
-                unit_time: Some(row.unit_time),
-                time_unit: Some(row.time_unit.clone()),
-            }),
-        }),
-        stop_on_quota_reach: Some(row.stop_on_quota_reach),
-        ..PolicyDraft::new(level)
-    }
-    .validate()
-}
-
 #[cfg(test)]
 mod tests {
-    use portico_throttle::TimeUnit;
+    use portico_store::ThrottlingPolicyRow;
+    use portico_throttle::{PolicyLevel, TimeUnit};
 
     use super::*;
 
-    fn row(name: &str, count: i64, unit: &str) -> ThrottlingPolicyRow {
+    fn row(level: &str, name: &str, count: i64, unit: &str) -> ThrottlingPolicyRow {
         ThrottlingPolicyRow {
-            level: "subscription".into(),
+            id: format!("id-{name}"),
+            level: level.into(),
+            quota_type: "REQUESTCOUNTLIMIT".into(),
+            rate_limit_count: 0,
+            rate_limit_time_unit: None,
             name: name.into(),
             display_name: name.into(),
             description: format!("Allows {count} requests per {unit}"),
@@ -81,7 +60,7 @@ mod tests {
 
     #[test]
     fn rows_become_policies_without_burst_control() {
-        let policy = policy_of(PolicyLevel::Subscription, &row("Gold", 5000, "min")).expect("valid");
+        let policy = row("subscription", "Gold", 5000, "min").policy().expect("valid");
         assert_eq!(policy.name, "Gold");
         assert_eq!(
             (policy.quota.request_count, policy.quota.time_unit),
@@ -94,9 +73,9 @@ mod tests {
 
     #[test]
     fn rows_that_do_not_validate_say_which_field() {
-        let err = policy_of(PolicyLevel::Advanced, &row("Zero", 0, "min")).expect_err("zero");
+        let err = row("api", "Zero", 0, "min").policy().expect_err("zero");
         assert_eq!(err.field(), "defaultLimit.requestCount.requestCount");
-        let err = policy_of(PolicyLevel::Advanced, &row("Weekly", 5, "week")).expect_err("unit");
+        let err = row("api", "Weekly", 5, "week").policy().expect_err("unit");
         assert_eq!(err.field(), "defaultLimit.requestCount.timeUnit");
     }
 

@@ -1,5 +1,6 @@
 //! Admin REST API v4 (`/api/am/admin/v4`): what this slice serves of it (gateway environments;
-//! key managers live in [`crate::key_managers`], the cluster's nodes in [`crate::cluster_nodes`]).
+//! key managers live in [`crate::key_managers`], the cluster's nodes in [`crate::cluster_nodes`],
+//! throttling policies in [`crate::throttling`]).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -11,6 +12,7 @@ use crate::common::environments::environments_json;
 use crate::error::ApiError;
 use crate::key_managers;
 use crate::state::RestState;
+use crate::throttling;
 
 pub fn routes() -> Router<RestState> {
     Router::new()
@@ -27,6 +29,7 @@ pub fn routes() -> Router<RestState> {
                 .put(key_managers::update)
                 .delete(key_managers::delete),
         )
+        .merge(throttling::routes())
 }
 
 /// `GET /environments`: the gateway environments of `[[apim.gateway.environment]]`. They come

@@ -118,6 +118,17 @@ pub(crate) fn input_error(e: portico_apis::InputError) -> ApiError {
     error
 }
 
+/// A 400 naming `field`, for an error whose text starts with that field (`field: message`,
+/// `field is required`), as `portico-throttle`'s validation errors do.
+pub(crate) fn field_error(field: &str, error: &impl std::fmt::Display) -> ApiError {
+    let text = error.to_string();
+    let message = text
+        .strip_prefix(field)
+        .map(|rest| rest.trim_start_matches(':').trim_start())
+        .unwrap_or(&text);
+    input_error(portico_apis::InputError::new(field, message))
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}: {}", self.status.as_u16(), self.message, self.description)

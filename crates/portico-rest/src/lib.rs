@@ -4,8 +4,8 @@
 //! Everything here turns HTTP into calls on the store and the key manager and back; the error
 //! mapping to HTTP happens once, in [`error::ApiError`].
 //!
-//! Layout: one module per API (`publisher/`, `devportal/`, `admin` with `key_managers`, `oauth`,
-//! `dcr`, `scim`, `health`, `sample`), each folder's `mod.rs` holding only its routes; `common/`
+//! Layout: one module per API (`publisher/`, `devportal/`, `admin` with `key_managers` and
+//! `throttling/`, `oauth`, `dcr`, `scim`, `health`, `sample`), each folder's `mod.rs` holding only its routes; `common/`
 //! what several APIs use (request bodies, paging, API rows, ETags and optimistic updates, ...);
 //! `state` the handlers' shared [`RestState`], `auth` the caller, `middleware` what wraps every
 //! request. `publisher/artifacts` is the deploy pipeline's output, [`ArtifactFiles`], which the
@@ -29,6 +29,7 @@ mod publisher;
 mod sample;
 mod scim;
 mod state;
+mod throttling;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -47,6 +47,16 @@ impl StoreError {
         }
     }
 
+    /// [`StoreError::InUse`]: "`what` is in use by a, b, c and N more".
+    pub fn in_use(what: &str, users: &[String]) -> StoreError {
+        const NAMED: usize = 3;
+        let mut named = users.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
+        if users.len() > NAMED {
+            named.push_str(&format!(" and {} more", users.len() - NAMED));
+        }
+        StoreError::InUse(format!("{what} is in use by {named}"))
+    }
+
     /// True when the database itself (not the request) is at fault, so callers answer 503.
     pub fn is_unavailable(&self) -> bool {
         matches!(

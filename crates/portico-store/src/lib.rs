@@ -2,7 +2,9 @@
 //! (shared by the nodes of a cluster).
 //!
 //! Both backends run the same `$N`-placeholder SQL; the schema is migrated per backend from
-//! `migrations/<backend>` at start-up. Callers see one [`Store`] and never a pool type.
+//! `migrations/<backend>` at start-up, then WSO2's default throttling policies are seeded (each
+//! once, from `portico_throttle::policy::default_policies`). Callers see one [`Store`] and never
+//! a pool type.
 //!
 //! Inside, a write of several statements runs through `write_tx!` (`Store::write` on the
 //! backend's pool): one transaction that commits a change together with the change-feed events
@@ -13,6 +15,7 @@
 mod apis;
 mod attach;
 mod cluster_settings;
+mod deny_policies;
 mod devportal;
 mod error;
 mod feed;
@@ -21,6 +24,7 @@ mod nodes;
 mod oauth;
 mod policies;
 mod revisions;
+mod throttling_policies;
 mod users;
 
 use std::str::FromStr;
@@ -33,6 +37,7 @@ use sqlx::sqlite::{
 
 pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
 pub use cluster_settings::{SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER};
+pub use deny_policies::{DenyPolicyRow, EVENT_DENY_POLICY_CHANGED};
 pub use devportal::{
     ApplicationRow, EVENT_APPLICATION_CHANGED, EVENT_KEY_MAPPING_CHANGED, EVENT_SUBSCRIPTION_CHANGED, GatewayIdentity,
     GatewayKeyMapping, GatewaySubscription, KeyMappingRow, NewKeyMapping, NewMappedKey, SubscriptionFilter,
@@ -47,10 +52,11 @@ pub use oauth::{
     CutoffKind, EVENT_CLIENT_CHANGED, EVENT_CLIENT_TOKENS_REVOKED, EVENT_TOKEN_REVOKED, EVENT_USER_TOKENS_REVOKED,
     NewOAuthClient, NewRefreshToken, OAuthClient, RefreshToken, RefreshUse, RevokedToken, TokenCutoff,
 };
-pub use policies::{NewApplication, NewSubscription, SubscriptionRow, ThrottlingPolicyRow};
+pub use policies::{NewApplication, NewSubscription, SubscriptionRow};
 pub use revisions::{
     CreateRevision, DeleteRevision, DeploymentRow, DeploymentTarget, MAX_REVISIONS_PER_API, RevisionRow,
 };
+pub use throttling_policies::{EVENT_POLICY_CHANGED, ThrottlingPolicyRow, level_column};
 pub use users::{NewUser, Role, User};
 
 /// Which database a store runs on.
@@ -150,11 +156,13 @@ impl Store {
                 Pool::Postgres(pool)
             }
         };
-        Ok(Store {
+        let store = Store {
             pool,
             node_id: options.node_id.clone(),
             appends: feed::LocalAppends::default(),
-        })
+        };
+        store.seed_default_policies().await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

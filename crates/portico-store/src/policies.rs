@@ -1,21 +1,5 @@
-//! Throttling policies (WSO2's defaults are seeded by the migration) and the minimal
-//! applications and subscriptions the Publisher reads; the DevPortal manages them.
-
-use crate::{Store, StoreError, with_pool};
-
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct ThrottlingPolicyRow {
-    /// `subscription` or `api`.
-    pub level: String,
-    pub name: String,
-    pub display_name: String,
-    pub description: String,
-    pub request_count: i64,
-    pub unit_time: i64,
-    pub time_unit: String,
-    pub tier_plan: String,
-    pub stop_on_quota_reach: bool,
-}
+//! What applications and subscriptions are created with, and a subscription as the Publisher
+//! lists it; the DevPortal manages them (`devportal.rs`).
 
 /// A new application (or the new state of one, for updates).
 #[derive(Debug, Clone, Default)]
@@ -57,19 +41,4 @@ pub struct SubscriptionRow {
     pub application_description: Option<String>,
     pub application_status: String,
     pub application_policy: String,
-}
-
-impl Store {
-    /// Policies of one level (`subscription` or `api`), by request count.
-    pub async fn list_throttling_policies(&self, level: &str) -> Result<Vec<ThrottlingPolicyRow>, StoreError> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT level, name, display_name, description, request_count, unit_time, time_unit, tier_plan, stop_on_quota_reach \
-                 FROM throttling_policies WHERE level = $1 ORDER BY request_count DESC, name",
-            )
-            .bind(level)
-            .fetch_all(pool)
-            .await?
-        }))
-    }
 }

@@ -27,14 +27,16 @@
 //!   [`Policy`] or a [`PolicyError`] whose [`field`](PolicyError::field) names the JSON field
 //!   (400); [`policy::custom_policy_unsupported`] for `/throttling/policies/custom`;
 //!   [`PolicyLevel::parse`] for the path segment. Publisher/DevPortal listings read
-//!   [`Policy::burst`] for `rateLimitCount`/`rateLimitTimeUnit`.
+//!   [`Policy::burst`] for `rateLimitCount`/`rateLimitTimeUnit`. Deny policies:
+//!   [`DenyCondition::from_json`] (400s name the field), [`DenyCondition::stored_value`].
 //! - **Store**: seeds [`policy::default_policies`] on a fresh database; stores [`Policy`] fields
 //!   ([`TimeUnit::as_str`], [`BurstUnit::as_str`] for the unit columns).
 //! - **Gateway** (throttle phase): per request, build a [`RequestEvent`] with
 //!   [`RequestEvent::api`] or [`RequestEvent::resource`], [`RequestEvent::application`],
 //!   [`RequestEvent::subscription`] (or [`RequestEvent::unauthenticated`]), passing
 //!   [`Policy::enforced_quota`] and [`Policy::burst_quota`] of the policies in its snapshot;
-//!   then [`Throttler::admit`]. A [`Refusal`] gives [`KeyKind::error_code`] (900800–900809,
+//!   first [`DenyPolicies::check`] (a [`DenyType`] is 403 with 900805), then
+//!   [`Throttler::admit`]. A [`Refusal`] gives [`KeyKind::error_code`] (900800–900809,
 //!   status 429), `until_ms` for `Retry-After` ([`window::retry_after_secs`]) and the quota for
 //!   `RateLimit-Policy`; an [`Admission`] gives the headroom for `RateLimit`.
 //! - **Config**: [`FailureMode::parse`], [`GroupKind::parse`] and [`UrlGroup::new`] for
@@ -52,6 +54,7 @@
 pub mod batch;
 pub mod counter;
 pub mod decision;
+pub mod deny;
 pub mod event;
 pub mod key;
 pub mod policy;
@@ -65,6 +68,7 @@ pub mod wire;
 
 pub use counter::{Counter, CounterStats, FailureMode};
 pub use decision::{Decision, DecisionTable};
+pub use deny::{DenyCondition, DenyError, DenyPolicies, DenyRequest, DenyType};
 pub use event::RequestEvent;
 pub use key::KeyKind;
 pub use policy::{BurstUnit, Policy, PolicyDraft, PolicyError, PolicyLevel, TimeUnit};

@@ -3,14 +3,15 @@
 //! format, revocation), subscriptions (rules, blocking from the Publisher, the gateway's view in
 //! the store), and application deletion revoking tokens; on SQLite and again on PostgreSQL.
 
-use std::time::Duration;
+mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use portico_store::{Backend, Store, StoreOptions};
 use portico_testkit::{Node, PgDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use common::node_store;
 
 const D: &str = "/api/am/devportal/v3";
 const P: &str = "/api/am/publisher/v4";
@@ -108,26 +109,6 @@ async fn active(node: &Node, client: &(String, String), token: &str) -> bool {
 fn jwt_part(token: &str, i: usize) -> Value {
     let part = token.split('.').nth(i).expect("JWT part");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
-}
-
-/// A store on the node's own database.
-async fn node_store(node: &Node, pg: Option<&PgDatabase>) -> Store {
-    let (backend, url) = match pg {
-        Some(db) => (Backend::Postgres, db.url.clone()),
-        None => (
-            Backend::Sqlite,
-            format!("sqlite://{}", node.home.join("database/portico.db").display()),
-        ),
-    };
-    Store::connect(&StoreOptions {
-        backend,
-        url,
-        pool_size: 2,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "test".into(),
-    })
-    .await
-    .expect("store")
 }
 
 fn s(v: &Value) -> String {

@@ -2,13 +2,17 @@
 //! revisions and deployments (artifact files and change-feed rows), OpenAPI import from files
 //! and URLs, concurrency, policies and subscriptions; the main flows again on PostgreSQL.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use portico_store::{Backend, NewApplication, NewSubscription, Store, StoreOptions};
+use portico_store::{NewApplication, NewSubscription};
 use portico_testkit::{Node, NodeOptions, PgDatabase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+use common::node_store;
 
 const BIN: &str = env!("CARGO_BIN_EXE_portico");
 const P: &str = "/api/am/publisher/v4";
@@ -95,26 +99,6 @@ impl Publisher<'_> {
         assert_eq!(status, StatusCode::OK, "{body}");
         body["pagination"]["total"].as_i64().expect("total")
     }
-}
-
-/// A store on the node's own database (SQLite file or PostgreSQL).
-async fn node_store(node: &Node, pg: Option<&PgDatabase>) -> Store {
-    let (backend, url) = match pg {
-        Some(db) => (Backend::Postgres, db.url.clone()),
-        None => (
-            Backend::Sqlite,
-            format!("sqlite://{}", node.home.join("database/portico.db").display()),
-        ),
-    };
-    Store::connect(&StoreOptions {
-        backend,
-        url,
-        pool_size: 2,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "test".into(),
-    })
-    .await
-    .expect("store")
 }
 
 fn id(v: &Value) -> String {

@@ -1,6 +1,8 @@
-//! JSON request bodies.
+//! JSON request bodies, and the `201 Created` answer with its `Location`.
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -17,4 +19,13 @@ pub(crate) fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiEr
         ));
     }
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
+}
+
+/// `201 Created` with `body` and a `Location` of `location` (a path).
+pub(crate) fn created(location: &str, body: Value) -> Response {
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(location) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }

@@ -241,9 +241,7 @@ impl Publisher {
                     .receivers
                     .iter()
                     .map(|address| {
-                        let running = links
-                            .entry(address.clone())
-                            .or_insert_with(|| self.start_link(address));
+                        let running = links.entry(address.clone()).or_insert_with(|| self.start_link(address));
                         running.link.clone()
                     })
                     .collect(),

@@ -349,7 +349,7 @@ async fn load_split_across_both_admits_the_limit(node1: &Node, node2: &Node, lim
     // answer is the first admitted request.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let status = call(&node2, "/shared/1.0.0/menu", Some(limited)).await.status();
+        let status = call(node2, "/shared/1.0.0/menu", Some(limited)).await.status();
         if status == 200 {
             break;
         }

@@ -44,7 +44,8 @@
 //! - **Binary** (wiring): derive a [`ClusterSecret`] from the shared primary key;
 //!   [`traffic_manager::start`] on the TM listener with [`TrafficManagerConfig`] (peers from the
 //!   node registry); one [`DecisionTable`]; a [`Publisher`] ([`PublisherConfig`], one group per
-//!   live TM when no url group is configured) or a [`RedisCounter`] ([`RedisConfig`]) as the
+//!   live TM when no url group is configured, kept current with [`Publisher::set_groups`]) or
+//!   a [`RedisCounter`] ([`RedisConfig`]) as the
 //!   [`Counter`]; a [`Throttler`] over them, with [`Throttler::spawn_sweeper`] and
 //!   [`Throttler::set_live_nodes`] fed by the node registry.
 //!

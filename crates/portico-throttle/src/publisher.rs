@@ -14,11 +14,16 @@
 //!   never backs up into the queue.
 //! - **Links.** One task per receiver URL connects, authenticates, writes batches and reads
 //!   decisions, and reconnects with exponential backoff when the connection fails.
+//! - **Groups change while running.** [`Publisher::set_groups`] swaps the groups the batcher
+//!   dispatches to (the node registry's live Traffic Managers come and go): links to receivers
+//!   still wanted keep their connection, new ones start, the others stop.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -113,6 +118,7 @@ pub fn receiver_address(url: &str) -> Result<String, UrlError> {
 pub struct PublisherConfig {
     pub node_id: String,
     pub secret: ClusterSecret,
+    /// The groups at start; [`Publisher::set_groups`] replaces them.
     pub groups: Vec<UrlGroup>,
     /// Events the queue holds before dropping.
     pub queue_capacity: usize,
@@ -174,13 +180,30 @@ impl Group {
 
 struct Shared {
     queue: EventQueue,
-    groups: Vec<Group>,
+    /// Swapped whole by [`Publisher::set_groups`]; read per batch and per request.
+    groups: ArcSwap<Vec<Group>>,
+}
+
+/// A receiver's link and the task that serves it; dropping it stops the task.
+struct RunningLink {
+    link: Arc<Link>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RunningLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// The TM fan-out counter (see the module doc).
 pub struct Publisher {
     shared: Arc<Shared>,
-    _tasks: OwnedTasks,
+    config: Arc<PublisherConfig>,
+    decisions: Arc<DecisionTable>,
+    /// One running link per receiver address, over all groups.
+    links: Mutex<HashMap<String, RunningLink>>,
+    _batcher: OwnedTasks,
 }
 
 impl Publisher {
@@ -188,46 +211,62 @@ impl Publisher {
     pub fn start(config: PublisherConfig, decisions: Arc<DecisionTable>) -> Publisher {
         let config = Arc::new(config);
         let (event_queue, queue) = EventQueue::new(config.queue_capacity, "publisher dropped events (queue full)");
-        let mut tasks = Vec::new();
-        let mut groups = Vec::new();
-        for group in &config.groups {
-            let mut links = Vec::new();
-            for address in &group.receivers {
-                let (tx, rx) = mpsc::channel(config.link_buffer.max(1));
-                let link = Arc::new(Link {
-                    address: address.clone(),
-                    connected: AtomicBool::new(false),
-                    batches: tx,
-                });
-                tasks.push(tokio::spawn(run_link(
-                    link.clone(),
-                    rx,
-                    config.clone(),
-                    decisions.clone(),
-                )));
-                links.push(link);
-            }
-            groups.push(Group {
-                kind: group.kind,
-                links,
-                next: AtomicUsize::new(0),
-            });
-        }
         let shared = Arc::new(Shared {
             queue: event_queue,
-            groups,
+            groups: ArcSwap::from_pointee(Vec::new()),
         });
-        tasks.push(tokio::spawn(run_batcher(queue, shared.clone(), config)));
-        Publisher {
+        let batcher = tokio::spawn(run_batcher(queue, shared.clone(), config.clone()));
+        let publisher = Publisher {
             shared,
-            _tasks: OwnedTasks(tasks),
-        }
+            config: config.clone(),
+            decisions,
+            links: Mutex::new(HashMap::new()),
+            _batcher: OwnedTasks(vec![batcher]),
+        };
+        publisher.set_groups(&config.groups);
+        publisher
+    }
+
+    /// Sends from now on to `groups`: receivers already linked keep their connection, new ones
+    /// get a link, links to receivers no group names any more stop.
+    pub fn set_groups(&self, groups: &[UrlGroup]) {
+        let mut links = self.links.lock().unwrap_or_else(PoisonError::into_inner);
+        let wanted: HashSet<&String> = groups.iter().flat_map(|g| &g.receivers).collect();
+        links.retain(|address, _| wanted.contains(address));
+        let groups = groups
+            .iter()
+            .map(|group| Group {
+                kind: group.kind,
+                links: group
+                    .receivers
+                    .iter()
+                    .map(|address| {
+                        let running = links.entry(address.clone()).or_insert_with(|| self.start_link(address));
+                        running.link.clone()
+                    })
+                    .collect(),
+                next: AtomicUsize::new(0),
+            })
+            .collect();
+        self.shared.groups.store(Arc::new(groups));
+    }
+
+    fn start_link(&self, address: &str) -> RunningLink {
+        let (tx, rx) = mpsc::channel(self.config.link_buffer.max(1));
+        let link = Arc::new(Link {
+            address: address.to_owned(),
+            connected: AtomicBool::new(false),
+            batches: tx,
+        });
+        let task = tokio::spawn(run_link(link.clone(), rx, self.config.clone(), self.decisions.clone()));
+        RunningLink { link, task }
     }
 
     /// Receivers connected now, over all groups.
     pub fn connected_receivers(&self) -> usize {
         self.shared
             .groups
+            .load()
             .iter()
             .flat_map(|g| &g.links)
             .filter(|l| l.connected.load(Ordering::Acquire))
@@ -269,7 +308,7 @@ async fn run_batcher(mut queue: mpsc::Receiver<RequestEvent>, shared: Arc<Shared
 /// Hands one batch to every group.
 fn dispatch(shared: &Shared, batch: Arc<Vec<u8>>) {
     let mut taken = false;
-    for group in &shared.groups {
+    for group in shared.groups.load().iter() {
         if group.dispatch(&batch) {
             taken = true;
         } else {

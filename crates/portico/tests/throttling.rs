@@ -9,6 +9,8 @@
 //! - Two nodes on PostgreSQL sharing keys, each sending its events to both Traffic Managers:
 //!   load split across both gateways admits between the limit and 5 % over it in total; with
 //!   one node's Traffic Manager gone mid-window, requests keep flowing at the other.
+//! - The same with no url group configured and node 2 made by `portico init --join`: each node
+//!   finds the other's Traffic Manager in the node registry, and drops it when it dies.
 //!
 //! Burst control cannot be stored yet (the table has no burst columns); its codes (900807,
 //! 900809) are checked at the gateway (crates/portico-gateway/tests/throttle.rs).
@@ -340,6 +342,50 @@ fn join_cluster(dir: &Path, traffic_managers: &[u16]) {
     std::fs::write(&path, text).expect("write");
 }
 
+/// Load split evenly across both gateways, with `limited`'s token (a Sub100 subscription):
+/// between 100 and 105 admitted in total, then both gateways refuse with 900804.
+async fn load_split_across_both_admits_the_limit(node1: &Node, node2: &Node, limited: &str) {
+    // Node 2 serves node 1's API to node 1's token once the feed has reached it; that first
+    // answer is the first admitted request.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = call(node2, "/shared/1.0.0/menu", Some(limited)).await.status();
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node 2 never served the API: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Requests alternate between the gateways, one every 2 ms or so (about 400 a second in all,
+    // near WSO2's sizing of a node): how far past the limit they get is the rate times the
+    // decision latency, which on a loaded machine with debug builds is a millisecond or two.
+    let nodes = [node1, node2];
+    let mut admitted = 1;
+    let mut refused = [false, false];
+    for i in 0..300 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let r = call(nodes[i % 2], "/shared/1.0.0/menu", Some(limited)).await;
+        match r.status().as_u16() {
+            200 => admitted += 1,
+            429 => {
+                refused[i % 2] = true;
+                assert_eq!(refusal_code(r).await, "900804");
+            }
+            other => panic!("unexpected {other}"),
+        }
+        if refused == [true, true] {
+            break;
+        }
+    }
+    println!("admitted {admitted} of a 100 per hour tier across two gateways");
+    assert!((100..=105).contains(&admitted), "admitted {admitted}");
+    for node in nodes {
+        let r = call(node, "/shared/1.0.0/menu", Some(limited)).await;
+        assert_eq!(r.status(), 429);
+        assert_eq!(refusal_code(r).await, "900804");
+    }
+}
+
 #[tokio::test]
 async fn two_nodes_share_one_limit_and_survive_a_lost_traffic_manager() {
     let Some(db) = PgDatabase::create("throttling_two_nodes").await.expect("database") else {
@@ -365,45 +411,7 @@ async fn two_nodes_share_one_limit_and_survive_a_lost_traffic_manager() {
     let other = application(&admin, "Other", "Unlimited", &[(&api_id, "Gold")]).await;
     room_in_the_hour().await;
 
-    // Node 2 serves node 1's API to node 1's token once the feed has reached it; that first
-    // answer is the first admitted request.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = call(&node2, "/shared/1.0.0/menu", Some(&limited)).await.status();
-        if status == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "node 2 never served the API: {status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // Requests alternate between the gateways, one every 2 ms or so (about 400 a second in all,
-    // near WSO2's sizing of a node): how far past the limit they get is the rate times the
-    // decision latency, which on a loaded machine with debug builds is a millisecond or two.
-    let nodes = [&node1, &node2];
-    let mut admitted = 1;
-    let mut refused = [false, false];
-    for i in 0..300 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        let r = call(nodes[i % 2], "/shared/1.0.0/menu", Some(&limited)).await;
-        match r.status().as_u16() {
-            200 => admitted += 1,
-            429 => {
-                refused[i % 2] = true;
-                assert_eq!(refusal_code(r).await, "900804");
-            }
-            other => panic!("unexpected {other}"),
-        }
-        if refused == [true, true] {
-            break;
-        }
-    }
-    println!("admitted {admitted} of a 100 per hour tier across two gateways");
-    assert!((100..=105).contains(&admitted), "admitted {admitted}");
-    for node in nodes {
-        let r = call(node, "/shared/1.0.0/menu", Some(&limited)).await;
-        assert_eq!(r.status(), 429);
-        assert_eq!(refusal_code(r).await, "900804");
-    }
+    load_split_across_both_admits_the_limit(&node1, &node2, &limited).await;
 
     // Node 2 (and its Traffic Manager) gone mid-window: node 1 keeps answering at once.
     drop(node2);
@@ -417,4 +425,76 @@ async fn two_nodes_share_one_limit_and_survive_a_lost_traffic_manager() {
     println!("30 requests with a Traffic Manager down: {:?}", started.elapsed());
     let r = call(&node1, "/shared/1.0.0/menu", Some(&limited)).await;
     assert_eq!(r.status(), 429, "the decision holds at the node still up");
+}
+
+/// What node 1 logs when its set of Traffic Managers changes.
+const TMS_CHANGED: &str = "the cluster's traffic managers changed";
+
+/// Waits until node 1 has logged `changes` changes of its Traffic Managers, the last naming
+/// (or, `present` false, no longer naming) `address`.
+async fn traffic_managers_changed(node: &Node, changes: usize, address: &str, present: bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let output = node.output();
+        let last = output.lines().rfind(|l| l.contains(TMS_CHANGED)).unwrap_or_default();
+        // The set now comes before the `before` field (whatever colours the log has).
+        let listed = last.split("before").next().unwrap_or_default().contains(address);
+        if output.matches(TMS_CHANGED).count() == changes && listed == present {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no change naming {address} ({present}):\n{output}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_no_url_group_each_node_finds_every_live_traffic_manager_in_the_registry() {
+    let Some(db) = PgDatabase::create("throttling_discovery").await.expect("database") else {
+        return;
+    };
+    // Heartbeats (and so the registry's reads) every second; a node silent for 3 s is down.
+    let fast_heartbeats = vec![
+        ("heartbeat_seconds = 5".into(), "heartbeat_seconds = 1".into()),
+        ("node_timeout_seconds = 15".into(), "node_timeout_seconds = 3".into()),
+    ];
+    let node1 = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: fast_heartbeats.clone(),
+            ..NodeOptions::on_postgres(&db)
+        },
+    )
+    .await
+    .expect("node 1");
+    add_policies(&node1, Some(&db)).await;
+    let security = node1.home.join("conf/security");
+    let node2 = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: fast_heartbeats,
+            init_args: vec!["--join".into(), security.display().to_string()],
+            ..NodeOptions::on_postgres(&db)
+        },
+    )
+    .await
+    .expect("node 2");
+    // Node 2 found node 1's Traffic Manager at start; node 1 finds node 2's at a heartbeat.
+    let tm1 = format!("localhost:{}", node1.ports.traffic_manager);
+    let tm2 = format!("localhost:{}", node2.ports.traffic_manager);
+    assert!(node2.output().contains(&tm1), "{}", node2.output());
+    traffic_managers_changed(&node1, 1, &tm2, true).await;
+
+    let admin = Admin(&node1);
+    let backend = EchoBackend::start("throttled").await.expect("backend");
+    let api_id = publish(&admin, &backend, ("/shared", &["Sub100"], None)).await;
+    let limited = application(&admin, "Found", "Unlimited", &[(&api_id, "Sub100")]).await;
+    room_in_the_hour().await;
+    load_split_across_both_admits_the_limit(&node1, &node2, &limited).await;
+
+    // Node 2 dies: once the registry shows it down, node 1 stops sending to it.
+    drop(node2);
+    traffic_managers_changed(&node1, 2, &tm2, false).await;
 }

@@ -8,6 +8,7 @@
 //!    token service;
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
 //! 5. `throttling`: the Traffic Manager, the cluster counter and the gateway's throttler;
+//!    `traffic_managers`: the live Traffic Managers of the node registry, followed;
 //! 6. `gateway`: the data plane;
 //! 7. `artifacts`: the runtime artifacts it serves, loaded and followed;
 //! 8. `cluster`: the gateway's identity and throttling policies loaded, and the change feed
@@ -28,6 +29,7 @@ mod rest;
 mod started;
 pub mod store;
 mod throttling;
+mod traffic_managers;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -77,7 +79,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let rest = rest::state(&config, &store, &keys, &key_manager);
     let deployed = rest::rebuild_artifacts(&rest).await?;
     let management = listeners::bind_management(&config).await?;
-    let throttling = throttling::start(&config, &keys.primary).await?;
+    let throttling = throttling::start(&config, &keys.primary, &store).await?;
     let gateway = gateway::start(&config, &keys, &key_manager.validator, throttling.gateway.clone())?;
     let node = Node {
         config,
@@ -110,7 +112,7 @@ async fn stop(node: Node, tasks: [tokio::task::JoinHandle<()>; 2]) {
     for task in tasks
         .iter()
         .chain([&node.gateway.jwks_refresh, &node.key_manager.follower])
-        .chain(&node.throttling.sweeper)
+        .chain(&node.throttling.tasks)
     {
         task.abort();
     }

@@ -1,10 +1,11 @@
 //! Step 5: throttling (`[apim.throttling]`), before the gateway that enforces it. The cluster
 //! secret that authenticates the Traffic Manager protocol, derived from the shared primary key;
 //! this node's Traffic Manager on `[transport.traffic_manager] port`; the counter admitted
-//! requests go to (a publisher to the url groups, or to every Traffic Manager this node knows
-//! of, or Redis); and the throttler the gateway asks, with the configured failure mode.
+//! requests go to (a publisher to the url groups, or to every live Traffic Manager of the node
+//! registry, [`super::traffic_managers`], or Redis); and the throttler the gateway asks, with
+//! the configured failure mode and the live node count.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +13,13 @@ use anyhow::Context;
 use portico_config::{Config, ThrottleCounter};
 use portico_gateway::GatewayThrottling;
 use portico_keystore::KeyMaterial;
+use portico_store::Store;
 use portico_throttle::{
-    ClusterSecret, Counter, DecisionTable, GroupKind, Publisher, PublisherConfig, RedisConfig, RedisCounter, Throttler,
+    ClusterSecret, Counter, DecisionTable, Publisher, PublisherConfig, RedisConfig, RedisCounter, Throttler,
     TrafficManagerConfig, TrafficManagerHandle, UrlGroup, traffic_manager,
 };
+
+use super::traffic_managers::{self, Discovery, LiveTrafficManagers, node_count, own_traffic_manager};
 
 /// Throttling as this node runs it; kept until the node stops.
 pub struct NodeThrottling {
@@ -23,67 +27,132 @@ pub struct NodeThrottling {
     pub gateway: Option<GatewayThrottling>,
     /// This node's Traffic Manager (counter = "traffic_manager").
     pub traffic_manager: Option<TrafficManagerHandle>,
-    /// Forgets the gateway's local counts of ended windows.
-    pub sweeper: Option<tokio::task::JoinHandle<()>>,
+    /// Forgets the gateway's local counts of ended windows; follows the node registry's live
+    /// Traffic Managers.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
     /// One line for the banner.
     pub summary: String,
 }
 
 /// Starts this node's Traffic Manager and counter and builds the gateway's throttler.
-pub async fn start(config: &Config, primary: &KeyMaterial) -> anyhow::Result<NodeThrottling> {
+pub async fn start(config: &Arc<Config>, primary: &KeyMaterial, store: &Store) -> anyhow::Result<NodeThrottling> {
     let settings = &config.apim.throttling;
     if !settings.enable {
         return Ok(NodeThrottling {
             gateway: None,
             traffic_manager: None,
-            sweeper: None,
+            tasks: Vec::new(),
             summary: "off ([apim.throttling] enable = false)".to_owned(),
         });
     }
-    let node_id = super::store::node_id(config);
     let decisions = Arc::new(DecisionTable::new());
-    let (counter, traffic_manager, live_nodes, where_counted): (Arc<dyn Counter>, _, usize, String) =
-        match settings.counter {
-            ThrottleCounter::Redis => {
-                let redis = RedisConfig {
-                    batch_interval: Duration::from_millis(settings.redis.batch_window_ms),
-                    ..RedisConfig::new(settings.redis.url.clone())
-                };
-                let counter = RedisCounter::start(redis, decisions.clone())
-                    .with_context(|| format!("[apim.throttling.redis] url in {}", config.path.display()))?;
-                (Arc::new(counter), None, 1, "counted in Redis".to_owned())
-            }
-            ThrottleCounter::TrafficManager => {
-                let secret = cluster_secret(primary)?;
-                let groups = receiver_groups(config);
-                let tm = start_traffic_manager(config, &node_id, secret.clone(), &groups).await?;
-                let publisher = PublisherConfig {
-                    batch_interval: Duration::from_millis(settings.event_batch_window_ms),
-                    ..PublisherConfig::new(node_id, secret, groups.clone())
-                };
-                let receivers = groups.iter().map(|g| g.receivers.join("|")).collect::<Vec<_>>();
-                let summary = format!(
-                    "traffic manager tcp://{}:{}, events to {}",
-                    config.server.hostname,
-                    config.ports().traffic_manager,
-                    receivers.join(" + ")
-                );
-                let counter = Publisher::start(publisher, decisions.clone());
-                (Arc::new(counter), Some(tm), groups.len(), summary)
-            }
-        };
+    let (counter, publishing): (Arc<dyn Counter>, Option<Publishing>) = match settings.counter {
+        ThrottleCounter::Redis => {
+            let redis = RedisConfig {
+                batch_interval: Duration::from_millis(settings.redis.batch_window_ms),
+                ..RedisConfig::new(settings.redis.url.clone())
+            };
+            let counter = RedisCounter::start(redis, decisions.clone())
+                .with_context(|| format!("[apim.throttling.redis] url in {}", config.path.display()))?;
+            (Arc::new(counter), None)
+        }
+        ThrottleCounter::TrafficManager => {
+            let publishing = start_publishing(config, primary, store, decisions.clone()).await?;
+            (publishing.publisher.clone(), Some(publishing))
+        }
+    };
     let throttler = Arc::new(Throttler::new(decisions, counter, settings.failure_mode));
-    // Until the node registry says how many nodes are live, each url group stands for one.
-    throttler.set_live_nodes(u32::try_from(live_nodes).unwrap_or(u32::MAX));
-    let sweeper = throttler.spawn_sweeper();
+    let mut tasks = vec![throttler.spawn_sweeper()];
+    let mut traffic_manager = None;
+    let mut where_counted = "counted in Redis".to_owned();
+    if let Some(publishing) = publishing {
+        throttler.set_live_nodes(node_count(publishing.live_nodes));
+        if let Some((discovery, live)) = publishing.registry {
+            let publisher = publishing.follows_registry.then_some(publishing.publisher);
+            tasks.push(discovery.spawn_refresh(live, publisher, Arc::downgrade(&throttler)));
+        }
+        traffic_manager = Some(publishing.traffic_manager);
+        where_counted = publishing.summary;
+    }
     Ok(NodeThrottling {
         gateway: Some(GatewayThrottling {
             throttler,
             trust_forwarded_for: settings.trust_forwarded_for,
         }),
         traffic_manager,
-        sweeper: Some(sweeper),
+        tasks,
         summary: format!("{where_counted}; failure mode {}", settings.failure_mode.as_str()),
+    })
+}
+
+/// Counting by Traffic Managers: this node's own, the publisher sending to the cluster's, and
+/// the node registry followed for them.
+struct Publishing {
+    publisher: Arc<Publisher>,
+    traffic_manager: TrafficManagerHandle,
+    /// Live nodes at start, for `local_only`.
+    live_nodes: usize,
+    /// The registry to follow and its live Traffic Managers at start; `None` when it is this
+    /// node's alone (SQLite) and url groups are configured, so there is nothing to learn.
+    registry: Option<(Discovery, LiveTrafficManagers)>,
+    /// No url group is configured: the publisher's groups are the registry's live TMs.
+    follows_registry: bool,
+    summary: String,
+}
+
+/// Where request events go: the configured `[[apim.throttling.url_group]]`s (the seed's
+/// explicit layout always wins), else one group per live Traffic Manager of the node registry
+/// (every event to every one, the seed's layout). Starts this node's TM, whose peers for the
+/// restart sync are the same receivers but its own, and the publisher.
+async fn start_publishing(
+    config: &Arc<Config>,
+    primary: &KeyMaterial,
+    store: &Store,
+    decisions: Arc<DecisionTable>,
+) -> anyhow::Result<Publishing> {
+    let settings = &config.apim.throttling;
+    let node_id = super::store::node_id(config);
+    let secret = cluster_secret(primary)?;
+    let discovery = Discovery::new(config.clone(), store.clone());
+    let follows_registry = settings.url_groups.is_empty();
+    let live = if follows_registry || discovery.is_shared() {
+        Some(discovery.read().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the live traffic managers from the node registry; starting with this node's own");
+            vec![own_traffic_manager(config).to_string()]
+        }))
+    } else {
+        None
+    };
+    let groups = match &live {
+        Some(live) if follows_registry => traffic_managers::groups(live),
+        _ => settings.url_groups.clone(),
+    };
+    // Where the registry is this node's alone, each configured url group stands for a node.
+    let live_nodes = live.as_ref().map_or(groups.len(), Vec::len);
+    let tm = start_traffic_manager(config, &node_id, secret.clone(), &groups).await?;
+    let publisher = PublisherConfig {
+        batch_interval: Duration::from_millis(settings.event_batch_window_ms),
+        ..PublisherConfig::new(node_id, secret, groups.clone())
+    };
+    let receivers = groups.iter().map(|g| g.receivers.join("|")).collect::<Vec<_>>();
+    let followed = if follows_registry {
+        "every live node's traffic manager, now "
+    } else {
+        ""
+    };
+    let summary = format!(
+        "traffic manager tcp://{}:{}, events to {followed}{}",
+        config.server.hostname,
+        config.ports().traffic_manager,
+        receivers.join(" + ")
+    );
+    Ok(Publishing {
+        publisher: Arc::new(Publisher::start(publisher, decisions)),
+        traffic_manager: tm,
+        live_nodes,
+        registry: live.map(|live| (discovery, live)),
+        follows_registry,
+        summary,
     })
 }
 
@@ -92,44 +161,6 @@ pub async fn start(config: &Config, primary: &KeyMaterial) -> anyhow::Result<Nod
 /// `ClusterSecret::new`), and nothing else has to be shared or configured.
 fn cluster_secret(primary: &KeyMaterial) -> anyhow::Result<ClusterSecret> {
     ClusterSecret::new(primary.private_key.secret_der()).context("derive the cluster secret from [keystore.primary]")
-}
-
-/// Where request events go: the configured `[[apim.throttling.url_group]]`s, else one group
-/// per Traffic Manager of [`traffic_managers`] (every event to every one, the seed's layout).
-fn receiver_groups(config: &Config) -> Vec<UrlGroup> {
-    let configured = &config.apim.throttling.url_groups;
-    if !configured.is_empty() {
-        return configured.clone();
-    }
-    traffic_managers(config)
-        .into_iter()
-        .map(|address| UrlGroup {
-            kind: GroupKind::LoadBalance,
-            receivers: vec![address],
-        })
-        .collect()
-}
-
-/// The Traffic Managers (`host:port`) of the cluster's live nodes, this one's included, when no
-/// url group is configured.
-///
-/// SEAM for the node registry: today this is this node's own Traffic Manager only. Once the
-/// registry lists the live nodes with their Traffic Manager ports, return one address per
-/// live node here (and feed `Throttler::set_live_nodes` from the same list); the publisher and
-/// the Traffic Manager's start-up sync take whatever this returns.
-pub fn traffic_managers(config: &Config) -> Vec<String> {
-    vec![own_traffic_manager(config).to_string()]
-}
-
-/// This node's Traffic Manager as a local client reaches it.
-fn own_traffic_manager(config: &Config) -> SocketAddr {
-    let bind = config.server.bind_address;
-    let host = if bind.is_unspecified() {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        bind
-    };
-    SocketAddr::new(host, config.ports().traffic_manager)
 }
 
 /// Binds and starts this node's Traffic Manager; its peers (for the counts of the current

@@ -382,7 +382,16 @@ async fn a_node_made_with_init_join_shares_keys_issuer_and_admin() {
     let both = vec![(node_id(&node1), "up".to_owned()), (node_id(&node2), "up".to_owned())];
     let mut sorted = both.clone();
     sorted.sort();
-    let (nodes, printed) = cluster_status(&node1.home);
+    // What a node has deployed is reported with its next heartbeat (every second here).
+    let mut status = cluster_status(&node1.home);
+    for _ in 0..50 {
+        if status.1.matches("Default=1").count() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status = cluster_status(&node1.home);
+    }
+    let (nodes, printed) = status;
     assert_eq!(nodes, sorted, "{printed}");
     assert!(printed.contains("Default=1"), "the deployed revision: {printed}");
     let body = Admin(&node2).get(NODES).await;

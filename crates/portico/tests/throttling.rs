@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use portico_testkit::{Admin, EchoBackend, Node, NodeOptions, NodePorts, PgDatabase, init_home};
-use reqwest::Response;
+use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portico");
@@ -41,71 +41,56 @@ fn id(v: &Value, key: &str) -> String {
     v[key].as_str().unwrap_or_else(|| panic!("`{key}` in {v}")).to_owned()
 }
 
-/// The node's database, as a test reaches it.
-fn database_url(node: &Node, pg: Option<&PgDatabase>) -> String {
-    match pg {
-        Some(db) => db.url.clone(),
-        None => format!("sqlite://{}", node.home.join("database/portico.db").display()),
-    }
-}
-
-/// Adds the test's policies (and makes `Unauthenticated` 4 per hour) by SQL, then appends
-/// `policy.changed` and waits until `node` has reloaded its gateway's policies.
-async fn add_policies(node: &Node, pg: Option<&PgDatabase>) {
-    let url = database_url(node, pg);
-    let mut statements: Vec<String> = POLICIES
-        .iter()
-        .map(|(level, name, count)| {
-            format!(
-                "INSERT INTO throttling_policies VALUES ('{level}', '{name}', '{name}', 'test tier', {count}, 1, 'hour', 'FREE', TRUE)"
-            )
-        })
-        .collect();
-    statements.push(
-        "UPDATE throttling_policies SET request_count = 4, unit_time = 1, time_unit = 'hour' \
-         WHERE level = 'subscription' AND name = 'Unauthenticated'"
-            .to_owned(),
-    );
-    // The same statements on either backend's pool type.
-    macro_rules! execute_all {
-        ($pool:expr) => {{
-            let pool = $pool;
-            for s in &statements {
-                sqlx::query(sqlx::AssertSqlSafe(s.clone()))
-                    .execute(&pool)
-                    .await
-                    .expect(s);
-            }
-            pool.close().await;
-        }};
-    }
-    if pg.is_some() {
-        execute_all!(sqlx::PgPool::connect(&url).await.expect("postgres"));
-    } else {
-        execute_all!(sqlx::SqlitePool::connect(&url).await.expect("sqlite"));
-    }
+/// Adds the test's policies (and makes `Unauthenticated` 4 per hour) through the Admin REST
+/// API, then waits until `node` has reloaded its gateway's policies after the last change.
+async fn add_policies(node: &Node) {
+    let admin = Admin(node);
     let reloads = |node: &Node| node.output().matches("throttling policies reloaded").count();
     let before = reloads(node);
-    let store = portico_store::Store::connect(&portico_store::StoreOptions {
-        backend: if pg.is_some() {
-            portico_store::Backend::Postgres
-        } else {
-            portico_store::Backend::Sqlite
-        },
-        url,
-        pool_size: 1,
-        acquire_timeout: Duration::from_secs(5),
-        node_id: "throttling-test".into(),
-    })
-    .await
-    .expect("store");
-    store
-        .append_event(portico_cluster::EVENT_POLICY_CHANGED, "test", &json!({}))
-        .await
-        .expect("append");
-    store.close().await;
+    let per_hour = |count: i64| json!({"type": "REQUESTCOUNTLIMIT", "requestCount": {"requestCount": count, "unitTime": 1, "timeUnit": "hour"}});
+    for (level, name, count) in POLICIES {
+        let path = if level == "api" { "advanced" } else { level };
+        admin
+            .post(
+                &format!("/api/am/admin/v4/throttling/policies/{path}"),
+                // Subscription tiers refuse at their quota only with stopOnQuotaReach (else WSO2 only
+                // notes the overage).
+                &json!({"policyName": name, "displayName": name, "description": "test tier",
+                        "defaultLimit": per_hour(count), "stopOnQuotaReach": true}),
+            )
+            .await;
+    }
+    let subscription = admin.get("/api/am/admin/v4/throttling/policies/subscription").await;
+    let mut unauthenticated = subscription["list"]
+        .as_array()
+        .and_then(|l| l.iter().find(|p| p["policyName"] == "Unauthenticated"))
+        .unwrap_or_else(|| panic!("no Unauthenticated tier in {subscription}"))
+        .clone();
+    unauthenticated["defaultLimit"] = per_hour(4);
+    let (status, body) = admin
+        .call(
+            Method::PUT,
+            &format!(
+                "/api/am/admin/v4/throttling/policies/subscription/{}",
+                id(&unauthenticated, "policyId")
+            ),
+            Some(&unauthenticated),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Reloads follow the change feed in batches: wait for one, then until none follows for 0.5 s.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while reloads(node) == before {
+    let mut seen = before;
+    let mut quiet_since = Instant::now();
+    loop {
+        let now = reloads(node);
+        if now != seen {
+            seen = now;
+            quiet_since = Instant::now();
+        }
+        if seen > before && quiet_since.elapsed() > Duration::from_millis(500) {
+            break;
+        }
         assert!(Instant::now() < deadline, "policies not reloaded:\n{}", node.output());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -213,8 +198,8 @@ async fn refusal_code(r: Response) -> String {
     id(&body, "code")
 }
 
-async fn each_level_refuses_with_its_code(node: &Node, pg: Option<&PgDatabase>) {
-    add_policies(node, pg).await;
+async fn each_level_refuses_with_its_code(node: &Node, _database: Option<&PgDatabase>) {
+    add_policies(node).await;
     let admin = Admin(node);
     let backend = EchoBackend::start("throttled").await.expect("backend");
     let limited = publish(&admin, &backend, ("/limited", &["Sub5", "Unlimited"], None)).await;
@@ -269,7 +254,7 @@ async fn redis_counts_the_same_limits() {
     };
     let node = Node::start(Path::new(BIN), options).await.expect("node");
     assert!(node.output().contains("counted in Redis"), "{}", node.output());
-    add_policies(&node, None).await;
+    add_policies(&node).await;
     let admin = Admin(&node);
     // A context of its own, so that no earlier run's counts in Redis are met.
     let nanos = std::time::SystemTime::now()
@@ -402,7 +387,7 @@ async fn two_nodes_share_one_limit_and_survive_a_lost_traffic_manager() {
         ..NodeOptions::on_postgres(&db)
     };
     let node1 = Node::start(Path::new(BIN), on_home(dir1.path())).await.expect("node 1");
-    add_policies(&node1, Some(&db)).await;
+    add_policies(&node1).await;
     let node2 = Node::start(Path::new(BIN), on_home(dir2.path())).await.expect("node 2");
     let admin = Admin(&node1);
     let backend = EchoBackend::start("throttled").await.expect("backend");
@@ -469,7 +454,7 @@ async fn with_no_url_group_each_node_finds_every_live_traffic_manager_in_the_reg
     )
     .await
     .expect("node 1");
-    add_policies(&node1, Some(&db)).await;
+    add_policies(&node1).await;
     let security = node1.home.join("conf/security");
     let node2 = Node::start(
         Path::new(BIN),

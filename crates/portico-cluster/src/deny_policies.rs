@@ -32,16 +32,7 @@ mod tests {
 
     #[tokio::test]
     async fn enabled_valid_rows_are_enforced() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::connect(&portico_store::StoreOptions {
-            backend: portico_store::Backend::Sqlite,
-            url: format!("sqlite://{}", dir.path().join("p.db").display()),
-            pool_size: 1,
-            acquire_timeout: std::time::Duration::from_secs(5),
-            node_id: "test".into(),
-        })
-        .await
-        .expect("store");
+        let (store, _dir) = crate::test_store::fresh_store().await;
         let (set, count) = load_deny_policies(&store).await.expect("load");
         assert!(set.is_empty() && count == 0);
 

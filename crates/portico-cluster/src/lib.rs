@@ -23,6 +23,8 @@ mod heartbeat;
 mod identity;
 mod policies;
 mod registry;
+#[cfg(test)]
+mod test_store;
 
 pub use deny_policies::load_deny_policies;
 pub use deployed::{Deployed, DeployedRevisions};

@@ -8,6 +8,8 @@
 //!   any node, this one included): the gateway's identity is reloaded from the store.
 //! - Changes to throttling policies ([`EVENT_POLICY_CHANGED`], from any node): the gateway's
 //!   policies are reloaded from the store.
+//! - Changes to deny policies (`deny_policy.changed`, from any node): the gateway's deny
+//!   policies are reloaded from the store.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use portico_gateway::Gateway;
 use portico_store::{ChangeEvent, StoreError};
 use tokio::sync::Notify;
 
+use crate::deny_policies::load_deny_policies;
 use crate::follow::{FollowerProgress, follow_with_progress};
 use crate::identity::IdentitySource;
 use crate::policies::{EVENT_POLICY_CHANGED, load_policies};
@@ -95,6 +98,14 @@ impl<D: Deployments> GatewaySync<D> {
         Ok(policies.len())
     }
 
+    /// Loads the enabled deny policies from the store and installs them in the gateway; returns
+    /// how many conditions are enforced.
+    pub async fn reload_deny_policies(&self) -> Result<usize, StoreError> {
+        let (deny, count) = load_deny_policies(self.identity.store()).await?;
+        self.gateway.install_deny_policies(deny);
+        Ok(count)
+    }
+
     /// Applies one batch of feed events; failures are logged, and the next change retries.
     pub async fn apply(&self, events: &[ChangeEvent]) {
         let changes = Changes::of(events, &self.node_id);
@@ -120,6 +131,12 @@ impl<D: Deployments> GatewaySync<D> {
                 Err(e) => tracing::warn!(error = %e, "cannot reload throttling policies"),
             }
         }
+        if changes.deny_policies {
+            match self.reload_deny_policies().await {
+                Ok(count) => tracing::info!(conditions = count, "gateway deny policies reloaded"),
+                Err(e) => tracing::warn!(error = %e, "cannot reload deny policies"),
+            }
+        }
     }
 
     /// Follows the change feed from `progress`'s position, reporting to it, until the task is
@@ -141,6 +158,7 @@ struct Changes {
     deployments_elsewhere: bool,
     identity: bool,
     policies: bool,
+    deny_policies: bool,
 }
 
 impl Changes {
@@ -151,6 +169,9 @@ impl Changes {
                 .any(|e| e.kind.starts_with("api.") && e.origin_node != node_id),
             identity: events.iter().any(|e| IDENTITY_EVENTS.contains(&e.kind.as_str())),
             policies: events.iter().any(|e| e.kind == EVENT_POLICY_CHANGED),
+            deny_policies: events
+                .iter()
+                .any(|e| e.kind == portico_store::EVENT_DENY_POLICY_CHANGED),
         }
     }
 }
@@ -187,7 +208,8 @@ mod tests {
                     Changes {
                         deployments_elsewhere: false,
                         identity: true,
-                        policies: false
+                        policies: false,
+                        deny_policies: false
                     },
                     "{kind} from {origin}"
                 );
@@ -199,7 +221,8 @@ mod tests {
             Changes {
                 deployments_elsewhere: false,
                 identity: false,
-                policies: false
+                policies: false,
+                deny_policies: false
             }
         );
     }
@@ -209,6 +232,17 @@ mod tests {
         for origin in ["node-a", "node-b"] {
             let changes = Changes::of(&[event(EVENT_POLICY_CHANGED, origin)], "node-a");
             assert!(changes.policies && !changes.identity, "{origin}");
+        }
+    }
+
+    #[test]
+    fn deny_policy_changes_from_any_node_reload_the_deny_policies() {
+        for origin in ["node-a", "node-b"] {
+            let changes = Changes::of(&[event(portico_store::EVENT_DENY_POLICY_CHANGED, origin)], "node-a");
+            assert!(
+                changes.deny_policies && !changes.policies && !changes.identity,
+                "{origin}"
+            );
         }
     }
 }

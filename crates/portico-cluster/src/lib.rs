@@ -6,6 +6,7 @@
 //! - [`IdentitySource`]: the gateway's identity data (applications, client ids, subscriptions, external
 //!   key managers) loaded from the store on top of this node's own key manager;
 //! - [`load_policies`]: the throttling policies the gateway enforces, read from the store;
+//!   [`load_deny_policies`]: its deny policies (WSO2's blocking conditions), likewise;
 //! - [`GatewaySync`]: which feed events change this node's gateway, and applying them;
 //! - [`Heartbeat`]: this node's entry in the node registry, with [`DeployedRevisions`] (what its
 //!   artifacts hold); [`cluster_status`] and [`live_traffic_managers`] read the registry.
@@ -14,6 +15,7 @@
 //! knows nothing of the store or the feed: this crate hands it finished values.
 #![forbid(unsafe_code)]
 
+mod deny_policies;
 mod deployed;
 mod follow;
 mod gateway_sync;
@@ -21,7 +23,10 @@ mod heartbeat;
 mod identity;
 mod policies;
 mod registry;
+#[cfg(test)]
+mod test_store;
 
+pub use deny_policies::load_deny_policies;
 pub use deployed::{Deployed, DeployedRevisions};
 pub use follow::{FollowerProgress, follow, follow_with_progress};
 pub use gateway_sync::{Deployments, GatewaySync, IdentityCounts};

@@ -81,16 +81,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_fresh_store_holds_wso2s_defaults() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::connect(&portico_store::StoreOptions {
-            backend: portico_store::Backend::Sqlite,
-            url: format!("sqlite://{}", dir.path().join("p.db").display()),
-            pool_size: 1,
-            acquire_timeout: std::time::Duration::from_secs(5),
-            node_id: "test".into(),
-        })
-        .await
-        .expect("store");
+        let (store, _dir) = crate::test_store::fresh_store().await;
         let policies = load_policies(&store).await.expect("load");
         let named = |level, name: &str| policies.iter().any(|p| p.level == level && p.name == name);
         assert!(named(PolicyLevel::Subscription, "Unauthenticated"));

@@ -151,6 +151,16 @@ impl GatewayError {
         )
     }
 
+    /// A request a deny policy (WSO2's blocking condition) refuses: WSO2's 403 with 900805.
+    pub fn denied() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "900805",
+            "Message blocked",
+            "You have been blocked from accessing the resource",
+        )
+    }
+
     /// A request over a throttling limit (WSO2's 900800-900809): 429 with `code`, saying when
     /// the client may try again, and the answer's further fields.
     pub fn throttled(code: &'static str, retry_at: std::time::SystemTime, headers: http::HeaderMap) -> Self {

@@ -6,7 +6,8 @@
 //! 1. `route` — the API, version and resource for the normalised path;
 //! 2. `authenticate` — the token or API key to a caller;
 //! 3. `authorize` — lifecycle, subscription, scopes;
-//! 4. `throttle` — throttling policies: the request's throttle keys against decisions and counts;
+//! 4. `throttle` — deny policies (403, 900805), then throttling policies: the request's throttle
+//!    keys against decisions and counts;
 //! 5. `upstream_peer` — the endpoints to try;
 //! 6. `upstream_request` — what the backend is sent, and the call with failover;
 //! 7. `response` — errors made responses, CORS and preflights;
@@ -116,13 +117,16 @@ impl Default for GatewaySettings {
     }
 }
 
-/// Everything a request reads, immutable: the routing table, the identity data and the
-/// throttling policies. Swapped as a whole; requests in flight keep the one they started with.
-#[derive(Debug, Default)]
+/// Everything a request reads, immutable: the routing table, the identity data, the
+/// throttling policies and the deny policies. Swapped as a whole; requests in flight keep the
+/// one they started with.
+#[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     pub routes: Arc<RoutingTable>,
     pub identity: Arc<identity::Identity>,
     pub policies: Arc<ThrottlePolicies>,
+    /// The enabled deny policies (WSO2's blocking conditions), checked first in `throttle`.
+    pub deny: Arc<portico_throttle::DenyPolicies>,
 }
 
 /// The gateway: current snapshot, upstream connection pools, token cache, analytics hand-off.
@@ -183,8 +187,7 @@ impl Gateway {
         let routes = Arc::new(routes);
         self.snapshot.rcu(|current| Snapshot {
             routes: routes.clone(),
-            identity: current.identity.clone(),
-            policies: current.policies.clone(),
+            ..Snapshot::clone(current)
         });
         self.pools.retain_used();
         errors
@@ -195,9 +198,8 @@ impl Gateway {
     pub fn install_identity(&self, identity: identity::Identity) {
         let identity = Arc::new(identity);
         let previous = self.snapshot.rcu(|current| Snapshot {
-            routes: current.routes.clone(),
             identity: identity.clone(),
-            policies: current.policies.clone(),
+            ..Snapshot::clone(current)
         });
         if previous.identity.verification_fingerprint() != identity.verification_fingerprint() {
             self.tokens.clear();
@@ -209,9 +211,18 @@ impl Gateway {
     pub fn install_throttle_policies(&self, policies: &[portico_throttle::Policy]) {
         let policies = Arc::new(ThrottlePolicies::new(policies));
         self.snapshot.rcu(|current| Snapshot {
-            routes: current.routes.clone(),
-            identity: current.identity.clone(),
             policies: policies.clone(),
+            ..Snapshot::clone(current)
+        });
+    }
+
+    /// Swaps in the cluster's enabled deny policies, compiled for the `throttle` phase. They
+    /// are enforced whether or not throttling is enabled (a security control, as in WSO2).
+    pub fn install_deny_policies(&self, deny: portico_throttle::DenyPolicies) {
+        let deny = Arc::new(deny);
+        self.snapshot.rcu(|current| Snapshot {
+            deny: deny.clone(),
+            ..Snapshot::clone(current)
         });
     }
 

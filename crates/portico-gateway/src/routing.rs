@@ -23,6 +23,8 @@ pub struct CompiledApi {
     /// once, shared by every table the API is in.
     versioned_basepath: Arc<str>,
     default_basepath: Arc<str>,
+    /// The value an `API` deny condition names this API by, computed once (not per request).
+    deny_condition_value: Box<str>,
 }
 
 /// The (production, sandbox) endpoint pools of one API an API Product's resources go to.
@@ -33,6 +35,11 @@ impl CompiledApi {
     /// name the API.
     pub fn versioned_basepath(&self) -> &str {
         &self.versioned_basepath
+    }
+
+    /// How an `API` deny condition names this API (`portico_throttle::deny::api_condition_value`).
+    pub fn deny_condition_value(&self) -> &str {
+        &self.deny_condition_value
     }
 
     /// The (production, sandbox) pools serving `resource`: its backend's for an API Product's
@@ -271,6 +278,7 @@ fn compile(def: Arc<ApiDef>, pools: &PoolCache) -> Result<CompiledApi, BuildErro
         backends,
         versioned_basepath: versioned_basepath(&def).into(),
         default_basepath: default_basepath(&def).into(),
+        deny_condition_value: portico_throttle::deny::api_condition_value(&def.context, &def.version).into(),
         def,
     })
 }

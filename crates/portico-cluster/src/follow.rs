@@ -78,16 +78,8 @@ pub async fn follow_with_progress<F, Fut>(
                 Err(e) => tracing::warn!(error = %e, "cannot listen for change-feed notifications; polling"),
             }
         }
-        let wait = async {
-            match &mut listener {
-                Some(l) => l.wait(poll).await,
-                None => tokio::time::sleep(poll).await,
-            }
-        };
-        tokio::select! {
-            () = wait => {}
-            () = progress.wake.notified() => {}
-        }
+        // Read what is there before waiting: the listener is subscribed by now, so a commit
+        // made before this read is in it, and one made after wakes the wait below.
         loop {
             match store.events_after(position, BATCH).await {
                 Ok(events) if events.is_empty() => break,
@@ -107,6 +99,16 @@ pub async fn follow_with_progress<F, Fut>(
                     break;
                 }
             }
+        }
+        let wait = async {
+            match &mut listener {
+                Some(l) => l.wait(poll).await,
+                None => tokio::time::sleep(poll).await,
+            }
+        };
+        tokio::select! {
+            () = wait => {}
+            () = progress.wake.notified() => {}
         }
     }
 }

@@ -54,6 +54,13 @@ fn is_trusted(trusted_proxies: &[IpNet], ip: IpAddr) -> bool {
     trusted_proxies.iter().any(|net| net.contains(&ip))
 }
 
+/// The first `X-Forwarded-For` hop of one field line (what `[apim.throttling]
+/// trust_forwarded_for` keys unauthenticated requests by), read like every other entry.
+pub(super) fn first_forwarded_address(value: &[u8]) -> Option<IpAddr> {
+    let first = value.split(|&b| b == b',').next()?.trim_ascii();
+    forwarded_address(first).map(|(ip, _)| ip)
+}
+
 /// The address of an `X-Forwarded-For` entry: `192.0.2.1`, `2001:db8::1`, or either with a
 /// port (`192.0.2.1:8080`, `[2001:db8::1]:8080`); with its text.
 fn forwarded_address(entry: &[u8]) -> Option<(IpAddr, &[u8])> {
@@ -134,6 +141,17 @@ mod tests {
             assert_eq!(text.parse::<IpAddr>().ok(), Some(ip), "the text is the address");
         }
         format!("{ip} {text}")
+    }
+
+    #[test]
+    fn the_first_forwarded_hop_is_the_client() {
+        assert_eq!(
+            first_forwarded_address(b"203.0.113.7, 10.0.0.1"),
+            "203.0.113.7".parse().ok()
+        );
+        assert_eq!(first_forwarded_address(b" 2001:db8::1 "), "2001:db8::1".parse().ok());
+        assert_eq!(first_forwarded_address(b"unknown, 10.0.0.1"), None);
+        assert_eq!(first_forwarded_address(b"\xff"), None);
     }
 
     #[test]

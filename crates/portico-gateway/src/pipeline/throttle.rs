@@ -26,6 +26,7 @@ use portico_throttle::window::{now_ms, retry_after_secs};
 use portico_throttle::{KeyKind, Refusal, RequestEvent};
 
 use super::Session;
+use super::client_address::first_forwarded_address;
 use crate::Gateway;
 use crate::error::GatewayError;
 use crate::routing::RouteMatch;
@@ -144,12 +145,8 @@ fn client_ip(session: &Session<'_>, trust_xff: bool) -> Option<IpAddr> {
     let forwarded = trust_xff
         .then(|| session.head.headers.get("x-forwarded-for"))
         .flatten()
-        .and_then(first_hop);
+        .and_then(first_forwarded_address);
     forwarded.or(session.ctx.client_ip)
-}
-
-fn first_hop(value: &[u8]) -> Option<IpAddr> {
-    std::str::from_utf8(value).ok()?.split(',').next()?.trim().parse().ok()
 }
 
 /// WSO2's answer to a throttled request, with `Retry-After` and the rate-limit fields.
@@ -165,17 +162,4 @@ fn refused(refusal: &Refusal, tiers: &Tiers<'_>, now: u64) -> GatewayError {
         UNIX_EPOCH + Duration::from_millis(refusal.until_ms),
         refusal_headers(note.as_ref(), retry_after),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::first_hop;
-
-    #[test]
-    fn the_first_forwarded_hop_is_the_client() {
-        assert_eq!(first_hop(b"203.0.113.7, 10.0.0.1"), "203.0.113.7".parse().ok());
-        assert_eq!(first_hop(b" 2001:db8::1 "), "2001:db8::1".parse().ok());
-        assert_eq!(first_hop(b"unknown, 10.0.0.1"), None);
-        assert_eq!(first_hop(b"\xff"), None);
-    }
 }

@@ -69,9 +69,12 @@ pub fn subscription_key(app: &str) -> String {
     format!("{app}:/orders/1.0:1.0")
 }
 
-/// A unique application id per test run, so tests never share keys.
+/// A unique application id per call, so tests never share keys: the sequence number keeps
+/// two calls in the same millisecond apart (the time alone once made a test see a key twice).
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), now_ms())
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{}-{}-{n}", std::process::id(), now_ms())
 }
 
 /// Polls `condition` every 5 ms until it holds; panics with `what` after `timeout`.

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use portico_config::InitOptions;
 use portico_keystore::KeyType;
 
-use crate::{cert, check, cluster, init, join, node};
+use crate::{cert, check, cluster, init, join, lb, node};
 
 /// The node's home when neither `--home` nor `PORTICO_HOME` says otherwise.
 const DEFAULT_HOME: &str = "portico-home";
@@ -39,6 +39,9 @@ enum Command {
     /// The nodes that share this node's database.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Print a load balancer's configuration for the cluster's nodes.
+    #[command(subcommand)]
+    Lb(LbCommand),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -156,6 +159,37 @@ enum ClusterCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum LbCommand {
+    /// An nginx configuration (for its http {} block) in front of the nodes: gateway and
+    /// management upstreams with passive health checks, retries of idempotent requests on the
+    /// next node, sticky management sessions and TLS to the nodes.
+    Nginx(NginxArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct NginxArgs {
+    /// A node of the cluster as HOST:OFFSET, its address and [server] offset (repeat per node).
+    #[arg(long = "node", value_name = "HOST:OFFSET", value_parser = lb::NodeAddress::parse)]
+    nodes: Vec<lb::NodeAddress>,
+    /// nginx's server_name (any name when omitted).
+    #[arg(long)]
+    server_name: Option<String>,
+    /// The certificate nginx presents to clients (PEM); with --key.
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// The private key of --cert (PEM).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// The cluster's certificate (a node's conf/security/node-cert.pem): nginx verifies the
+    /// nodes against it; without it, TLS to the nodes is not verified.
+    #[arg(long, value_name = "FILE")]
+    node_cert: Option<PathBuf>,
+    /// Added to nginx's own ports (8243, 8280, 9443), for nginx on a machine that runs a node too.
+    #[arg(long, default_value_t = 0)]
+    listen_offset: u16,
+}
+
+#[derive(Subcommand, Debug)]
 enum ConfigCommand {
     /// Validate conf/deployment.toml and the files it names; exit status 2 when invalid.
     Check(HomeArg),
@@ -189,5 +223,13 @@ pub fn run(cli: Cli, started: Instant) -> anyhow::Result<()> {
         Some(Command::Cert(CertCommand::Show { home, file })) => cert::show(&home.home, file),
         Some(Command::Config(ConfigCommand::Check(h))) => check::run(&h.home),
         Some(Command::Cluster(ClusterCommand::Status { home, json })) => cluster::status(&home.home, json),
+        Some(Command::Lb(LbCommand::Nginx(args))) => lb::nginx(&lb::NginxRequest {
+            nodes: args.nodes,
+            server_name: args.server_name,
+            cert: args.cert,
+            key: args.key,
+            node_cert: args.node_cert,
+            listen_offset: args.listen_offset,
+        }),
     }
 }

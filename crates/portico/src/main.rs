@@ -4,6 +4,7 @@
 //! - `cli`: the command line and which command runs;
 //! - `init`, `join`, `cert`, `check`, `cluster`: `portico init` (`--join`: `join`),
 //!   `portico cert`, `portico config check`, `portico cluster status`;
+//! - `lb`: `portico lb nginx`, the load balancer's configuration;
 //! - `node`: `portico serve`, a node started step by step.
 #![forbid(unsafe_code)]
 
@@ -13,6 +14,7 @@ mod cli;
 mod cluster;
 mod init;
 mod join;
+mod lb;
 mod node;
 
 use std::process::ExitCode;

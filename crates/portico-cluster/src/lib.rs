@@ -8,6 +8,8 @@
 //! - [`load_policies`]: the throttling policies the gateway enforces, read from the store;
 //!   [`load_deny_policies`]: its deny policies (WSO2's blocking conditions), likewise;
 //! - [`GatewaySync`]: which feed events change this node's gateway, and applying them;
+//! - [`watch_artifacts`]: file-system events on an artifact directory other writers own (a
+//!   shared file system, rsync), waking the gateway's artifact loader;
 //! - [`Heartbeat`]: this node's entry in the node registry, with [`DeployedRevisions`] (what its
 //!   artifacts hold); [`cluster_status`] and [`live_traffic_managers`] read the registry.
 //!
@@ -15,6 +17,7 @@
 //! knows nothing of the store or the feed: this crate hands it finished values.
 #![forbid(unsafe_code)]
 
+mod artifact_watch;
 mod deny_policies;
 mod deployed;
 mod follow;
@@ -26,6 +29,7 @@ mod registry;
 #[cfg(test)]
 mod test_store;
 
+pub use artifact_watch::{ArtifactWatch, WatchError, watch_artifacts};
 pub use deny_policies::load_deny_policies;
 pub use deployed::{Deployed, DeployedRevisions};
 pub use follow::{FollowerProgress, follow, follow_with_progress};

@@ -94,7 +94,8 @@ impl Config {
         self.truststore.validate(c)?;
         self.cluster.validate(c)?;
         let ports = self.ports();
-        self.apim.validate(&self.server, &ports, c)
+        self.apim.validate(&self.server, &ports, c)?;
+        self.deployment.validate(&self.apim.gateway.environment, c)
     }
 
     /// Effective ports with the offset applied (validated at load).

@@ -35,7 +35,7 @@ pub use apim::{
 pub use cluster::Cluster;
 pub use config::Config;
 pub use database::{Database, DatabaseKind, Databases};
-pub use deployment::{ArtifactSync, Deployment};
+pub use deployment::{ArtifactSync, DeployManager, Deployment, ServiceUrl};
 pub use error::ConfigError;
 pub use keystore::{Keystore, Keystores, Truststore};
 pub use oauth::OAuth;

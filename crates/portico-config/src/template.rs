@@ -226,9 +226,14 @@ batch_window_ms = 5
 # traffic_manager_urls = ["tcp://node2:9611"]
 # type = "loadbalance"
 
-# How deployed API revisions reach this node's gateway: "database" (the database is the truth;
-# deployment/server/ is rewritten from it, also when other nodes deploy) or "shared-fs"
-# (deployment/server/ is the truth: a shared or rsync'd directory; nothing is removed from it).
+# How deployed API revisions reach this node's gateway:
+# - "database": the database is the truth; deployment/server/ is rewritten from it, also when
+#   other nodes deploy;
+# - "shared-fs": deployment/server/ is one shared directory (NFS mounted there) that every node
+#   reads, followed by file-system events and polling; nothing is removed from it;
+# - "rsync": the seed's one-way copy from the manager (the node every environment's service_url
+#   names) to the workers, by an rsync the operator schedules; a worker sends deployments made on
+#   it to the manager over HTTPS.
 [deployment]
 sync = "database"
 

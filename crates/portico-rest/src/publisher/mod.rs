@@ -6,6 +6,7 @@
 
 mod apis;
 pub(crate) mod artifacts;
+mod forward;
 mod import;
 mod lifecycle;
 mod policies;

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::apis::api_response;
 use super::artifacts::Snapshot;
+use super::forward;
 use super::products::{self, product_response};
 use crate::auth::Auth;
 use crate::common::api_rows::{api_of, load_kind, product_of};
@@ -333,8 +334,16 @@ pub async fn deploy<const PRODUCT: bool>(
 ) -> Result<Response, ApiError> {
     auth.require_any(&["apim:api_create", "apim:api_manage", "apim:api_publish"])?;
     let revision_id = required_query(&params, "revisionId")?;
-    let body = json_body(&headers, &body)?;
+    let raw_body = body;
+    let body = json_body(&headers, &raw_body)?;
     let targets = parse_targets(&state, &body)?;
+    // An rsync worker deploys on its manager (the rsync copy runs from there).
+    if let forward::Route::Manager { url, environment } = forward::route(&state, &targets).await? {
+        let kind = if PRODUCT { "api-products" } else { "apis" };
+        let path = format!("/{kind}/{api_id}/deploy-revision");
+        let manager = (&url, environment.as_str());
+        return forward::deploy(&state, &auth.0, &headers, manager, &path, revision_id, raw_body).await;
+    }
     let row = load_kind(&state.store, &api_id, PRODUCT).await?;
     let revision = load_revision(&state, &api_id, revision_id).await?;
     // Parsed before recording the deployment, so an unreadable revision is refused first.

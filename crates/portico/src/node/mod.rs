@@ -103,7 +103,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     listeners::serve_until_stopped(&node, management).await?;
 
     heartbeat.stop().await;
-    stop(node, [artifact_loader, feed_follower]).await;
+    stop(node, [artifact_loader.task, feed_follower]).await;
     Ok(())
 }
 

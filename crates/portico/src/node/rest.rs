@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use portico_config::{ArtifactSync, Config};
+use portico_config::Config;
 use portico_rest::{ArtifactFiles, KeyFingerprints, RestState};
 use portico_store::Store;
 
@@ -27,8 +27,8 @@ pub fn state(config: &Arc<Config>, store: &Store, keys: &NodeKeys, key_manager: 
 
 /// The Publisher's deploy pipeline, which writes this node's runtime artifacts; the cluster
 /// follower runs it for deployments made on other nodes. Only with `[deployment] sync =
-/// "database"` does the store own `deployment/server/`: in the other modes the files are the
-/// shared directory's (or rsync's), and a reconcile from the store would delete them.
+/// "database"`, and on the rsync manager, does the store own `deployment/server/`: otherwise the
+/// files are the shared directory's (or rsync's copy), and a reconcile would delete them.
 pub struct RestDeployments {
     files: ArtifactFiles,
     store_owns_artifacts: bool,
@@ -38,7 +38,7 @@ impl RestDeployments {
     pub fn new(state: &RestState) -> RestDeployments {
         RestDeployments {
             files: state.artifacts.clone(),
-            store_owns_artifacts: state.config.deployment.sync == ArtifactSync::Database,
+            store_owns_artifacts: state.config.store_owns_artifacts(),
         }
     }
 }

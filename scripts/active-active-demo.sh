@@ -68,9 +68,11 @@ run "$BIN" init --home node1 --offset 1 --database-url "$DB" --admin-password ad
 run "$BIN" cert show --home node1
 
 step "2 - Configure the load balancer: nginx on WSO2's ports, in front of both nodes"
-run "$BIN" lb nginx --node 127.0.0.1:1 --node 127.0.0.1:2 --server-name localhost \
-  --cert node1/conf/security/node-cert.pem --key node1/conf/security/node-key.pem \
-  --node-cert node1/conf/security/node-cert.pem > portico-lb.conf
+lb=(lb nginx --node 127.0.0.1:1 --node 127.0.0.1:2 --server-name localhost
+  --cert node1/conf/security/node-cert.pem --key node1/conf/security/node-key.pem
+  --node-cert node1/conf/security/node-cert.pem)
+echo "\$ portico ${lb[*]} > portico-lb.conf"
+"$BIN" "${lb[@]}" > portico-lb.conf
 grep -E '^(upstream|server) |^    (server|hash|listen) ' portico-lb.conf
 mkdir -p nginx/logs
 cat > nginx/nginx.conf <<EOF

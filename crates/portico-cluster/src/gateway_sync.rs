@@ -10,6 +10,11 @@
 //!   policies are reloaded from the store.
 //! - Changes to deny policies (`deny_policy.changed`, from any node): the gateway's deny
 //!   policies are reloaded from the store.
+//!
+//! A node that missed events which were pruned since, or that started from its last-known-good
+//! snapshot ([`GatewaySync::install_snapshot`]), rebuilds all of it from the tables
+//! ([`GatewaySync::rebuild`]) before it replays. Each applied batch or rebuild notifies
+//! [`GatewaySync::applied`], which the snapshot writer waits on.
 
 use std::future::Future;
 use std::sync::Arc;

@@ -29,21 +29,24 @@ fn id(v: &Value, key: &str) -> String {
     v[key].as_str().unwrap_or_else(|| panic!("`{key}` in {v}")).to_owned()
 }
 
-/// Heartbeats every second, down after 3 s, a connection waited for at most 2 s, and any extra
-/// `[cluster]` line after the node timeout (e.g. a short feed retention).
-fn cluster_edits(extra: Option<&str>) -> Vec<(String, String)> {
-    let timeout = match extra {
-        Some(line) => format!("node_timeout_seconds = 3\n{line}"),
-        None => "node_timeout_seconds = 3".into(),
-    };
-    vec![
-        ("heartbeat_seconds = 5".into(), "heartbeat_seconds = 1".into()),
-        ("node_timeout_seconds = 15".into(), timeout),
+/// Heartbeats every second, down after 3 s, a connection waited for at most 2 s, and the
+/// change feed kept `retention_days` (default 7).
+fn cluster_edits(retention_days: Option<&str>) -> Vec<(String, String)> {
+    let mut edits = vec![
+        ("heartbeat_seconds = 5".to_owned(), "heartbeat_seconds = 1".to_owned()),
+        ("node_timeout_seconds = 15".to_owned(), "node_timeout_seconds = 3".to_owned()),
         (
-            "connection_timeout_seconds = 5".into(),
-            "connection_timeout_seconds = 2".into(),
+            "connection_timeout_seconds = 5".to_owned(),
+            "connection_timeout_seconds = 2".to_owned(),
         ),
-    ]
+    ];
+    if let Some(days) = retention_days {
+        edits.push((
+            "feed_retention_days = 7".to_owned(),
+            format!("feed_retention_days = {days}"),
+        ));
+    }
+    edits
 }
 
 /// Node 1 on `database_url`, and node 2 joined to it (`init --join` with node 1's keys), each
@@ -323,7 +326,7 @@ async fn load_goes_on(load: &Load, more: u64) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_under_load_gateways_serve_management_refuses_and_all_resumes() {
     let Some(db) = PgDatabase::create("cluster_outage").await.expect("database") else {
         return;
@@ -394,7 +397,7 @@ async fn database_outage_under_load_gateways_serve_management_refuses_and_all_re
     until_status(&node1, path, &fresh, StatusCode::OK).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_on_node2_while_node1_is_killed_are_in_force_before_node1_reports_ready() {
     let Some(db) = PgDatabase::create("cluster_kill9").await.expect("database") else {
         return;
@@ -451,7 +454,7 @@ async fn writes_on_node2_while_node1_is_killed_are_in_force_before_node1_reports
     drop(node2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_cut_off_past_the_prune_point_rebuilds_from_the_tables() {
     let Some(db) = PgDatabase::create("cluster_prune").await.expect("database") else {
         return;
@@ -459,7 +462,7 @@ async fn a_node_cut_off_past_the_prune_point_rebuilds_from_the_tables() {
     let proxy = TcpProxy::start(server_of(&db).await).await.expect("proxy");
     let through = proxy.url_through(&db.url).expect("url");
     // About 2 s of retention.
-    let edits = cluster_edits(Some("feed_retention_days = 0.00002"));
+    let edits = cluster_edits(Some("0.00002"));
     // Node 1 reaches the database through the proxy, node 2 directly.
     let (mut node1, node2, _work) = two_nodes([&through, &db.url], &edits).await;
     let backend = EchoBackend::start("prune").await.expect("backend");
@@ -499,12 +502,12 @@ async fn a_node_cut_off_past_the_prune_point_rebuilds_from_the_tables() {
     store.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_feed_is_pruned_and_changes_still_apply() {
     let node = Node::start(
         bin(),
         NodeOptions {
-            config_edits: cluster_edits(Some("feed_retention_days = 0.00002")),
+            config_edits: cluster_edits(Some("0.00002")),
             ..NodeOptions::default()
         },
     )

@@ -153,7 +153,12 @@ where
 /// compares its position with the feed's prune point: behind it, or when `progress` was made
 /// [`FollowerProgress::from_snapshot`], the handler rebuilds from the tables and the follower
 /// goes on from the feed's head as it was before the rebuild.
-pub async fn follow_feed<H: FeedHandler>(store: Store, progress: Arc<FollowerProgress>, poll: Duration, mut handler: H) {
+pub async fn follow_feed<H: FeedHandler>(
+    store: Store,
+    progress: Arc<FollowerProgress>,
+    poll: Duration,
+    mut handler: H,
+) {
     let mut position = progress.applied();
     let mut listener = None;
     let mut unavailable = false;

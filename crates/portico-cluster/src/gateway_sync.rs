@@ -126,10 +126,8 @@ impl<D: Deployments> GatewaySync<D> {
             self.apply_deployments().await?;
         }
         if changes.identity
-            && let Some(counts) = retry_if_unavailable(
-                self.reload_identity().await,
-                "reload applications and subscriptions",
-            )?
+            && let Some(counts) =
+                retry_if_unavailable(self.reload_identity().await, "reload applications and subscriptions")?
         {
             tracing::debug!(
                 clients = counts.clients,

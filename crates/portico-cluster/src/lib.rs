@@ -43,4 +43,6 @@ pub use policies::{EVENT_POLICY_CHANGED, load_policies, policies_from_rows};
 pub use prune::FeedPruner;
 pub use readiness::{Readiness, ReadinessReport};
 pub use registry::{ClusterStatus, NodeState, NodeStatus, TrafficManagerPeer, cluster_status, live_traffic_managers};
-pub use snapshot::{GatewaySnapshot, SNAPSHOT_PATH, SnapshotError, SnapshotOwner, spawn_writer as spawn_snapshot_writer};
+pub use snapshot::{
+    GatewaySnapshot, SNAPSHOT_PATH, SnapshotError, SnapshotOwner, spawn_writer as spawn_snapshot_writer,
+};

@@ -39,11 +39,9 @@ impl FeedPruner {
                     .prune_feed(self.retention, self.node_timeout, self.progress.applied())
                     .await
                 {
-                    Ok(Some(pruned)) if pruned.events > 0 => tracing::info!(
-                        events = pruned.events,
-                        through = pruned.through,
-                        "change feed pruned"
-                    ),
+                    Ok(Some(pruned)) if pruned.events > 0 => {
+                        tracing::info!(events = pruned.events, through = pruned.through, "change feed pruned")
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::debug!(error = %e, "change feed not pruned this round"),
                 }

@@ -102,7 +102,11 @@ struct State {
 impl Readiness {
     /// A node started with its database (`snapshot_written_at` `None`) or from its snapshot.
     /// Not ready before [`Readiness::started`].
-    pub fn new(store: Store, followers: Vec<Arc<FollowerProgress>>, snapshot_written_at: Option<i64>) -> Arc<Readiness> {
+    pub fn new(
+        store: Store,
+        followers: Vec<Arc<FollowerProgress>>,
+        snapshot_written_at: Option<i64>,
+    ) -> Arc<Readiness> {
         Arc::new(Readiness {
             store,
             followers,
@@ -185,7 +189,10 @@ impl Readiness {
         match tokio::time::timeout(CHECK_TIMEOUT, self.store.ping()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("the database did not answer within {} s", CHECK_TIMEOUT.as_secs())),
+            Err(_) => Err(format!(
+                "the database did not answer within {} s",
+                CHECK_TIMEOUT.as_secs()
+            )),
         }
     }
 

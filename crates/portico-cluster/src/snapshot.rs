@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use portico_store::{DenyPolicyRow, GatewayIdentity, RevokedToken, Store, StoreError, ThrottlingPolicyRow, TokenCutoff};
+use portico_store::{
+    DenyPolicyRow, GatewayIdentity, RevokedToken, Store, StoreError, ThrottlingPolicyRow, TokenCutoff,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
@@ -114,8 +116,10 @@ impl GatewaySnapshot {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SnapshotError::Missing(path)),
             Err(source) => return Err(SnapshotError::Io { path, source }),
         };
-        let snapshot: GatewaySnapshot =
-            serde_json::from_slice(&bytes).map_err(|source| SnapshotError::Format { path: path.clone(), source })?;
+        let snapshot: GatewaySnapshot = serde_json::from_slice(&bytes).map_err(|source| SnapshotError::Format {
+            path: path.clone(),
+            source,
+        })?;
         if snapshot.format != FORMAT {
             return Err(SnapshotError::Version {
                 path,

@@ -13,7 +13,7 @@ use crate::{Store, StoreError, now_millis, write_tx};
 pub const SETTING_FEED_PRUNED_THROUGH: &str = "change_feed.pruned_through";
 
 /// Advisory lock key of the pruner ("pruning" in ASCII), distinct from the appenders' lock.
-const PRUNE_LOCK: i64 = 0x7072_756e_696e_67;
+const PRUNE_LOCK: i64 = 0x0070_7275_6e69_6e67;
 
 /// What one pruning round did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,7 +36,10 @@ impl TcpProxy {
     pub fn url_through(&self, url: &str) -> anyhow::Result<String> {
         let (scheme, rest) = url.split_once("://").context("a URL with a scheme")?;
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let userinfo = authority.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+        let userinfo = authority
+            .rsplit_once('@')
+            .map(|(u, _)| format!("{u}@"))
+            .unwrap_or_default();
         Ok(format!("{scheme}://{userinfo}{}/{path}", self.addr))
     }
 
@@ -97,10 +100,14 @@ mod tests {
 
     #[tokio::test]
     async fn urls_point_at_the_proxy() {
-        let proxy = TcpProxy::start("127.0.0.1:9".parse().expect("addr")).await.expect("proxy");
+        let proxy = TcpProxy::start("127.0.0.1:9".parse().expect("addr"))
+            .await
+            .expect("proxy");
         let port = proxy.addr.port();
         assert_eq!(
-            proxy.url_through("postgres://postgres@127.0.0.1:5432/db1").expect("url"),
+            proxy
+                .url_through("postgres://postgres@127.0.0.1:5432/db1")
+                .expect("url"),
             format!("postgres://postgres@127.0.0.1:{port}/db1")
         );
         assert_eq!(

@@ -34,7 +34,10 @@ fn id(v: &Value, key: &str) -> String {
 fn cluster_edits(retention_days: Option<&str>) -> Vec<(String, String)> {
     let mut edits = vec![
         ("heartbeat_seconds = 5".to_owned(), "heartbeat_seconds = 1".to_owned()),
-        ("node_timeout_seconds = 15".to_owned(), "node_timeout_seconds = 3".to_owned()),
+        (
+            "node_timeout_seconds = 15".to_owned(),
+            "node_timeout_seconds = 3".to_owned(),
+        ),
         (
             "connection_timeout_seconds = 5".to_owned(),
             "connection_timeout_seconds = 2".to_owned(),
@@ -215,10 +218,7 @@ async fn until_database_unavailable(node: &Node) -> Value {
         if status == StatusCode::SERVICE_UNAVAILABLE && body["waitingFor"] == "database" {
             return body;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "still {status} {body}"
-        );
+        assert!(started.elapsed() < Duration::from_secs(15), "still {status} {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -350,11 +350,18 @@ async fn database_outage_under_load_gateways_serve_management_refuses_and_all_re
     // The database is cut away from both nodes.
     proxy.cut();
     let body = until_database_unavailable(&node1).await;
-    assert!(body["reason"].as_str().is_some_and(|r| r.starts_with("store:")), "{body}");
+    assert!(
+        body["reason"].as_str().is_some_and(|r| r.starts_with("store:")),
+        "{body}"
+    );
     until_database_unavailable(&node2).await;
     management_refused(&node1).await;
     management_refused(&node2).await;
-    assert_eq!(call(&node2, path, &token).await, StatusCode::OK, "node 2's gateway serves");
+    assert_eq!(
+        call(&node2, path, &token).await,
+        StatusCode::OK,
+        "node 2's gateway serves"
+    );
     load_goes_on(&load, 100).await;
 
     // Node 2 restarted while the database is away: it serves from its snapshot.
@@ -368,7 +375,11 @@ async fn database_outage_under_load_gateways_serve_management_refuses_and_all_re
     );
     let body = until_database_unavailable(&node2).await;
     assert_eq!(body["gateway"], "serving from its last-known-good snapshot", "{body}");
-    assert_eq!(call(&node2, path, &token).await, StatusCode::OK, "served from the snapshot");
+    assert_eq!(
+        call(&node2, path, &token).await,
+        StatusCode::OK,
+        "served from the snapshot"
+    );
     assert_eq!(
         call(&node2, path, "not-a-token").await,
         StatusCode::UNAUTHORIZED,
@@ -381,10 +392,20 @@ async fn database_outage_under_load_gateways_serve_management_refuses_and_all_re
     proxy.restore().await.expect("restore");
     let mut node1 = node1;
     let mut node2 = node2;
-    node1.wait_ready(Duration::from_secs(30)).await.expect("node 1 ready again");
-    node2.wait_ready(Duration::from_secs(30)).await.expect("node 2 ready again");
+    node1
+        .wait_ready(Duration::from_secs(30))
+        .await
+        .expect("node 1 ready again");
+    node2
+        .wait_ready(Duration::from_secs(30))
+        .await
+        .expect("node 2 ready again");
     let (sent, failures) = load.finish().await;
-    assert!(failures.is_empty(), "{} of {sent} GETs failed: {failures:?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {sent} GETs failed: {failures:?}",
+        failures.len()
+    );
     eprintln!("{sent} GETs through node 1's gateway during the outage drill, none failed");
 
     // Management works again, and changes flow: a token revoked on node 2 is refused by both.
@@ -447,7 +468,9 @@ async fn writes_on_node2_while_node1_is_killed_are_in_force_before_node1_reports
         let name = format!("WhileDown{i}");
         assert_eq!(names.iter().filter(|n| **n == name).count(), 1, "{name} in {names:?}");
     }
-    let subscriptions = Admin(&node1).get(&format!("{D}/subscriptions?apiId={second_api}")).await;
+    let subscriptions = Admin(&node1)
+        .get(&format!("{D}/subscriptions?apiId={second_api}"))
+        .await;
     assert_eq!(subscriptions["count"], 4, "{subscriptions}");
     let apis = Admin(&node1).get(&format!("{P}/apis")).await;
     assert_eq!(apis["count"], 2, "{apis}");
@@ -488,7 +511,11 @@ async fn a_node_cut_off_past_the_prune_point_rebuilds_from_the_tables() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(call(&node1, path, &token).await, StatusCode::OK, "node 1 has not heard yet");
+    assert_eq!(
+        call(&node1, path, &token).await,
+        StatusCode::OK,
+        "node 1 has not heard yet"
+    );
 
     proxy.restore().await.expect("restore");
     node1.wait_ready(Duration::from_secs(30)).await.expect("ready again");
@@ -497,8 +524,16 @@ async fn a_node_cut_off_past_the_prune_point_rebuilds_from_the_tables() {
         "{}",
         node1.output()
     );
-    assert_eq!(call(&node1, path, &token).await, StatusCode::UNAUTHORIZED, "the revocation");
-    assert_eq!(call(&node1, path, &later_token).await, StatusCode::OK, "the later application");
+    assert_eq!(
+        call(&node1, path, &token).await,
+        StatusCode::UNAUTHORIZED,
+        "the revocation"
+    );
+    assert_eq!(
+        call(&node1, path, &later_token).await,
+        StatusCode::OK,
+        "the later application"
+    );
     store.close().await;
 }
 

@@ -70,7 +70,9 @@ impl TokenService {
     /// anything revoked after it is replayed (idempotently).
     pub async fn load_revocations(&self) -> Result<i64, StoreError> {
         let position = self.store.latest_seq().await?;
-        self.validator.revocations.revoke(&self.store.revoked_access_tokens().await?);
+        self.validator
+            .revocations
+            .revoke(&self.store.revoked_access_tokens().await?);
         for cutoff in self.store.token_cutoffs().await? {
             self.validator.revocations.cut_off(&cutoff);
         }

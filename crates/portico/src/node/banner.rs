@@ -50,9 +50,10 @@ pub async fn print(node: &Node, started: Instant, loaded: &Loaded) -> anyhow::Re
         ports.gateway_http, ports.gateway_https
     );
     println!("  publisher REST: {mgmt}/api/am/publisher/v4");
-    let deployed = loaded
-        .deployed
-        .map_or_else(|| "as kept (the database is away) in".to_owned(), |n| format!("{n} deployed API revision(s) in"));
+    let deployed = loaded.deployed.map_or_else(
+        || "as kept (the database is away) in".to_owned(),
+        |n| format!("{n} deployed API revision(s) in"),
+    );
     println!(
         "  artifacts:      {deployed} deployment/server/, {} routable here",
         loaded.routable

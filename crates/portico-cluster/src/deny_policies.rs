@@ -3,14 +3,19 @@
 //! applies, compiled into one `portico_throttle::DenyPolicies`. A row that does not validate is
 //! left out (logged with the field at fault), so one bad row never takes the others down.
 
-use portico_store::{Store, StoreError};
+use portico_store::{DenyPolicyRow, Store, StoreError};
 use portico_throttle::{DenyCondition, DenyPolicies};
 
 /// The enabled stored deny policies that validate, compiled; returns the set and how many
 /// conditions it holds.
 pub async fn load_deny_policies(store: &Store) -> Result<(DenyPolicies, usize), StoreError> {
+    Ok(deny_policies_from_rows(&store.list_deny_policies().await?))
+}
+
+/// [`load_deny_policies`] from rows already read (from the store or a last-known-good snapshot).
+pub fn deny_policies_from_rows(rows: &[DenyPolicyRow]) -> (DenyPolicies, usize) {
     let mut conditions = Vec::new();
-    for row in store.list_deny_policies().await?.into_iter().filter(|row| row.enabled) {
+    for row in rows.iter().filter(|row| row.enabled) {
         match DenyCondition::from_stored(&row.condition_type, &row.condition_value) {
             Ok(condition) => conditions.push(condition),
             Err(e) => tracing::warn!(
@@ -21,7 +26,7 @@ pub async fn load_deny_policies(store: &Store) -> Result<(DenyPolicies, usize), 
             ),
         }
     }
-    Ok((DenyPolicies::new(conditions.iter()), conditions.len()))
+    (DenyPolicies::new(conditions.iter()), conditions.len())
 }
 
 #[cfg(test)]

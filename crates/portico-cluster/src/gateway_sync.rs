@@ -10,6 +10,11 @@
 //!   policies are reloaded from the store.
 //! - Changes to deny policies (`deny_policy.changed`, from any node): the gateway's deny
 //!   policies are reloaded from the store.
+//!
+//! A node that missed events which were pruned since, or that started from its last-known-good
+//! snapshot ([`GatewaySync::install_snapshot`]), rebuilds all of it from the tables
+//! ([`GatewaySync::rebuild`]) before it replays. Each applied batch or rebuild notifies
+//! [`GatewaySync::applied`], which the snapshot writer waits on.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,10 +23,11 @@ use portico_gateway::Gateway;
 use portico_store::{ChangeEvent, StoreError};
 use tokio::sync::Notify;
 
-use crate::deny_policies::load_deny_policies;
-use crate::follow::{FollowerProgress, follow_with_progress};
+use crate::deny_policies::{deny_policies_from_rows, load_deny_policies};
+use crate::follow::{FeedHandler, FollowerProgress, Retry, follow_feed, retry_if_unavailable};
 use crate::identity::IdentitySource;
-use crate::policies::{EVENT_POLICY_CHANGED, load_policies};
+use crate::policies::{EVENT_POLICY_CHANGED, load_policies, policies_from_rows};
+use crate::snapshot::GatewaySnapshot;
 
 /// Feed events after which the gateway reloads applications, client ids, subscriptions and
 /// external key managers.
@@ -41,6 +47,9 @@ pub trait Deployments: Send + Sync + 'static {
 
     /// Rewrites the artifacts; returns how many are deployed.
     fn reconcile(&self) -> impl Future<Output = Result<usize, Self::Error>> + Send;
+
+    /// Whether `error` says the database is away (the reconcile is tried again later).
+    fn is_unavailable(error: &Self::Error) -> bool;
 }
 
 /// How much identity data the gateway holds after a reload.
@@ -60,6 +69,8 @@ pub struct GatewaySync<D> {
     deployments: D,
     /// Wakes the gateway's artifact loader (it also polls).
     artifacts_changed: Arc<Notify>,
+    /// Notified after each applied batch or rebuild.
+    applied: Arc<Notify>,
 }
 
 impl<D: Deployments> GatewaySync<D> {
@@ -76,6 +87,7 @@ impl<D: Deployments> GatewaySync<D> {
             identity,
             deployments,
             artifacts_changed,
+            applied: Arc::new(Notify::new()),
         })
     }
 
@@ -106,37 +118,79 @@ impl<D: Deployments> GatewaySync<D> {
         Ok(count)
     }
 
-    /// Applies one batch of feed events; failures are logged, and the next change retries.
-    pub async fn apply(&self, events: &[ChangeEvent]) {
+    /// Applies one batch of feed events. A reload the database is away for is [`Retry`] (the
+    /// batch is read again); other failures are logged, and the next change retries.
+    pub async fn apply(&self, events: &[ChangeEvent]) -> Result<(), Retry> {
         let changes = Changes::of(events, &self.node_id);
         if changes.deployments_elsewhere {
-            match self.deployments.reconcile().await {
-                Ok(_) => self.artifacts_changed.notify_one(),
-                Err(e) => tracing::warn!(error = %e, "cannot apply deployments from other nodes"),
-            }
+            self.apply_deployments().await?;
         }
-        if changes.identity {
-            match self.reload_identity().await {
-                Ok(counts) => tracing::debug!(
-                    clients = counts.clients,
-                    subscriptions = counts.subscriptions,
-                    "gateway identity reloaded"
-                ),
-                Err(e) => tracing::warn!(error = %e, "cannot reload applications and subscriptions"),
-            }
+        if changes.identity
+            && let Some(counts) =
+                retry_if_unavailable(self.reload_identity().await, "reload applications and subscriptions")?
+        {
+            tracing::debug!(
+                clients = counts.clients,
+                subscriptions = counts.subscriptions,
+                "gateway identity reloaded"
+            );
         }
-        if changes.policies {
-            match self.reload_policies().await {
-                Ok(count) => tracing::info!(policies = count, "gateway throttling policies reloaded"),
-                Err(e) => tracing::warn!(error = %e, "cannot reload throttling policies"),
-            }
+        if changes.policies
+            && let Some(count) = retry_if_unavailable(self.reload_policies().await, "reload throttling policies")?
+        {
+            tracing::info!(policies = count, "gateway throttling policies reloaded");
         }
-        if changes.deny_policies {
-            match self.reload_deny_policies().await {
-                Ok(count) => tracing::info!(conditions = count, "gateway deny policies reloaded"),
-                Err(e) => tracing::warn!(error = %e, "cannot reload deny policies"),
-            }
+        if changes.deny_policies
+            && let Some(count) = retry_if_unavailable(self.reload_deny_policies().await, "reload deny policies")?
+        {
+            tracing::info!(conditions = count, "gateway deny policies reloaded");
         }
+        self.applied.notify_one();
+        Ok(())
+    }
+
+    /// Everything reloaded from the tables, as at start-up: the artifacts from the recorded
+    /// deployments, the identity, the throttling and deny policies. Run when the events this
+    /// node missed were pruned, and when it started from its last-known-good snapshot.
+    pub async fn rebuild(&self) -> Result<(), Retry> {
+        self.apply_deployments().await?;
+        retry_if_unavailable(self.reload_identity().await, "reload applications and subscriptions")?;
+        retry_if_unavailable(self.reload_policies().await, "reload throttling policies")?;
+        retry_if_unavailable(self.reload_deny_policies().await, "reload deny policies")?;
+        tracing::info!("gateway rebuilt from the database");
+        self.applied.notify_one();
+        Ok(())
+    }
+
+    /// Installs what a last-known-good snapshot holds (the node started without its database);
+    /// returns what the identity holds and how many throttling policies there are.
+    pub fn install_snapshot(&self, snapshot: &GatewaySnapshot) -> (IdentityCounts, usize) {
+        let identity = self.identity.build(snapshot.identity.clone());
+        let counts = IdentityCounts {
+            clients: identity.clients.len(),
+            subscriptions: identity.subscriptions.len(),
+        };
+        self.gateway.install_identity(identity);
+        let policies = policies_from_rows(&snapshot.throttling_policies);
+        self.gateway.install_throttle_policies(&policies);
+        let (deny, _) = deny_policies_from_rows(&snapshot.deny_policies);
+        self.gateway.install_deny_policies(deny);
+        (counts, policies.len())
+    }
+
+    /// Notified after each batch applied and each rebuild (the snapshot writer waits on it).
+    pub fn applied(&self) -> Arc<Notify> {
+        self.applied.clone()
+    }
+
+    /// Rewrites the artifacts from the deployments the store records and wakes the loader.
+    async fn apply_deployments(&self) -> Result<(), Retry> {
+        match self.deployments.reconcile().await {
+            Ok(_) => self.artifacts_changed.notify_one(),
+            Err(e) if D::is_unavailable(&e) => return Err(Retry(e.to_string())),
+            Err(e) => tracing::warn!(error = %e, "cannot apply deployments from other nodes"),
+        }
+        Ok(())
     }
 
     /// Follows the change feed from `progress`'s position, reporting to it, until the task is
@@ -144,11 +198,20 @@ impl<D: Deployments> GatewaySync<D> {
     pub fn spawn(self: &Arc<Self>, progress: Arc<FollowerProgress>) -> tokio::task::JoinHandle<()> {
         let store = self.identity.store().clone();
         let poll = store.feed_poll_interval();
-        let sync = self.clone();
-        tokio::spawn(follow_with_progress(store, progress, poll, move |events| {
-            let sync = sync.clone();
-            async move { sync.apply(&events).await }
-        }))
+        tokio::spawn(follow_feed(store, progress, poll, Follower(self.clone())))
+    }
+}
+
+/// The gateway's follower of the feed.
+struct Follower<D>(Arc<GatewaySync<D>>);
+
+impl<D: Deployments> FeedHandler for Follower<D> {
+    async fn apply(&mut self, events: Vec<ChangeEvent>) -> Result<(), Retry> {
+        self.0.apply(&events).await
+    }
+
+    async fn rebuild(&mut self) -> Result<(), Retry> {
+        self.0.rebuild().await
     }
 }
 

@@ -11,6 +11,9 @@ use portico_store::{NodeProgress, NodeRegistration, Store, StoreError};
 use crate::deployed::{Deployed, DeployedRevisions};
 use crate::follow::FollowerProgress;
 
+/// Longest the registration at start-up waits for the database.
+const FIRST_BEAT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// What the heartbeat of one node needs.
 pub struct Heartbeat {
     pub store: Store,
@@ -42,8 +45,8 @@ struct Beat {
 }
 
 impl Heartbeat {
-    /// Registers the node now (so that it is listed before it reports ready; a failure is
-    /// logged and the loop registers later) and beats every interval until stopped.
+    /// Registers the node now (so that it is listed before it reports ready; a failure, or no
+    /// answer within 2 s, is logged and the loop registers later) and beats every interval until stopped.
     pub async fn start(self) -> HeartbeatTask {
         let store = self.store.clone();
         let node_id = self.registration.node_id.clone();
@@ -56,7 +59,10 @@ impl Heartbeat {
             registered: false,
             written: None,
         };
-        beat.once().await;
+        // A database that is away does not hold the start up: the loop registers later.
+        if tokio::time::timeout(FIRST_BEAT_TIMEOUT, beat.once()).await.is_err() {
+            tracing::warn!("cannot register in the node registry yet; retrying every heartbeat");
+        }
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;

@@ -12,7 +12,7 @@ use portico_gateway::identity::{
 };
 use portico_gateway::issuers::{IssuerKeyError, IssuerKeyRegistry};
 use portico_keystore::KeyMaterial;
-use portico_store::{KeyManagerRow, RESIDENT_KEY_MANAGER, Store, StoreError};
+use portico_store::{GatewayIdentity, KeyManagerRow, RESIDENT_KEY_MANAGER, Store, StoreError};
 
 /// Why this node's own key could not be handed to the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +87,12 @@ impl IdentitySource {
     /// client ids) as the store has them now. Key sets of key managers no longer there are
     /// dropped from the registry.
     pub async fn load(&self) -> Result<Identity, StoreError> {
-        let rows = self.store.gateway_identity().await?;
+        Ok(self.build(self.store.gateway_identity().await?))
+    }
+
+    /// [`IdentitySource::load`] from rows already read (from the store or a last-known-good
+    /// snapshot).
+    pub fn build(&self, rows: GatewayIdentity) -> Identity {
         let mut identity = self.resident.clone();
         // By key manager name while client ids are added; by issuer in the identity.
         let mut external: HashMap<String, ExternalIssuer> = HashMap::new();
@@ -149,7 +154,7 @@ impl IdentitySource {
                 },
             );
         }
-        Ok(identity)
+        identity
     }
 }
 

@@ -4,7 +4,7 @@
 //! (logged with the field at fault), so one bad row never takes the others down.
 //! A row's burst control (`rate_limit_count` 0: none) comes with it.
 
-use portico_store::{Store, StoreError};
+use portico_store::{Store, StoreError, ThrottlingPolicyRow};
 use portico_throttle::Policy;
 
 /// Appended to the change feed when a throttling policy is added, changed or removed; every
@@ -12,30 +12,36 @@ use portico_throttle::Policy;
 pub const EVENT_POLICY_CHANGED: &str = "policy.changed";
 
 /// The `level` values of `throttling_policies`.
-const STORED_LEVELS: [&str; 3] = ["subscription", "application", "api"];
+pub(crate) const STORED_LEVELS: [&str; 3] = ["subscription", "application", "api"];
 
 /// Every stored policy that validates.
 pub async fn load_policies(store: &Store) -> Result<Vec<Policy>, StoreError> {
-    let mut policies = Vec::new();
+    let mut rows = Vec::new();
     for stored_level in STORED_LEVELS {
-        for row in store.list_throttling_policies(stored_level).await? {
-            match row.policy() {
-                Ok(policy) => policies.push(policy),
-                Err(e) => tracing::warn!(
-                    level = stored_level,
-                    policy = %row.name,
-                    error = %e,
-                    "throttling policy left out of the gateway"
-                ),
-            }
+        rows.extend(store.list_throttling_policies(stored_level).await?);
+    }
+    Ok(policies_from_rows(&rows))
+}
+
+/// The rows that validate, as policies (from the store or a last-known-good snapshot).
+pub fn policies_from_rows(rows: &[ThrottlingPolicyRow]) -> Vec<Policy> {
+    let mut policies = Vec::new();
+    for row in rows {
+        match row.policy() {
+            Ok(policy) => policies.push(policy),
+            Err(e) => tracing::warn!(
+                level = %row.level,
+                policy = %row.name,
+                error = %e,
+                "throttling policy left out of the gateway"
+            ),
         }
     }
-    Ok(policies)
+    policies
 }
 
 #[cfg(test)]
 mod tests {
-    use portico_store::ThrottlingPolicyRow;
     use portico_throttle::{PolicyLevel, TimeUnit};
 
     use super::*;

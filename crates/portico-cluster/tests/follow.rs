@@ -73,3 +73,88 @@ async fn another_process_writing_the_same_file_is_picked_up_by_the_poll() {
     );
     task.abort();
 }
+
+/// Records what a follower is asked to do.
+struct Recorder(mpsc::UnboundedSender<String>);
+
+impl portico_cluster::FeedHandler for Recorder {
+    async fn apply(&mut self, events: Vec<ChangeEvent>) -> Result<(), portico_cluster::Retry> {
+        for event in events {
+            let _ = self.0.send(event.entity_id);
+        }
+        Ok(())
+    }
+
+    async fn rebuild(&mut self) -> Result<(), portico_cluster::Retry> {
+        let _ = self.0.send("rebuild".to_owned());
+        Ok(())
+    }
+}
+
+async fn next_step(steps: &mut mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(30), steps.recv())
+        .await
+        .expect("a step within 30 s")
+        .expect("follower running")
+}
+
+#[tokio::test]
+async fn a_follower_behind_the_prune_point_rebuilds_then_goes_on_from_the_head() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir, "node-a").await;
+    for i in 0..3 {
+        store
+            .append_event("api.deployed", &format!("old-{i}"), &serde_json::json!({}))
+            .await
+            .expect("append");
+    }
+    let head = store.latest_seq().await.expect("head");
+    // Older than "now" by the store's millisecond clock.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // Every event is older than no retention at all, and this (only) node applied them all.
+    let pruned = store
+        .prune_feed(Duration::ZERO, Duration::from_secs(15), head)
+        .await
+        .expect("prune")
+        .expect("not locked");
+    assert_eq!((pruned.events, pruned.through), (3, head));
+    assert_eq!(store.feed_pruned_through().await.expect("read"), head);
+
+    // A follower that had applied nothing: it cannot replay what is gone, so it rebuilds.
+    let (send, mut steps) = mpsc::unbounded_channel();
+    let progress = portico_cluster::FollowerProgress::new(0);
+    let task = tokio::spawn(portico_cluster::follow_feed(
+        store.clone(),
+        progress.clone(),
+        Duration::from_millis(100),
+        Recorder(send),
+    ));
+    assert_eq!(next_step(&mut steps).await, "rebuild");
+    store
+        .append_event("api.deployed", "new", &serde_json::json!({}))
+        .await
+        .expect("append");
+    assert_eq!(next_step(&mut steps).await, "new", "then the events after the head");
+    assert!(progress.in_step_with(head + 1));
+    task.abort();
+
+    // One from a snapshot rebuilds first even when nothing it needs was pruned.
+    let (send, mut steps) = mpsc::unbounded_channel();
+    let progress = portico_cluster::FollowerProgress::from_snapshot(head + 1);
+    assert!(!progress.in_step_with(0), "not in step before the rebuild");
+    let task = tokio::spawn(portico_cluster::follow_feed(
+        store.clone(),
+        progress.clone(),
+        Duration::from_millis(100),
+        Recorder(send),
+    ));
+    assert_eq!(next_step(&mut steps).await, "rebuild");
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !progress.in_step_with(head + 1) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("in step after the rebuild");
+    task.abort();
+}

@@ -21,6 +21,10 @@ pub struct Cluster {
     /// A node silent for longer than this shows as down.
     #[serde(default = "default_node_timeout")]
     pub node_timeout_seconds: u64,
+    /// Change-feed events every live node has applied are pruned once older than this many
+    /// days (fractions allowed).
+    #[serde(default = "default_feed_retention")]
+    pub feed_retention_days: f64,
 }
 
 impl Default for Cluster {
@@ -29,6 +33,7 @@ impl Default for Cluster {
             node_id: None,
             heartbeat_seconds: default_heartbeat(),
             node_timeout_seconds: default_node_timeout(),
+            feed_retention_days: default_feed_retention(),
         }
     }
 }
@@ -39,6 +44,12 @@ fn default_heartbeat() -> u64 {
 fn default_node_timeout() -> u64 {
     15
 }
+fn default_feed_retention() -> f64 {
+    7.0
+}
+
+/// The longest retention accepted: ten years.
+const MAX_RETENTION_DAYS: f64 = 3650.0;
 
 impl Cluster {
     pub(crate) fn validate(&self, c: &Checker<'_>) -> Result<(), ConfigError> {
@@ -56,7 +67,18 @@ impl Cluster {
                 "must be longer than cluster.heartbeat_seconds (a live node would show as down between heartbeats)",
             ));
         }
+        if !(self.feed_retention_days > 0.0 && self.feed_retention_days <= MAX_RETENTION_DAYS) {
+            return Err(c.invalid(
+                "cluster.feed_retention_days",
+                "must be a number of days above 0 and at most 3650",
+            ));
+        }
         Ok(())
+    }
+
+    /// How long change-feed events are kept at least.
+    pub fn feed_retention(&self) -> Duration {
+        Duration::from_secs_f64(self.feed_retention_days * 86_400.0)
     }
 
     pub fn heartbeat(&self) -> Duration {

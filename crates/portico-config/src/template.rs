@@ -246,6 +246,9 @@ sync = "database"
 heartbeat_seconds = 5
 # A node silent for longer than this many seconds shows as down.
 node_timeout_seconds = 15
+# Change-feed events every live node has applied are deleted once older than this many days
+# (fractions allowed); a node that comes back later rebuilds from the tables.
+feed_retention_days = 7
 
 # Listener ports before the offset is added (WSO2's defaults).
 [transport.https]

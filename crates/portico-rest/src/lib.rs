@@ -78,5 +78,9 @@ pub fn router(state: RestState) -> Router {
             state.clone(),
             middleware::read_your_writes,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            health::refuse_without_database,
+        ))
         .with_state(state)
 }

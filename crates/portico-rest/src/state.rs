@@ -24,6 +24,9 @@ pub struct RestState {
     /// How far this node has applied the change feed (its gateway's applications, keys and
     /// subscriptions); changing REST calls wait for it before answering.
     pub applied_here: Arc<portico_cluster::FollowerProgress>,
+    /// Whether this node is in step with the cluster (`/health/ready`), and whether its
+    /// database is away (management calls answer 503 meanwhile).
+    pub readiness: Arc<portico_cluster::Readiness>,
 }
 
 #[derive(Debug, Clone)]

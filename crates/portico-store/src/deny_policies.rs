@@ -14,7 +14,7 @@ use crate::{Store, StoreError, now_millis, with_pool, write_tx};
 pub const EVENT_DENY_POLICY_CHANGED: &str = "deny_policy.changed";
 
 /// A deny policy as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct DenyPolicyRow {
     /// WSO2's `conditionId` (a UUID).
     pub id: String,

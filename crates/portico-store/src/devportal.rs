@@ -109,7 +109,7 @@ pub struct SubscriptionFilter {
 }
 
 /// What a gateway needs to authenticate and authorize application traffic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GatewayIdentity {
     pub key_mappings: Vec<GatewayKeyMapping>,
     pub subscriptions: Vec<GatewaySubscription>,
@@ -118,7 +118,7 @@ pub struct GatewayIdentity {
 }
 
 /// An OAuth client id and the application (and key type) it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GatewayKeyMapping {
     /// The key manager that issued the client id ([`RESIDENT_KEY_MANAGER`] for this node's own).
     pub key_manager: String,
@@ -133,7 +133,7 @@ pub struct GatewayKeyMapping {
 }
 
 /// A subscription of an application to an API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GatewaySubscription {
     pub application_id: String,
     pub api_id: String,

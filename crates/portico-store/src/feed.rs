@@ -99,14 +99,18 @@ impl Store {
         }))
     }
 
-    /// The highest sequence number written so far (0 for an empty feed).
+    /// The highest sequence number written so far (0 for a feed never written; for a feed
+    /// pruned empty, the highest pruned: sequence numbers are never reused).
     pub async fn latest_seq(&self) -> Result<i64, StoreError> {
         let seq: Option<i64> = with_pool!(self, |pool| {
             sqlx::query_scalar("SELECT MAX(seq) FROM change_feed")
                 .fetch_one(pool)
                 .await?
         });
-        Ok(seq.unwrap_or(0))
+        match seq {
+            Some(seq) => Ok(seq),
+            None => self.feed_pruned_through().await,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ pub const EVENT_KEY_MANAGER_CHANGED: &str = "key_manager.changed";
 pub const RESIDENT_KEY_MANAGER: &str = "Resident Key Manager";
 
 /// A key manager as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct KeyManagerRow {
     pub id: String,
     pub name: String,

@@ -19,6 +19,7 @@ mod deny_policies;
 mod devportal;
 mod error;
 mod feed;
+mod feed_prune;
 mod key_managers;
 mod nodes;
 mod oauth;
@@ -44,6 +45,7 @@ pub use devportal::{
 };
 pub use error::{StoreError, redact};
 pub use feed::{ChangeEvent, FEED_CHANNEL, FeedListener};
+pub use feed_prune::{FeedPruned, SETTING_FEED_PRUNED_THROUGH};
 pub use key_managers::{
     EVENT_KEY_MANAGER_CHANGED, KeyManagerRow, KeyManagerSettings, NewKeyManager, RESIDENT_KEY_MANAGER,
 };
@@ -121,48 +123,53 @@ impl Store {
     /// Connects, creating the SQLite file if needed, and applies pending migrations.
     pub async fn connect(options: &StoreOptions) -> Result<Store, StoreError> {
         let pool = match options.backend {
-            Backend::Sqlite => {
-                let connect = SqliteConnectOptions::from_str(&options.url)
-                    .map_err(|e| StoreError::connect(options, e))?
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(5))
-                    .foreign_keys(true);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(options.pool_size)
-                    .acquire_timeout(options.acquire_timeout)
-                    .connect_with(connect)
+            Backend::Sqlite => Pool::Sqlite(
+                sqlite_pool(options)
+                    .connect_with(sqlite_connect(options)?)
                     .await
-                    .map_err(|e| StoreError::connect(options, e))?;
-                SQLITE_MIGRATIONS
-                    .run(&pool)
+                    .map_err(|e| StoreError::connect(options, e))?,
+            ),
+            Backend::Postgres => Pool::Postgres(
+                postgres_pool(options)
+                    .connect_with(postgres_connect(options)?)
                     .await
-                    .map_err(|e| StoreError::Migrate(e.to_string()))?;
-                Pool::Sqlite(pool)
-            }
-            Backend::Postgres => {
-                let connect = PgConnectOptions::from_str(&options.url).map_err(|e| StoreError::connect(options, e))?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(options.pool_size)
-                    .acquire_timeout(options.acquire_timeout)
-                    .connect_with(connect)
-                    .await
-                    .map_err(|e| StoreError::connect(options, e))?;
-                POSTGRES_MIGRATIONS
-                    .run(&pool)
-                    .await
-                    .map_err(|e| StoreError::Migrate(e.to_string()))?;
-                Pool::Postgres(pool)
-            }
+                    .map_err(|e| StoreError::connect(options, e))?,
+            ),
         };
-        let store = Store {
+        let store = Store::with_pool(pool, options);
+        store.prepare().await?;
+        Ok(store)
+    }
+
+    /// A store whose connections are made on first use, for a node that starts while its
+    /// database cannot be reached (it serves from its last-known-good snapshot meanwhile).
+    /// Nothing is migrated: call [`Store::prepare`] once the database answers.
+    pub fn connect_lazy(options: &StoreOptions) -> Result<Store, StoreError> {
+        let pool = match options.backend {
+            Backend::Sqlite => Pool::Sqlite(sqlite_pool(options).connect_lazy_with(sqlite_connect(options)?)),
+            Backend::Postgres => Pool::Postgres(postgres_pool(options).connect_lazy_with(postgres_connect(options)?)),
+        };
+        Ok(Store::with_pool(pool, options))
+    }
+
+    /// Applies pending migrations and seeds WSO2's default throttling policies (each once). A
+    /// database that cannot be reached fails the first round trip ([`StoreError::is_unavailable`]).
+    pub async fn prepare(&self) -> Result<(), StoreError> {
+        self.ping().await?;
+        let migrated = match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        };
+        migrated.map_err(|e| StoreError::Migrate(e.to_string()))?;
+        self.seed_default_policies().await
+    }
+
+    fn with_pool(pool: Pool, options: &StoreOptions) -> Store {
+        Store {
             pool,
             node_id: options.node_id.clone(),
             appends: feed::LocalAppends::default(),
-        };
-        store.seed_default_policies().await?;
-        Ok(store)
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -194,6 +201,32 @@ impl Store {
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)
     }
+}
+
+fn sqlite_connect(options: &StoreOptions) -> Result<SqliteConnectOptions, StoreError> {
+    Ok(SqliteConnectOptions::from_str(&options.url)
+        .map_err(|e| StoreError::connect(options, e))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true))
+}
+
+fn sqlite_pool(options: &StoreOptions) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(options.pool_size)
+        .acquire_timeout(options.acquire_timeout)
+}
+
+fn postgres_connect(options: &StoreOptions) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(&options.url).map_err(|e| StoreError::connect(options, e))
+}
+
+fn postgres_pool(options: &StoreOptions) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(options.pool_size)
+        .acquire_timeout(options.acquire_timeout)
 }
 
 impl Store {

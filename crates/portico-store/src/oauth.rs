@@ -97,14 +97,14 @@ pub enum RefreshUse {
 }
 
 /// A revoked access token id and when the token would have expired (epoch millis).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct RevokedToken {
     pub jti: String,
     pub expires_at: i64,
 }
 
 /// Whose tokens a cut-off applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CutoffKind {
     /// Keyed by username (the token's `sub`).
     User,
@@ -129,7 +129,7 @@ impl CutoffKind {
 }
 
 /// Tokens of `subject_id` issued at or before `not_after` (epoch millis) are invalid.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenCutoff {
     pub kind: CutoffKind,
     pub subject_id: String,

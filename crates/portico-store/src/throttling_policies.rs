@@ -19,7 +19,7 @@ pub const EVENT_POLICY_CHANGED: &str = "policy.changed";
 const REQUEST_COUNT_LIMIT: &str = "REQUESTCOUNTLIMIT";
 
 /// A throttling policy as stored.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct ThrottlingPolicyRow {
     /// WSO2's `policyId` (a UUID).
     pub id: String,

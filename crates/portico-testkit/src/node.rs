@@ -227,7 +227,7 @@ impl Node {
         } else {
             init_home(bin, &home, &options)?
         };
-        Node::serve(bin, home, tempdir, ports, options.admin_password).await
+        Node::serve(bin, home, tempdir, ports, options.admin_password, "/health/ready").await
     }
 
     async fn serve(
@@ -236,6 +236,7 @@ impl Node {
         tempdir: Option<tempfile::TempDir>,
         ports: NodePorts,
         admin_password: String,
+        wait_for: &str,
     ) -> anyhow::Result<Node> {
         let log = std::fs::File::create(home.join("logs/test-node.out"))?;
         let child = Command::new(bin)
@@ -259,7 +260,7 @@ impl Node {
             child: Some(child),
             client,
         };
-        node.wait_ready(Duration::from_secs(30)).await?;
+        node.wait_for(wait_for, Duration::from_secs(30)).await?;
         Ok(node)
     }
 
@@ -273,7 +274,13 @@ impl Node {
         std::fs::read_to_string(self.home.join("logs/test-node.out")).unwrap_or_default()
     }
 
-    async fn wait_ready(&mut self, limit: Duration) -> anyhow::Result<()> {
+    /// Waits until `/health/ready` answers 200 (the node is in step with its cluster).
+    pub async fn wait_ready(&mut self, limit: Duration) -> anyhow::Result<()> {
+        self.wait_for("/health/ready", limit).await
+    }
+
+    /// Waits until `path` on the management port answers 2xx, failing early if the process exits.
+    async fn wait_for(&mut self, path: &str, limit: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(child) = self.child.as_mut()
@@ -284,13 +291,13 @@ impl Node {
                     self.output()
                 );
             }
-            if let Ok(r) = self.client.get(self.url("/health/ready")).send().await
+            if let Ok(r) = self.client.get(self.url(path)).send().await
                 && r.status().is_success()
             {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("node not ready after {limit:?}:\n{}", self.output());
+                bail!("{path} not 2xx after {limit:?}:\n{}", self.output());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -319,7 +326,17 @@ impl Node {
     }
 
     /// Stops (if running) and starts the node again on the same home and ports.
-    pub async fn restart(mut self) -> anyhow::Result<Node> {
+    pub async fn restart(self) -> anyhow::Result<Node> {
+        self.restart_waiting_for("/health/ready").await
+    }
+
+    /// [`Node::restart`], waiting only until the node is live (`/health/live`): a node that
+    /// starts without its database serves, and is not ready.
+    pub async fn restart_live(self) -> anyhow::Result<Node> {
+        self.restart_waiting_for("/health/live").await
+    }
+
+    async fn restart_waiting_for(mut self, path: &str) -> anyhow::Result<Node> {
         if self.child.is_some() {
             self.stop().await?;
         }
@@ -330,8 +347,20 @@ impl Node {
             tempdir,
             self.ports,
             self.admin_password.clone(),
+            path,
         )
         .await
+    }
+
+    /// Kills the process with SIGKILL (`kill -9`: no drain, no deregistration) and waits for it;
+    /// the home stays, for [`Node::restart`].
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            bail!("node already stopped")
+        };
+        child.kill()?;
+        child.wait()?;
+        Ok(())
     }
 
     /// The node's process id (for reading its memory use from /proc).

@@ -66,4 +66,11 @@ impl ClientCache {
             cache.retain(|_, c| c.owner.username != username);
         }
     }
+
+    /// Forgets every client (their changes may have been missed: the feed was pruned).
+    pub(super) fn clear(&self) {
+        if let Ok(mut cache) = self.entries.lock() {
+            cache.clear();
+        }
+    }
 }

@@ -7,29 +7,53 @@ use std::time::{Duration, Instant};
 /// How often the revocation list drops entries of expired tokens, at most.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
+use portico_cluster::{FeedHandler, FollowerProgress, Retry};
 use portico_store::ChangeEvent;
 
 use super::service::TokenService;
 
+/// The key manager's follower of the feed.
+struct Follower {
+    service: Arc<TokenService>,
+    /// Revocations only grow when events arrive, so pruning on arrival (at most once a minute)
+    /// keeps the list bounded.
+    last_prune: Instant,
+}
+
+impl FeedHandler for Follower {
+    async fn apply(&mut self, events: Vec<ChangeEvent>) -> Result<(), Retry> {
+        for event in &events {
+            self.service.apply_event(event);
+        }
+        if self.last_prune.elapsed() >= PRUNE_INTERVAL {
+            self.service.validator.revocations.prune(portico_store::now_millis());
+            self.last_prune = Instant::now();
+        }
+        Ok(())
+    }
+
+    async fn rebuild(&mut self) -> Result<(), Retry> {
+        self.service.load_revocations().await?;
+        Ok(())
+    }
+}
+
 impl TokenService {
-    /// Follows the change feed from `position`: applies revocations and evicts changed clients.
-    pub fn spawn_follower(self: &Arc<Self>, position: i64) -> tokio::task::JoinHandle<()> {
-        let service = Arc::clone(self);
+    /// Follows the change feed from `progress`'s position: applies revocations and evicts
+    /// changed clients; reloads the revocations from the store when the events it missed were
+    /// pruned (or it started from a snapshot).
+    pub fn spawn_follower(self: &Arc<Self>, progress: Arc<FollowerProgress>) -> tokio::task::JoinHandle<()> {
         let store = self.store.clone();
         let poll = store.feed_poll_interval();
-        // Revocations only grow when events arrive, so pruning on arrival (at most once a
-        // minute) keeps the list bounded.
-        let mut last_prune = Instant::now();
-        tokio::spawn(portico_cluster::follow(store, position, poll, move |events| {
-            for event in &events {
-                service.apply_event(event);
-            }
-            if last_prune.elapsed() >= PRUNE_INTERVAL {
-                service.validator.revocations.prune(portico_store::now_millis());
-                last_prune = Instant::now();
-            }
-            std::future::ready(())
-        }))
+        tokio::spawn(portico_cluster::follow_feed(
+            store,
+            progress,
+            poll,
+            Follower {
+                service: Arc::clone(self),
+                last_prune: Instant::now(),
+            },
+        ))
     }
 
     fn apply_event(&self, event: &ChangeEvent) {

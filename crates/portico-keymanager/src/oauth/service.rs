@@ -40,21 +40,44 @@ impl TokenService {
         authenticator: Arc<Authenticator>,
         settings: TokenSettings,
     ) -> Result<(Arc<TokenService>, i64), StoreError> {
-        // Read the feed position first: anything revoked after it is replayed (idempotently).
-        let position = store.latest_seq().await?;
-        validator.revocations.revoke(&store.revoked_access_tokens().await?);
-        for cutoff in store.token_cutoffs().await? {
-            validator.revocations.cut_off(&cutoff);
-        }
-        let service = Arc::new(TokenService {
+        let service = TokenService::without_state(store, validator, hasher, authenticator, settings);
+        let position = service.load_revocations().await?;
+        Ok((service, position))
+    }
+
+    /// A token service whose revocation state is still to be loaded: from the store
+    /// ([`TokenService::load_revocations`]), or from a last-known-good snapshot through
+    /// [`TokenService::validator`] when the node starts without its database.
+    pub fn without_state(
+        store: Store,
+        validator: Arc<TokenValidator>,
+        hasher: SecretHasher,
+        authenticator: Arc<Authenticator>,
+        settings: TokenSettings,
+    ) -> Arc<TokenService> {
+        Arc::new(TokenService {
             store,
             validator,
             hasher,
             authenticator,
             settings,
             clients: ClientCache::new(),
-        });
-        Ok((service, position))
+        })
+    }
+
+    /// Loads the revoked tokens and cut-offs from the store (adding to what is known; cached
+    /// clients are read again on next use). Returns the change-feed position read first:
+    /// anything revoked after it is replayed (idempotently).
+    pub async fn load_revocations(&self) -> Result<i64, StoreError> {
+        let position = self.store.latest_seq().await?;
+        self.validator
+            .revocations
+            .revoke(&self.store.revoked_access_tokens().await?);
+        for cutoff in self.store.token_cutoffs().await? {
+            self.validator.revocations.cut_off(&cutoff);
+        }
+        self.clients.clear();
+        Ok(position)
     }
 
     pub fn validator(&self) -> &Arc<TokenValidator> {

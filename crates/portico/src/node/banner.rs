@@ -8,13 +8,15 @@ use super::started::Node;
 
 /// What the start-up loaded, for the banner.
 pub struct Loaded {
-    /// API revisions deployed in `deployment/server/`.
-    pub deployed: usize,
+    /// API revisions deployed in `deployment/server/` (`None`: not rebuilt, the database is away).
+    pub deployed: Option<usize>,
     /// APIs the gateway routes.
     pub routable: usize,
     pub identity: IdentityCounts,
     /// Throttling policies loaded into the gateway.
     pub policies: usize,
+    /// When the last-known-good snapshot the node started from was written, if it did.
+    pub snapshot_written_at: Option<i64>,
 }
 
 pub async fn print(node: &Node, started: Instant, loaded: &Loaded) -> anyhow::Result<()> {
@@ -29,11 +31,18 @@ pub async fn print(node: &Node, started: Instant, loaded: &Loaded) -> anyhow::Re
         env!("CARGO_PKG_VERSION"),
         started.elapsed().as_millis()
     );
-    println!(
-        "  store:          {} (schema v{})",
-        node.store.backend(),
-        node.store.schema_version().await?
-    );
+    match loaded.snapshot_written_at {
+        None => println!(
+            "  store:          {} (schema v{})",
+            node.store.backend(),
+            node.store.schema_version().await?
+        ),
+        Some(written_at) => println!(
+            "  store:          {} (unreachable: serving from the last-known-good snapshot written at {} ms since the epoch; not ready until the database is back)",
+            node.store.backend(),
+            written_at
+        ),
+    }
     println!("  management:     {mgmt}  (health: {mgmt}/health/ready)");
     println!("  admin REST:     {mgmt}/api/am/admin/v4");
     println!(
@@ -41,9 +50,13 @@ pub async fn print(node: &Node, started: Instant, loaded: &Loaded) -> anyhow::Re
         ports.gateway_http, ports.gateway_https
     );
     println!("  publisher REST: {mgmt}/api/am/publisher/v4");
+    let deployed = loaded.deployed.map_or_else(
+        || "as kept (the database is away) in".to_owned(),
+        |n| format!("{n} deployed API revision(s) in"),
+    );
     println!(
-        "  artifacts:      {} deployed API revision(s) in deployment/server/, {} routable here",
-        loaded.deployed, loaded.routable
+        "  artifacts:      {deployed} deployment/server/, {} routable here",
+        loaded.routable
     );
     println!(
         "  devportal REST: {mgmt}/api/am/devportal/v3  ({} client id(s), {} subscription(s) loaded into the gateway)",

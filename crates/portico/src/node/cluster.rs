@@ -1,20 +1,35 @@
 //! Step 8: this node's gateway kept in step with the cluster (portico-cluster): its identity
 //! (this node's key manager, then applications, client ids, subscriptions and external key
-//! managers from the store), its throttling and deny policies loaded now and on every change, and
-//! other nodes' deployments applied as the change feed reports them.
+//! managers from the store, or from the last-known-good snapshot when the node started without
+//! its database), its throttling and deny policies loaded now and on every change, and other
+//! nodes' deployments applied as the change feed reports them. Beside the follower: the writer
+//! of the last-known-good snapshot, the pruner of the change feed, and the readiness watch.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use portico_cluster::{GatewaySync, IdentityCounts, IdentitySource};
+use portico_cluster::{FeedPruner, GatewaySnapshot, GatewaySync, IdentityCounts, IdentitySource, SnapshotOwner};
 use portico_gateway::identity::RevocationCheck;
 use portico_keymanager::TokenValidator;
 
 use super::rest::RestDeployments;
 use super::started::Node;
 
-/// Installs the gateway's identity and throttling policies and starts following the change
-/// feed; returns what the identity holds, how many policies there are, and the follower.
-pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, usize, tokio::task::JoinHandle<()>)> {
+/// How often readiness checks the database when nobody asks.
+const READINESS_WATCH: Duration = Duration::from_secs(1);
+
+/// What step 8 loaded and started.
+pub struct Following {
+    pub identity: IdentityCounts,
+    /// Throttling policies loaded into the gateway.
+    pub policies: usize,
+    /// The follower, the snapshot writer, the pruner and the readiness watch.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Installs the gateway's identity and throttling policies (from the store, or `snapshot`) and
+/// starts following the change feed, writing the snapshot and pruning the feed.
+pub async fn follow(node: &Node, snapshot: Option<&GatewaySnapshot>) -> anyhow::Result<Following> {
     let validator = &node.key_manager.validator;
     let resident = portico_cluster::resident_identity(
         &node.keys.primary,
@@ -35,11 +50,49 @@ pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, usize, tokio
         RestDeployments::new(&node.rest),
         node.rest.artifacts.changed(),
     );
-    let counts = sync.reload_identity().await?;
-    let policies = sync.reload_policies().await?;
-    let deny = sync.reload_deny_policies().await?;
-    tracing::info!(conditions = deny, "gateway deny policies loaded");
-    Ok((counts, policies, sync.spawn(node.rest.applied_here.clone())))
+    let (identity, policies) = match snapshot {
+        Some(snapshot) => sync.install_snapshot(snapshot),
+        None => {
+            let counts = sync.reload_identity().await?;
+            let policies = sync.reload_policies().await?;
+            let deny = sync.reload_deny_policies().await?;
+            tracing::info!(conditions = deny, "gateway deny policies loaded");
+            // What was just loaded is the first snapshot.
+            sync.applied().notify_one();
+            (counts, policies)
+        }
+    };
+    let config = &node.config;
+    let progress = node.rest.applied_here.clone();
+    let writer = portico_cluster::spawn_snapshot_writer(
+        node.store.clone(),
+        config.home.clone(),
+        SnapshotOwner {
+            node_id: super::store::node_id(config),
+            issuer: validator.signer.issuer().to_owned(),
+            primary_key_id: validator.signer.kid().to_owned(),
+        },
+        progress.clone(),
+        sync.applied(),
+    );
+    let pruner = FeedPruner {
+        store: node.store.clone(),
+        retention: config.cluster.feed_retention(),
+        node_timeout: config.cluster.node_timeout(),
+        min_interval: config.cluster.heartbeat(),
+        progress: progress.clone(),
+    }
+    .spawn();
+    Ok(Following {
+        identity,
+        policies,
+        tasks: vec![
+            sync.spawn(progress),
+            writer,
+            pruner,
+            node.rest.readiness.spawn_watch(READINESS_WATCH),
+        ],
+    })
 }
 
 /// The key manager's revocation list, as the gateway consults it on every request. (The key

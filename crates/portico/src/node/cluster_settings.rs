@@ -9,14 +9,18 @@ use portico_keymanager::TokenSigner;
 use portico_keystore::KeyMaterial;
 use portico_store::{Backend, SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER, Store};
 
-/// Records this node's primary key id and issuer when the cluster has none yet; returns the
-/// issuer this node's tokens carry.
-pub async fn settle(config: &Config, store: &Store, primary: &KeyMaterial) -> anyhow::Result<String> {
-    let kid = TokenSigner::new(primary, String::new())
+/// The id (`kid`) of this node's primary key.
+pub fn primary_key_id(config: &Config, primary: &KeyMaterial) -> anyhow::Result<String> {
+    Ok(TokenSigner::new(primary, String::new())
         .with_context(|| format!("[keystore.primary] in {}", config.path.display()))?
         .kid()
-        .to_owned();
-    let cluster_kid = store.settle_cluster_setting(SETTING_PRIMARY_KEY_ID, &kid).await?;
+        .to_owned())
+}
+
+/// Records this node's primary key id (`kid`) and issuer when the cluster has none yet; returns
+/// the issuer this node's tokens carry.
+pub async fn settle(config: &Config, store: &Store, kid: &str) -> anyhow::Result<String> {
+    let cluster_kid = store.settle_cluster_setting(SETTING_PRIMARY_KEY_ID, kid).await?;
     if cluster_kid != kid {
         println!(
             "  warning: [keystore.primary] holds key id {kid}, but the cluster's tokens are signed with key id {cluster_kid}: other nodes refuse this node's tokens (make the node with `portico init --join`, or copy the first node's conf/security/)"

@@ -3,7 +3,8 @@
 //!
 //! 1. `keys`: the TLS and primary key pairs;
 //! 2. `store`: the database, and the configured super admin in it; `cluster_settings`: the
-//!    cluster's token issuer and primary key id;
+//!    cluster's token issuer and primary key id. When the database cannot be reached, the
+//!    last-known-good snapshot instead, and `resume` runs these once it answers;
 //! 3. `key_manager`: token signing and validation, REST callers' authentication, the OAuth2
 //!    token service;
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
@@ -11,8 +12,9 @@
 //!    `traffic_managers`: the live Traffic Managers of the node registry, followed;
 //! 6. `gateway`: the data plane;
 //! 7. `artifacts`: the runtime artifacts it serves, loaded and followed;
-//! 8. `cluster`: the gateway's identity and throttling policies loaded, and the change feed
-//!    followed; `registry`: this node's heartbeat into the node registry;
+//! 8. `cluster`: the gateway's identity and throttling policies loaded, the change feed
+//!    followed, the last-known-good snapshot written, the feed pruned, readiness watched;
+//!    `registry`: this node's heartbeat into the node registry;
 //! 9. `banner`: what is where;
 //! 10. `listeners`: gateway and management listeners until a signal, then the drain.
 
@@ -26,6 +28,7 @@ pub mod keys;
 mod listeners;
 mod registry;
 mod rest;
+mod resume;
 mod started;
 pub mod store;
 mod throttling;
@@ -72,12 +75,22 @@ fn init_tracing() {
 async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let keys = keys::load(&config)?;
-    let store = store::open(&config).await?;
-    store::bootstrap_super_admin(&config, &store).await?;
-    let issuer = cluster_settings::settle(&config, &store, &keys.primary).await?;
-    let key_manager = key_manager::start(&config, &store, &keys.primary, issuer).await?;
-    let rest = rest::state(&config, &store, &keys, &key_manager);
-    let deployed = rest::rebuild_artifacts(&rest).await?;
+    let (store, snapshot) = store::open(&config).await?;
+    let kid = cluster_settings::primary_key_id(&config, &keys.primary)?;
+    let issuer = match &snapshot {
+        None => {
+            store::bootstrap_super_admin(&config, &store).await?;
+            cluster_settings::settle(&config, &store, &kid).await?
+        }
+        Some(snapshot) => snapshot.issuer.clone(),
+    };
+    let key_manager = key_manager::start(&config, &store, &keys.primary, issuer, snapshot.as_ref()).await?;
+    let rest = rest::state(&config, &store, &keys, &key_manager, snapshot.as_ref());
+    // Without the database, deployment/server/ stays as it was: part of the last-known-good state.
+    let deployed = match &snapshot {
+        None => Some(rest::rebuild_artifacts(&rest).await?),
+        Some(_) => None,
+    };
     let management = listeners::bind_management(&config).await?;
     let throttling = throttling::start(&config, &keys.primary, &store).await?;
     let gateway = gateway::start(&config, &keys, &key_manager.validator, throttling.gateway.clone())?;
@@ -91,24 +104,37 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         throttling,
     };
     let (routable, artifact_loader) = artifacts::serve(&node);
-    let (identity, policies, feed_follower) = cluster::follow(&node).await?;
+    let following = cluster::follow(&node, snapshot.as_ref()).await?;
     let heartbeat = registry::start(&node).await;
+    let mut tasks = following.tasks;
+    // The loader's file-system watch (a field of `artifact_loader`) lives until the node stops.
+    tasks.push(artifact_loader.task);
+    match &snapshot {
+        None => node.rest.readiness.started(),
+        Some(_) => tasks.push(resume::spawn(
+            node.config.clone(),
+            node.store.clone(),
+            kid,
+            node.rest.readiness.clone(),
+        )),
+    }
     let loaded = banner::Loaded {
         deployed,
         routable,
-        identity,
-        policies,
+        identity: following.identity,
+        policies: following.policies,
+        snapshot_written_at: snapshot.as_ref().map(|s| s.written_at),
     };
     banner::print(&node, started, &loaded).await?;
     listeners::serve_until_stopped(&node, management).await?;
 
     heartbeat.stop().await;
-    stop(node, [artifact_loader.task, feed_follower]).await;
+    stop(node, tasks).await;
     Ok(())
 }
 
 /// After the drain: the background tasks, then the store.
-async fn stop(node: Node, tasks: [tokio::task::JoinHandle<()>; 2]) {
+async fn stop(node: Node, tasks: Vec<tokio::task::JoinHandle<()>>) {
     for task in tasks
         .iter()
         .chain([&node.gateway.jwks_refresh, &node.key_manager.follower])

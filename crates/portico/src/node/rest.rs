@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use portico_cluster::{FollowerProgress, GatewaySnapshot, Readiness};
 use portico_config::Config;
 use portico_rest::{ArtifactFiles, KeyFingerprints, RestState};
 use portico_store::Store;
@@ -10,9 +11,28 @@ use portico_store::Store;
 use super::key_manager::KeyManager;
 use super::keys::NodeKeys;
 
-pub fn state(config: &Arc<Config>, store: &Store, keys: &NodeKeys, key_manager: &KeyManager) -> RestState {
+/// The REST state; with `snapshot` (the node starts without its database), the gateway's
+/// follower starts from the snapshot's position and rebuilds from the tables once it can, and
+/// readiness says the gateway serves from the snapshot meanwhile.
+pub fn state(
+    config: &Arc<Config>,
+    store: &Store,
+    keys: &NodeKeys,
+    key_manager: &KeyManager,
+    snapshot: Option<&GatewaySnapshot>,
+) -> RestState {
+    let applied_here = match snapshot {
+        None => FollowerProgress::new(key_manager.feed_position),
+        Some(_) => FollowerProgress::from_snapshot(key_manager.feed_position),
+    };
+    let readiness = Readiness::new(
+        store.clone(),
+        vec![applied_here.clone(), key_manager.progress.clone()],
+        snapshot.map(|s| s.written_at),
+    );
     RestState {
-        applied_here: portico_cluster::FollowerProgress::new(key_manager.feed_position),
+        applied_here,
+        readiness,
         artifacts: ArtifactFiles::new(store.clone(), config, Arc::new(tokio::sync::Notify::new())),
         config: config.clone(),
         store: store.clone(),
@@ -51,6 +71,10 @@ impl portico_cluster::Deployments for RestDeployments {
             return Ok(0);
         }
         portico_rest::reconcile_artifacts(&self.files).await
+    }
+
+    fn is_unavailable(error: &Self::Error) -> bool {
+        error.status == http::StatusCode::SERVICE_UNAVAILABLE
     }
 }
 

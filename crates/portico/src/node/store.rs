@@ -1,7 +1,9 @@
-//! Step 2: the store (`[database.apim_db]`), and the configured super admin in it when it has none.
+//! Step 2: the store (`[database.apim_db]`), or the last-known-good snapshot when it cannot be
+//! reached; and the configured super admin in it when it has none.
 
 use std::time::Duration;
 
+use portico_cluster::{GatewaySnapshot, SNAPSHOT_PATH};
 use portico_config::{Config, DatabaseKind, SuperAdmin};
 use portico_store::{Backend, NewUser, Role, Store, StoreError, StoreOptions};
 
@@ -11,9 +13,25 @@ pub fn node_id(config: &Config) -> String {
     config.node_id()
 }
 
-/// Connects (and migrates) the configured database.
-pub async fn open(config: &Config) -> anyhow::Result<Store> {
-    Ok(Store::connect(&options(config)).await?)
+/// Connects (and migrates) the configured database. When it cannot be reached and the node has
+/// a last-known-good snapshot, the node starts from the snapshot instead: the store returned
+/// connects on first use (and is migrated by [`super::resume`] once the database answers).
+pub async fn open(config: &Config) -> anyhow::Result<(Store, Option<GatewaySnapshot>)> {
+    let options = options(config);
+    let unreachable = match Store::connect(&options).await {
+        Ok(store) => return Ok((store, None)),
+        Err(e) if e.is_unavailable() => e,
+        Err(e) => return Err(e.into()),
+    };
+    let snapshot = GatewaySnapshot::load(&config.home)
+        .map_err(|e| anyhow::anyhow!("{unreachable}; and the node cannot start without it: {e}"))?;
+    println!("  warning: {unreachable}");
+    println!(
+        "  starting from the last-known-good snapshot ({}, change-feed position {}): the gateway serves from it, /health/ready and management calls answer 503 until the database is back",
+        config.home.join(SNAPSHOT_PATH).display(),
+        snapshot.feed_position
+    );
+    Ok((Store::connect_lazy(&options)?, Some(snapshot)))
 }
 
 /// How to reach the configured database (`[database.apim_db]`).

@@ -116,7 +116,9 @@ async fn start_publishing(
     let discovery = Discovery::new(config.clone(), store.clone());
     let follows_registry = settings.url_groups.is_empty();
     let live = if follows_registry || discovery.is_shared() {
-        Some(discovery.read().await.unwrap_or_else(|e| {
+        // A database that is away (the node starts from its snapshot) does not hold the start up.
+        let read = tokio::time::timeout(Duration::from_secs(2), discovery.read()).await;
+        Some(read.map_err(|_| "no answer within 2 s".to_owned()).and_then(|r| r.map_err(|e| e.to_string())).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot read the live traffic managers from the node registry; starting with this node's own");
             vec![own_traffic_manager(config).to_string()]
         }))

@@ -2,8 +2,8 @@
 //! in this order:
 //!
 //! 1. `keys`: the TLS and primary key pairs;
-//! 2. `store`: the database, and the configured super admin in it; `cluster_settings`: the
-//!    cluster's token issuer and primary key id;
+//! 2. `store`: the database, and the configured super admin in it; `hardening`: what production
+//!    mode refuses; `cluster_settings`: the cluster's token issuer and primary key id;
 //! 3. `key_manager`: token signing and validation, REST callers' authentication, the OAuth2
 //!    token service;
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
@@ -21,6 +21,7 @@ mod banner;
 mod cluster;
 mod cluster_settings;
 mod gateway;
+pub mod hardening;
 mod key_manager;
 pub mod keys;
 mod listeners;
@@ -74,6 +75,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let keys = keys::load(&config)?;
     let store = store::open(&config).await?;
     store::bootstrap_super_admin(&config, &store).await?;
+    hardening::refuse_unless_hardened(&config, &store).await?;
     let issuer = cluster_settings::settle(&config, &store, &keys.primary).await?;
     let key_manager = key_manager::start(&config, &store, &keys.primary, issuer).await?;
     let rest = rest::state(&config, &store, &keys, &key_manager);

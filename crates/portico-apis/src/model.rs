@@ -190,9 +190,69 @@ pub fn passthrough(obj: &Map<String, Value>) -> Result<Map<String, Value>, Input
                 format!("must be {expected} or null, not {}", kind_of(value)),
             ));
         }
+        check_nested_integers(key, value)?;
         out.insert((*key).to_owned(), value.clone());
     }
     Ok(out)
+}
+
+/// Integer fields inside passthrough objects (WSO2's schema): (field, path below it, range).
+/// JSON numbers beyond 64 bits parse as floats, which would be stored and answered as such.
+const NESTED_INTEGERS: &[(&str, &[&str], (i64, i64))] = &[
+    (
+        "threatProtectionPolicies",
+        &["list", "[]", "priority"],
+        (i32::MIN as i64, i32::MAX as i64),
+    ),
+    ("maxTps", &["production"], (i64::MIN, i64::MAX)),
+    ("maxTps", &["sandbox"], (i64::MIN, i64::MAX)),
+];
+
+/// Refuses a value at one of [`NESTED_INTEGERS`]' paths that is not an integer in its range,
+/// naming the full path (`threatProtectionPolicies.list[0].priority`).
+fn check_nested_integers(key: &str, value: &Value) -> Result<(), InputError> {
+    for (field, path, range) in NESTED_INTEGERS {
+        if *field == key {
+            check_integer_at(value, path, key.to_owned(), *range)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_integer_at(value: &Value, path: &[&str], at: String, (min, max): (i64, i64)) -> Result<(), InputError> {
+    let Some((step, rest)) = path.split_first() else {
+        return match value {
+            Value::Null => Ok(()),
+            Value::Number(n) if n.as_i64().is_some_and(|i| (min..=max).contains(&i)) => Ok(()),
+            Value::Number(n) => Err(InputError::new(
+                at,
+                format!("{n} is not an integer between {min} and {max}"),
+            )),
+            other => Err(InputError::new(
+                at,
+                format!("must be an integer, not {}", kind_of(other)),
+            )),
+        };
+    };
+    match (*step, value) {
+        ("[]", Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                check_integer_at(item, rest, format!("{at}[{i}]"), (min, max))?;
+            }
+            Ok(())
+        }
+        ("[]", Value::Null) => Ok(()),
+        ("[]", other) => Err(InputError::new(at, format!("must be an array, not {}", kind_of(other)))),
+        (name, Value::Object(map)) => match map.get(name) {
+            Some(inner) => check_integer_at(inner, rest, format!("{at}.{name}"), (min, max)),
+            None => Ok(()),
+        },
+        (_, Value::Null) => Ok(()),
+        (_, other) => Err(InputError::new(
+            at,
+            format!("must be an object, not {}", kind_of(other)),
+        )),
+    }
 }
 
 impl ApiInput {
@@ -626,6 +686,42 @@ mod tests {
         assert_eq!(json["isDefaultVersion"], false);
         assert_eq!(json["corsConfiguration"]["accessControlAllowOrigins"][0], "*");
         assert_eq!(json["type"], "HTTP");
+    }
+
+    #[test]
+    fn nested_integers_out_of_range_are_refused_by_path() {
+        let body = |priority: Value| {
+            json!({"name": "P", "context": "p", "version": "1",
+                   "threatProtectionPolicies": {"list": [{"policyId": "a", "priority": 1}, {"policyId": "b", "priority": priority}]}})
+        };
+        let huge: Value = serde_json::from_str("-30035858951153255431798784").expect("number");
+        let err = create(body(huge)).expect_err("beyond 64 bits");
+        assert_eq!(err.field, "threatProtectionPolicies.list[1].priority", "{err}");
+        assert!(
+            err.message
+                .contains("is not an integer between -2147483648 and 2147483647"),
+            "{err}"
+        );
+        assert_eq!(
+            create(body(json!(3_000_000_000i64))).expect_err("beyond i32").field,
+            "threatProtectionPolicies.list[1].priority"
+        );
+        assert_eq!(
+            create(body(json!(1.5))).expect_err("fraction").field,
+            "threatProtectionPolicies.list[1].priority"
+        );
+        assert_eq!(
+            create(body(json!("2"))).expect_err("text").field,
+            "threatProtectionPolicies.list[1].priority"
+        );
+        let api = create(body(json!(7))).expect("in range");
+        assert_eq!(
+            serde_json::to_value(&api).expect("json")["threatProtectionPolicies"]["list"][1]["priority"],
+            7
+        );
+        let err = create(json!({"name": "P", "context": "p", "version": "1", "maxTps": {"production": 1e30}}))
+            .expect_err("float");
+        assert_eq!(err.field, "maxTps.production");
     }
 
     #[test]

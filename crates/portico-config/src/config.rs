@@ -14,6 +14,7 @@ use crate::error::ConfigError;
 use crate::keystore::{Keystores, Truststore};
 use crate::locate;
 use crate::oauth::OAuth;
+use crate::secrets::{OpenedSecrets, Secrets};
 use crate::section::Checker;
 use crate::server::{Mode, Server};
 use crate::super_admin::SuperAdmin;
@@ -43,6 +44,9 @@ pub struct Config {
     pub truststore: Truststore,
     #[serde(default)]
     pub cluster: Cluster,
+    /// `[secrets]`: aliases for `$secret{alias}`, sealed by `portico vault encrypt`.
+    #[serde(default)]
+    pub secrets: Secrets,
     /// The node's home directory (parent of `conf/`); relative paths in the file resolve here.
     #[serde(skip)]
     pub home: PathBuf,
@@ -77,7 +81,22 @@ impl Config {
         })?;
         config.home = home.to_path_buf();
         config.path = path.to_path_buf();
-        let checker = Checker { src, path };
+        let production = config.server.mode == Mode::Production;
+        let none = OpenedSecrets::default();
+        let opening = Checker {
+            src,
+            path,
+            production,
+            secrets: &none,
+        };
+        // Opened in memory for the validation only; dropped when it returns.
+        let secrets = config.secrets.open(home, &opening)?;
+        let checker = Checker {
+            src,
+            path,
+            production,
+            secrets: &secrets,
+        };
         config.validate(&checker)?;
         Ok(config)
     }

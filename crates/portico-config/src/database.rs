@@ -25,7 +25,7 @@ pub enum DatabaseKind {
     Postgres,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Database {
     #[serde(rename = "type", default)]
@@ -44,6 +44,20 @@ pub struct Database {
     /// Seconds to wait for a connection from the pool.
     #[serde(default = "default_connect_timeout")]
     pub connection_timeout_seconds: u64,
+}
+
+/// Never shows the password or the URL (which may hold one).
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("kind", &self.kind)
+            .field("url", &crate::section::masked(&Some(&self.url)))
+            .field("username", &self.username)
+            .field("password", &crate::section::masked(&self.password))
+            .field("pool_size", &self.pool_size)
+            .field("connection_timeout_seconds", &self.connection_timeout_seconds)
+            .finish()
+    }
 }
 
 impl Default for Database {

@@ -27,6 +27,10 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// `[server] mode = "production"` and something is not hardened: each refusal names the
+    /// setting and the fix.
+    #[error("[server] mode = \"production\" in {} refuses to start this node:\n  - {}", path.display(), refusals.join("\n  - "))]
+    NotHardened { path: PathBuf, refusals: Vec<String> },
 }
 
 fn key_prefix(key: &Option<String>) -> String {
@@ -40,7 +44,7 @@ impl ConfigError {
     /// The dotted key the error is about, if it is about one.
     pub fn key(&self) -> Option<&str> {
         match self {
-            ConfigError::Read { .. } => None,
+            ConfigError::Read { .. } | ConfigError::NotHardened { .. } => None,
             ConfigError::Syntax { key, .. } => key.as_deref(),
             ConfigError::Invalid { key, .. } => Some(key),
         }
@@ -49,7 +53,7 @@ impl ConfigError {
     /// The 1-based line the error is about, if known.
     pub fn line(&self) -> Option<usize> {
         match self {
-            ConfigError::Read { .. } => None,
+            ConfigError::Read { .. } | ConfigError::NotHardened { .. } => None,
             ConfigError::Syntax { line, .. } => Some(*line),
             ConfigError::Invalid { line, .. } => *line,
         }

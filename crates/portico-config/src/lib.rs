@@ -2,8 +2,10 @@
 //!
 //! Section names follow WSO2 API Manager 4.x where the meaning is the same. Every unknown key and
 //! every invalid value is an error that names the file, the line and the dotted key; nothing is
-//! silently ignored. Strings may reference environment variables as `$env{NAME}` (WSO2's syntax),
-//! which is how secrets stay out of the file.
+//! silently ignored. Strings may reference environment variables as `$env{NAME}` (WSO2's syntax)
+//! and `[secrets]` aliases as `$secret{alias}` (values sealed with AES-256-GCM by `portico vault
+//! encrypt`, `vault`), which is how secrets stay out of the file. `production` holds what
+//! `[server] mode = "production"` refuses.
 //!
 //! [`Config`] (`config.rs`) composes one module per section, each owning its structs, defaults
 //! and the checks of its keys: `server`, `super_admin`, `database`, `keystore` (with
@@ -21,11 +23,14 @@ mod error;
 mod keystore;
 mod locate;
 mod oauth;
+mod production;
+mod secrets;
 mod section;
 mod server;
 mod super_admin;
 mod template;
 mod transport;
+pub mod vault;
 
 pub use apim::{
     Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint, JwksLocation, JwtIssuer,
@@ -39,6 +44,7 @@ pub use deployment::{ArtifactSync, DeployManager, Deployment, ServiceUrl};
 pub use error::ConfigError;
 pub use keystore::{Keystore, Keystores, Truststore};
 pub use oauth::OAuth;
+pub use secrets::{Secrets, valid_alias, with_secret};
 pub use server::{Mode, Server};
 pub use super_admin::SuperAdmin;
 pub use template::{InitOptions, InitSecrets, render_deployment_toml};

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use crate::error::ConfigError;
 use crate::section::{Checker, yes};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuperAdmin {
     #[serde(default = "default_admin")]
@@ -18,6 +18,18 @@ pub struct SuperAdmin {
     pub password_hash: Option<String>,
     #[serde(default = "yes")]
     pub create_admin_account: bool,
+}
+
+/// Never shows the password (it may come from `[secrets]` or the environment).
+impl std::fmt::Debug for SuperAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SuperAdmin")
+            .field("username", &self.username)
+            .field("password", &crate::section::masked(&self.password))
+            .field("password_hash", &crate::section::masked(&self.password_hash))
+            .field("create_admin_account", &self.create_admin_account)
+            .finish()
+    }
 }
 
 impl Default for SuperAdmin {

@@ -62,7 +62,8 @@ url = {}
     format!(
         r#"# Portico node configuration. Section names follow WSO2 API Manager 4.x where the meaning is
 # the same. Unknown keys and invalid values stop the node with the file, line and key named.
-# Any string may use $env{{NAME}} to read an environment variable (keep secrets out of this file).
+# Any string may use $env{{NAME}} to read an environment variable, or $secret{{alias}} to read an
+# alias of [secrets], sealed there (AES-256-GCM) by `portico vault encrypt --alias <alias>`.
 # Check this file with: portico config check --home <this node's home>
 
 [server]
@@ -70,7 +71,9 @@ url = {}
 hostname = {hostname}
 # Added to every port below, so that several nodes can share one machine (node 2: offset = 1).
 offset = {offset}
-# "dev" accepts any admin password and serves samples; "production" enforces hardening rules.
+# "dev" accepts any admin password and serves samples. "production" refuses to start with a
+# default or weak admin password, the sample backend on, this file or a private key readable by
+# other users, or an empty $env{{}} / $secret{{}} value, and applies the password policy.
 mode = "dev"
 # Address all listeners bind to.
 bind_address = "0.0.0.0"

@@ -1,13 +1,14 @@
 //! Turns credentials into a [`Principal`].
 
 use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use portico_store::{Role, Store, StoreError};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 
+use crate::login_guard::{LoginGuard, Refusal};
 use crate::password;
 use crate::scopes::allowed_scopes;
 use crate::validator::TokenValidator;
@@ -50,8 +51,22 @@ pub enum AuthError {
     Malformed(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The password was not checked: too many checks at once, or too many recent failures of
+    /// this user name or client address (see [`crate::login_guard`]).
+    #[error("{}", refusal_text(.0))]
+    Refused(Refusal),
     #[error("password check failed: {0}")]
     Internal(String),
+}
+
+fn refusal_text(refusal: &Refusal) -> String {
+    let seconds = refusal.retry_after_seconds();
+    match refusal {
+        Refusal::Busy(_) => format!("Too many password checks are running; retry after {seconds} s"),
+        Refusal::LockedOut(_) => {
+            format!("Too many failed sign-ins for this user or from this address; retry after {seconds} s")
+        }
+    }
 }
 
 /// How long a verified password is remembered; a password change or user deletion ends it at once.
@@ -66,11 +81,12 @@ struct Cached {
 
 /// Authenticates management requests. Argon2 costs tens of milliseconds and 19 MiB per check, so
 /// verified credentials are remembered (keyed by a SHA-256 of username and password, never the
-/// password itself) and checks run on blocking threads, at most one per core at a time.
+/// password itself) and checks run on blocking threads, as many at once as the [`LoginGuard`]
+/// allows, which also slows down repeated failures.
 pub struct Authenticator {
     store: Store,
     verified: Mutex<HashMap<[u8; 32], Cached>>,
-    hashing: Semaphore,
+    guard: LoginGuard,
     /// Validates bearer tokens; without it every bearer token is refused.
     tokens: Option<Arc<TokenValidator>>,
 }
@@ -93,17 +109,20 @@ impl Authenticator {
     }
 
     fn build(store: Store, tokens: Option<Arc<TokenValidator>>) -> Result<Arc<Authenticator>, AuthError> {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Arc::new(Authenticator {
             store,
             verified: Mutex::new(HashMap::new()),
-            hashing: Semaphore::new(cores),
+            guard: LoginGuard::default(),
             tokens,
         }))
     }
 
-    /// Checks a username and password.
-    pub async fn basic(&self, username: &str, password: &str) -> Result<Principal, AuthError> {
+    /// Checks a user name and password sent from `client` (the TCP peer, when known): the one
+    /// entry for every password sign-in (HTTP Basic on REST, the password grant, the portals'
+    /// sign-in forms). A locked-out user name or address, or a full hashing queue, is
+    /// [`AuthError::Refused`] before any hashing.
+    pub async fn login(&self, username: &str, password: &str, client: Option<IpAddr>) -> Result<Principal, AuthError> {
+        self.guard.admit(username, client).map_err(AuthError::Refused)?;
         let user = self.store.find_user(username).await?;
         let key = cache_key(username, password);
         if let Some(user) = &user
@@ -117,15 +136,25 @@ impl Authenticator {
         let ok = self.verify(hash.clone(), password.to_owned()).await?;
         match user {
             Some(user) if ok => {
+                self.guard.succeeded(username);
                 self.remember(key, hash);
                 Ok(principal(user.id, user.username, user.roles))
             }
-            _ => Err(AuthError::InvalidCredentials),
+            _ => {
+                self.guard.failed(username, client);
+                Err(AuthError::InvalidCredentials)
+            }
         }
     }
 
-    /// Decodes an `Authorization: Basic ...` value and checks it.
-    pub async fn basic_header(&self, encoded: &str) -> Result<Principal, AuthError> {
+    /// A user's password was reset by an administrator: its failures and lock-out are forgotten.
+    pub fn password_reset(&self, username: &str) {
+        self.guard.reset_user(username);
+        self.forget_all();
+    }
+
+    /// Decodes an `Authorization: Basic ...` value and checks it (see [`Authenticator::login`]).
+    pub async fn basic_header(&self, encoded: &str, client: Option<IpAddr>) -> Result<Principal, AuthError> {
         use base64::Engine;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(encoded.trim())
@@ -134,7 +163,7 @@ impl Authenticator {
         let (user, pass) = text
             .split_once(':')
             .ok_or(AuthError::Malformed("Basic credentials lack a ':'"))?;
-        self.basic(user, pass).await
+        self.login(user, pass, client).await
     }
 
     /// Checks a bearer token: our JWT, valid now, not revoked, of a user who still exists. The
@@ -178,11 +207,7 @@ impl Authenticator {
     }
 
     async fn verify(&self, hash: String, password: String) -> Result<bool, AuthError> {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let _slot = self.guard.hashing_slot().await.map_err(AuthError::Refused)?;
         let result = tokio::task::spawn_blocking(move || password::verify_password(&hash, &password))
             .await
             .map_err(|e| AuthError::Internal(e.to_string()))?;
@@ -264,40 +289,40 @@ mod tests {
             .expect("create");
         let auth = Authenticator::new(store.clone()).expect("auth");
 
-        let p = auth.basic("bob", "pw1").await.expect("valid");
+        let p = auth.login("bob", "pw1", None).await.expect("valid");
         assert_eq!(p.username, "bob");
         assert!(p.has_any_scope(&["apim:api_create", "apim:subscribe"]));
         assert!(!p.has_any_scope(&["apim:api_create"]));
         assert!(matches!(
-            auth.basic("bob", "wrong").await,
+            auth.login("bob", "wrong", None).await,
             Err(AuthError::InvalidCredentials)
         ));
         assert!(matches!(
-            auth.basic("nobody", "pw1").await,
+            auth.login("nobody", "pw1", None).await,
             Err(AuthError::InvalidCredentials)
         ));
 
         // Cached, yet a password change takes effect immediately.
-        auth.basic("bob", "pw1").await.expect("cached");
+        auth.login("bob", "pw1", None).await.expect("cached");
         store
             .set_password_hash(&user.id, &password::hash_password("pw2").expect("hash"))
             .await
             .expect("set");
         assert!(matches!(
-            auth.basic("bob", "pw1").await,
+            auth.login("bob", "pw1", None).await,
             Err(AuthError::InvalidCredentials)
         ));
-        auth.basic("bob", "pw2").await.expect("new password");
+        auth.login("bob", "pw2", None).await.expect("new password");
 
         // Role changes show in the next request, cached or not.
         store.set_user_roles(&user.id, &[Role::Creator]).await.expect("roles");
-        let p = auth.basic("bob", "pw2").await.expect("valid");
+        let p = auth.login("bob", "pw2", None).await.expect("valid");
         assert!(p.has_any_scope(&["apim:api_create"]));
 
         // A deleted user is refused at once.
         store.delete_user(&user.id).await.expect("delete");
         assert!(matches!(
-            auth.basic("bob", "pw2").await,
+            auth.login("bob", "pw2", None).await,
             Err(AuthError::InvalidCredentials)
         ));
     }
@@ -312,9 +337,12 @@ mod tests {
     async fn malformed_basic_headers_are_named() {
         let dir = tempfile::tempdir().expect("tempdir");
         let auth = Authenticator::new(store(&dir).await).expect("auth");
-        assert!(matches!(auth.basic_header("%%%").await, Err(AuthError::Malformed(_))));
         assert!(matches!(
-            auth.basic_header("bm9jb2xvbg==").await,
+            auth.basic_header("%%%", None).await,
+            Err(AuthError::Malformed(_))
+        ));
+        assert!(matches!(
+            auth.basic_header("bm9jb2xvbg==", None).await,
             Err(AuthError::Malformed(_))
         )); // "nocolon"
     }

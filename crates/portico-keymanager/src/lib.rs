@@ -1,7 +1,8 @@
 //! The Key Manager: who a caller is and what they may do.
 //!
 //! This crate owns password hashing, the role-to-scope table (WSO2's `RESTAPIScopes`),
-//! authentication of management requests (HTTP Basic and bearer JWTs), and the OAuth2
+//! authentication of management requests (HTTP Basic and bearer JWTs) with the bounds on
+//! password checks (`login_guard`), and the OAuth2
 //! authorization server: clients (DCR), token grants, JWT signing and validation, rotating
 //! refresh tokens, revocation and its propagation through the change feed. A bearer token's
 //! scopes are intersected with what the user's current roles allow.
@@ -9,6 +10,7 @@
 
 mod authenticator;
 pub mod jwt;
+pub mod login_guard;
 pub mod oauth;
 mod password;
 pub mod revocation;
@@ -21,5 +23,7 @@ pub use jwt::{AccessClaims, JwtError, TokenSigner};
 pub use oauth::{
     DcrRequest, OAuthError, RegisteredClient, TokenRequest, TokenResponse, TokenService, TokenSettings, TokenValidator,
 };
-pub use password::{PasswordError, hash_password, verify_password};
+pub use password::{
+    MIN_PASSWORD_CHARS, PasswordError, hash_password, is_default_or_common, policy_violation, verify_password,
+};
 pub use secrets::SecretHasher;

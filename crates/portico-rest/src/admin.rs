@@ -1,6 +1,6 @@
 //! Admin REST API v4 (`/api/am/admin/v4`): what this slice serves of it (gateway environments;
 //! key managers live in [`crate::key_managers`], the cluster's nodes in [`crate::cluster_nodes`],
-//! throttling policies in [`crate::throttling`]).
+//! throttling policies in [`crate::throttling`], the audit log in [`crate::audit`]).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -18,6 +18,7 @@ pub fn routes() -> Router<RestState> {
     Router::new()
         .route("/environments", get(list_environments))
         .route("/cluster/nodes", get(crate::cluster_nodes::list))
+        .route("/audit-log", get(crate::audit::list))
         .route(
             "/key-managers",
             get(key_managers::admin_list).post(key_managers::create),

@@ -1,5 +1,8 @@
 //! Authentication of REST requests: the [`Auth`] extractor.
 
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -7,6 +10,22 @@ use portico_keymanager::{AuthError, Principal};
 
 use crate::error::ApiError;
 use crate::state::RestState;
+
+/// Where a request's authenticated caller is written for the audit log: its middleware puts an
+/// empty one in each management write, and extracting [`Auth`] fills it.
+#[derive(Clone, Default)]
+pub struct AuditActor(Arc<OnceLock<String>>);
+
+impl AuditActor {
+    fn set(&self, username: &str) {
+        let _ = self.0.set(username.to_owned());
+    }
+
+    /// The caller's name, once authenticated.
+    pub fn get(&self) -> Option<String> {
+        self.0.get().cloned()
+    }
+}
 
 /// The authenticated caller. Extracting it answers 401 when credentials are missing or wrong.
 pub struct Auth(pub Principal);
@@ -34,7 +53,10 @@ impl FromRequestParts<RestState> for Auth {
             .map_err(|_| ApiError::invalid_credentials("The Authorization header is not ASCII"))?;
         let (scheme, credentials) = value.trim().split_once(' ').unwrap_or((value, ""));
         let result = if scheme.eq_ignore_ascii_case("basic") {
-            state.authenticator.basic_header(credentials).await
+            state
+                .authenticator
+                .basic_header(credentials, client_address(parts))
+                .await
         } else if scheme.eq_ignore_ascii_case("bearer") {
             state.authenticator.bearer(credentials.trim()).await
         } else {
@@ -43,11 +65,17 @@ impl FromRequestParts<RestState> for Auth {
             )));
         };
         match result {
-            Ok(principal) => Ok(Auth(principal)),
+            Ok(principal) => {
+                if let Some(actor) = parts.extensions.get::<AuditActor>() {
+                    actor.set(&principal.username);
+                }
+                Ok(Auth(principal))
+            }
             Err(AuthError::InvalidCredentials) => Err(ApiError::invalid_credentials(
                 "Invalid Credentials. Make sure you have provided the correct security credentials",
             )),
             Err(AuthError::Malformed(what)) => Err(ApiError::invalid_credentials(what)),
+            Err(AuthError::Refused(refusal)) => Err(ApiError::password_check_refused(refusal)),
             Err(AuthError::Store(e)) => Err(e.into()),
             Err(AuthError::Internal(e)) => {
                 tracing::error!(error = %e, "authentication failed internally");
@@ -56,6 +84,26 @@ impl FromRequestParts<RestState> for Auth {
                 ))
             }
         }
+    }
+}
+
+/// The TCP peer's address of the connection the request came on (the listener puts it in the
+/// request's extensions); `None` for requests that did not come through a listener.
+pub fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<portico_net::ConnectionInfo>()
+        .map(|info| info.peer.ip())
+}
+
+/// The caller's address as an extractor (see [`client_address`]).
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<ClientAddress, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
     }
 }
 

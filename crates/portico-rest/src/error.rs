@@ -3,6 +3,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use portico_keymanager::AuthError;
+use portico_keymanager::login_guard::Refusal;
 use serde::Serialize;
 
 /// One entry of the body's `error` list (a field-level problem).
@@ -25,6 +27,8 @@ pub struct ApiError {
     pub errors: Vec<ErrorListItem>,
     /// Sent as `WWW-Authenticate` on 401.
     pub challenge: Option<&'static str>,
+    /// Sent as `Retry-After` (seconds) on 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -49,6 +53,7 @@ impl ApiError {
             description: description.into(),
             errors: Vec::new(),
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -91,6 +96,19 @@ impl ApiError {
             code: 900901,
             challenge: Some(CHALLENGE),
             ..ApiError::new(StatusCode::UNAUTHORIZED, "Invalid Credentials", description)
+        }
+    }
+
+    /// A password that was not checked: 503 when too many checks are running, 429 when the user
+    /// name or the client address is locked out; both with `Retry-After`.
+    pub fn password_check_refused(refusal: Refusal) -> ApiError {
+        let (status, message) = match refusal {
+            Refusal::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+            Refusal::LockedOut(_) => (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests"),
+        };
+        ApiError {
+            retry_after: Some(refusal.retry_after_seconds()),
+            ..ApiError::new(status, message, AuthError::Refused(refusal).to_string())
         }
     }
 
@@ -149,6 +167,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

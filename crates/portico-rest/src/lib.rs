@@ -8,12 +8,13 @@
 //! `throttling/`, `oauth`, `dcr`, `scim`, `health`, `sample`), each folder's `mod.rs` holding only its routes; `common/`
 //! what several APIs use (request bodies, paging, API rows, ETags and optimistic updates, ...);
 //! `state` the handlers' shared [`RestState`], `auth` the caller, `middleware` what wraps every
-//! request. `publisher/artifacts` is the deploy pipeline's output, [`ArtifactFiles`], which the
+//! request, `audit` the audit log of every management write (one middleware around it all). `publisher/artifacts` is the deploy pipeline's output, [`ArtifactFiles`], which the
 //! binary also reconciles at start-up. Modules import downwards only: no module imports one that
 //! imports it back.
 #![forbid(unsafe_code)]
 
 mod admin;
+mod audit;
 mod auth;
 mod cluster_nodes;
 mod common;
@@ -48,8 +49,16 @@ pub async fn reconcile_artifacts(artifacts: &ArtifactFiles) -> Result<usize, Api
     artifacts.reconcile().await
 }
 
-/// The whole management router.
+/// The whole management router, every management write recorded in the audit log.
 pub fn router(state: RestState) -> Router {
+    let app = unaudited_router(state.clone());
+    let hook = audit::AuditHook::new(state, app.clone());
+    app.layer(axum::middleware::from_fn_with_state(hook, audit::record))
+}
+
+/// Every route and the layers every request goes through, without the audit log (through which
+/// the audit middleware reads an object as it was before a write).
+fn unaudited_router(state: RestState) -> Router {
     let body_limit = usize::try_from(state.config.management_body_limit()).unwrap_or(usize::MAX);
     let mut router = Router::new();
     if state.config.sample_backend_enabled() {

@@ -10,10 +10,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use portico_keymanager::login_guard::Refusal;
 use portico_keymanager::{OAuthError, TokenRequest};
 use portico_store::{OAuthClient, Role};
 use serde_json::json;
 
+use crate::auth::ClientAddress;
 use crate::state::RestState;
 
 pub fn routes() -> Router<RestState> {
@@ -51,6 +53,8 @@ impl IntoResponse for OAuthErrorResponse {
                     "The server could not handle the request; the server log has the details".to_owned(),
                 )
             }
+            OAuthError::Refused(Refusal::Busy(_)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            OAuthError::Refused(Refusal::LockedOut(_)) => (StatusCode::TOO_MANY_REQUESTS, e.to_string()),
             _ => (StatusCode::BAD_REQUEST, e.to_string()),
         };
         let mut response = (
@@ -61,6 +65,9 @@ impl IntoResponse for OAuthErrorResponse {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let OAuthError::Refused(refusal) = &e {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(refusal.retry_after_seconds()));
+        }
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -160,6 +167,7 @@ fn no_store(mut response: Response) -> Response {
 /// `POST /oauth2/token`.
 async fn token(
     State(state): State<RestState>,
+    ClientAddress(client_address): ClientAddress,
     headers: HeaderMap,
     body: Result<Form<Params>, FormRejection>,
 ) -> Result<Response, OAuthErrorResponse> {
@@ -178,6 +186,7 @@ async fn token(
         refresh_token: params.get("refresh_token").cloned(),
         scope: params.get("scope").cloned(),
         validity_period,
+        client_address,
     };
     let answer = state.oauth.token(&client, &request).await?;
     Ok(no_store(Json(answer).into_response()))
@@ -202,6 +211,7 @@ async fn revoke(
 /// `POST /oauth2/introspect` (RFC 7662): needs client credentials, or an admin's Basic credentials.
 async fn introspect(
     State(state): State<RestState>,
+    ClientAddress(client_address): ClientAddress,
     headers: HeaderMap,
     body: Result<Form<Params>, FormRejection>,
 ) -> Result<Response, OAuthErrorResponse> {
@@ -213,7 +223,7 @@ async fn introspect(
             Ok(_) => true,
             Err(OAuthError::InvalidClient(_)) => state
                 .authenticator
-                .basic(id, secret)
+                .login(id, secret, client_address)
                 .await
                 .is_ok_and(|p| p.has_role(Role::Admin)),
             Err(e) => return Err(e.into()),

@@ -308,11 +308,20 @@ fn check_username(name: &str) -> Result<(), ScimError> {
     Ok(())
 }
 
-fn check_password(password: &str) -> Result<(), ScimError> {
-    // WSO2's default policy: 5 to 30 characters; longer is allowed here.
+/// WSO2's default policy (5 to 30 characters; longer is allowed here), and in production mode
+/// the password policy of `portico_keymanager::policy_violation`.
+fn check_password(state: &RestState, username: &str, password: &str) -> Result<(), ScimError> {
     if password.chars().count() < 5 || password.len() > 1024 {
         return Err(ScimError::bad(
             "password must be at least 5 characters (and at most 1024 bytes)",
+            "invalidValue",
+        ));
+    }
+    if state.config.server.mode == portico_config::Mode::Production
+        && let Some(why) = portico_keymanager::policy_violation(username, password)
+    {
+        return Err(ScimError::bad(
+            format!("password {why} (the password policy of production mode)"),
             "invalidValue",
         ));
     }
@@ -354,7 +363,7 @@ async fn create_user(
         .and_then(Value::as_str)
         .ok_or_else(|| ScimError::bad("password is required", "invalidValue"))?
         .to_owned();
-    check_password(&password)?;
+    check_password(&state, &username, &password)?;
     let mut roles = roles_from(body.get("roles").unwrap_or(&Value::Null), "roles")?;
     for r in roles_from(body.get("groups").unwrap_or(&Value::Null), "groups")? {
         if !roles.contains(&r) {
@@ -458,7 +467,7 @@ async fn patch_user(
                     let pw = value
                         .as_str()
                         .ok_or_else(|| ScimError::bad("password must be a string", "invalidValue"))?;
-                    check_password(pw)?;
+                    check_password(&state, &user.username, pw)?;
                     new_password = Some(pw.to_owned());
                 }
                 "roles" | "groups" => {
@@ -477,7 +486,8 @@ async fn patch_user(
     let password_changed = new_password.is_some();
     if let Some(pw) = new_password {
         state.store.set_password_hash(&user.id, &hash(pw).await?).await?;
-        state.authenticator.forget_all();
+        // A reset also lifts the user's lock-out (the failures were against the old password).
+        state.authenticator.password_reset(&user.username);
     }
     let lost_role = old_roles.iter().any(|r| !roles.contains(r));
     if roles != old_roles {

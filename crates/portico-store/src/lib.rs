@@ -14,6 +14,7 @@
 
 mod apis;
 mod attach;
+mod audit;
 mod cluster_settings;
 mod deny_policies;
 mod devportal;
@@ -37,6 +38,7 @@ use sqlx::sqlite::{
 };
 
 pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
+pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cluster_settings::{SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER};
 pub use deny_policies::{DenyPolicyRow, EVENT_DENY_POLICY_CHANGED};
 pub use devportal::{

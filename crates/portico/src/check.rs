@@ -7,6 +7,7 @@ pub fn run(home: &Path) -> anyhow::Result<()> {
     let config = portico_config::Config::load(home)?;
     // Loaded as `portico serve` loads them, so that what passes here starts.
     crate::node::keys::load(&config)?;
+    crate::node::hardening::report(&config, &crate::node::hardening::config_refusals(&config))?;
     let ports = config.ports();
     println!("{} is valid", config.path.display());
     println!(
@@ -26,5 +27,20 @@ pub fn run(home: &Path) -> anyhow::Result<()> {
         .map(|e| e.name.as_str())
         .collect();
     println!("  gateway environments: {}", names.join(", "));
+    println!(
+        "  mode: {}",
+        match config.server.mode {
+            portico_config::Mode::Dev => "dev (not for production)",
+            portico_config::Mode::Production => "production (the stored admin password is checked at start)",
+        }
+    );
+    if !config.secrets.aliases.is_empty() {
+        let aliases: Vec<&str> = config.secrets.aliases.keys().map(String::as_str).collect();
+        println!(
+            "  secrets: {} alias(es), all decrypt: {}",
+            aliases.len(),
+            aliases.join(", ")
+        );
+    }
     Ok(())
 }

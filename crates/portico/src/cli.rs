@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use portico_config::InitOptions;
 use portico_keystore::KeyType;
 
-use crate::{cert, check, cluster, init, join, lb, node};
+use crate::{cert, check, cluster, init, join, lb, node, vault};
 
 /// The node's home when neither `--home` nor `PORTICO_HOME` says otherwise.
 const DEFAULT_HOME: &str = "portico-home";
@@ -42,6 +42,26 @@ enum Command {
     /// Print a load balancer's configuration for the cluster's nodes.
     #[command(subcommand)]
     Lb(LbCommand),
+    /// Secrets of deployment.toml, sealed with AES-256-GCM (WSO2's Secure Vault).
+    #[command(subcommand)]
+    Vault(VaultCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum VaultCommand {
+    /// Seal a value into [secrets] as ALIAS, for use as "$secret{ALIAS}". The value is read from
+    /// standard input (or --from-env), never from the command line; the key is $PORTICO_VAULT_KEY,
+    /// else conf/security/vault.key (created when neither exists).
+    Encrypt {
+        #[command(flatten)]
+        home: HomeArg,
+        /// The alias (letters, digits, `_`, `-`).
+        #[arg(long)]
+        alias: String,
+        /// Read the value from this environment variable instead of standard input.
+        #[arg(long, value_name = "VAR")]
+        from_env: Option<String>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -231,5 +251,12 @@ pub fn run(cli: Cli, started: Instant) -> anyhow::Result<()> {
             node_cert: args.node_cert,
             listen_offset: args.listen_offset,
         }),
+        Some(Command::Vault(VaultCommand::Encrypt { home, alias, from_env })) => vault::encrypt(
+            &home.home,
+            &alias,
+            from_env
+                .as_deref()
+                .map_or(vault::Plaintext::Stdin, vault::Plaintext::Env),
+        ),
     }
 }

@@ -173,7 +173,7 @@ fn generate_password() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_owner_only(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

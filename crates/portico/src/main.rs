@@ -2,8 +2,8 @@
 //! line and wires the components together; each component lives in its own crate.
 //!
 //! - `cli`: the command line and which command runs;
-//! - `init`, `join`, `cert`, `check`, `cluster`: `portico init` (`--join`: `join`),
-//!   `portico cert`, `portico config check`, `portico cluster status`;
+//! - `init`, `join`, `cert`, `check`, `cluster`, `vault`: `portico init` (`--join`: `join`),
+//!   `portico cert`, `portico config check`, `portico cluster status`, `portico vault encrypt`;
 //! - `lb`: `portico lb nginx`, the load balancer's configuration;
 //! - `node`: `portico serve`, a node started step by step.
 #![forbid(unsafe_code)]
@@ -16,6 +16,7 @@ mod init;
 mod join;
 mod lb;
 mod node;
+mod vault;
 
 use std::process::ExitCode;
 

@@ -71,7 +71,7 @@ pub struct JwtIssuer {
 
 /// `introspection`: an issuer's RFC 7662 endpoint and the client credentials the gateway sends
 /// there (HTTP Basic; the secret may be `$env{NAME}`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectionEndpoint {
     pub url: String,
@@ -79,6 +79,17 @@ pub struct IntrospectionEndpoint {
     pub client_id: Option<String>,
     #[serde(default)]
     pub client_secret: Option<String>,
+}
+
+/// Never shows the client secret.
+impl std::fmt::Debug for IntrospectionEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionEndpoint")
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &crate::section::masked(&self.client_secret))
+            .finish()
+    }
 }
 
 impl JwtIssuer {
@@ -96,7 +107,16 @@ pub struct JwksLocation {
 }
 
 impl BackendJwt {
-    pub(super) fn validate(&self, c: &Checker<'_>) -> Result<(), ConfigError> {
+    /// Checks the section; expands `$env{}` and `$secret{}` in the introspection client secrets.
+    pub(super) fn validate(&mut self, c: &Checker<'_>) -> Result<(), ConfigError> {
+        for (i, issuer) in self.issuer.iter_mut().enumerate() {
+            if let Some(introspection) = &mut issuer.introspection {
+                introspection.client_secret = c.expand_opt(
+                    &format!("apim.jwt.issuer[{i}].introspection.client_secret"),
+                    introspection.client_secret.take(),
+                )?;
+            }
+        }
         if self.header.is_empty()
             || !self
                 .header

@@ -2,7 +2,9 @@
 
 use portico_store::StoreError;
 
+use crate::authenticator::AuthError;
 use crate::jwt::JwtError;
+use crate::login_guard::Refusal;
 
 /// An RFC 6749 §5.2 error (and the few DCR errors that are not OAuth ones).
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,10 @@ pub enum OAuthError {
     /// DCR: no such client (or not the caller's).
     #[error("{0}")]
     NotFound(String),
+    /// The password grant's password was not checked (busy, or locked out): the answer says
+    /// when to come back.
+    #[error("{}", AuthError::Refused(*.0))]
+    Refused(Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -42,6 +48,8 @@ impl OAuthError {
             OAuthError::InvalidScope(_) => "invalid_scope",
             OAuthError::InvalidRequest(_) => "invalid_request",
             OAuthError::Forbidden(_) => "access_denied",
+            OAuthError::Refused(Refusal::Busy(_)) => "temporarily_unavailable",
+            OAuthError::Refused(Refusal::LockedOut(_)) => "invalid_grant",
             OAuthError::NotFound(_) => "invalid_client",
             OAuthError::Store(_) | OAuthError::Internal(_) => "server_error",
         }

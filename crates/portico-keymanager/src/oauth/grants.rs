@@ -16,6 +16,23 @@ use crate::secrets::{SecretKind, random_token};
 /// Grant types the token endpoint serves.
 pub const SUPPORTED_GRANTS: &[&str] = &["client_credentials", "password", "refresh_token"];
 
+/// Grant type names WSO2's Key Manager knows (its Resident Key Manager's `availableGrantTypes`):
+/// an application's keys may list any of them, as WSO2's DevPortal and its Postman collection
+/// send them (saml2-bearer included); this token endpoint issues [`SUPPORTED_GRANTS`].
+pub const WSO2_GRANT_TYPES: &[&str] = &[
+    "password",
+    "client_credentials",
+    "refresh_token",
+    "authorization_code",
+    "implicit",
+    "urn:ietf:params:oauth:grant-type:saml2-bearer",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "iwa:ntlm",
+    "kerberos",
+];
+
 /// A token request's parameters (form fields of `POST /oauth2/token`).
 #[derive(Debug, Clone, Default)]
 pub struct TokenRequest {
@@ -26,6 +43,8 @@ pub struct TokenRequest {
     pub scope: Option<String>,
     /// WSO2's `validity_period` (seconds); the configured lifetime when absent.
     pub validity_period: Option<i64>,
+    /// The caller's address (the TCP peer), which the password grant's failures count against.
+    pub client_address: Option<std::net::IpAddr>,
 }
 
 /// RFC 6749 §5.1 answer.
@@ -84,13 +103,18 @@ impl TokenService {
             "password" => {
                 let username = required(&request.username, "username")?;
                 let password = required(&request.password, "password")?;
-                let principal = match self.authenticator.basic(username, password).await {
+                let principal = match self
+                    .authenticator
+                    .login(username, password, request.client_address)
+                    .await
+                {
                     Ok(p) => p,
                     Err(AuthError::InvalidCredentials | AuthError::Malformed(_)) => {
                         return Err(OAuthError::InvalidGrant(
                             "Authentication failed: wrong username or password".into(),
                         ));
                     }
+                    Err(AuthError::Refused(refusal)) => return Err(OAuthError::Refused(refusal)),
                     Err(AuthError::Store(e)) => return Err(e.into()),
                     Err(AuthError::Internal(e)) => return Err(OAuthError::Internal(e)),
                 };

@@ -23,5 +23,5 @@ mod service;
 pub use crate::validator::TokenValidator;
 pub use dcr::{DcrRequest, RegisteredClient};
 pub use error::OAuthError;
-pub use grants::{SUPPORTED_GRANTS, TokenRequest, TokenResponse, grant_scopes};
+pub use grants::{SUPPORTED_GRANTS, TokenRequest, TokenResponse, WSO2_GRANT_TYPES, grant_scopes};
 pub use service::{TokenService, TokenSettings};

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use portico_apis::InputError;
 use portico_apis::input::{coerce_enum, coerce_i64, coerce_string_list, get};
+use portico_keymanager::oauth::WSO2_GRANT_TYPES;
 use portico_keymanager::{OAuthError, Principal, TokenRequest};
 use portico_store::{
     ApplicationRow, KeyMappingRow, NewKeyMapping, NewMappedKey, NewOAuthClient, RESIDENT_KEY_MANAGER, RevokedToken,
@@ -80,10 +81,10 @@ fn grant_list(value: &Value, field: &str) -> Result<Option<Vec<String>>, ApiErro
     let mut out: Vec<String> = Vec::new();
     for (i, g) in list.iter().enumerate() {
         let g = g.trim();
-        if g.is_empty() || g.len() > 200 || g.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        if !WSO2_GRANT_TYPES.contains(&g) {
             return Err(input_error(InputError::new(
                 format!("{field}[{i}]"),
-                format!("\"{g}\" is not a grant type"),
+                format!("\"{g}\" is not a grant type (one of: {})", WSO2_GRANT_TYPES.join(", ")),
             )));
         }
         if !out.iter().any(|o| o == g) {

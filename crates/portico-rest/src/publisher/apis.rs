@@ -202,3 +202,13 @@ pub async fn get_swagger(
     let row = load_api(&state.store, &api_id).await?;
     definition_response(&row)
 }
+
+/// `GET /apis/export` and `GET /api-products/export` (WSO2's apictl archives): not served, said
+/// plainly rather than answered as an API whose id is `export`. 404 is what WSO2's document
+/// lists for an export that finds nothing.
+pub async fn export_not_served(_auth: Auth) -> ApiError {
+    ApiError::not_found(
+        "Export is not served by Portico: there is no API archive (apictl's format) to download. \
+         Read an API with GET /apis/{apiId} and its definition with GET /apis/{apiId}/swagger.",
+    )
+}

@@ -24,6 +24,8 @@ pub fn routes() -> Router<RestState> {
         .route("/apis/validate-openapi", post(import::validate_openapi))
         .route("/apis/import-openapi", post(import::import_openapi))
         .route("/apis/change-lifecycle", post(lifecycle::change::<false>))
+        .route("/apis/export", get(apis::export_not_served))
+        .route("/api-products/export", get(apis::export_not_served))
         .route(
             "/apis/{api_id}",
             get(apis::get_one).put(apis::update).delete(apis::delete::<false>),

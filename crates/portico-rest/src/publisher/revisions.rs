@@ -403,19 +403,23 @@ pub async fn undeploy<const PRODUCT: bool>(
             )));
         }
     };
-    let removed = if all {
-        state.store.undeploy_revision(&api_id, &revision_id, None).await?
+    // The body is read and checked with the flag too (a body that is not a list of
+    // environments is a 400 either way); only an empty body may go with the flag.
+    let names: Option<Vec<String>> = if all && body.is_empty() {
+        None
     } else {
         let body = json_body(&headers, &body)?;
-        let names: Vec<String> = parse_targets(&state, &body)?
-            .into_iter()
-            .map(|t| t.environment)
-            .collect();
-        state
-            .store
-            .undeploy_revision(&api_id, &revision_id, Some(&names))
-            .await?
+        Some(
+            parse_targets(&state, &body)?
+                .into_iter()
+                .map(|t| t.environment)
+                .collect(),
+        )
     };
+    let removed = state
+        .store
+        .undeploy_revision(&api_id, &revision_id, names.as_deref().filter(|_| !all))
+        .await?;
     for d in &removed {
         state.artifacts.remove(&d.environment, &api_id).await;
     }

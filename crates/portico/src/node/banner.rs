@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use portico_cluster::IdentityCounts;
+use portico_config::Mode;
 
 use super::started::Node;
 
@@ -31,6 +32,11 @@ pub async fn print(node: &Node, started: Instant, loaded: &Loaded) -> anyhow::Re
         env!("CARGO_PKG_VERSION"),
         started.elapsed().as_millis()
     );
+    if config.server.mode == Mode::Dev {
+        println!(
+            "  DEV MODE:       not for production (sample backend, no password policy, relaxed checks); set [server] mode = \"production\" before going live"
+        );
+    }
     match loaded.snapshot_written_at {
         None => println!(
             "  store:          {} (schema v{})",

@@ -2,9 +2,10 @@
 //! in this order:
 //!
 //! 1. `keys`: the TLS and primary key pairs;
-//! 2. `store`: the database, and the configured super admin in it; `cluster_settings`: the
-//!    cluster's token issuer and primary key id. When the database cannot be reached, the
-//!    last-known-good snapshot instead, and `resume` runs these once it answers;
+//! 2. `store`: the database, and the configured super admin in it; `hardening`: what production
+//!    mode refuses; `cluster_settings`: the cluster's token issuer and primary key id. When the
+//!    database cannot be reached, the last-known-good snapshot instead, and `resume` runs these
+//!    once it answers;
 //! 3. `key_manager`: token signing and validation, REST callers' authentication, the OAuth2
 //!    token service;
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
@@ -23,6 +24,7 @@ mod banner;
 mod cluster;
 mod cluster_settings;
 mod gateway;
+pub mod hardening;
 mod key_manager;
 pub mod keys;
 mod listeners;
@@ -80,9 +82,14 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let issuer = match &snapshot {
         None => {
             store::bootstrap_super_admin(&config, &store).await?;
+            hardening::refuse_unless_hardened(&config, &store).await?;
             cluster_settings::settle(&config, &store, &kid).await?
         }
-        Some(snapshot) => snapshot.issuer.clone(),
+        Some(snapshot) => {
+            // Without the database the stored admin password cannot be checked; the rest is.
+            hardening::report(&config, &hardening::config_refusals(&config))?;
+            snapshot.issuer.clone()
+        }
     };
     let key_manager = key_manager::start(&config, &store, &keys.primary, issuer, snapshot.as_ref()).await?;
     let rest = rest::state(&config, &store, &keys, &key_manager, snapshot.as_ref());

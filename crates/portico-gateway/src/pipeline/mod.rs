@@ -22,6 +22,7 @@
 mod authenticate;
 mod authorize;
 mod client_address;
+mod correlation;
 mod deny;
 mod identity_headers;
 mod logging;
@@ -36,6 +37,7 @@ use bytes::Bytes;
 use http_body::Body;
 
 pub(crate) use identity_headers::IdentityHeaders;
+pub use correlation::CorrelationId;
 pub use logging::AnalyticsRecord;
 pub use session::RequestContext;
 pub(crate) use session::{ConnectionState, RequestHead, Session};

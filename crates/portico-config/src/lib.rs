@@ -28,6 +28,7 @@ mod template;
 mod transport;
 
 pub use apim::{
+    Analytics, AnalyticsType,
     Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint, JwksLocation, JwtIssuer,
     OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling, ThrottlingRedis,
     UrlGroupConfig,

@@ -9,6 +9,8 @@
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
 //! 5. `throttling`: the Traffic Manager, the cluster counter and the gateway's throttler;
 //!    `traffic_managers`: the live Traffic Managers of the node registry, followed;
+//!    `analytics`: the channel the gateway hands its records to, their writer, folding and
+//!    retention, and the gauges `/metrics` reads;
 //! 6. `gateway`: the data plane;
 //! 7. `artifacts`: the runtime artifacts it serves, loaded and followed;
 //! 8. `cluster`: the gateway's identity and throttling policies loaded, and the change feed
@@ -16,6 +18,7 @@
 //! 9. `banner`: what is where;
 //! 10. `listeners`: gateway and management listeners until a signal, then the drain.
 
+mod analytics;
 mod artifacts;
 mod banner;
 mod cluster;
@@ -76,11 +79,20 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     store::bootstrap_super_admin(&config, &store).await?;
     let issuer = cluster_settings::settle(&config, &store, &keys.primary).await?;
     let key_manager = key_manager::start(&config, &store, &keys.primary, issuer).await?;
-    let rest = rest::state(&config, &store, &keys, &key_manager);
+    let live_metrics = Arc::new(portico_analytics::prometheus::LiveMetrics::new());
+    let rest = rest::state(&config, &store, &keys, &key_manager, live_metrics.clone());
     let deployed = rest::rebuild_artifacts(&rest).await?;
     let management = listeners::bind_management(&config).await?;
     let throttling = throttling::start(&config, &keys.primary, &store).await?;
-    let gateway = gateway::start(&config, &keys, &key_manager.validator, throttling.gateway.clone())?;
+    let analytics = analytics::start(&config, &store, live_metrics)?;
+    let gateway = gateway::start(
+        &config,
+        &keys,
+        &key_manager.validator,
+        throttling.gateway.clone(),
+        analytics.sender.clone(),
+    )?;
+    rest::read_gauges(&rest, &gateway.gateway, &throttling);
     let node = Node {
         config,
         keys,
@@ -89,6 +101,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         rest,
         gateway,
         throttling,
+        analytics,
     };
     let (routable, artifact_loader) = artifacts::serve(&node);
     let (identity, policies, feed_follower) = cluster::follow(&node).await?;
@@ -113,6 +126,7 @@ async fn stop(node: Node, tasks: [tokio::task::JoinHandle<()>; 2]) {
         .iter()
         .chain([&node.gateway.jwks_refresh, &node.key_manager.follower])
         .chain(&node.throttling.tasks)
+        .chain(&node.analytics.tasks)
     {
         task.abort();
     }

@@ -9,9 +9,20 @@ use portico_store::Store;
 
 use super::key_manager::KeyManager;
 use super::keys::NodeKeys;
+use super::throttling::NodeThrottling;
 
-pub fn state(config: &Arc<Config>, store: &Store, keys: &NodeKeys, key_manager: &KeyManager) -> RestState {
+pub fn state(
+    config: &Arc<Config>,
+    store: &Store,
+    keys: &NodeKeys,
+    key_manager: &KeyManager,
+    metrics: Arc<portico_analytics::prometheus::LiveMetrics>,
+) -> RestState {
     RestState {
+        analytics: portico_rest::AnalyticsState {
+            metrics,
+            gauges: Arc::default(),
+        },
         applied_here: portico_cluster::FollowerProgress::new(key_manager.feed_position),
         artifacts: ArtifactFiles::new(store.clone(), config, Arc::new(tokio::sync::Notify::new())),
         config: config.clone(),
@@ -23,6 +34,26 @@ pub fn state(config: &Arc<Config>, store: &Store, keys: &NodeKeys, key_manager: 
             primary: keys.primary.fingerprint(),
         }),
     }
+}
+
+/// Lets `/metrics` read the gateway's analytics drops and token cache, and the throttle
+/// publisher's queue, once they exist.
+pub fn read_gauges(state: &RestState, gateway: &Arc<portico_gateway::Gateway>, throttling: &NodeThrottling) {
+    let gateway = Arc::downgrade(gateway);
+    let counter = throttling.gateway.as_ref().map(|t| t.throttler.counter().clone());
+    let source: portico_rest::GaugeSource = Arc::new(move || {
+        let mut gauges = portico_analytics::prometheus::Gauges::default();
+        if let Some(gateway) = gateway.upgrade() {
+            gauges.analytics_dropped = gateway.analytics_dropped();
+            gauges.token_cache = gateway.token_cache_stats();
+        }
+        if let Some(counter) = &counter {
+            let stats = counter.stats();
+            gauges.traffic_manager = Some((stats.queued, stats.dropped, stats.batches_dropped));
+        }
+        gauges
+    });
+    let _ = state.analytics.gauges.set(source);
 }
 
 /// The Publisher's deploy pipeline, which writes this node's runtime artifacts; the cluster

@@ -6,6 +6,7 @@ use portico_config::Config;
 use portico_keymanager::{Authenticator, TokenService};
 use portico_store::Store;
 
+use crate::analytics::AnalyticsState;
 use crate::publisher::artifacts::ArtifactFiles;
 
 /// What the management handlers share.
@@ -24,6 +25,8 @@ pub struct RestState {
     /// How far this node has applied the change feed (its gateway's applications, keys and
     /// subscriptions); changing REST calls wait for it before answering.
     pub applied_here: Arc<portico_cluster::FollowerProgress>,
+    /// The node's live metrics and gauges (`/metrics`).
+    pub analytics: AnalyticsState,
 }
 
 #[derive(Debug, Clone)]

@@ -556,21 +556,17 @@ async fn elk_log_counts(node: &Node, traffic: &Traffic<'_>) {
     let e = &traffic.expected;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/analytics/elk_counts.py");
     let log = node.home.join("logs/apim_metrics.log");
-    let mut counts = Value::Null;
-    eventually("the ELK log holds every event of node 1", || {
-        let (script, log) = (script.clone(), log.clone());
-        let counts = &mut counts;
-        async move {
-            let out = std::process::Command::new("python3").arg(&script).arg(&log).output().expect("python3");
-            if !out.status.success() {
-                return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-            }
-            *counts = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-            let events = counts["events"].as_u64().unwrap_or(0);
-            if events == e.per_node[&0] { Ok(()) } else { Err(format!("{events} events: {counts}")) }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let counts: Value = loop {
+        let out = std::process::Command::new("python3").arg(&script).arg(&log).output().expect("python3");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let counts: Value = serde_json::from_slice(&out.stdout).expect("json");
+        if counts["events"].as_u64() == Some(e.per_node[&0]) {
+            break counts;
         }
-    })
-    .await;
+        assert!(Instant::now() < deadline, "the ELK log has not every event of node 1: {counts}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let statuses: BTreeMap<String, u64> = e
         .classes
         .iter()

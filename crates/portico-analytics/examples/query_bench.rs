@@ -96,7 +96,8 @@ async fn run(backend: &str, store: &Store, apis: usize) -> anyhow::Result<()> {
         "{backend}: seeded {seeded} rollup rows ({apis} APIs: 90 days of days, 30 days of hours) in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
-    let window = |days: i64, g: Granularity| Window::new(Some(now - days * DAY * 1000), Some(now), Some(g)).expect("window");
+    let window =
+        |days: i64, g: Granularity| Window::new(Some(now - days * DAY * 1000), Some(now), Some(g)).expect("window");
     let all = |w: Window| Query {
         window: w,
         filters: Filters::default(),
@@ -140,7 +141,11 @@ async fn run(backend: &str, store: &Store, apis: usize) -> anyhow::Result<()> {
     time!("requests, 90 days by day, all APIs", all(d90), series);
     time!("requests, 30 days by hour, all APIs", all(h30), series);
     time!("requests, 30 days by hour, one API", one_api(h30), series);
-    time!("requests, 30 days by hour, a publisher's 50 APIs", publisher(h30), series);
+    time!(
+        "requests, 30 days by hour, a publisher's 50 APIs",
+        publisher(h30),
+        series
+    );
     time!("top 10 APIs, 90 days (days)", all(d90), top, TopBy::Api, 10);
     time!("top 10 APIs, 30 days (hours)", all(h30), top, TopBy::Api, 10);
     time!("errors by code, 90 days (days), all APIs", all(d90), errors);

@@ -254,7 +254,9 @@ mod tests {
         };
         let text = line(&event, "n1", now);
         assert!(
-            text.starts_with("17:44:01,123 [-] [analytics]  INFO ELKCounterMetric apimMetrics: apim:faulty, properties :{"),
+            text.starts_with(
+                "17:44:01,123 [-] [analytics]  INFO ELKCounterMetric apimMetrics: apim:faulty, properties :{"
+            ),
             "{text}"
         );
         let json: Value = serde_json::from_str(text.split(" properties :").nth(1).expect("json").trim()).expect("json");
@@ -274,6 +276,11 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names.len(), 3, "{names:?}");
-        assert!(names.iter().all(|n| n == LOG_FILE || n.starts_with("apim_metrics-12-03-2026-")), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n == LOG_FILE || n.starts_with("apim_metrics-12-03-2026-")),
+            "{names:?}"
+        );
     }
 }

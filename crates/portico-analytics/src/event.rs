@@ -83,7 +83,9 @@ impl StatusClass {
     }
 
     pub fn parse(text: &str) -> Option<StatusClass> {
-        StatusClass::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(text))
+        StatusClass::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(text))
     }
 }
 
@@ -117,8 +119,8 @@ impl Event {
 /// WSO2's `errorType` for a gateway error code (carbon-apimgt's `FaultCodeClassifier`).
 pub fn error_type(code: &str) -> &'static str {
     match code {
-        "900900" | "900901" | "900902" | "900903" | "900904" | "900905" | "900906" | "900907" | "900908"
-        | "900909" | "900910" | "900911" => {
+        "900900" | "900901" | "900902" | "900903" | "900904" | "900905" | "900906" | "900907" | "900908" | "900909"
+        | "900910" | "900911" => {
             if code == "900906" {
                 "OTHER"
             } else {

@@ -75,7 +75,10 @@ impl LiveMetrics {
         };
         let (api, version) = counts.labels(event);
         let class = event.status_class().map_or("other", StatusClass::as_str);
-        let histogram = counts.requests.entry((api.clone(), version.clone(), class)).or_default();
+        let histogram = counts
+            .requests
+            .entry((api.clone(), version.clone(), class))
+            .or_default();
         #[allow(clippy::cast_precision_loss)]
         let seconds = event.total_latency_us as f64 / 1e6;
         histogram.count += 1;
@@ -157,8 +160,16 @@ impl Counts {
                 "portico_gateway_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "portico_gateway_request_duration_seconds_sum{{{labels}}} {}", h.sum_seconds);
-            let _ = writeln!(out, "portico_gateway_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "portico_gateway_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum_seconds
+            );
+            let _ = writeln!(
+                out,
+                "portico_gateway_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
         out.push_str("# HELP portico_gateway_throttled_requests_total Requests refused by a throttling policy.\n");
         out.push_str("# TYPE portico_gateway_throttled_requests_total counter\n");
@@ -173,7 +184,11 @@ impl Counts {
         out.push_str("# HELP portico_gateway_upstream_errors_total Backend failures: WSO2's code when no backend answered, else the backend's 5xx status.\n");
         out.push_str("# TYPE portico_gateway_upstream_errors_total counter\n");
         for (code, n) in &self.upstream_errors {
-            let _ = writeln!(out, "portico_gateway_upstream_errors_total{{code=\"{}\"}} {n}", escape(code));
+            let _ = writeln!(
+                out,
+                "portico_gateway_upstream_errors_total{{code=\"{}\"}} {n}",
+                escape(code)
+            );
         }
     }
 }
@@ -197,9 +212,24 @@ fn render_gauges(out: &mut String, g: &Gauges) {
         );
     }
     if let Some((open, idle, max)) = g.pool {
-        metric("portico_db_pool_connections", "gauge", "Database connections open.", open.to_string());
-        metric("portico_db_pool_idle", "gauge", "Database connections open and idle.", idle.to_string());
-        metric("portico_db_pool_max", "gauge", "The most database connections the pool opens.", max.to_string());
+        metric(
+            "portico_db_pool_connections",
+            "gauge",
+            "Database connections open.",
+            open.to_string(),
+        );
+        metric(
+            "portico_db_pool_idle",
+            "gauge",
+            "Database connections open and idle.",
+            idle.to_string(),
+        );
+        metric(
+            "portico_db_pool_max",
+            "gauge",
+            "The most database connections the pool opens.",
+            max.to_string(),
+        );
     }
     metric(
         "portico_token_cache_hits_total",
@@ -248,7 +278,11 @@ mod tests {
     fn requests_are_counted_per_api_and_class_with_a_bounded_label_set() {
         let metrics = LiveMetrics::new();
         let event = |api: &str, status: u16, code: Option<&str>| Event {
-            api_id: if api.is_empty() { String::new() } else { format!("id-{api}") },
+            api_id: if api.is_empty() {
+                String::new()
+            } else {
+                format!("id-{api}")
+            },
             api_name: api.to_owned(),
             api_version: "1.0.0".to_owned(),
             proxy_status: status,
@@ -266,8 +300,12 @@ mod tests {
             metrics.observe(&event(&format!("api{i}"), 200, None));
         }
         let text = metrics.render(&Gauges::default());
-        assert!(text.contains("portico_gateway_requests_total{api=\"Pizza\",version=\"1.0.0\",status_class=\"2xx\"} 2\n"));
-        assert!(text.contains("portico_gateway_requests_total{api=\"Pizza\",version=\"1.0.0\",status_class=\"4xx\"} 1\n"));
+        assert!(
+            text.contains("portico_gateway_requests_total{api=\"Pizza\",version=\"1.0.0\",status_class=\"2xx\"} 2\n")
+        );
+        assert!(
+            text.contains("portico_gateway_requests_total{api=\"Pizza\",version=\"1.0.0\",status_class=\"4xx\"} 1\n")
+        );
         assert!(text.contains("portico_gateway_requests_total{api=\"_none\",version=\"\",status_class=\"4xx\"} 1\n"));
         assert!(text.contains("portico_gateway_throttled_requests_total{api=\"Pizza\",version=\"1.0.0\"} 1\n"));
         assert!(text.contains("portico_gateway_upstream_errors_total{code=\"101503\"} 1\n"));

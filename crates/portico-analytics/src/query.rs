@@ -99,7 +99,10 @@ impl Window {
             return Err(QueryError::new("from", "must not be before 1970"));
         }
         if to <= from {
-            return Err(QueryError::new("to", format!("{to} is not after from ({from}): a reversed or empty range")));
+            return Err(QueryError::new(
+                "to",
+                format!("{to} is not after from ({from}): a reversed or empty range"),
+            ));
         }
         let granularity = granularity.unwrap_or_else(|| Granularity::finest_for(to - from));
         let width = granularity.seconds() * 1000;
@@ -129,7 +132,10 @@ impl Window {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     All,
-    Only { apis: Vec<String>, applications: Vec<String> },
+    Only {
+        apis: Vec<String>,
+        applications: Vec<String>,
+    },
 }
 
 /// Narrowing filters of a query.
@@ -163,7 +169,12 @@ pub struct Counts {
 impl Counts {
     fn from_sum(sum: &RollupSum, class: Option<StatusClass>) -> Counts {
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
-        let classes = [n(sum.status_2xx), n(sum.status_3xx), n(sum.status_4xx), n(sum.status_5xx)];
+        let classes = [
+            n(sum.status_2xx),
+            n(sum.status_3xx),
+            n(sum.status_4xx),
+            n(sum.status_5xx),
+        ];
         let count = match class {
             None => n(sum.request_count),
             Some(StatusClass::Success) => classes[0],
@@ -371,7 +382,13 @@ mod tests {
         assert_eq!(too_fine.parameter, "granularity");
         let w = Window::new(Some(30_000), Some(day), Some(Granularity::Minute)).expect("a day of minutes");
         assert_eq!((w.from, w.to, w.buckets().count()), (0, day, 1440));
-        assert_eq!(Window::new(Some(0), Some(60 * day), None).expect("auto").granularity, Granularity::Hour);
-        assert_eq!(Window::new(Some(0), Some(90 * day), None).expect("auto").granularity, Granularity::Day);
+        assert_eq!(
+            Window::new(Some(0), Some(60 * day), None).expect("auto").granularity,
+            Granularity::Hour
+        );
+        assert_eq!(
+            Window::new(Some(0), Some(90 * day), None).expect("auto").granularity,
+            Granularity::Day
+        );
     }
 }

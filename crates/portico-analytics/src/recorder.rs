@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use portico_store::{AnalyticsEventRow, Store};
 
+use crate::AnalyticsError;
 use crate::clock::Clock;
 use crate::event::Event;
 use crate::rollup::{MINUTE, Rollup, RollupKey, minute_key};
-use crate::AnalyticsError;
 
 /// Minutes kept in memory after they were last touched (late events beyond it reload the row).
 const KEEP_MINUTES_MS: i64 = 5 * 60_000;

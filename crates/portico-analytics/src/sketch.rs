@@ -72,7 +72,11 @@ impl LatencySketch {
         if self.count == 0 {
             return None;
         }
-        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
         let rank = (q.clamp(0.0, 1.0) * (self.count - 1) as f64).floor() as u64;
         let mut seen = 0;
         for (index, count) in &self.buckets {
@@ -126,7 +130,11 @@ mod tests {
         let mut sorted = values.clone();
         sorted.sort_unstable();
         for q in [0.0, 0.5, 0.9, 0.95, 0.99, 1.0] {
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss
+            )]
             let exact = sorted[(q * (sorted.len() - 1) as f64).floor() as usize] as f64;
             let estimate = sketch.quantile(q).expect("not empty");
             assert!(

@@ -77,7 +77,14 @@ async fn check(store: Store) {
         latencies.push(latency);
         // Spread over two minutes of the hour, and two APIs.
         let api = if i % 2 == 0 { "api-1" } else { "api-2" };
-        events_a.push(event(T0 + i64::try_from(i).expect("i") * 3_000, api, "app-1", status, code, latency));
+        events_a.push(event(
+            T0 + i64::try_from(i).expect("i") * 3_000,
+            api,
+            "app-1",
+            status,
+            code,
+            latency,
+        ));
     }
     // Written in two batches: the second adds to the stored minute.
     a.write(&events_a[..25]).await.expect("write");
@@ -100,13 +107,20 @@ async fn check(store: Store) {
     let errors = minute.errors(&store).await.expect("errors");
     assert_eq!(
         errors.into_iter().collect::<Vec<_>>(),
-        [("101503".to_owned(), 4), ("900804".to_owned(), 4), ("900901".to_owned(), 4)]
+        [
+            ("101503".to_owned(), 4),
+            ("900804".to_owned(), 4),
+            ("900901".to_owned(), 4)
+        ]
     );
     let nodes = minute.top(&store, TopBy::Node, 10).await.expect("top");
     let nodes: Vec<(String, u64)> = nodes.into_iter().map(|e| (e.id, e.counts.count)).collect();
     assert_eq!(nodes, [("node-a".to_owned(), 40), ("node-b".to_owned(), 10)]);
     let apis = minute.top(&store, TopBy::Api, 1).await.expect("top");
-    assert_eq!((apis[0].id.as_str(), apis[0].label.as_str(), apis[0].counts.count), ("api-1", "api-1-name 1.0.0", 30));
+    assert_eq!(
+        (apis[0].id.as_str(), apis[0].label.as_str(), apis[0].counts.count),
+        ("api-1", "api-1-name 1.0.0", 30)
+    );
     let mut exact = LatencySketch::new();
     for l in &latencies {
         exact.add(*l);
@@ -115,7 +129,10 @@ async fn check(store: Store) {
     assert_eq!(percentiles.count, 50);
     // The stored sketches merged are the sketch of every latency (so within its 1 %).
     let ms = |q| exact.quantile(q).map(|us| us / 1000.0);
-    assert_eq!((percentiles.p50, percentiles.p95, percentiles.p99), (ms(0.5), ms(0.95), ms(0.99)));
+    assert_eq!(
+        (percentiles.p50, percentiles.p95, percentiles.p99),
+        (ms(0.5), ms(0.95), ms(0.99))
+    );
 
     // Folding: each node folds its own minutes; hours and days then hold the same.
     let retention = Retention::default();
@@ -127,13 +144,19 @@ async fn check(store: Store) {
     for g in [Granularity::Minute, Granularity::Hour, Granularity::Day] {
         assert_eq!(total(&store, g).await, 50, "{g:?}");
         let (_, p) = around_t0(g).latency(&store).await.expect("latency");
-        assert_eq!((p.p50, p.p95, p.p99), (percentiles.p50, percentiles.p95, percentiles.p99), "{g:?}");
+        assert_eq!(
+            (p.p50, p.p95, p.p99),
+            (percentiles.p50, percentiles.p95, percentiles.p99),
+            "{g:?}"
+        );
     }
     // Folding again changes nothing; late events of a folded hour are folded at the next pass.
     fold_a.run_once().await.expect("fold");
     assert_eq!(total(&store, Granularity::Hour).await, 50);
     clock.set(T0 + 10 * MINUTE);
-    a.write(&[event(T0 + 2_000, "api-1", "app-1", 200, None, 1_500)]).await.expect("late");
+    a.write(&[event(T0 + 2_000, "api-1", "app-1", 200, None, 1_500)])
+        .await
+        .expect("late");
     fold_a.run_once().await.expect("fold");
     assert_eq!(total(&store, Granularity::Minute).await, 51);
     assert_eq!(total(&store, Granularity::Hour).await, 51);

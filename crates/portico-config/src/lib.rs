@@ -28,10 +28,9 @@ mod template;
 mod transport;
 
 pub use apim::{
-    Analytics, AnalyticsType,
-    Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint, JwksLocation, JwtIssuer,
-    OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling, ThrottlingRedis,
-    UrlGroupConfig,
+    Analytics, AnalyticsType, Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint,
+    JwksLocation, JwtIssuer, OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling,
+    ThrottlingRedis, UrlGroupConfig,
 };
 pub use cluster::Cluster;
 pub use config::Config;

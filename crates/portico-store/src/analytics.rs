@@ -434,4 +434,3 @@ fn upsert_sql(rows: usize) -> String {
         placeholders(rows, ROLLUP_PARAMS)
     )
 }
-

@@ -193,8 +193,10 @@ async fn application(owner: &User<'_>, name: &str, subscriptions: &[(&str, &str)
         .ok(
             Method::POST,
             &format!("{D}/applications/{app_id}/generate-keys"),
-            Some(&json!({"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"],
-                         "scopes": ["default"], "validityTime": 3600})),
+            Some(
+                &json!({"keyType": "PRODUCTION", "grantTypesToBeSupported": ["client_credentials"],
+                         "scopes": ["default"], "validityTime": 3600}),
+            ),
         )
         .await;
     (app_id, keys["token"]["accessToken"].as_str().expect("token").to_owned())
@@ -260,7 +262,9 @@ fn scrape(text: &str) -> (BTreeMap<String, u64>, u64, BTreeMap<String, u64>) {
     let mut throttled = 0;
     let mut upstream = BTreeMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
         let value: u64 = value.parse().unwrap_or(0);
         let label = |name: &str| {
             series
@@ -284,7 +288,11 @@ fn scrape(text: &str) -> (BTreeMap<String, u64>, u64, BTreeMap<String, u64>) {
 /// The exact `q` quantile (lower rank) of `values`, in ms.
 fn exact_quantile(values: &mut [i64], q: f64) -> f64 {
     values.sort_unstable();
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     let rank = (q * (values.len() - 1) as f64).floor() as usize;
     #[allow(clippy::cast_precision_loss)]
     let ms = values[rank] as f64 / 1000.0;
@@ -318,8 +326,15 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
     .expect("node 2");
     add_tier(&node1).await;
     let (admin_name, admin_pw) = node1.admin();
-    let admin = User { node: &node1, name: admin_name, password: admin_pw };
-    for (name, roles) in [("pub", json!(["Internal/creator", "Internal/publisher"])), ("dev", json!(["Internal/subscriber"]))] {
+    let admin = User {
+        node: &node1,
+        name: admin_name,
+        password: admin_pw,
+    };
+    for (name, roles) in [
+        ("pub", json!(["Internal/creator", "Internal/publisher"])),
+        ("dev", json!(["Internal/subscriber"])),
+    ] {
         admin
             .ok(
                 Method::POST,
@@ -328,11 +343,22 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
             )
             .await;
     }
-    let publisher = User { node: &node1, name: "pub", password: "pub-pw-1" };
-    let developer = User { node: &node1, name: "dev", password: "dev-pw-1" };
+    let publisher = User {
+        node: &node1,
+        name: "pub",
+        password: "pub-pw-1",
+    };
+    let developer = User {
+        node: &node1,
+        name: "dev",
+        password: "dev-pw-1",
+    };
 
     let backend = EchoBackend::start("analytics").await.expect("backend");
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr");
     let shop = publish(&admin, "Shop", &["Gold", "Sub3"], &backend.url("/"), false).await;
     let other = publish(&admin, "Other", &["Gold"], &backend.url("/"), false).await;
     let unreachable = publish(&admin, "Dead", &["Gold"], &format!("http://{dead}/"), true).await;
@@ -355,28 +381,69 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
     // meanwhile (404s, 401s) is counted like the rest.
     let deadline = Instant::now() + Duration::from_secs(20);
     while traffic.send(1, "/shop/1.0.0/menu", Some(&token1), Some(&app1)).await.0 != 200 {
-        assert!(Instant::now() < deadline, "node 2 never served the API:\n{}", node2.output());
+        assert!(
+            Instant::now() < deadline,
+            "node 2 never served the API:\n{}",
+            node2.output()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for n in [0, 1] {
         for _ in 0..3 {
-            assert_eq!(traffic.send(n, "/shop/1.0.0/menu", Some(&token1), Some(&app1)).await.0, 200);
+            assert_eq!(
+                traffic.send(n, "/shop/1.0.0/menu", Some(&token1), Some(&app1)).await.0,
+                200
+            );
         }
-        assert_eq!(traffic.send(n, "/shop/1.0.0/fail", Some(&token1), Some(&app1)).await.0, 500);
-        assert_eq!(traffic.send(n, "/shop/1.0.0/menu", None, None).await, (401, Some("900902".into())));
-        assert_eq!(traffic.send(n, "/shop/1.0.0/menu", Some("not-a-token"), None).await, (401, Some("900901".into())));
-        assert_eq!(traffic.send(n, "/other/1.0.0/menu", Some(&token2), Some(&app2)).await, (403, Some("900908".into())));
-        assert_eq!(traffic.send(n, "/nothing/1.0.0/here", None, None).await, (404, Some("900906".into())));
-        assert_eq!(traffic.send(n, "/dead/1.0.0/menu", None, None).await, (502, Some("101503".into())));
-        assert_eq!(traffic.send(n, "/owned/1.0.0/menu", Some(&token1), Some(&app1)).await.0, 200);
+        assert_eq!(
+            traffic.send(n, "/shop/1.0.0/fail", Some(&token1), Some(&app1)).await.0,
+            500
+        );
+        assert_eq!(
+            traffic.send(n, "/shop/1.0.0/menu", None, None).await,
+            (401, Some("900902".into()))
+        );
+        assert_eq!(
+            traffic.send(n, "/shop/1.0.0/menu", Some("not-a-token"), None).await,
+            (401, Some("900901".into()))
+        );
+        assert_eq!(
+            traffic.send(n, "/other/1.0.0/menu", Some(&token2), Some(&app2)).await,
+            (403, Some("900908".into()))
+        );
+        assert_eq!(
+            traffic.send(n, "/nothing/1.0.0/here", None, None).await,
+            (404, Some("900906".into()))
+        );
+        assert_eq!(
+            traffic.send(n, "/dead/1.0.0/menu", None, None).await,
+            (502, Some("101503".into()))
+        );
+        assert_eq!(
+            traffic.send(n, "/owned/1.0.0/menu", Some(&token1), Some(&app1)).await.0,
+            200
+        );
     }
     // App2's 3 per hour, on node 1 alone (its own count refuses at once): 3 admitted, 2 throttled.
     for i in 0..5 {
-        let expected = if i < 3 { (200, None) } else { (429, Some("900804".into())) };
-        assert_eq!(traffic.send(0, "/shop/1.0.0/menu", Some(&token2), Some(&app2)).await, expected);
+        let expected = if i < 3 {
+            (200, None)
+        } else {
+            (429, Some("900804".into()))
+        };
+        assert_eq!(
+            traffic.send(0, "/shop/1.0.0/menu", Some(&token2), Some(&app2)).await,
+            expected
+        );
     }
     for n in [0, 1] {
-        assert_eq!(traffic.send(n, "/shop/1.0.0/menu", Some(&dev_token), Some(&dev_app)).await.0, 200);
+        assert_eq!(
+            traffic
+                .send(n, "/shop/1.0.0/menu", Some(&dev_token), Some(&dev_app))
+                .await
+                .0,
+            200
+        );
     }
     let to = now_ms() + 1;
     let e = &traffic.expected;
@@ -391,7 +458,11 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
     eventually("all records counted", || async {
         let answer = query(&admin, "requests", &window).await;
         let count = u(&answer["total"]["count"]);
-        if count == e.total { Ok(()) } else { Err(format!("{count} of {} in {answer}", e.total)) }
+        if count == e.total {
+            Ok(())
+        } else {
+            Err(format!("{count} of {} in {answer}", e.total))
+        }
     })
     .await;
 
@@ -412,8 +483,15 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
     for (n, node_id) in node_ids.iter().enumerate() {
         let per_node = query(&admin, "requests", &format!("{window}&node={node_id}")).await["total"].clone();
         assert_eq!(u(&per_node["count"]), e.per_node[&n], "node {node_id}: {per_node}");
-        assert_eq!(u(&per_node["serverErrors"]), class(Some(n), "5xx"), "node {node_id}: {per_node}");
-        assert_eq!(u(&per_node["throttled"]), e.throttled_per_node.get(&n).copied().unwrap_or(0));
+        assert_eq!(
+            u(&per_node["serverErrors"]),
+            class(Some(n), "5xx"),
+            "node {node_id}: {per_node}"
+        );
+        assert_eq!(
+            u(&per_node["throttled"]),
+            e.throttled_per_node.get(&n).copied().unwrap_or(0)
+        );
     }
     let fives = query(&admin, "requests", &format!("{window}&statusClass=5xx")).await;
     assert_eq!(u(&fives["total"]["count"]), class(None, "5xx"), "{fives}");
@@ -451,7 +529,11 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
     let hour_window = format!("from={from}&to={to}&granularity=hour");
     eventually("hour rollups", || async {
         let answer = query(&admin, "requests", &hour_window).await;
-        if answer["total"] == total { Ok(()) } else { Err(format!("{answer} vs {total}")) }
+        if answer["total"] == total {
+            Ok(())
+        } else {
+            Err(format!("{answer} vs {total}"))
+        }
     })
     .await;
 
@@ -465,7 +547,10 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
     })
     .await
     .expect("store");
-    let raw = store.analytics_events(from - 60_000, to + 60_000).await.expect("raw rows");
+    let raw = store
+        .analytics_events(from - 60_000, to + 60_000)
+        .await
+        .expect("raw rows");
     assert_eq!(raw.len() as u64, e.total, "one raw row per request");
     let mut latencies: Vec<i64> = raw.iter().map(|r| r.total_latency_us).collect();
     let latency = query(&admin, "latency", &window).await;
@@ -489,7 +574,10 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
         let text = node.client.get(node.url("/metrics")).send().await.expect("metrics");
         assert_eq!(text.status(), 200);
         assert!(
-            text.headers()["content-type"].to_str().expect("type").starts_with("text/plain; version=0.0.4"),
+            text.headers()["content-type"]
+                .to_str()
+                .expect("type")
+                .starts_with("text/plain; version=0.0.4"),
             "{:?}",
             text.headers()
         );
@@ -497,7 +585,11 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
         for c in ["2xx", "4xx", "5xx"] {
             assert_eq!(classes.get(c).copied().unwrap_or(0), class(Some(n), c), "node {n} {c}");
         }
-        assert_eq!(throttled, e.throttled_per_node.get(&n).copied().unwrap_or(0), "node {n}");
+        assert_eq!(
+            throttled,
+            e.throttled_per_node.get(&n).copied().unwrap_or(0),
+            "node {n}"
+        );
         let want: BTreeMap<String, u64> = e
             .upstream
             .iter()
@@ -523,7 +615,10 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
         (format!("to={to}"), "from"),
         (format!("from={from}"), "to"),
         (format!("{window}&colour=blue"), "colour"),
-        (format!("from={from}&to={}&granularity=minute", from + 3 * 86_400_000), "granularity"),
+        (
+            format!("from={from}&to={}&granularity=minute", from + 3 * 86_400_000),
+            "granularity",
+        ),
         (format!("{window}&statusClass=6xx"), "statusClass"),
     ] {
         let (status, body) = admin.call(Method::GET, &format!("{A}/requests?{params}"), None).await;
@@ -532,7 +627,15 @@ async fn two_nodes_count_a_known_traffic_mix_exactly() {
     }
 
     // Charts: SVG for every chart.
-    for chart in ["requests", "latency", "errors", "throttled", "top-apis", "top-applications", "nodes"] {
+    for chart in [
+        "requests",
+        "latency",
+        "errors",
+        "throttled",
+        "top-apis",
+        "top-applications",
+        "nodes",
+    ] {
         let r = node1
             .client
             .get(node1.url(&format!("{A}/charts/{chart}.svg?{window}")))
@@ -558,13 +661,20 @@ async fn elk_log_counts(node: &Node, traffic: &Traffic<'_>) {
     let log = node.home.join("logs/apim_metrics.log");
     let deadline = Instant::now() + Duration::from_secs(20);
     let counts: Value = loop {
-        let out = std::process::Command::new("python3").arg(&script).arg(&log).output().expect("python3");
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&log)
+            .output()
+            .expect("python3");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let counts: Value = serde_json::from_slice(&out.stdout).expect("json");
         if counts["events"].as_u64() == Some(e.per_node[&0]) {
             break counts;
         }
-        assert!(Instant::now() < deadline, "the ELK log has not every event of node 1: {counts}");
+        assert!(
+            Instant::now() < deadline,
+            "the ELK log has not every event of node 1: {counts}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let statuses: BTreeMap<String, u64> = e
@@ -593,7 +703,10 @@ async fn elk_log_counts(node: &Node, traffic: &Traffic<'_>) {
         .collect();
     assert_eq!(logged, faults, "{counts}");
     assert_eq!(counts["errorTypes"]["THROTTLED"], 2, "{counts}");
-    assert_eq!(counts["errorTypes"]["TARGET_CONNECTIVITY"], faults["101503"], "{counts}");
+    assert_eq!(
+        counts["errorTypes"]["TARGET_CONNECTIVITY"], faults["101503"],
+        "{counts}"
+    );
     let ids: Vec<&str> = counts["correlationIds"]
         .as_array()
         .expect("ids")

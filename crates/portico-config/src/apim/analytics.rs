@@ -149,7 +149,10 @@ impl Analytics {
         }
         self.metrics_token = c.expand_opt("apim.analytics.metrics_token", self.metrics_token.take())?;
         if self.metrics_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
-            return Err(c.invalid("apim.analytics.metrics_token", "must not be empty (leave the key out instead)"));
+            return Err(c.invalid(
+                "apim.analytics.metrics_token",
+                "must not be empty (leave the key out instead)",
+            ));
         }
         Ok(())
     }

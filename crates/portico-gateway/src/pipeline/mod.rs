@@ -36,8 +36,8 @@ mod upstream_request;
 use bytes::Bytes;
 use http_body::Body;
 
-pub(crate) use identity_headers::IdentityHeaders;
 pub use correlation::CorrelationId;
+pub(crate) use identity_headers::IdentityHeaders;
 pub use logging::AnalyticsRecord;
 pub use session::RequestContext;
 pub(crate) use session::{ConnectionState, RequestHead, Session};

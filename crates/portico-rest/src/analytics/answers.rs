@@ -144,11 +144,17 @@ pub async fn errors(
     let list: Vec<Value> = list
         .iter()
         .map(|(code, count)| {
-            let kind = if code.len() == 3 { "TARGET_RESPONSE" } else { error_type(code) };
+            let kind = if code.len() == 3 {
+                "TARGET_RESPONSE"
+            } else {
+                error_type(code)
+            };
             json!({"code": code, "errorType": kind, "count": count})
         })
         .collect();
-    Ok(Json(json!({"window": window_json(&q.window), "total": total, "count": list.len(), "list": list})))
+    Ok(Json(
+        json!({"window": window_json(&q.window), "total": total, "count": list.len(), "list": list}),
+    ))
 }
 
 /// `GET /top?by=api|application|node&limit=10`.

@@ -69,8 +69,18 @@ pub async fn chart(
             let (points, _) = series(&state, &q).await?;
             let x: Vec<i64> = points.iter().map(|(t, _)| *t).collect();
             #[allow(clippy::cast_precision_loss)]
-            let line = |i: usize| points.iter().map(|(_, c)| (if i == 0 { c.count } else { c.classes[i + 1] }) as f64).collect();
-            lines("Requests", "requests", &x, &[("all", line(0)), ("4xx", line(1)), ("5xx", line(2))])
+            let line = |i: usize| {
+                points
+                    .iter()
+                    .map(|(_, c)| (if i == 0 { c.count } else { c.classes[i + 1] }) as f64)
+                    .collect()
+            };
+            lines(
+                "Requests",
+                "requests",
+                &x,
+                &[("all", line(0)), ("4xx", line(1)), ("5xx", line(2))],
+            )
         }
         "throttled.svg" => {
             let (points, _) = series(&state, &q).await?;
@@ -89,7 +99,11 @@ pub async fn chart(
                 "Latency",
                 "ms",
                 &x,
-                &[("p50", pick(|p| p.p50)), ("p95", pick(|p| p.p95)), ("p99", pick(|p| p.p99))],
+                &[
+                    ("p50", pick(|p| p.p50)),
+                    ("p95", pick(|p| p.p95)),
+                    ("p99", pick(|p| p.p99)),
+                ],
             )
         }
         "errors.svg" => {
@@ -108,17 +122,16 @@ pub async fn chart(
                 .into_iter()
                 .map(|e| {
                     let label = if e.label.is_empty() { e.id } else { e.label };
-                    (if label.is_empty() { "(none)".to_owned() } else { label }, e.counts.count)
+                    (
+                        if label.is_empty() { "(none)".to_owned() } else { label },
+                        e.counts.count,
+                    )
                 })
                 .collect();
             bars(title, &list)
         }
     };
-    Ok((
-        [(CONTENT_TYPE, "image/svg+xml"), (CACHE_CONTROL, "no-store")],
-        svg,
-    )
-        .into_response())
+    Ok(([(CONTENT_TYPE, "image/svg+xml"), (CACHE_CONTROL, "no-store")], svg).into_response())
 }
 
 fn escape(text: &str) -> String {
@@ -178,7 +191,11 @@ fn lines(title: &str, unit: &str, x: &[i64], series: &[(&str, Vec<f64>)]) -> Str
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     #[allow(clippy::cast_precision_loss)]
-    let step = if x.len() > 1 { plot_w / (x.len() - 1) as f64 } else { 0.0 };
+    let step = if x.len() > 1 {
+        plot_w / (x.len() - 1) as f64
+    } else {
+        0.0
+    };
     for i in 0..=4 {
         let value = max * f64::from(i) / 4.0;
         let y = TOP + plot_h - plot_h * f64::from(i) / 4.0;

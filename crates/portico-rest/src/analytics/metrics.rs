@@ -25,8 +25,10 @@ pub async fn metrics(State(state): State<RestState>, request: Request) -> Result
             // Compared as digests: equal-length, so the comparison's time says nothing of the token.
             let matches = sent.is_some_and(|s| Sha256::digest(s.as_bytes()) == Sha256::digest(token.as_bytes()));
             if !matches {
-                let mut refused = ApiError::invalid_credentials("GET /metrics needs the bearer token of [apim.analytics] metrics_token")
-                    .into_response();
+                let mut refused = ApiError::invalid_credentials(
+                    "GET /metrics needs the bearer token of [apim.analytics] metrics_token",
+                )
+                .into_response();
                 refused
                     .headers_mut()
                     .insert("www-authenticate", HeaderValue::from_static("Bearer realm=\"metrics\""));
@@ -60,4 +62,3 @@ pub async fn metrics(State(state): State<RestState>, request: Request) -> Result
     let body = state.analytics.metrics.render(&gauges);
     Ok(([(CONTENT_TYPE, TEXT_FORMAT)], body).into_response())
 }
-

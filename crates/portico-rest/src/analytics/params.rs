@@ -11,7 +11,15 @@ use portico_analytics::{Filters, Granularity, QueryError, StatusClass, TopBy, Wi
 use crate::error::{ApiError, input_error};
 
 /// Parameters every query takes.
-const COMMON: &[&str] = &["from", "to", "granularity", "apiId", "applicationId", "node", "statusClass"];
+const COMMON: &[&str] = &[
+    "from",
+    "to",
+    "granularity",
+    "apiId",
+    "applicationId",
+    "node",
+    "statusClass",
+];
 /// `top`'s own.
 pub(super) const TOP: &[&str] = &["by", "limit"];
 
@@ -70,7 +78,9 @@ pub(super) fn filters(params: &HashMap<String, String>) -> Result<Filters, ApiEr
     let text = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
     let status_class = params
         .get("statusClass")
-        .map(|c| StatusClass::parse(c).ok_or_else(|| bad("statusClass", format!("\"{c}\" is not one of 2xx, 3xx, 4xx, 5xx"))))
+        .map(|c| {
+            StatusClass::parse(c).ok_or_else(|| bad("statusClass", format!("\"{c}\" is not one of 2xx, 3xx, 4xx, 5xx")))
+        })
         .transpose()?;
     Ok(Filters {
         api_id: text("apiId"),
@@ -84,7 +94,9 @@ pub(super) fn filters(params: &HashMap<String, String>) -> Result<Filters, ApiEr
 pub(super) fn top(params: &HashMap<String, String>) -> Result<(TopBy, usize), ApiError> {
     let by = match params.get("by") {
         None => TopBy::Api,
-        Some(by) => TopBy::parse(by).ok_or_else(|| bad("by", format!("\"{by}\" is not one of api, application, node")))?,
+        Some(by) => {
+            TopBy::parse(by).ok_or_else(|| bad("by", format!("\"{by}\" is not one of api, application, node")))?
+        }
     };
     let limit = match params.get("limit") {
         None => 10,

@@ -44,7 +44,11 @@ pub fn start(config: &Config, store: &Store, metrics: Arc<LiveMetrics>) -> anyho
     let node_id = super::store::node_id(config);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let hour_ms = 3_600_000i64;
-    let ms = |hours: u64| i64::try_from(hours).unwrap_or(i64::MAX / hour_ms).saturating_mul(hour_ms);
+    let ms = |hours: u64| {
+        i64::try_from(hours)
+            .unwrap_or(i64::MAX / hour_ms)
+            .saturating_mul(hour_ms)
+    };
     let retention = Retention {
         raw_ms: ms(settings.raw_retention_hours),
         minutes_ms: ms(settings.minute_retention_hours),
@@ -61,7 +65,12 @@ pub fn start(config: &Config, store: &Store, metrics: Arc<LiveMetrics>) -> anyho
                 settings.elk_max_files,
                 clock.now_ms(),
             )
-            .with_context(|| format!("[apim.analytics] type = \"elk\": open {}", dir.join(portico_analytics::elk::LOG_FILE).display()))?;
+            .with_context(|| {
+                format!(
+                    "[apim.analytics] type = \"elk\": open {}",
+                    dir.join(portico_analytics::elk::LOG_FILE).display()
+                )
+            })?;
             Some(log)
         }
         AnalyticsType::Builtin => None,

@@ -33,9 +33,9 @@ mod transport;
 pub mod vault;
 
 pub use apim::{
-    Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint, JwksLocation, JwtIssuer,
-    OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling, ThrottlingRedis,
-    UrlGroupConfig,
+    Analytics, AnalyticsType, Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint,
+    JwksLocation, JwtIssuer, OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling,
+    ThrottlingRedis, UrlGroupConfig,
 };
 pub use cluster::Cluster;
 pub use config::Config;

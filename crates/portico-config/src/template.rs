@@ -229,6 +229,21 @@ batch_window_ms = 5
 # traffic_manager_urls = ["tcp://node2:9611"]
 # type = "loadbalance"
 
+# Analytics: every gateway request is recorded (on unless `enable = false`): per-minute rollups
+# folded into hours and days, the analytics REST API and charts (/api/am/analytics/v1), and
+# GET /metrics. `type = "elk"` also writes logs/apim_metrics.log in WSO2's ELK format.
+# [apim.analytics]
+# enable = true
+# type = "elk"
+# raw_retention_hours = 24
+# minute_retention_hours = 48
+# hour_retention_days = 30
+# day_retention_days = 90
+# elk_max_file_mb = 1000
+# elk_max_files = 10
+# GET /metrics requires this bearer token; without one it answers loopback callers only.
+# metrics_token = "$env{{PORTICO_METRICS_TOKEN}}"
+
 # How deployed API revisions reach this node's gateway:
 # - "database": the database is the truth; deployment/server/ is rewritten from it, also when
 #   other nodes deploy;

@@ -47,6 +47,7 @@ pub mod throttling;
 mod upstream;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -59,7 +60,7 @@ pub use auth::credentials::{CredentialKind, TokenClaims, TokenError};
 pub use auth::{identity, introspection, issuers};
 pub use consumer::ConsumerServer;
 pub use error::GatewayError;
-pub use pipeline::{AnalyticsRecord, RequestContext};
+pub use pipeline::{AnalyticsRecord, CorrelationId, RequestContext};
 pub use routing::{BuildError, PoolCache, RouteError, RoutingTable};
 pub use throttling::{GatewayThrottling, ThrottlePolicies};
 
@@ -142,6 +143,8 @@ pub struct Gateway {
     upstreams: upstream::Upstreams,
     settings: GatewaySettings,
     analytics: Option<mpsc::Sender<AnalyticsRecord>>,
+    /// Analytics records dropped because the channel was full.
+    analytics_dropped: AtomicU64,
 }
 
 impl Gateway {
@@ -166,6 +169,7 @@ impl Gateway {
             ),
             settings,
             analytics,
+            analytics_dropped: AtomicU64::new(0),
         })
     }
 
@@ -224,6 +228,16 @@ impl Gateway {
             deny: deny.clone(),
             ..Snapshot::clone(current)
         });
+    }
+
+    /// Analytics records dropped so far because their channel was full.
+    pub fn analytics_dropped(&self) -> u64 {
+        self.analytics_dropped.load(Ordering::Relaxed)
+    }
+
+    /// The validated-token cache's hits and misses so far.
+    pub fn token_cache_stats(&self) -> (u64, u64) {
+        self.tokens.stats()
     }
 
     /// The snapshot requests are served from now.

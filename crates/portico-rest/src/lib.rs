@@ -5,7 +5,7 @@
 //! mapping to HTTP happens once, in [`error::ApiError`].
 //!
 //! Layout: one module per API (`publisher/`, `devportal/`, `admin` with `key_managers` and
-//! `throttling/`, `oauth`, `dcr`, `scim`, `health`, `sample`), each folder's `mod.rs` holding only its routes; `common/`
+//! `throttling/`, `analytics/` (a Portico extension, and `/metrics`), `oauth`, `dcr`, `scim`, `health`, `sample`), each folder's `mod.rs` holding only its routes; `common/`
 //! what several APIs use (request bodies, paging, API rows, ETags and optimistic updates, ...);
 //! `state` the handlers' shared [`RestState`], `auth` the caller, `middleware` what wraps every
 //! request, `audit` the audit log of every management write (one middleware around it all). `publisher/artifacts` is the deploy pipeline's output, [`ArtifactFiles`], which the
@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod analytics;
 mod audit;
 mod auth;
 mod cluster_nodes;
@@ -35,6 +36,7 @@ mod throttling;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+pub use analytics::{ANALYTICS_BASE, AnalyticsState, GaugeSource};
 pub use auth::{Auth, MaybeAuth};
 pub use error::ApiError;
 pub use key_managers::configured_key_managers;
@@ -72,6 +74,9 @@ fn unaudited_router(state: RestState) -> Router {
         .nest("/api/am/admin/v4", admin::routes())
         .nest("/api/am/publisher/v4", publisher::routes())
         .nest("/api/am/devportal/v3", devportal::routes())
+        // Portico extensions: analytics (JSON and SVG charts) and Prometheus' /metrics.
+        .nest(ANALYTICS_BASE, analytics::routes())
+        .merge(analytics::metrics_routes())
         // Aliases for older WSO2 tooling (4.0's v2, 4.1's v3): the same shapes as the current versions.
         .nest("/api/am/publisher/v2", publisher::routes())
         .nest("/api/am/publisher/v3", publisher::routes())

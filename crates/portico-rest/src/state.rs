@@ -6,6 +6,7 @@ use portico_config::Config;
 use portico_keymanager::{Authenticator, TokenService};
 use portico_store::Store;
 
+use crate::analytics::AnalyticsState;
 use crate::publisher::artifacts::ArtifactFiles;
 
 /// What the management handlers share.
@@ -27,6 +28,8 @@ pub struct RestState {
     /// Whether this node is in step with the cluster (`/health/ready`), and whether its
     /// database is away (management calls answer 503 meanwhile).
     pub readiness: Arc<portico_cluster::Readiness>,
+    /// The node's live metrics and gauges (`/metrics`).
+    pub analytics: AnalyticsState,
 }
 
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@
 //! what is taken.
 #![forbid(unsafe_code)]
 
+mod analytics;
 mod apis;
 mod attach;
 mod audit;
@@ -37,6 +38,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 
+pub use analytics::{AnalyticsEventRow, RollupDetail, RollupFilter, RollupGroup, RollupRow, RollupSum};
 pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cluster_settings::{SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER};
@@ -95,6 +97,14 @@ pub struct StoreOptions {
 enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// How much of the connection pool is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// A connection pool to the migrated database. Cheap to clone.
@@ -197,6 +207,15 @@ impl Store {
                 .await?
         });
         Ok(version.unwrap_or(0))
+    }
+
+    /// The pool's connections now: open, idle, and the most it opens (`/metrics`).
+    pub fn pool_use(&self) -> PoolUse {
+        with_pool!(self, |pool| PoolUse {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        })
     }
 
     /// Closes every connection (SQLite checkpoints its WAL).

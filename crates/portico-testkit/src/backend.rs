@@ -1,7 +1,7 @@
 //! A backend service for the gateway to call in tests: it answers every request with a JSON echo
 //! of what it received (method, URI, headers, the caller's address as `peer`, body length
 //! counted while streaming, so large bodies are never held in memory). A path ending in `/slow`
-//! is answered after 2 s. Its answers say `Connection: keep-alive`, as many backends do (a
+//! is answered after 2 s, and one ending in `/fail` with status 500 (a failing backend). Its answers say `Connection: keep-alive`, as many backends do (a
 //! hop-by-hop field the gateway must not pass on).
 
 use std::convert::Infallible;
@@ -104,6 +104,7 @@ async fn echo(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
         .map(|c| c.peer.to_string());
     let method = request.method().to_string();
     let uri = request.uri().to_string();
+    let fail = request.uri().path().ends_with("/fail");
     let mut body = request.into_body();
     let mut length: u64 = 0;
     while let Some(frame) = body.frame().await {
@@ -116,6 +117,9 @@ async fn echo(name: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
         "backend": name, "peer": peer, "method": method, "uri": uri, "headers": headers, "bodyLength": length
     });
     let mut response = Response::new(Full::new(Bytes::from(answer.to_string())));
+    if fail {
+        *response.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+    }
     let headers = response.headers_mut();
     headers.insert(
         hyper::header::CONTENT_TYPE,

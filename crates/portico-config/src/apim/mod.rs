@@ -1,6 +1,7 @@
 //! `[apim.*]`: the API manager's own sections. Each submodule owns one of them, its defaults and
 //! the checks of its keys; [`Apim::validate`] runs them in file order.
 
+mod analytics;
 mod cors;
 mod gateway;
 mod jwt;
@@ -11,6 +12,7 @@ mod throttling;
 
 use serde::Deserialize;
 
+pub use analytics::{Analytics, AnalyticsType};
 pub use cors::{Cors, OneOrMany};
 pub use gateway::{Environment, Gateway};
 pub use jwt::{BackendJwt, IntrospectionEndpoint, JwksLocation, JwtIssuer};
@@ -43,6 +45,9 @@ pub struct Apim {
     /// Throttling policies' enforcement and the cluster's counters.
     #[serde(default)]
     pub throttling: Throttling,
+    /// Analytics: records, rollups, retention, the ELK log, `/metrics`' token.
+    #[serde(default)]
+    pub analytics: Analytics,
 }
 
 impl Apim {
@@ -53,7 +58,8 @@ impl Apim {
         self.sync_runtime_artifacts.validate(&self.gateway.environment, c)?;
         self.jwt.validate(c)?;
         self.publisher.validate(c)?;
-        self.throttling.validate(c)
+        self.throttling.validate(c)?;
+        self.analytics.validate(c)
     }
 
     /// The environments this node's gateway serves.

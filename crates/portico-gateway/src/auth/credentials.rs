@@ -150,6 +150,10 @@ struct CachedToken {
 struct Shard {
     tokens: hashbrown::HashTable<CachedToken>,
     bytes: usize,
+    /// Lookups that found the token, and that did not (counted under the shard's lock, which
+    /// the lookup takes anyway: `/metrics`).
+    hits: u64,
+    misses: u64,
 }
 
 impl Shard {
@@ -173,8 +177,14 @@ impl Shard {
         self.tokens.iter().map(|c| c.token.len()).sum()
     }
 
-    fn get(&self, hash: u64, token: &[u8]) -> Option<&Arc<TokenClaims>> {
-        self.tokens.find(hash, |c| *c.token == *token).map(|c| &c.claims)
+    fn get(&mut self, hash: u64, token: &[u8]) -> Option<Arc<TokenClaims>> {
+        let found = self.tokens.find(hash, |c| *c.token == *token).map(|c| c.claims.clone());
+        if found.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        found
     }
 
     /// Remembers a token (once, should two requests have verified it at the same time).
@@ -231,7 +241,7 @@ impl TokenCache {
         let now = now_seconds();
         let shard = self.shard(token);
         let hash = self.hash(token);
-        let cached = shard.lock().ok().and_then(|shard| shard.get(hash, token).cloned());
+        let cached = shard.lock().ok().and_then(|mut shard| shard.get(hash, token));
         let claims = match cached {
             Some(claims) => {
                 if let Some(issuer) = &claims.external_issuer {
@@ -272,6 +282,14 @@ impl TokenCache {
             Err(TokenError::Malformed) => introspect(token, identity).await,
             other => other,
         }
+    }
+
+    /// Lookups that found a validated token, and lookups that did not, so far.
+    pub fn stats(&self) -> (u64, u64) {
+        self.shards
+            .iter()
+            .filter_map(|shard| shard.lock().ok().map(|s| (s.hits, s.misses)))
+            .fold((0, 0), |(h, m), (sh, sm)| (h + sh, m + sm))
     }
 
     /// Forgets every token (after the verification keys change).

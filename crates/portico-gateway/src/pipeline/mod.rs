@@ -22,6 +22,7 @@
 mod authenticate;
 mod authorize;
 mod client_address;
+mod correlation;
 mod deny;
 mod identity_headers;
 mod logging;
@@ -35,6 +36,7 @@ mod upstream_request;
 use bytes::Bytes;
 use http_body::Body;
 
+pub use correlation::CorrelationId;
 pub(crate) use identity_headers::IdentityHeaders;
 pub use logging::AnalyticsRecord;
 pub use session::RequestContext;

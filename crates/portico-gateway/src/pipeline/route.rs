@@ -3,7 +3,7 @@
 //! normalised path in the snapshot (900906 when none; 405 when the resource has no such method).
 //!
 //! Reads the request head and the session's path; sets the session's route and the context's
-//! API, resource (and, when analytics records are kept, path).
+//! API and resource.
 
 use super::Session;
 use crate::Gateway;
@@ -13,9 +13,6 @@ use crate::routing::RouteError;
 impl Gateway {
     pub(super) fn route(&self, session: &mut Session<'_>) -> Result<(), GatewayError> {
         let path = session.path.map_err(GatewayError::bad_path)?;
-        if self.analytics.is_some() {
-            session.ctx.path = path.to_owned();
-        }
         let route = session
             .snapshot
             .routes

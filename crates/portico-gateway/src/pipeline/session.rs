@@ -10,6 +10,7 @@ use std::time::Instant;
 use http::header::HeaderValue;
 use http::{Method, Uri};
 
+use super::correlation::CorrelationId;
 use crate::auth::credentials::TokenClaims;
 use crate::auth::identity::{AppInfo, ClientInfo, KeyType};
 use crate::error::GatewayError;
@@ -116,6 +117,7 @@ impl<'a> Session<'a> {
             ctx: RequestContext {
                 method: head.method.clone(),
                 client_ip: Some(client_ip),
+                correlation_id: CorrelationId::of(&head.headers),
                 ..RequestContext::default()
             },
             started,
@@ -143,8 +145,8 @@ impl<'a> Session<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     pub method: Method,
-    /// Normalised path; filled in for the analytics record only (when records are kept).
-    pub path: String,
+    /// `X-Correlation-ID`: the consumer's, or one the gateway made; the backend receives it.
+    pub correlation_id: CorrelationId,
     /// The client's address: the TCP peer, or behind trusted proxies the address they forwarded
     /// (see `client_address`). Throttling, analytics, deny policies and logs go by it.
     pub client_ip: Option<IpAddr>,

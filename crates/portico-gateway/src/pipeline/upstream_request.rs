@@ -4,7 +4,7 @@
 //! ones, `Expect` (the gateway answers it), those the proxy replaces, the identity headers it
 //! vouches for (see `identity_headers`) and the credentials (`Authorization` unless the API
 //! passes it, the API key), plus `Content-Length` as one field, `Host`,
-//! `X-Forwarded-For/-Proto/-Host`, `X-Real-IP` and the backend JWT; the body buffered when it is
+//! `X-Forwarded-For/-Proto/-Host`, `X-Real-IP`, the backend JWT and `X-Correlation-ID`; the body buffered when it is
 //! small enough to resend, streamed otherwise, with its length or chunked when it has none (an
 //! HTTP/2 body without `content-length`), the API's size limit applied either way. Each
 //! endpoint is tried in turn: a connect failure or timeout suspends it and, when the body can be
@@ -25,6 +25,7 @@ use http_body_util::{BodyExt, Limited};
 use super::IdentityHeaders;
 use super::authenticate::API_KEY_HEADER;
 use super::client_address::{X_FORWARDED_FOR, x_forwarded_for};
+use super::correlation::X_CORRELATION_ID;
 use super::session::Session;
 use crate::error::GatewayError;
 use crate::http1::common::{Decimal, FramingFacts, hop_by_hop};
@@ -55,7 +56,9 @@ impl Gateway {
         let body = self
             .request_body(declared, body, route.api.def.max_request_body)
             .await?;
-        let forwarding = self.forwarding(&route, session, declared);
+        // Copied out (36 bytes, or the consumer's own) as `send` changes the session meanwhile.
+        let correlation_id = session.ctx.correlation_id.clone();
+        let forwarding = self.forwarding(&route, session, declared, correlation_id.as_bytes());
         let sent = self.analytics.is_some().then(Instant::now);
         let upstream = self
             .send(session, &route, &forwarding, body, targets, assertion.as_ref())
@@ -184,6 +187,7 @@ impl Gateway {
         route: &RouteMatch<'_, '_>,
         session: &Session<'a>,
         declared: Option<u64>,
+        correlation_id: &'a [u8],
     ) -> Forwarding<'a> {
         let headers = &session.head.headers;
         let connection = session.connection;
@@ -218,6 +222,7 @@ impl Gateway {
             x_forwarded_proto: if connection.info.tls { b"https" } else { b"http" },
             x_forwarded_host,
             x_real_ip: session.client_address,
+            correlation_id,
         }
     }
 }
@@ -277,6 +282,8 @@ struct Forwarding<'a> {
     x_forwarded_proto: &'static [u8],
     x_forwarded_host: Option<&'a [u8]>,
     x_real_ip: Option<&'a [u8]>,
+    /// `X-Correlation-ID`.
+    correlation_id: &'a [u8],
 }
 
 impl Forwarding<'_> {
@@ -293,6 +300,8 @@ impl Forwarding<'_> {
             6 => is("expect") || (self.strip_api_key && is(API_KEY_HEADER)),
             13 => !self.pass_authorization && is("authorization"),
             14 => is("content-length"),
+            // The gateway sends the request's id itself (the consumer's when it was usable).
+            16 => is(X_CORRELATION_ID),
             _ => false,
         };
         !(replaced_or_credential
@@ -338,6 +347,9 @@ impl RequestFields for BackendFields<'_> {
         }
         if let Some((name, value)) = self.assertion {
             each(name, value);
+        }
+        if !forwarding.correlation_id.is_empty() {
+            each(X_CORRELATION_ID.as_bytes(), forwarding.correlation_id);
         }
     }
 

@@ -87,6 +87,11 @@ pub async fn print(node: &Node, started: Instant, loaded: &Loaded) -> anyhow::Re
         "  throttling:     {} ({} policies)",
         node.throttling.summary, loaded.policies
     );
+    println!(
+        "  analytics:      {} ({mgmt}{}, {mgmt}/metrics)",
+        node.analytics.summary,
+        portico_rest::ANALYTICS_BASE
+    );
     println!("  config:         {}", config.path.display());
     println!("Press Ctrl-C to stop.");
     Ok(())

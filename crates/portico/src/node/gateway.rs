@@ -1,6 +1,7 @@
 //! Step 6: the gateway (the data plane): its settings from `[apim.cors]`, `[apim.jwt]` and the
 //! primary key, the certificates https backends are verified against (`[truststore]`), the
-//! throttler of step 5, the registry of external key managers' keys.
+//! throttler of step 5, the analytics channel of step 5b, the registry of external key
+//! managers' keys.
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub fn start(
     keys: &NodeKeys,
     validator: &TokenValidator,
     throttling: Option<GatewayThrottling>,
+    analytics: Option<tokio::sync::mpsc::Sender<portico_gateway::AnalyticsRecord>>,
 ) -> anyhow::Result<NodeGateway> {
     let (backend_roots, trust) = portico_keystore::backend_trust_store(
         config.truststore.system_roots,
@@ -45,7 +47,7 @@ pub fn start(
     let issuer_keys = IssuerKeyRegistry::new(settings.backend_roots.clone())?;
     let jwks_refresh = issuer_keys.spawn_refresh(portico_gateway::issuers::DEFAULT_REFRESH_INTERVAL);
     Ok(NodeGateway {
-        gateway: Gateway::new(settings, None),
+        gateway: Gateway::new(settings, analytics),
         issuer_keys,
         trust,
         jwks_refresh,

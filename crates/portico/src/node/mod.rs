@@ -11,6 +11,8 @@
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
 //! 5. `throttling`: the Traffic Manager, the cluster counter and the gateway's throttler;
 //!    `traffic_managers`: the live Traffic Managers of the node registry, followed;
+//!    `analytics`: the channel the gateway hands its records to, their writer, folding and
+//!    retention, and the gauges `/metrics` reads;
 //! 6. `gateway`: the data plane;
 //! 7. `artifacts`: the runtime artifacts it serves, loaded and followed;
 //! 8. `cluster`: the gateway's identity and throttling policies loaded, the change feed
@@ -19,6 +21,7 @@
 //! 9. `banner`: what is where;
 //! 10. `listeners`: gateway and management listeners until a signal, then the drain.
 
+mod analytics;
 mod artifacts;
 mod banner;
 mod cluster;
@@ -92,7 +95,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         }
     };
     let key_manager = key_manager::start(&config, &store, &keys.primary, issuer, snapshot.as_ref()).await?;
-    let rest = rest::state(&config, &store, &keys, &key_manager, snapshot.as_ref());
+    let live_metrics = Arc::new(portico_analytics::prometheus::LiveMetrics::new());
+    let rest = rest::state(&config, &store, &keys, &key_manager, snapshot.as_ref(), live_metrics.clone());
     // Without the database, deployment/server/ stays as it was: part of the last-known-good state.
     let deployed = match &snapshot {
         None => Some(rest::rebuild_artifacts(&rest).await?),
@@ -100,7 +104,15 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     };
     let management = listeners::bind_management(&config).await?;
     let throttling = throttling::start(&config, &keys.primary, &store).await?;
-    let gateway = gateway::start(&config, &keys, &key_manager.validator, throttling.gateway.clone())?;
+    let analytics = analytics::start(&config, &store, live_metrics)?;
+    let gateway = gateway::start(
+        &config,
+        &keys,
+        &key_manager.validator,
+        throttling.gateway.clone(),
+        analytics.sender.clone(),
+    )?;
+    rest::read_gauges(&rest, &gateway.gateway, &throttling);
     let node = Node {
         config,
         keys,
@@ -109,6 +121,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         rest,
         gateway,
         throttling,
+        analytics,
     };
     let (routable, artifact_loader) = artifacts::serve(&node);
     let following = cluster::follow(&node, snapshot.as_ref()).await?;
@@ -146,6 +159,7 @@ async fn stop(node: Node, tasks: Vec<tokio::task::JoinHandle<()>>) {
         .iter()
         .chain([&node.gateway.jwks_refresh, &node.key_manager.follower])
         .chain(&node.throttling.tasks)
+        .chain(&node.analytics.tasks)
     {
         task.abort();
     }

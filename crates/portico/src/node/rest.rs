@@ -10,6 +10,7 @@ use portico_store::Store;
 
 use super::key_manager::KeyManager;
 use super::keys::NodeKeys;
+use super::throttling::NodeThrottling;
 
 /// The REST state; with `snapshot` (the node starts without its database), the gateway's
 /// follower starts from the snapshot's position and rebuilds from the tables once it can, and
@@ -20,6 +21,7 @@ pub fn state(
     keys: &NodeKeys,
     key_manager: &KeyManager,
     snapshot: Option<&GatewaySnapshot>,
+    metrics: Arc<portico_analytics::prometheus::LiveMetrics>,
 ) -> RestState {
     let applied_here = match snapshot {
         None => FollowerProgress::new(key_manager.feed_position),
@@ -33,6 +35,10 @@ pub fn state(
     RestState {
         applied_here,
         readiness,
+        analytics: portico_rest::AnalyticsState {
+            metrics,
+            gauges: Arc::default(),
+        },
         artifacts: ArtifactFiles::new(store.clone(), config, Arc::new(tokio::sync::Notify::new())),
         config: config.clone(),
         store: store.clone(),
@@ -43,6 +49,26 @@ pub fn state(
             primary: keys.primary.fingerprint(),
         }),
     }
+}
+
+/// Lets `/metrics` read the gateway's analytics drops and token cache, and the throttle
+/// publisher's queue, once they exist.
+pub fn read_gauges(state: &RestState, gateway: &Arc<portico_gateway::Gateway>, throttling: &NodeThrottling) {
+    let gateway = Arc::downgrade(gateway);
+    let counter = throttling.gateway.as_ref().map(|t| t.throttler.counter().clone());
+    let source: portico_rest::GaugeSource = Arc::new(move || {
+        let mut gauges = portico_analytics::prometheus::Gauges::default();
+        if let Some(gateway) = gateway.upgrade() {
+            gauges.analytics_dropped = gateway.analytics_dropped();
+            gauges.token_cache = gateway.token_cache_stats();
+        }
+        if let Some(counter) = &counter {
+            let stats = counter.stats();
+            gauges.traffic_manager = Some((stats.queued, stats.dropped, stats.batches_dropped));
+        }
+        gauges
+    });
+    let _ = state.analytics.gauges.set(source);
 }
 
 /// The Publisher's deploy pipeline, which writes this node's runtime artifacts; the cluster

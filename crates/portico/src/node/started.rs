@@ -7,6 +7,7 @@ use portico_config::Config;
 use portico_rest::RestState;
 use portico_store::Store;
 
+use super::analytics::NodeAnalytics;
 use super::gateway::NodeGateway;
 use super::key_manager::KeyManager;
 use super::keys::NodeKeys;
@@ -20,4 +21,5 @@ pub struct Node {
     pub rest: RestState,
     pub gateway: NodeGateway,
     pub throttling: NodeThrottling,
+    pub analytics: NodeAnalytics,
 }

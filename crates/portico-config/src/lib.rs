@@ -28,9 +28,9 @@ mod template;
 mod transport;
 
 pub use apim::{
-    Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint, JwksLocation, JwtIssuer,
-    OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling, ThrottlingRedis,
-    UrlGroupConfig,
+    Apim, BackendJwt, Cors, DevPortal, Environment, Gateway, GatewaySync, IntrospectionEndpoint, JwksLocation,
+    JwtIssuer, OneOrMany, Portal, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling,
+    ThrottlingRedis, UrlGroupConfig,
 };
 pub use cluster::Cluster;
 pub use config::Config;

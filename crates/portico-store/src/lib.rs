@@ -14,6 +14,7 @@
 
 mod apis;
 mod attach;
+mod auth_codes;
 mod cluster_settings;
 mod deny_policies;
 mod devportal;
@@ -36,6 +37,7 @@ use sqlx::sqlite::{
 };
 
 pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
+pub use auth_codes::AuthorizationCode;
 pub use cluster_settings::{SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER};
 pub use deny_policies::{DenyPolicyRow, EVENT_DENY_POLICY_CHANGED};
 pub use devportal::{

@@ -4,6 +4,7 @@
 mod cors;
 mod gateway;
 mod jwt;
+mod portal;
 mod publisher;
 mod sample_backend;
 mod sync_runtime_artifacts;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 pub use cors::{Cors, OneOrMany};
 pub use gateway::{Environment, Gateway};
 pub use jwt::{BackendJwt, IntrospectionEndpoint, JwksLocation, JwtIssuer};
+pub use portal::{DevPortal, Portal};
 pub use publisher::Publisher;
 pub use sample_backend::SampleBackend;
 pub use sync_runtime_artifacts::{GatewaySync, SyncRuntimeArtifacts};
@@ -43,6 +45,12 @@ pub struct Apim {
     /// Throttling policies' enforcement and the cluster's counters.
     #[serde(default)]
     pub throttling: Throttling,
+    /// The web portals' sessions.
+    #[serde(default)]
+    pub portal: Portal,
+    /// The Developer Portal (self sign-up).
+    #[serde(default)]
+    pub devportal: DevPortal,
 }
 
 impl Apim {
@@ -53,6 +61,7 @@ impl Apim {
         self.sync_runtime_artifacts.validate(&self.gateway.environment, c)?;
         self.jwt.validate(c)?;
         self.publisher.validate(c)?;
+        self.portal.validate(c)?;
         self.throttling.validate(c)
     }
 

@@ -90,8 +90,10 @@ impl FormErrors {
     pub fn from_rest(failure: &RestFailure, form_fields: &[&str]) -> FormErrors {
         let mut errors = FormErrors::default();
         if let Some(path) = &failure.field {
+            // The Publisher's import names its form part too: `additionalProperties.name`.
+            let path = path.strip_prefix("additionalProperties.").unwrap_or(path);
             let first = path.split(['.', '[']).next().unwrap_or(path);
-            if let Some(name) = form_fields.iter().find(|f| **f == path.as_str() || **f == first) {
+            if let Some(name) = form_fields.iter().find(|f| **f == path || **f == first) {
                 errors.set(name, failure.description.clone());
                 return errors;
             }

@@ -325,7 +325,11 @@ async fn issue_code(v: &mut Visitor<'_>, url: &str, user: &str, password: &str) 
     ];
     let answer = v.post("/oauth2/authorize", &form).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    assert!(answer.location.starts_with("https://app.example/cb?code="), "{}", answer.location);
+    assert!(
+        answer.location.starts_with("https://app.example/cb?code="),
+        "{}",
+        answer.location
+    );
     assert!(answer.location.ends_with("&state=xyz"));
     answer.location["https://app.example/cb?code=".len()..answer.location.len() - "&state=xyz".len()].to_owned()
 }

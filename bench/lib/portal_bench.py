@@ -30,7 +30,7 @@ base = f"https://127.0.0.1:{ports['9443']}"
 try:
     for _ in range(300):
         try:
-            if requests.get(base + "/health/ready", verify=False, timeout=1).ok:
+            if requests.get(base + "/health/ready", verify=False, timeout=1, proxies={"https": ""}).ok:
                 break
         except requests.RequestException:
             pass
@@ -39,6 +39,7 @@ try:
         sys.exit("node not ready: " + open(log.name).read())
 
     admin = requests.Session()
+    admin.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=False
     admin.verify = False
     admin.auth = ("admin", password)
     P = base + "/api/am/publisher/v4"
@@ -61,6 +62,7 @@ try:
 
     # Sign in the way a browser does: /publisher/login -> /oauth2/authorize -> callback.
     web = requests.Session()
+    web.trust_env = False
     web.verify = False
     r = web.get(base + "/publisher/login", allow_redirects=False)
     page = web.get(base + r.headers["location"])
@@ -73,6 +75,7 @@ try:
 
     token = web.cookies["__Host-portico-session"]
     rest = requests.Session()
+    rest.trust_env = False
     rest.verify = False
     rest.headers["Authorization"] = "Bearer " + token
     mid = ids[len(ids) // 2]

@@ -13,18 +13,18 @@
 //!   stylesheet is embedded with `include_str!`; nothing is fetched from elsewhere.
 //!
 //! How the pages act: every read and change goes **through the REST APIs in-process**
-//! ([`rest_client`]): a request built here, carrying the session's bearer token, is handed to
+//! (`rest_client`): a request built here, carrying the session's bearer token, is handed to
 //! the same axum router that serves `/api/am/...`, so each rule (validation, scopes, visibility,
 //! ownership) has one definition, in the REST handlers and the crates under them, and the
 //! portals cannot drift from the API. Field errors come back in WSO2's error list, which names
 //! the field, and are shown next to it.
 //!
-//! Sessions ([`session`]): signing in is the authorization_code grant with PKCE (S256) against
+//! Sessions (`session`): signing in is the authorization_code grant with PKCE (S256) against
 //! the Key Manager, as a first-party client; the session cookie holds the access token itself
 //! (HttpOnly, Secure, SameSite=Lax, `[apim.portal] session_minutes`). Any node of a cluster
 //! verifies it with the cluster's primary key and sees its revocation through the change
 //! feed, so sessions need no table and no sticky load balancer; only the short-lived
-//! authorization codes are in the store. Forms carry a CSRF token ([`security`]).
+//! authorization codes are in the store. Forms carry a CSRF token (`security`).
 #![forbid(unsafe_code)]
 
 mod admin;
@@ -34,17 +34,18 @@ mod form;
 mod home;
 mod login;
 mod publisher;
-pub mod rest_client;
-pub mod security;
-pub mod session;
+mod rest_client;
+mod security;
+mod session;
 mod state;
 mod views;
 
 use axum::Router;
 use portico_rest::RestState;
 
+use crate::state::PortalState;
+
 pub use login::{LoginThrottle, NoLoginThrottle};
-pub use state::PortalState;
 
 /// The portals' routes, to merge into the management router. `rest` is the state the REST
 /// router runs on; the portals call that router in-process.

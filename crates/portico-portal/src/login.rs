@@ -276,13 +276,18 @@ async fn authorize_page(State(state): State<PortalState>, request: Request) -> R
         return oauth_refusal(sign_in_chrome(csrf), &e);
     }
     let signup = signup_offered(&state, &authorize);
-    page(&LoginPage {
+    let target = crate::security::policy_with_form_target(&authorize.redirect_uri);
+    let mut response = page(&LoginPage {
         chrome: sign_in_chrome(csrf),
         request: authorize,
         username: String::new(),
         error: None,
         signup,
-    })
+    });
+    if let Some(policy) = target {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
 }
 
 /// `POST /oauth2/authorize`: checks the password; on success, a code back to the client.
@@ -308,7 +313,7 @@ async fn authorize_submit(State(state): State<PortalState>, request: Request) ->
     let username = fields.get("username");
     let password = map.get("password").cloned().unwrap_or_default();
     let retry = |error: String, status: StatusCode| {
-        page_with(
+        let mut response = page_with(
             status,
             &LoginPage {
                 chrome: sign_in_chrome(csrf.clone()),
@@ -317,7 +322,11 @@ async fn authorize_submit(State(state): State<PortalState>, request: Request) ->
                 username: username.clone(),
                 error: Some(error),
             },
-        )
+        );
+        if let Some(policy) = crate::security::policy_with_form_target(&authorize.redirect_uri) {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+        response
     };
     if username.is_empty() || password.is_empty() {
         return retry("Enter your user name and password.".into(), StatusCode::BAD_REQUEST);

@@ -29,6 +29,22 @@ const MAX_FORM_BYTES: usize = 1024 * 1024;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The policy of a page whose form is answered with a redirect to `redirect_uri` (the sign-in
+/// page): browsers check `form-action` on the redirect too, so a client on another origin is
+/// named there. `None` for this server's own paths.
+pub fn policy_with_form_target(redirect_uri: &str) -> Option<HeaderValue> {
+    let url = reqwest::Url::parse(redirect_uri).ok()?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return None;
+    }
+    let origin = url.origin().ascii_serialization();
+    if origin.contains([' ', ';', ',', '\'', '"']) {
+        return None;
+    }
+    let policy = CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {origin}"));
+    HeaderValue::from_str(&policy).ok()
+}
+
 /// This request's CSRF token (a request extension), for the forms a page renders.
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
@@ -143,10 +159,13 @@ pub async fn csrf_and_headers(request: Request, next: Next) -> Response {
 
 fn add_headers(response: &mut Response) {
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    // A page may set its own (the sign-in page of a client on another origin), as strict.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -183,6 +202,19 @@ mod tests {
         h.remove(header::ORIGIN);
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
         assert!(cross_site(&h, None));
+    }
+
+    #[test]
+    fn sign_in_pages_may_post_to_their_client() {
+        let policy = policy_with_form_target("https://app.example:8443/cb?x=1").expect("policy");
+        assert!(
+            policy
+                .to_str()
+                .expect("ascii")
+                .contains("form-action 'self' https://app.example:8443;")
+        );
+        assert!(policy_with_form_target("/publisher/callback").is_none());
+        assert!(policy_with_form_target("javascript:alert(1)").is_none());
     }
 
     #[test]

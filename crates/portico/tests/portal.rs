@@ -309,6 +309,9 @@ async fn issue_code(v: &mut Visitor<'_>, url: &str, user: &str, password: &str) 
     let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
     let page = v.get(url).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    // The sign-in form's answer redirects to the client: the policy lets the form go there.
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().expect("csp");
+    assert!(csp.contains("form-action 'self' https://app.example;"), "{csp}");
     let csrf = v.csrf();
     let client_id = hidden(&page.body, "client_id");
     let form = [

@@ -337,6 +337,11 @@ async fn portal_journey_in_chromium() {
     assert!(j.source().await.contains(&format!("/devportal/apis/{api_id}")));
     j.no_dialog().await;
     j.shot("devportal-catalogue").await;
+    // The same page on a phone's screen.
+    j.browser.set_window_size(390, 844).await.expect("phone size");
+    j.go("/devportal").await;
+    j.shot("devportal-catalogue-phone").await;
+    j.browser.set_window_size(1200, 1000).await.expect("desktop size");
 
     // A new developer signs up, then signs in.
     let dev1 = format!("dev1-{run}");

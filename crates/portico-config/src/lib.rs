@@ -33,8 +33,9 @@ mod transport;
 pub mod vault;
 
 pub use apim::{
-    Analytics, AnalyticsType, Apim, BackendJwt, Cors, Environment, Gateway, GatewaySync, IntrospectionEndpoint,
-    JwksLocation, JwtIssuer, OneOrMany, Publisher, SampleBackend, SyncRuntimeArtifacts, ThrottleCounter, Throttling,
+    Analytics, AnalyticsType, Apim, BackendJwt, Cors, DevPortal, Environment, Gateway, GatewaySync,
+    IntrospectionEndpoint, JwksLocation, JwtIssuer, OneOrMany, Portal, Publisher, SampleBackend, SyncRuntimeArtifacts,
+    ThrottleCounter, Throttling,
     ThrottlingRedis, UrlGroupConfig,
 };
 pub use cluster::Cluster;

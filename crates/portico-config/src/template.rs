@@ -196,6 +196,14 @@ import_max_bytes = 5242880
 # Seconds a fetch may take in all.
 import_timeout_seconds = 20
 
+# The web portals (/publisher, /devportal, /admin): minutes a sign-in lasts.
+[apim.portal]
+session_minutes = 60
+
+# The Developer Portal: anyone may create an Internal/subscriber account from its sign-up page.
+[apim.devportal]
+enable_self_signup = true
+
 # Throttling: the subscription, application and advanced (API/resource) policies are enforced by
 # the gateway, which counts each request locally and sends it, batched, to the cluster's counters.
 [apim.throttling]

@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 pub enum SecretKind {
     ClientSecret,
     RefreshToken,
+    AuthorizationCode,
 }
 
 impl SecretKind {
@@ -22,6 +23,7 @@ impl SecretKind {
         match self {
             SecretKind::ClientSecret => b"client_secret",
             SecretKind::RefreshToken => b"refresh_token",
+            SecretKind::AuthorizationCode => b"authorization_code",
         }
     }
 }

@@ -71,6 +71,7 @@ fn unaudited_router(state: RestState) -> Router {
         .merge(oauth::routes())
         .nest("/client-registration/v0.17", dcr::routes())
         .nest("/scim2", scim::routes())
+        .route("/api/identity/user/v1.0/me", axum::routing::post(scim::self_register))
         .nest("/api/am/admin/v4", admin::routes())
         .nest("/api/am/publisher/v4", publisher::routes())
         .nest("/api/am/devportal/v3", devportal::routes())

@@ -187,6 +187,9 @@ async fn token(
         scope: params.get("scope").cloned(),
         validity_period,
         client_address,
+        code: params.get("code").cloned(),
+        redirect_uri: params.get("redirect_uri").cloned(),
+        code_verifier: params.get("code_verifier").cloned(),
     };
     let answer = state.oauth.token(&client, &request).await?;
     Ok(no_store(Json(answer).into_response()))
@@ -254,6 +257,7 @@ async fn discovery(State(state): State<RestState>) -> Json<serde_json::Value> {
     let alg = state.oauth.validator().signer.algorithm();
     Json(json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{base}/oauth2/authorize"),
         "token_endpoint": format!("{base}/oauth2/token"),
         "revocation_endpoint": format!("{base}/oauth2/revoke"),
         "introspection_endpoint": format!("{base}/oauth2/introspect"),
@@ -263,7 +267,8 @@ async fn discovery(State(state): State<RestState>) -> Json<serde_json::Value> {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "response_types_supported": ["token"],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
         "token_endpoint_auth_signing_alg_values_supported": [alg],

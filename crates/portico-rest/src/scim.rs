@@ -386,6 +386,44 @@ async fn create_user(
     Ok(response)
 }
 
+/// `POST /api/identity/user/v1.0/me`: WSO2's self-registration, `{"user": {"username",
+/// "password"}}`, open to anyone when `[apim.devportal] enable_self_signup` is on (404
+/// otherwise). The account gets the `Internal/subscriber` role only, whatever the body asks;
+/// the user name and password follow the same rules as `POST /Users`.
+pub(crate) async fn self_register(
+    State(state): State<RestState>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, ScimError> {
+    if !state.config.apim.devportal.enable_self_signup {
+        return Err(ScimError::not_found(
+            "Self sign-up is off ([apim.devportal] enable_self_signup)",
+        ));
+    }
+    let body = json_body(body)?;
+    let user = body.get("user").unwrap_or(&Value::Null);
+    let username = user
+        .get("username")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::bad("userName is required", "invalidValue"))?
+        .to_owned();
+    check_username(&username)?;
+    let password = user
+        .get("password")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::bad("password is required", "invalidValue"))?
+        .to_owned();
+    check_password(&password)?;
+    let created = state
+        .store
+        .create_user(&NewUser {
+            username,
+            password_hash: hash(password).await?,
+            roles: vec![Role::Subscriber],
+        })
+        .await?;
+    Ok(scim(StatusCode::CREATED, user_json(&state, &created)))
+}
+
 #[derive(Deserialize)]
 struct PatchRequest {
     #[serde(rename = "Operations")]

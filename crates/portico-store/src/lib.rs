@@ -16,6 +16,7 @@ mod analytics;
 mod apis;
 mod attach;
 mod audit;
+mod auth_codes;
 mod cluster_settings;
 mod deny_policies;
 mod devportal;
@@ -41,6 +42,7 @@ use sqlx::sqlite::{
 pub use analytics::{AnalyticsEventRow, RollupDetail, RollupFilter, RollupGroup, RollupRow, RollupSum};
 pub use apis::{API_TYPE_API, API_TYPE_PRODUCT, ApiFilter, ApiRow, LifecycleChange, LifecycleHistoryRow, NewApiRow};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
+pub use auth_codes::AuthorizationCode;
 pub use cluster_settings::{SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER};
 pub use deny_policies::{DenyPolicyRow, EVENT_DENY_POLICY_CHANGED};
 pub use devportal::{

@@ -236,8 +236,11 @@ async fn check_key_manager(node: &Node) {
         .await
         .expect("send");
     oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
-    let r = token(node, &client, &[("grant_type", "authorization_code"), ("code", "x")]).await;
+    let r = token(node, &client, &[("grant_type", "implicit"), ("code", "x")]).await;
     oauth_error(r, StatusCode::BAD_REQUEST, "unsupported_grant_type").await;
+    // authorization_code is served (tests/portal.rs), but only to clients registered for it.
+    let r = token(node, &client, &[("grant_type", "authorization_code"), ("code", "x")]).await;
+    oauth_error(r, StatusCode::BAD_REQUEST, "unauthorized_client").await;
     let r = token(
         node,
         &client,

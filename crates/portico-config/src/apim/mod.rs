@@ -5,6 +5,7 @@ mod analytics;
 mod cors;
 mod gateway;
 mod jwt;
+mod portal;
 mod publisher;
 mod sample_backend;
 mod sync_runtime_artifacts;
@@ -16,6 +17,7 @@ pub use analytics::{Analytics, AnalyticsType};
 pub use cors::{Cors, OneOrMany};
 pub use gateway::{Environment, Gateway};
 pub use jwt::{BackendJwt, IntrospectionEndpoint, JwksLocation, JwtIssuer};
+pub use portal::{DevPortal, Portal};
 pub use publisher::Publisher;
 pub use sample_backend::SampleBackend;
 pub use sync_runtime_artifacts::{GatewaySync, SyncRuntimeArtifacts};
@@ -48,6 +50,12 @@ pub struct Apim {
     /// Analytics: records, rollups, retention, the ELK log, `/metrics`' token.
     #[serde(default)]
     pub analytics: Analytics,
+    /// The web portals' sessions.
+    #[serde(default)]
+    pub portal: Portal,
+    /// The Developer Portal (self sign-up).
+    #[serde(default)]
+    pub devportal: DevPortal,
 }
 
 impl Apim {
@@ -58,6 +66,7 @@ impl Apim {
         self.sync_runtime_artifacts.validate(&self.gateway.environment, c)?;
         self.jwt.validate(c)?;
         self.publisher.validate(c)?;
+        self.portal.validate(c)?;
         self.throttling.validate(c)?;
         self.analytics.validate(c)
     }

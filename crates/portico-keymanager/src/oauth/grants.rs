@@ -1,5 +1,5 @@
 //! The token endpoint (`POST /oauth2/token`): its request and answer, the client_credentials and
-//! password grants (refresh_token is in `refresh`), the scopes a user may be granted, and the
+//! password grants (refresh_token is in `refresh`, authorization_code in `authorize`), the scopes a user may be granted, and the
 //! signing of access tokens.
 
 use std::time::Duration;
@@ -14,7 +14,7 @@ use crate::scopes::allowed_scopes;
 use crate::secrets::{SecretKind, random_token};
 
 /// Grant types the token endpoint serves.
-pub const SUPPORTED_GRANTS: &[&str] = &["client_credentials", "password", "refresh_token"];
+pub const SUPPORTED_GRANTS: &[&str] = &["client_credentials", "password", "refresh_token", "authorization_code"];
 
 /// Grant type names WSO2's Key Manager knows (its Resident Key Manager's `availableGrantTypes`):
 /// an application's keys may list any of them, as WSO2's DevPortal and its Postman collection
@@ -45,6 +45,10 @@ pub struct TokenRequest {
     pub validity_period: Option<i64>,
     /// The caller's address (the TCP peer), which the password grant's failures count against.
     pub client_address: Option<std::net::IpAddr>,
+    /// authorization_code: the code, the redirect URI it was issued for, the PKCE verifier.
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
 }
 
 /// RFC 6749 §5.1 answer.
@@ -131,6 +135,7 @@ impl TokenService {
                 )
                 .await
             }
+            "authorization_code" => self.redeem_code(client, request, lifetime).await,
             _ => self.refresh(client, request, lifetime).await,
         }
     }

@@ -69,12 +69,17 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let page = Page::of(&params)?;
     let query = params.get("query").map(String::as_str).unwrap_or("");
-    let filter = parse_query(query)?;
+    // WSO2's DevPortal search also takes `tag:<tag>` (the store filters the other keys).
+    let (tags, others): (Vec<&str>, Vec<&str>) = query.split_whitespace().partition(|t| t.starts_with("tag:"));
+    let filter = parse_query(&others.join(" "))?;
     let (rows, _) = state.store.list_apis(&filter, 100_000, 0).await?;
     let mut visible = Vec::new();
     for row in &rows {
         let api = api_of(row)?;
-        if listed(api.life_cycle_status) && visible_to(&api, caller.as_ref()) {
+        let tagged = tags
+            .iter()
+            .all(|t| api.tags.iter().any(|own| own.eq_ignore_ascii_case(&t["tag:".len()..])));
+        if tagged && listed(api.life_cycle_status) && visible_to(&api, caller.as_ref()) {
             visible.push(api);
         }
     }
@@ -83,6 +88,7 @@ pub async fn list(
         .map(|api| {
             let mut info = api.info();
             info["throttlingPolicies"] = json!(api.policies);
+            info["tags"] = json!(api.tags);
             info
         })
         .collect();

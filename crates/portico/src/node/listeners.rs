@@ -1,6 +1,6 @@
 //! Step 10: the listeners, until a signal; then the drain. The gateway serves consumers on
 //! `[transport.passthru_http]` and `[transport.passthru_https]`, the management router (REST,
-//! OAuth2, health) on `[transport.https]`.
+//! OAuth2, health) and the web portals on `[transport.https]`.
 
 use std::time::Duration;
 
@@ -55,7 +55,9 @@ pub async fn serve_until_stopped(node: &Node, management: TcpListener) -> anyhow
     let management = tokio::spawn(portico_net::serve(
         management,
         Some(tls_config),
-        portico_rest::router(node.rest.clone()).into_service(),
+        portico_rest::router(node.rest.clone())
+            .merge(portico_portal::routes(node.rest.clone()))
+            .into_service(),
         limits.clone(),
         until_stopped(stopped.clone()),
         grace,

@@ -11,6 +11,8 @@
 //!   one node's Traffic Manager gone mid-window, requests keep flowing at the other.
 //! - The same with no url group configured and node 2 made by `portico init --join`: each node
 //!   finds the other's Traffic Manager in the node registry, and drops it when it dies.
+//! - The restart drill: a 100 per minute tier, node 2 (with its Traffic Manager) killed with
+//!   SIGKILL and started again mid-window; the limit holds across the restart.
 //!
 //! Burst control cannot be stored yet (the table has no burst columns); its codes (900807,
 //! 900809) are checked at the gateway (crates/portico-gateway/tests/throttle.rs).
@@ -482,4 +484,173 @@ async fn with_no_url_group_each_node_finds_every_live_traffic_manager_in_the_reg
     // Node 2 dies: once the registry shows it down, node 1 stops sending to it.
     drop(node2);
     traffic_managers_changed(&node1, 2, &tm2, false).await;
+}
+
+/// Waits, if needed, until at least `need` of the current minute window remains.
+async fn room_in_the_minute(need: Duration) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    let left = Duration::from_millis(u64::try_from(60_000 - now % 60_000).unwrap_or(0));
+    if left < need {
+        println!("waiting {left:?} for the next minute window");
+        tokio::time::sleep(left + Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends one request to `node` and notes it: admitted (200) or refused with 900804.
+async fn counted(node: &Node, bearer: &str, admitted: &mut u64) -> bool {
+    let r = call(node, "/drill/1.0.0/menu", Some(bearer)).await;
+    match r.status().as_u16() {
+        200 => {
+            *admitted += 1;
+            true
+        }
+        429 => {
+            assert_eq!(refusal_code(r).await, "900804");
+            false
+        }
+        other => panic!("unexpected {other}: {}", r.text().await.unwrap_or_default()),
+    }
+}
+
+/// Issue 19's restart drill with two real nodes on PostgreSQL, node 2 made by `init --join`,
+/// each finding the other's Traffic Manager in the node registry. A 100 per minute
+/// subscription tier, load split evenly across both gateways; mid-window node 2 (and so its
+/// Traffic Manager, which runs inside it) is killed with SIGKILL while node 1 keeps serving,
+/// then started again on its home. Its Traffic Manager takes node 1's counts for the current
+/// window, so the restart resets nothing: between 100 and 105 are admitted in the window in
+/// total, then both gateways refuse with 900804 and `Retry-After`.
+#[tokio::test]
+async fn a_traffic_manager_killed_and_restarted_mid_window_keeps_the_limit() {
+    let Some(db) = PgDatabase::create("throttling_tm_restart").await.expect("database") else {
+        return;
+    };
+    let fast_heartbeats = vec![
+        ("heartbeat_seconds = 5".into(), "heartbeat_seconds = 1".into()),
+        ("node_timeout_seconds = 15".into(), "node_timeout_seconds = 3".into()),
+    ];
+    let node1 = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: fast_heartbeats.clone(),
+            ..NodeOptions::on_postgres(&db)
+        },
+    )
+    .await
+    .expect("node 1");
+    let admin = Admin(&node1);
+    let reloads = |node: &Node| node.output().matches("throttling policies reloaded").count();
+    let before = reloads(&node1);
+    admin
+        .post(
+            "/api/am/admin/v4/throttling/policies/subscription",
+            &json!({"policyName": "Sub100PerMinute", "displayName": "Sub100PerMinute", "description": "drill",
+                    "defaultLimit": {"type": "REQUESTCOUNTLIMIT",
+                                     "requestCount": {"requestCount": 100, "unitTime": 1, "timeUnit": "min"}},
+                    "stopOnQuotaReach": true}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reloads(&node1) == before {
+        assert!(Instant::now() < deadline, "policy not reloaded:\n{}", node1.output());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Node 2's home outlives its process, so that it can start again on it.
+    let dir2 = tempfile::tempdir().expect("dir");
+    let security = node1.home.join("conf/security");
+    let join = NodeOptions {
+        config_edits: fast_heartbeats,
+        init_args: vec!["--join".into(), security.display().to_string()],
+        ..NodeOptions::on_postgres(&db)
+    };
+    init_home(Path::new(BIN), dir2.path(), &join).expect("init --join");
+    let on_home2 = || NodeOptions {
+        home: Some(dir2.path().to_path_buf()),
+        ..NodeOptions::on_postgres(&db)
+    };
+    let node2 = Node::start(Path::new(BIN), on_home2()).await.expect("node 2");
+    let tm2 = format!("localhost:{}", node2.ports.traffic_manager);
+    traffic_managers_changed(&node1, 1, &tm2, true).await;
+
+    let backend = EchoBackend::start("throttled").await.expect("backend");
+    let api = admin
+        .post(
+            &format!("{P}/apis"),
+            &json!({
+                "name": "drill", "context": "/drill", "version": "1.0.0", "policies": ["Sub100PerMinute"],
+                "securityScheme": ["oauth2"],
+                "endpointConfig": {"endpoint_type": "http", "production_endpoints": {"url": backend.url("/")}},
+                "operations": [
+                    {"target": "/menu", "verb": "GET", "authType": "Application & Application User", "throttlingPolicy": "Unlimited"},
+                    {"target": "/open", "verb": "GET", "authType": "None", "throttlingPolicy": "Unlimited"}
+                ]
+            }),
+        )
+        .await;
+    let api_id = id(&api, "id");
+    admin.deploy_and_publish(&api_id).await;
+    let bearer = application(&admin, "Drill", "Unlimited", &[(&api_id, "Sub100PerMinute")]).await;
+    // Both gateways serve the API (node 2 once the feed has reached it); its open resource does
+    // not count against the subscription.
+    for node in [&node1, &node2] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while call(node, "/drill/1.0.0/open", None).await.status() != 200 {
+            assert!(Instant::now() < deadline, "a gateway never served the API");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // The whole drill (a restart takes a few seconds) fits in one minute window.
+    room_in_the_minute(Duration::from_secs(45)).await;
+    let window = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        / 60;
+
+    let mut admitted = 0;
+    // 60 requests split evenly: all admitted.
+    for i in 0..60 {
+        let node = if i % 2 == 0 { &node1 } else { &node2 };
+        assert!(counted(node, &bearer, &mut admitted).await, "request {i} refused");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Node 2 and its Traffic Manager die at once; node 1 keeps serving meanwhile.
+    drop(node2);
+    for i in 0..10 {
+        assert!(counted(&node1, &bearer, &mut admitted).await, "request {i} with node 2 down refused");
+    }
+    let node2 = Node::start(Path::new(BIN), on_home2()).await.expect("node 2 restarted");
+    // Split evenly again until both gateways refuse.
+    let nodes = [&node1, &node2];
+    let mut refused = [false, false];
+    for i in 0..300 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        if !counted(nodes[i % 2], &bearer, &mut admitted).await {
+            refused[i % 2] = true;
+        }
+        if refused == [true, true] {
+            break;
+        }
+    }
+    let same_window = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        / 60
+        == window;
+    assert!(same_window, "the drill outlasted its minute window");
+    println!("admitted {admitted} of a 100 per minute tier across a traffic manager restart");
+    assert!(
+        node2.output().contains("took a peer's current windows"),
+        "the restarted traffic manager synced no counts:\n{}",
+        node2.output()
+    );
+    assert!((100..=105).contains(&admitted), "admitted {admitted}");
+    for node in nodes {
+        let r = call(node, "/drill/1.0.0/menu", Some(&bearer)).await;
+        assert_eq!(r.status(), 429);
+        assert_eq!(refusal_code(r).await, "900804");
+    }
 }

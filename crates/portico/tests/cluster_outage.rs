@@ -256,25 +256,20 @@ async fn until_snapshot_holds(node: &Node, client_id: &str) {
     }
 }
 
-/// GETs through a gateway in a loop until stopped, counting answers that are not 200.
+/// GETs through a gateway in a loop until stopped, keeping the answers that are not 200.
 struct Load {
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<Vec<String>>,
 }
 
 impl Load {
     fn start(node: &Node, path: &str, token: &str) -> Load {
-        let (stop, sent, failed) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU64::new(0)),
-            Arc::new(AtomicU64::new(0)),
-        );
+        let (stop, sent) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
         let client = node.client.clone();
         let url = node.gateway_url(path);
         let token = token.to_owned();
-        let (stop_, sent_, failed_) = (stop.clone(), sent.clone(), failed.clone());
+        let (stop_, sent_) = (stop.clone(), sent.clone());
         let task = tokio::spawn(async move {
             let mut failures = Vec::new();
             while !stop_.load(Ordering::Relaxed) {
@@ -282,24 +277,13 @@ impl Load {
                 sent_.fetch_add(1, Ordering::Relaxed);
                 match answer {
                     Ok(r) if r.status() == StatusCode::OK => {}
-                    Ok(r) => {
-                        failed_.fetch_add(1, Ordering::Relaxed);
-                        failures.push(format!("{} {}", r.status(), r.text().await.unwrap_or_default()));
-                    }
-                    Err(e) => {
-                        failed_.fetch_add(1, Ordering::Relaxed);
-                        failures.push(e.to_string());
-                    }
+                    Ok(r) => failures.push(format!("{} {}", r.status(), r.text().await.unwrap_or_default())),
+                    Err(e) => failures.push(e.to_string()),
                 }
             }
             failures
         });
-        Load {
-            stop,
-            sent,
-            failed,
-            task,
-        }
+        Load { stop, sent, task }
     }
 
     /// Requests sent so far.
@@ -311,7 +295,6 @@ impl Load {
     async fn finish(self) -> (u64, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         let failures = self.task.await.expect("load task");
-        let _ = self.failed.load(Ordering::Relaxed);
         (self.sent.load(Ordering::Relaxed), failures)
     }
 }

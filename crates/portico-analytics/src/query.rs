@@ -375,9 +375,15 @@ mod tests {
     #[test]
     fn windows_refuse_unbounded_reversed_and_too_fine_ranges_naming_the_parameter() {
         let day = 86_400_000;
-        assert_eq!(Window::new(None, Some(day), None).expect_err("refused").parameter, "from");
+        assert_eq!(
+            Window::new(None, Some(day), None).expect_err("refused").parameter,
+            "from"
+        );
         assert_eq!(Window::new(Some(0), None, None).expect_err("refused").parameter, "to");
-        assert_eq!(Window::new(Some(day), Some(0), None).expect_err("refused").parameter, "to");
+        assert_eq!(
+            Window::new(Some(day), Some(0), None).expect_err("refused").parameter,
+            "to"
+        );
         let too_fine = Window::new(Some(0), Some(2 * day), Some(Granularity::Minute)).expect_err("refused");
         assert_eq!(too_fine.parameter, "granularity");
         let w = Window::new(Some(30_000), Some(day), Some(Granularity::Minute)).expect("a day of minutes");

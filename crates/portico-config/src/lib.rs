@@ -35,8 +35,7 @@ pub mod vault;
 pub use apim::{
     Analytics, AnalyticsType, Apim, BackendJwt, Cors, DevPortal, Environment, Gateway, GatewaySync,
     IntrospectionEndpoint, JwksLocation, JwtIssuer, OneOrMany, Portal, Publisher, SampleBackend, SyncRuntimeArtifacts,
-    ThrottleCounter, Throttling,
-    ThrottlingRedis, UrlGroupConfig,
+    ThrottleCounter, Throttling, ThrottlingRedis, UrlGroupConfig,
 };
 pub use cluster::Cluster;
 pub use config::Config;

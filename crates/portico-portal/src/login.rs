@@ -337,11 +337,26 @@ async fn authorize_submit(State(state): State<PortalState>, request: Request) ->
             StatusCode::TOO_MANY_REQUESTS,
         );
     }
-    let principal = match state.rest_state.authenticator.basic(&username, &password).await {
+    // `login` bounds the password checks and slows repeated failures (per user and address).
+    let principal = match state
+        .rest_state
+        .authenticator
+        .login(&username, &password, address)
+        .await
+    {
         Ok(p) => p,
         Err(AuthError::InvalidCredentials | AuthError::Malformed(_)) => {
             state.throttle.after_attempt(&username, address, false);
             return retry("Wrong user name or password.".into(), StatusCode::UNAUTHORIZED);
+        }
+        Err(AuthError::Refused(refusal)) => {
+            return retry(
+                format!(
+                    "Too many sign-in attempts; try again in {} s.",
+                    refusal.retry_after_seconds()
+                ),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed internally");

@@ -412,7 +412,7 @@ pub(crate) async fn self_register(
         .and_then(Value::as_str)
         .ok_or_else(|| ScimError::bad("password is required", "invalidValue"))?
         .to_owned();
-    check_password(&password)?;
+    check_password(&state, &username, &password)?;
     let created = state
         .store
         .create_user(&NewUser {

@@ -217,7 +217,7 @@ fn lines(title: &str, unit: &str, x: &[i64], series: &[(&str, Vec<f64>)]) -> Str
         escape(unit)
     );
     let days = x.len() > 1 && x[x.len() - 1] - x[0] > 86_400_000;
-    let ticks = x.len().min(6).max(1);
+    let ticks = x.len().clamp(1, 6);
     for t in 0..ticks {
         let i = if ticks > 1 { t * (x.len() - 1) / (ticks - 1) } else { 0 };
         #[allow(clippy::cast_precision_loss)]

@@ -96,7 +96,14 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     };
     let key_manager = key_manager::start(&config, &store, &keys.primary, issuer, snapshot.as_ref()).await?;
     let live_metrics = Arc::new(portico_analytics::prometheus::LiveMetrics::new());
-    let rest = rest::state(&config, &store, &keys, &key_manager, snapshot.as_ref(), live_metrics.clone());
+    let rest = rest::state(
+        &config,
+        &store,
+        &keys,
+        &key_manager,
+        snapshot.as_ref(),
+        live_metrics.clone(),
+    );
     // Without the database, deployment/server/ stays as it was: part of the last-known-good state.
     let deployed = match &snapshot {
         None => Some(rest::rebuild_artifacts(&rest).await?),

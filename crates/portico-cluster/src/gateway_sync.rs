@@ -4,8 +4,8 @@
 //! - Deployments another node made (`api.*` events from elsewhere): this node's runtime artifacts
 //!   are rewritten from the store ([`Deployments`]) and the gateway's artifact loader is woken.
 //!   This node's own deployments wrote their artifacts already.
-//! - Changes to applications, key mappings, subscriptions, OAuth clients and key managers (from
-//!   any node, this one included): the gateway's identity is reloaded from the store.
+//! - Changes to applications, key mappings, subscriptions, OAuth clients, key managers and signing
+//!   keys (from any node, this one included): the gateway's identity is reloaded from the store.
 //! - Changes to throttling policies ([`EVENT_POLICY_CHANGED`], from any node): the gateway's
 //!   policies are reloaded from the store.
 //! - Changes to deny policies (`deny_policy.changed`, from any node): the gateway's deny
@@ -25,12 +25,13 @@ use crate::policies::{EVENT_POLICY_CHANGED, load_policies};
 
 /// Feed events after which the gateway reloads applications, client ids, subscriptions and
 /// external key managers.
-const IDENTITY_EVENTS: [&str; 5] = [
+const IDENTITY_EVENTS: [&str; 6] = [
     portico_store::EVENT_APPLICATION_CHANGED,
     portico_store::EVENT_KEY_MAPPING_CHANGED,
     portico_store::EVENT_SUBSCRIPTION_CHANGED,
     portico_store::EVENT_CLIENT_CHANGED,
     portico_store::EVENT_KEY_MANAGER_CHANGED,
+    portico_store::EVENT_SIGNING_KEY_CHANGED,
 ];
 
 /// This node's runtime artifacts (`deployment/server/`), rewritten from the deployments the

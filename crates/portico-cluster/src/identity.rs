@@ -1,7 +1,7 @@
 //! The gateway's identity data as the store has it: applications and their client ids,
 //! subscriptions, and the enabled external key managers with their mapped client ids, on top of
-//! this node's own key manager (its key, issuer and live revocations), which never changes while
-//! the node runs.
+//! this node's own key manager (its keys, issuer and live revocations), which never changes while
+//! the node runs, and the cluster's signing keys other nodes rotated to.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use portico_gateway::identity::{
 };
 use portico_gateway::issuers::{IssuerKeyError, IssuerKeyRegistry};
 use portico_keystore::KeyMaterial;
-use portico_store::{KeyManagerRow, RESIDENT_KEY_MANAGER, Store, StoreError};
+use portico_store::{KeyManagerRow, RESIDENT_KEY_MANAGER, SigningKeyRow, Store, StoreError};
 
 /// Why this node's own key could not be handed to the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -32,22 +32,53 @@ enum ExternalIssuerError {
     Keys(#[from] IssuerKeyError),
 }
 
-/// What the gateway authenticates this node's own tokens with: the primary key under the `kid`
-/// the key manager signs with, its issuer, and its live revocation list.
+/// What the gateway authenticates this node's own tokens with: the signing keys this node
+/// holds (`(kid, pair)`, oldest first, the last one signing), its issuer, and its live
+/// revocation list. The cluster's other keys are added from the store on every load.
 pub fn resident_identity(
-    primary: &KeyMaterial,
-    kid: &str,
+    held: &[(&str, &KeyMaterial)],
     issuer: &str,
     revocations: Arc<dyn RevocationCheck>,
 ) -> Result<Identity, ResidentKeyError> {
-    let rsa = primary.key_type == portico_keystore::KeyType::Rsa2048;
-    let key = VerificationKey::from_public_pem(kid, &primary.public_key_pem()?, rsa)?;
+    let mut keys = Vec::with_capacity(held.len());
+    for (kid, pair) in held {
+        let rsa = pair.key_type == portico_keystore::KeyType::Rsa2048;
+        keys.push(VerificationKey::from_public_pem(*kid, &pair.public_key_pem()?, rsa)?);
+    }
     Ok(Identity {
-        keys: vec![key],
+        keys,
         issuers: vec![issuer.to_owned()],
         revocations: Some(revocations),
         ..Default::default()
     })
+}
+
+/// The cluster's live signing keys (`portico keys rotate`) into `identity`: keys this node does
+/// not hold are added, and every key takes the cluster's retirement time (a node still signing
+/// with a retired key was told to take the new one at its start and by the rotation's steps).
+fn add_cluster_keys(identity: &mut Identity, rows: &[SigningKeyRow]) {
+    for key in &mut identity.keys {
+        if let Some(row) = rows.iter().find(|r| r.kid == key.kid) {
+            key.retires_at = row.retires_at.map(retire_seconds);
+        }
+    }
+    for row in rows {
+        if identity.keys.iter().any(|k| k.kid == row.kid) {
+            continue;
+        }
+        match VerificationKey::from_public_pem(row.kid.clone(), &row.public_key_pem, row.algorithm == "RS256") {
+            Ok(mut key) => {
+                key.retires_at = row.retires_at.map(retire_seconds);
+                identity.keys.push(key);
+            }
+            Err(e) => tracing::warn!(error = %e, "stored signing key left out of the gateway"),
+        }
+    }
+}
+
+/// Milliseconds since the epoch (the store's) as the gateway's Unix seconds.
+fn retire_seconds(ms: i64) -> u64 {
+    u64::try_from(ms / 1000).unwrap_or(0)
 }
 
 /// Loads the gateway's identity from the store, as often as the change feed says it changed.
@@ -89,6 +120,8 @@ impl IdentitySource {
     pub async fn load(&self) -> Result<Identity, StoreError> {
         let rows = self.store.gateway_identity().await?;
         let mut identity = self.resident.clone();
+        // Retired keys too: a key this node holds must learn that it retired.
+        add_cluster_keys(&mut identity, &self.store.all_signing_keys().await?);
         // By key manager name while client ids are added; by issuer in the identity.
         let mut external: HashMap<String, ExternalIssuer> = HashMap::new();
         // Those of deployment.toml first: REST refuses stored ones with their names or issuers.

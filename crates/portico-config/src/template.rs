@@ -193,6 +193,12 @@ import_max_bytes = 5242880
 # Seconds a fetch may take in all.
 import_timeout_seconds = 20
 
+# The Admin REST API's key manager discovery (POST /key-managers/discover).
+[apim.key_manager]
+# Allow well-known URLs that resolve to loopback, private or link-local addresses (refused by
+# default, against SSRF; turn on for an identity provider on an internal network).
+allow_private_discovery_urls = false
+
 # Throttling: the subscription, application and advanced (API/resource) policies are enforced by
 # the gateway, which counts each request locally and sends it, batched, to the cluster's counters.
 [apim.throttling]

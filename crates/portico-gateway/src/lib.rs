@@ -27,7 +27,8 @@
 //! - `throttling`: the compiled throttling policies of the snapshot, the node's throttler, the
 //!   rate-limit fields of answers;
 //! - `routing`: the route table; `model` and `artifact`: API definitions and the files they
-//!   come from; `path`: path normalisation; `error`: WSO2-coded errors; `response`: answers.
+//!   come from; `path`: path normalisation; `error`: WSO2-coded errors; `response`: answers;
+//!   `fuzzing`: hidden entry points of the crate-private parsers for the fuzz targets (`fuzz/`).
 #![forbid(unsafe_code)]
 
 pub mod artifact;
@@ -35,6 +36,8 @@ mod auth;
 mod clock;
 mod consumer;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod http1;
 mod http2;

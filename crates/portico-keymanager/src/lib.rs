@@ -17,7 +17,7 @@ pub mod secrets;
 mod validator;
 
 pub use authenticator::{AuthError, AuthMethod, Authenticator, Principal};
-pub use jwt::{AccessClaims, JwtError, TokenSigner};
+pub use jwt::{AccessClaims, JwtError, PublishedKey, TokenSigner};
 pub use oauth::{
     DcrRequest, OAuthError, RegisteredClient, TokenRequest, TokenResponse, TokenService, TokenSettings, TokenValidator,
 };

@@ -2,7 +2,8 @@
 //! certificate (`generate`, for `portico cert create`), describing a certificate (`certificate`,
 //! for `portico cert show`), loading PEM files into what rustls and the token signer need
 //! (`material`, over `pem`), reading other parties' public keys (`foreign`), and the trust store
-//! for calls to https backends (`trust`).
+//! for calls to https backends (`trust`), the TLS certificate replaced while the node runs
+//! (`reload`), and the signing keys `portico keys rotate` adds (`signing`).
 #![forbid(unsafe_code)]
 
 mod certificate;
@@ -11,6 +12,8 @@ mod foreign;
 mod generate;
 mod material;
 mod pem;
+mod reload;
+mod signing;
 mod trust;
 
 pub use certificate::{CertificateInfo, describe};
@@ -18,6 +21,8 @@ pub use error::KeystoreError;
 pub use foreign::{ForeignKeyKind, ForeignPublicKey, parse_public_key_pem};
 pub use generate::{GeneratedPair, KeyType, generate_self_signed, write_pair};
 pub use material::{KeyMaterial, PublicKey, PublicKeyComponents};
+pub use reload::ReloadableCert;
+pub use signing::{SigningKeyFiles, add_rotated_key, rotated_keys, signing_dir};
 pub use trust::{TrustCounts, backend_trust_store};
 
 #[cfg(test)]

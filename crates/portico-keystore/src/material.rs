@@ -22,6 +22,18 @@ pub struct KeyMaterial {
     pub key_type: KeyType,
 }
 
+impl Clone for KeyMaterial {
+    fn clone(&self) -> Self {
+        KeyMaterial {
+            certificate_path: self.certificate_path.clone(),
+            certificates: self.certificates.clone(),
+            private_key: self.private_key.clone_key(),
+            private_key_pem: self.private_key_pem.clone(),
+            key_type: self.key_type,
+        }
+    }
+}
+
 impl KeyMaterial {
     /// Loads a PEM certificate chain and a PEM private key.
     pub fn load(cert_path: &Path, key_path: &Path) -> Result<KeyMaterial, KeystoreError> {
@@ -60,10 +72,7 @@ impl KeyMaterial {
 
     /// A rustls server configuration for this key, offering the given ALPN protocols.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Result<Arc<rustls::ServerConfig>, KeystoreError> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| KeystoreError::Tls(e.to_string()))?
+        let mut config = server_builder()?
             .with_no_client_auth()
             .with_single_cert(self.certificates.clone(), self.private_key.clone_key())
             .map_err(|e| KeystoreError::Tls(e.to_string()))?;
@@ -125,6 +134,17 @@ impl KeyMaterial {
     pub fn fingerprint(&self) -> String {
         fingerprint(&self.certificates[0])
     }
+}
+
+/// The start of every server configuration: aws-lc-rs with its default cipher suites (TLS 1.3's
+/// AES-GCM and ChaCha20-Poly1305; for TLS 1.2 only ECDHE with AEAD suites, no CBC, RC4 or static
+/// RSA key exchange) and TLS 1.3 and 1.2 only: 1.0 and 1.1 are refused.
+pub(crate) fn server_builder()
+-> Result<rustls::ConfigBuilder<rustls::ServerConfig, rustls::WantsVerifier>, KeystoreError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| KeystoreError::Tls(e.to_string()))
 }
 
 /// A public key as JWKS publishes it.

@@ -359,22 +359,26 @@ fn check_certificates(obj: &Map<String, Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// How an identity provider's OpenID configuration is fetched: private addresses allowed (an
-/// administrator names it, and identity providers usually sit on internal networks).
-const DISCOVERY_RULES: FetchRules = FetchRules {
-    timeout: std::time::Duration::from_secs(10),
-    max_bytes: 1024 * 1024,
-    allow_private: true,
-    setting: "the discovery limits: 10 s, 1 MiB",
-};
+/// How an identity provider's OpenID configuration is fetched: 10 s, 1 MiB; non-public
+/// addresses only with `[apim.key_manager] allow_private_discovery_urls` (against SSRF).
+fn discovery_rules(state: &RestState) -> FetchRules {
+    FetchRules {
+        timeout: std::time::Duration::from_secs(10),
+        max_bytes: 1024 * 1024,
+        allow_private: state.config.apim.key_manager.allow_private_discovery_urls,
+        setting: "[apim.key_manager] allow_private_discovery_urls",
+    }
+}
 
 /// `POST /key-managers/discover` (multipart `url`, `type`): the identity provider's OpenID
 /// configuration (its well-known endpoint) read into a key manager to create, as WSO2's
 /// `KeyManagerWellKnownResponse`. `valid` is false, with the `reason` (Portico's addition),
-/// when the document cannot be fetched or lacks `issuer` or `jwks_uri`; a missing or non-http(s)
+/// when the document cannot be fetched (a non-public address is refused unless
+/// `[apim.key_manager] allow_private_discovery_urls`) or lacks `issuer` or `jwks_uri`; a missing or non-http(s)
 /// `url` is a 400 naming it.
 pub async fn discover(
     auth: Auth,
+    State(state): State<RestState>,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
     auth.require_any(MANAGE_SCOPES)?;
@@ -404,7 +408,7 @@ pub async fn discover(
     }
     let url = url.ok_or_else(|| invalid("url", "is required: the identity provider's well-known endpoint"))?;
     http_url("url", &url)?;
-    let document = match fetch_text(&url, &DISCOVERY_RULES).await {
+    let document = match fetch_text(&url, &discovery_rules(&state)).await {
         Ok(text) => text,
         Err(e) => return Ok(Json(json!({"valid": false, "reason": e.description}))),
     };

@@ -24,6 +24,7 @@ mod nodes;
 mod oauth;
 mod policies;
 mod revisions;
+mod signing_keys;
 mod throttling_policies;
 mod users;
 
@@ -56,6 +57,7 @@ pub use policies::{NewApplication, NewSubscription, SubscriptionRow};
 pub use revisions::{
     CreateRevision, DeleteRevision, DeploymentRow, DeploymentTarget, MAX_REVISIONS_PER_API, RevisionRow,
 };
+pub use signing_keys::{EVENT_SIGNING_KEY_CHANGED, NewSigningKey, SigningKeyRow};
 pub use throttling_policies::{EVENT_POLICY_CHANGED, ThrottlingPolicyRow, level_column};
 pub use users::{NewUser, Role, User};
 

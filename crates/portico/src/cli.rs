@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use portico_config::InitOptions;
 use portico_keystore::KeyType;
 
-use crate::{cert, check, cluster, init, join, node};
+use crate::{cert, check, cluster, init, join, keys, node};
 
 /// The node's home when neither `--home` nor `PORTICO_HOME` says otherwise.
 const DEFAULT_HOME: &str = "portico-home";
@@ -39,6 +39,24 @@ enum Command {
     /// The nodes that share this node's database.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// The cluster's token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Add a new signing key: it signs tokens from now on; the old keys stay in the JWKS and
+    /// keep validating until their last token has expired. Prints what to do on other nodes.
+    Rotate {
+        #[command(flatten)]
+        home: HomeArg,
+        /// How long superseded keys keep validating, in seconds [default: [oauth]
+        /// access_token_validity_seconds plus 30 s of clock leeway]. API keys signed by them
+        /// stop validating then too.
+        #[arg(long)]
+        keep_old_seconds: Option<u64>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -189,5 +207,6 @@ pub fn run(cli: Cli, started: Instant) -> anyhow::Result<()> {
         Some(Command::Cert(CertCommand::Show { home, file })) => cert::show(&home.home, file),
         Some(Command::Config(ConfigCommand::Check(h))) => check::run(&h.home),
         Some(Command::Cluster(ClusterCommand::Status { home, json })) => cluster::status(&home.home, json),
+        Some(Command::Keys(KeysCommand::Rotate { home, keep_old_seconds })) => keys::rotate(&home.home, keep_old_seconds),
     }
 }

@@ -134,6 +134,10 @@ pub fn write_home(home: &Path, files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<(
         }
         for (path, bytes) in files {
             let path = home.join(path);
+            if let Some(parent) = path.parent() {
+                // conf/security/signing/ of a joined cluster that rotated its keys.
+                create_dir(parent, &mut created).with_context(|| format!("create {}", parent.display()))?;
+            }
             write_owner_only(&path, bytes)?;
             created.push(path);
         }

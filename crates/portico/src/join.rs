@@ -130,14 +130,19 @@ impl SharedSecurity {
                     dir.display()
                 )
             })?
-            .kid()
-            .to_owned();
+            .kid();
         let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).with_context(|| format!("read {}", dir.display()))? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                let bytes = std::fs::read(entry.path()).with_context(|| format!("read {}", entry.path().display()))?;
-                files.push((security_file(&entry.file_name().to_string_lossy()), bytes));
+        // The directory's files and its signing/ keys (`portico keys rotate`).
+        for (sub, listed) in [("", dir.to_path_buf()), ("signing/", dir.join("signing"))] {
+            if sub.is_empty() || listed.is_dir() {
+                for entry in std::fs::read_dir(&listed).with_context(|| format!("read {}", listed.display()))? {
+                    let entry = entry?;
+                    if entry.file_type()?.is_file() {
+                        let bytes =
+                            std::fs::read(entry.path()).with_context(|| format!("read {}", entry.path().display()))?;
+                        files.push((security_file(&format!("{sub}{}", entry.file_name().to_string_lossy())), bytes));
+                    }
+                }
             }
         }
         files.sort_by(|a, b| a.0.cmp(&b.0));

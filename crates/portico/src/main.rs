@@ -2,8 +2,8 @@
 //! line and wires the components together; each component lives in its own crate.
 //!
 //! - `cli`: the command line and which command runs;
-//! - `init`, `join`, `cert`, `check`, `cluster`: `portico init` (`--join`: `join`),
-//!   `portico cert`, `portico config check`, `portico cluster status`;
+//! - `init`, `join`, `cert`, `check`, `cluster`, `keys`: `portico init` (`--join`: `join`),
+//!   `portico cert`, `portico config check`, `portico cluster status`, `portico keys rotate`;
 //! - `node`: `portico serve`, a node started step by step.
 #![forbid(unsafe_code)]
 
@@ -13,6 +13,7 @@ mod cli;
 mod cluster;
 mod init;
 mod join;
+mod keys;
 mod node;
 
 use std::process::ExitCode;

@@ -1214,7 +1214,19 @@ async fn discover(node: &Node, parts: &[(&str, &str)]) -> (StatusCode, Value) {
 /// as it is; documents that are not one, and URLs that are not http(s), are told apart.
 #[tokio::test]
 async fn sqlite_discover_from_well_known() {
-    let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
+    // The fake identity provider listens on loopback.
+    let node = Node::start(
+        Path::new(BIN),
+        NodeOptions {
+            config_edits: vec![(
+                "allow_private_discovery_urls = false".into(),
+                "allow_private_discovery_urls = true".into(),
+            )],
+            ..NodeOptions::default()
+        },
+    )
+    .await
+    .expect("node");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let issuer = "https://discovered.example.test/realms/shop";

@@ -4,6 +4,7 @@
 mod cors;
 mod gateway;
 mod jwt;
+mod key_manager;
 mod publisher;
 mod sample_backend;
 mod sync_runtime_artifacts;
@@ -14,6 +15,7 @@ use serde::Deserialize;
 pub use cors::{Cors, OneOrMany};
 pub use gateway::{Environment, Gateway};
 pub use jwt::{BackendJwt, IntrospectionEndpoint, JwksLocation, JwtIssuer};
+pub use key_manager::KeyManager;
 pub use publisher::Publisher;
 pub use sample_backend::SampleBackend;
 pub use sync_runtime_artifacts::{GatewaySync, SyncRuntimeArtifacts};
@@ -38,6 +40,9 @@ pub struct Apim {
     pub publisher: Publisher,
     #[serde(default)]
     pub jwt: BackendJwt,
+    /// What key manager discovery may fetch.
+    #[serde(default)]
+    pub key_manager: KeyManager,
     #[serde(default)]
     pub sample_backend: SampleBackend,
     /// Throttling policies' enforcement and the cluster's counters.

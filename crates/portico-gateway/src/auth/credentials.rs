@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use super::identity::{AppInfo, ExternalIssuer, Identity, KeyType};
+use super::identity::{AppInfo, ExternalIssuer, Identity, KeyType, VerificationKey};
 use super::introspection::ACTIVE_TTL;
 use super::issuers::{ACCEPTED_ALGORITHMS, MAX_KID_WAIT};
 use crate::clock::now_seconds;
@@ -368,9 +368,11 @@ fn verify(token: &str, identity: &Identity) -> Result<TokenClaims, TokenError> {
             return verify_external(token, &header, external);
         }
     }
+    let now = now_seconds();
+    let live = |k: &&VerificationKey| k.retires_at.is_none_or(|end| now < end);
     let candidates: Vec<_> = match &header.kid {
-        Some(kid) => identity.keys.iter().filter(|k| &k.kid == kid).collect(),
-        None => identity.keys.iter().collect(),
+        Some(kid) => identity.keys.iter().filter(|k| &k.kid == kid).filter(live).collect(),
+        None => identity.keys.iter().filter(live).collect(),
     };
     if candidates.is_empty() {
         return Err(TokenError::UnknownKey);

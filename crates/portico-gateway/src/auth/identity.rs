@@ -17,6 +17,9 @@ pub struct VerificationKey {
     pub kid: String,
     pub algorithm: Algorithm,
     pub key: DecodingKey,
+    /// Unix seconds after which the key no longer verifies (a superseded signing key whose last
+    /// token has expired); `None`: no end.
+    pub retires_at: Option<u64>,
 }
 
 impl std::fmt::Debug for VerificationKey {
@@ -49,7 +52,12 @@ impl VerificationKey {
             kid: kid.clone(),
             reason: e.to_string(),
         })?;
-        Ok(VerificationKey { kid, algorithm, key })
+        Ok(VerificationKey {
+            kid,
+            algorithm,
+            key,
+            retires_at: None,
+        })
     }
 }
 

@@ -17,3 +17,14 @@ pub(crate) mod common;
 pub(crate) mod fields;
 mod request_head;
 pub(crate) mod server;
+
+/// [`crate::fuzzing::request_head`]: a head parsed from `data` as the server parses it, then
+/// held to the `Host` rules.
+pub(crate) fn fuzz_request_head(data: &[u8]) -> bool {
+    let mut buf = bytes::BytesMut::from(data);
+    let mut spare = Vec::new();
+    match request_head::parse_head(&mut buf, client::MAX_HEAD_BYTES, &mut spare) {
+        Ok(Some(head)) => head.check_host().is_ok(),
+        _ => false,
+    }
+}

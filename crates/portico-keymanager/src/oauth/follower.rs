@@ -1,5 +1,5 @@
 //! The change feed follower: applies revocations made on other nodes and evicts the clients they
-//! (or client changes) concern.
+//! (or client changes) concern; reloads the cluster's signing keys after a rotation.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +28,15 @@ impl TokenService {
                 service.validator.revocations.prune(portico_store::now_millis());
                 last_prune = Instant::now();
             }
-            std::future::ready(())
+            let rotated = events
+                .iter()
+                .any(|e| e.kind == portico_store::EVENT_SIGNING_KEY_CHANGED);
+            let service = service.clone();
+            async move {
+                if rotated && let Err(e) = service.reload_signing_keys().await {
+                    tracing::warn!(error = %e, "cannot reload the cluster's signing keys");
+                }
+            }
         }))
     }
 

@@ -7,7 +7,8 @@
 //! - `revoke`: revocation (RFC 7009) and per-user/per-client cut-offs;
 //! - `introspect`: introspection (RFC 7662);
 //! - `dcr`: dynamic client registration (WSO2's DCR API);
-//! - `follower`: applies other nodes' revocations and client changes from the change feed.
+//! - `follower`: applies other nodes' revocations and client changes from the change feed;
+//!   `signing_keys`: the cluster's published signing keys, reloaded on rotations.
 
 mod cache;
 mod clients;
@@ -19,9 +20,11 @@ mod introspect;
 mod refresh;
 mod revoke;
 mod service;
+mod signing_keys;
 
 pub use crate::validator::TokenValidator;
 pub use dcr::{DcrRequest, RegisteredClient};
 pub use error::OAuthError;
 pub use grants::{SUPPORTED_GRANTS, TokenRequest, TokenResponse, grant_scopes};
 pub use service::{TokenService, TokenSettings};
+pub use signing_keys::published_key;

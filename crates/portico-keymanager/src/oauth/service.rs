@@ -32,7 +32,7 @@ pub struct TokenService {
 }
 
 impl TokenService {
-    /// Loads the revocation state from the store. Call [`TokenService::spawn_follower`] next.
+    /// Loads the revocation state and the cluster's signing keys from the store. Call [`TokenService::spawn_follower`] next.
     pub async fn start(
         store: Store,
         validator: Arc<TokenValidator>,
@@ -54,6 +54,7 @@ impl TokenService {
             settings,
             clients: ClientCache::new(),
         });
+        service.reload_signing_keys().await?;
         Ok((service, position))
     }
 

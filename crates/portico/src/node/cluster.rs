@@ -16,9 +16,15 @@ use super::started::Node;
 /// feed; returns what the identity holds, how many policies there are, and the follower.
 pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, usize, tokio::task::JoinHandle<()>)> {
     let validator = &node.key_manager.validator;
+    let held = node
+        .keys
+        .signing_keys()
+        .into_iter()
+        .map(|pair| Ok((portico_keymanager::PublishedKey::of(pair)?.kid, pair)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let held: Vec<(&str, &portico_keystore::KeyMaterial)> = held.iter().map(|(kid, pair)| (kid.as_str(), *pair)).collect();
     let resident = portico_cluster::resident_identity(
-        &node.keys.primary,
-        validator.signer.kid(),
+        &held,
         validator.signer.issuer(),
         Arc::new(KeyManagerRevocations(validator.clone())),
     )?;

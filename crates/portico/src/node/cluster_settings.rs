@@ -6,16 +6,19 @@
 use anyhow::Context;
 use portico_config::Config;
 use portico_keymanager::TokenSigner;
-use portico_keystore::KeyMaterial;
-use portico_store::{Backend, SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER, Store};
+use portico_keymanager::PublishedKey;
+use portico_store::{Backend, NewSigningKey, SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER, Store};
 
-/// Records this node's primary key id and issuer when the cluster has none yet; returns the
-/// issuer this node's tokens carry.
-pub async fn settle(config: &Config, store: &Store, primary: &KeyMaterial) -> anyhow::Result<String> {
+use super::keys::NodeKeys;
+
+/// Records this node's primary key id and issuer when the cluster has none yet, and the signing
+/// keys this node holds; returns the issuer this node's tokens carry.
+pub async fn settle(config: &Config, store: &Store, keys: &NodeKeys) -> anyhow::Result<String> {
+    record_signing_keys(store, keys).await?;
+    let primary = &keys.primary;
     let kid = TokenSigner::new(primary, String::new())
         .with_context(|| format!("[keystore.primary] in {}", config.path.display()))?
-        .kid()
-        .to_owned();
+        .kid();
     let cluster_kid = store.settle_cluster_setting(SETTING_PRIMARY_KEY_ID, &kid).await?;
     if cluster_kid != kid {
         println!(
@@ -45,4 +48,33 @@ pub async fn settle(config: &Config, store: &Store, primary: &KeyMaterial) -> an
         }
         None => cluster,
     })
+}
+
+/// Records the public half of every signing key this node holds that the store does not know
+/// yet (the first node's primary key; keys copied here before a rotation recorded them), and
+/// points out when the cluster has a newer key than the one this node signs with.
+async fn record_signing_keys(store: &Store, keys: &NodeKeys) -> anyhow::Result<()> {
+    let mut signing_kid = String::new();
+    for pair in keys.signing_keys() {
+        let key = PublishedKey::of(pair)?;
+        store
+            .register_signing_key(&NewSigningKey {
+                kid: key.kid.clone(),
+                algorithm: key.algorithm,
+                public_key_pem: key.public_key_pem,
+                jwk: key.jwk.to_string(),
+            })
+            .await?;
+        signing_kid = key.kid;
+    }
+    let stored = store.live_signing_keys(portico_store::now_millis()).await?;
+    if let Some(newest) = stored.iter().find(|k| k.retires_at.is_none())
+        && newest.kid != signing_kid
+    {
+        println!(
+            "  warning: this node signs with key id {signing_kid}, but the cluster rotated to key id {} (`portico keys rotate` on {}): copy conf/security/signing/ from that node and restart this one",
+            newest.kid, newest.origin_node
+        );
+    }
+    Ok(())
 }

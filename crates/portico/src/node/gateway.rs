@@ -39,7 +39,7 @@ pub fn start(
     let settings = GatewaySettings {
         backend_roots: Arc::new(backend_roots),
         throttling,
-        ..settings(config, &keys.primary, validator)?
+        ..settings(config, keys.signing(), validator)?
     };
     // External key managers' JWKS are fetched trusting the same roots as https backends.
     let issuer_keys = IssuerKeyRegistry::new(settings.backend_roots.clone())?;
@@ -52,7 +52,8 @@ pub fn start(
     })
 }
 
-/// The gateway's settings from `[apim.cors]`, `[apim.jwt]` and the primary key.
+/// The gateway's settings from `[apim.cors]`, `[apim.jwt]` and the signing key (backend JWTs are
+/// signed with the key tokens are).
 fn settings(config: &Config, primary: &KeyMaterial, validator: &TokenValidator) -> anyhow::Result<GatewaySettings> {
     let cors = &config.apim.cors;
     let jwt = &config.apim.jwt;
@@ -86,7 +87,7 @@ fn settings(config: &Config, primary: &KeyMaterial, validator: &TokenValidator) 
             header: http::HeaderName::from_bytes(jwt.header.to_ascii_lowercase().as_bytes())?,
             key,
             algorithm,
-            kid: validator.signer.kid().to_owned(),
+            kid: validator.signer.kid(),
             max_ttl_seconds: jwt.ttl_seconds,
         })
     } else {

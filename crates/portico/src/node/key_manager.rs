@@ -1,5 +1,5 @@
-//! Step 3: the resident key manager: the token signer and validator (primary key, the cluster's
-//! issuer), the authenticator of REST callers, and the OAuth2 token service with its follower of
+//! Step 3: the resident key manager: the token signer and validator (the signing keys this node
+//! holds and the cluster's published ones, the cluster's issuer), the authenticator of REST callers, and the OAuth2 token service with its follower of
 //! other nodes' revocations.
 
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use portico_config::Config;
 use portico_keymanager::{Authenticator, TokenService, TokenValidator};
-use portico_keystore::KeyMaterial;
+use super::keys::NodeKeys;
 use portico_store::Store;
 
 pub struct KeyManager {
@@ -25,11 +25,12 @@ pub struct KeyManager {
 pub async fn start(
     config: &Config,
     store: &Store,
-    primary: &KeyMaterial,
+    keys: &NodeKeys,
     issuer: String,
 ) -> anyhow::Result<KeyManager> {
-    let signer = portico_keymanager::TokenSigner::new(primary, issuer.clone())
-        .with_context(|| format!("[keystore.primary] in {}", config.path.display()))?;
+    let signer = portico_keymanager::TokenSigner::with_keys(&keys.signing_keys(), issuer.clone())
+        .with_context(|| format!("[keystore.primary] or its signing/ keys in {}", config.path.display()))?;
+    let primary = &keys.primary;
     let validator = Arc::new(TokenValidator::new(signer));
     let authenticator = Authenticator::with_tokens(store.clone(), validator.clone())?;
     let hasher = portico_keymanager::SecretHasher::from_private_key(primary.private_key.secret_der());

@@ -1,6 +1,7 @@
 //! Step 10: the listeners, until a signal; then the drain. The gateway serves consumers on
 //! `[transport.passthru_http]` and `[transport.passthru_https]`, the management router (REST,
-//! OAuth2, health) on `[transport.https]`.
+//! OAuth2, health) on `[transport.https]`. The HTTPS listeners present the TLS certificate the
+//! keys' reloader keeps current (SIGHUP or a change of its files).
 
 use std::time::Duration;
 
@@ -21,7 +22,9 @@ pub async fn serve_until_stopped(node: &Node, management: TcpListener) -> anyhow
     let config = &node.config;
     let ports = config.ports();
     let bind = config.server.bind_address;
-    let tls_config = node.keys.tls.server_config(&[b"h2", b"http/1.1"])?;
+    // Every HTTPS listener presents the certificate the reloader keeps current.
+    let tls_config = node.keys.tls_reload.server_config(&[b"h2", b"http/1.1"])?;
+    let reloader = super::keys::spawn_reloader(config, &node.keys, node.key_manager.validator.clone());
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -61,6 +64,7 @@ pub async fn serve_until_stopped(node: &Node, management: TcpListener) -> anyhow
         grace,
     ));
     shutdown_signal().await;
+    reloader.abort();
     let _ = stop.send(true);
     let _ = management.await;
     let _ = tokio::task::spawn_blocking(move || {

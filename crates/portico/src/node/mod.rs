@@ -1,9 +1,9 @@
 //! `portico serve`: one node, started step by step. Each step is a module; [`serve`] calls them
 //! in this order:
 //!
-//! 1. `keys`: the TLS and primary key pairs;
+//! 1. `keys`: the TLS key pair, the primary key pair and the rotated signing keys;
 //! 2. `store`: the database, and the configured super admin in it; `cluster_settings`: the
-//!    cluster's token issuer and primary key id;
+//!    cluster's token issuer and primary key id, and this node's signing keys recorded;
 //! 3. `key_manager`: token signing and validation, REST callers' authentication, the OAuth2
 //!    token service;
 //! 4. `rest`: the management REST APIs' state, and `deployment/server/` rebuilt from the store;
@@ -74,8 +74,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
     let keys = keys::load(&config)?;
     let store = store::open(&config).await?;
     store::bootstrap_super_admin(&config, &store).await?;
-    let issuer = cluster_settings::settle(&config, &store, &keys.primary).await?;
-    let key_manager = key_manager::start(&config, &store, &keys.primary, issuer).await?;
+    let issuer = cluster_settings::settle(&config, &store, &keys).await?;
+    let key_manager = key_manager::start(&config, &store, &keys, issuer).await?;
     let rest = rest::state(&config, &store, &keys, &key_manager);
     let deployed = rest::rebuild_artifacts(&rest).await?;
     let management = listeners::bind_management(&config).await?;

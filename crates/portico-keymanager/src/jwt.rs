@@ -1,9 +1,9 @@
 //! JWT access tokens: signing with the newest signing key (ES256 for EC, RS256 for RSA),
 //! validating them with the key their `kid` names, and the JWKS that lets others validate them.
 
+use arc_swap::ArcSwap;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use arc_swap::ArcSwap;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use portico_keystore::{KeyMaterial, KeyType, PublicKeyComponents};
 use serde::{Deserialize, Serialize};
@@ -366,7 +366,12 @@ impl TokenSigner {
     /// The kids of every key this node validates now, the signing key's among them.
     pub fn known_kids(&self) -> Vec<String> {
         let now_ms = now_seconds().saturating_mul(1000);
-        self.known.load().iter().filter(|k| k.live(now_ms)).map(|k| k.kid.clone()).collect()
+        self.known
+            .load()
+            .iter()
+            .filter(|k| k.live(now_ms))
+            .map(|k| k.kid.clone())
+            .collect()
     }
 
     pub fn issuer(&self) -> &str {

@@ -38,8 +38,12 @@ fn modified(path: &Path) -> Option<SystemTime> {
 
 fn certified(material: &KeyMaterial) -> Result<CertifiedKey, KeystoreError> {
     let provider = rustls::crypto::aws_lc_rs::default_provider();
-    CertifiedKey::from_der(material.certificates.clone(), material.private_key.clone_key(), &provider)
-        .map_err(|e| KeystoreError::Tls(e.to_string()))
+    CertifiedKey::from_der(
+        material.certificates.clone(),
+        material.private_key.clone_key(),
+        &provider,
+    )
+    .map_err(|e| KeystoreError::Tls(e.to_string()))
 }
 
 impl ReloadableCert {
@@ -113,9 +117,13 @@ mod tests {
         assert!(!reloadable.files_changed());
 
         std::fs::write(&cert, "not pem").expect("break");
-        let err = reloadable.reload().expect_err("garbage refused");
+        let Err(err) = reloadable.reload() else {
+            panic!("garbage refused")
+        };
         assert!(err.to_string().contains("c.pem"), "{err}");
         assert_eq!(presented(&reloadable), replaced.certificates[0]);
-        reloadable.server_config(&[b"http/1.1"]).expect("rustls takes the resolver");
+        reloadable
+            .server_config(&[b"http/1.1"])
+            .expect("rustls takes the resolver");
     }
 }

@@ -58,10 +58,12 @@ pub fn rotated_keys(dir: &Path) -> Result<Vec<SigningKeyFiles>, KeystoreError> {
             source,
         })?;
         let name = entry.file_name();
-        let Some(number) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("signing-")?.strip_suffix("-key.pem")?.parse::<u32>().ok())
-        else {
+        let Some(number) = name.to_str().and_then(|n| {
+            n.strip_prefix("signing-")?
+                .strip_suffix("-key.pem")?
+                .parse::<u32>()
+                .ok()
+        }) else {
             continue;
         };
         numbers.push(number);

@@ -66,12 +66,10 @@ impl Store {
     pub async fn rotate_signing_key(&self, key: &NewSigningKey, retire_others_at: i64) -> Result<(), StoreError> {
         let now = now_millis();
         write_tx!(self, async |tx| {
-            sqlx::query(
-                "UPDATE signing_keys SET retires_at = $1 WHERE retires_at IS NULL",
-            )
-            .bind(retire_others_at)
-            .execute(&mut **tx)
-            .await?;
+            sqlx::query("UPDATE signing_keys SET retires_at = $1 WHERE retires_at IS NULL")
+                .bind(retire_others_at)
+                .execute(&mut **tx)
+                .await?;
             sqlx::query(
                 "INSERT INTO signing_keys (kid, algorithm, public_key_pem, jwk, origin_node, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",

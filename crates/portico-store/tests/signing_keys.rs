@@ -4,7 +4,6 @@
 mod common;
 
 use portico_store::{EVENT_SIGNING_KEY_CHANGED, NewSigningKey, Store, StoreError};
-use portico_testkit::PgDatabase;
 
 use common::both_backends;
 
@@ -29,10 +28,16 @@ async fn check_signing_keys(store: Store) {
     assert_eq!(live[0].retires_at, None);
 
     let before = store.latest_seq().await.expect("seq");
-    store.rotate_signing_key(&key("k2"), now + 60_000).await.expect("rotate");
+    store
+        .rotate_signing_key(&key("k2"), now + 60_000)
+        .await
+        .expect("rotate");
     let events = store.events_after(before, 10).await.expect("events");
     assert_eq!(events.len(), 1);
-    assert_eq!((events[0].kind.as_str(), events[0].entity_id.as_str()), (EVENT_SIGNING_KEY_CHANGED, "k2"));
+    assert_eq!(
+        (events[0].kind.as_str(), events[0].entity_id.as_str()),
+        (EVENT_SIGNING_KEY_CHANGED, "k2")
+    );
     let live = store.live_signing_keys(now).await.expect("live");
     assert_eq!(
         live.iter().map(|k| (k.kid.as_str(), k.retires_at)).collect::<Vec<_>>(),
@@ -43,7 +48,10 @@ async fn check_signing_keys(store: Store) {
     assert_eq!(later.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["k2"]);
 
     // A second rotation leaves k1's earlier retirement alone and retires k2.
-    store.rotate_signing_key(&key("k3"), now + 120_000).await.expect("rotate again");
+    store
+        .rotate_signing_key(&key("k3"), now + 120_000)
+        .await
+        .expect("rotate again");
     let all = store.all_signing_keys().await.expect("all");
     assert_eq!(
         all.iter().map(|k| (k.kid.as_str(), k.retires_at)).collect::<Vec<_>>(),

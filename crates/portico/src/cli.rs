@@ -207,6 +207,8 @@ pub fn run(cli: Cli, started: Instant) -> anyhow::Result<()> {
         Some(Command::Cert(CertCommand::Show { home, file })) => cert::show(&home.home, file),
         Some(Command::Config(ConfigCommand::Check(h))) => check::run(&h.home),
         Some(Command::Cluster(ClusterCommand::Status { home, json })) => cluster::status(&home.home, json),
-        Some(Command::Keys(KeysCommand::Rotate { home, keep_old_seconds })) => keys::rotate(&home.home, keep_old_seconds),
+        Some(Command::Keys(KeysCommand::Rotate { home, keep_old_seconds })) => {
+            keys::rotate(&home.home, keep_old_seconds)
+        }
     }
 }

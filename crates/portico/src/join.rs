@@ -140,7 +140,10 @@ impl SharedSecurity {
                     if entry.file_type()?.is_file() {
                         let bytes =
                             std::fs::read(entry.path()).with_context(|| format!("read {}", entry.path().display()))?;
-                        files.push((security_file(&format!("{sub}{}", entry.file_name().to_string_lossy())), bytes));
+                        files.push((
+                            security_file(&format!("{sub}{}", entry.file_name().to_string_lossy())),
+                            bytes,
+                        ));
                     }
                 }
             }

@@ -34,9 +34,8 @@ pub fn rotate(home: &Path, keep_old_seconds: Option<u64>) -> anyhow::Result<()> 
     )?;
     let files = portico_keystore::add_rotated_key(&dir, &pair)?;
     let key = PublishedKey::of(&files.load()?)?;
-    let keep = keep_old_seconds.unwrap_or_else(|| {
-        u64::try_from(config.oauth.access_token_validity_seconds).unwrap_or(0) + LEEWAY_SECONDS
-    });
+    let keep = keep_old_seconds
+        .unwrap_or_else(|| u64::try_from(config.oauth.access_token_validity_seconds).unwrap_or(0) + LEEWAY_SECONDS);
     let retire_at = portico_store::now_millis().saturating_add(i64::try_from(keep.saturating_mul(1000))?);
     let recorded = record(&config, &held, &key, retire_at);
     if let Err(e) = recorded {
@@ -48,7 +47,11 @@ pub fn rotate(home: &Path, keep_old_seconds: Option<u64>) -> anyhow::Result<()> 
     }
     let security = primary_key.parent().unwrap_or(home);
     println!("Rotated the signing key: key id {} ({})", key.kid, key.algorithm);
-    println!("  wrote {} and {}", files.private_key.display(), files.certificate.display());
+    println!(
+        "  wrote {} and {}",
+        files.private_key.display(),
+        files.certificate.display()
+    );
     println!(
         "  every node validates it now; the keys it supersedes stay in the JWKS and keep validating for {keep} s (until their last token has expired)"
     );
@@ -58,7 +61,10 @@ pub fn rotate(home: &Path, keep_old_seconds: Option<u64>) -> anyhow::Result<()> 
         "  1. copy {}/ to the node's conf/security/signing/ (keep the files readable by the node's user only: chmod 600 *-key.pem)",
         dir.display()
     );
-    println!("  2. send it SIGHUP (kill -HUP <pid>) or restart it: it signs with key id {}", key.kid);
+    println!(
+        "  2. send it SIGHUP (kill -HUP <pid>) or restart it: it signs with key id {}",
+        key.kid
+    );
     println!(
         "  3. do it within {keep} s: a node still signing with a retired key issues tokens the other nodes refuse"
     );

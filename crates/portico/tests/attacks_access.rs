@@ -63,7 +63,11 @@ async fn a_subscriber_cannot_reach_another_subscribers_applications_keys_or_subs
     let alice = subscriber(&node, "alice").await;
     let mallory = subscriber(&node, "mallory").await;
     let (status, app) = alice
-        .call(Method::POST, &format!("{D}/applications"), Some(json!({"name": "AliceApp", "throttlingPolicy": "Unlimited"})))
+        .call(
+            Method::POST,
+            &format!("{D}/applications"),
+            Some(json!({"name": "AliceApp", "throttlingPolicy": "Unlimited"})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{app}");
     let app_id = id(&app, "applicationId");
@@ -90,26 +94,73 @@ async fn a_subscriber_cannot_reach_another_subscribers_applications_keys_or_subs
     let a = format!("{D}/applications/{app_id}");
     let cases: Vec<(Method, String, Option<Value>, &[u16])> = vec![
         (Method::GET, a.clone(), None, &[404]),
-        (Method::PUT, a.clone(), Some(json!({"name": "Stolen", "throttlingPolicy": "Unlimited"})), &[404]),
+        (
+            Method::PUT,
+            a.clone(),
+            Some(json!({"name": "Stolen", "throttlingPolicy": "Unlimited"})),
+            &[404],
+        ),
         (Method::DELETE, a.clone(), None, &[404]),
         (Method::GET, format!("{a}/oauth-keys"), None, &[404]),
         (Method::GET, format!("{a}/oauth-keys/{mapping_id}"), None, &[404]),
-        (Method::POST, format!("{a}/oauth-keys/{mapping_id}/regenerate-secret"), None, &[404]),
-        (Method::POST, format!("{a}/oauth-keys/{mapping_id}/generate-token"), Some(json!({"validityPeriod": 3600})), &[404]),
-        (Method::POST, format!("{a}/oauth-keys/{mapping_id}/clean-up"), None, &[404]),
+        (
+            Method::POST,
+            format!("{a}/oauth-keys/{mapping_id}/regenerate-secret"),
+            None,
+            &[404],
+        ),
+        (
+            Method::POST,
+            format!("{a}/oauth-keys/{mapping_id}/generate-token"),
+            Some(json!({"validityPeriod": 3600})),
+            &[404],
+        ),
+        (
+            Method::POST,
+            format!("{a}/oauth-keys/{mapping_id}/clean-up"),
+            None,
+            &[404],
+        ),
         (Method::GET, format!("{a}/keys"), None, &[404]),
         (Method::GET, format!("{a}/keys/PRODUCTION"), None, &[404]),
         (
             Method::POST,
             format!("{a}/generate-keys"),
-            Some(json!({"keyType": "SANDBOX", "keyManager": "Resident Key Manager", "grantTypesToBeSupported": ["client_credentials"]})),
+            Some(
+                json!({"keyType": "SANDBOX", "keyManager": "Resident Key Manager", "grantTypesToBeSupported": ["client_credentials"]}),
+            ),
             &[404],
         ),
-        (Method::POST, format!("{a}/api-keys/PRODUCTION/generate"), Some(json!({"validityPeriod": -1})), &[404]),
-        (Method::GET, format!("{D}/subscriptions?applicationId={app_id}"), None, &[404]),
-        (Method::GET, format!("{D}/subscriptions/{subscription_id}"), None, &[404]),
-        (Method::PUT, format!("{D}/subscriptions/{subscription_id}"), Some(json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"})), &[404]),
-        (Method::DELETE, format!("{D}/subscriptions/{subscription_id}"), None, &[404]),
+        (
+            Method::POST,
+            format!("{a}/api-keys/PRODUCTION/generate"),
+            Some(json!({"validityPeriod": -1})),
+            &[404],
+        ),
+        (
+            Method::GET,
+            format!("{D}/subscriptions?applicationId={app_id}"),
+            None,
+            &[404],
+        ),
+        (
+            Method::GET,
+            format!("{D}/subscriptions/{subscription_id}"),
+            None,
+            &[404],
+        ),
+        (
+            Method::PUT,
+            format!("{D}/subscriptions/{subscription_id}"),
+            Some(json!({"applicationId": app_id, "apiId": api_id, "throttlingPolicy": "Unlimited"})),
+            &[404],
+        ),
+        (
+            Method::DELETE,
+            format!("{D}/subscriptions/{subscription_id}"),
+            None,
+            &[404],
+        ),
         (
             Method::POST,
             format!("{D}/subscriptions"),
@@ -117,14 +168,21 @@ async fn a_subscriber_cannot_reach_another_subscribers_applications_keys_or_subs
             &[404],
         ),
         // Roles the subscriber lacks: the Publisher, Admin and SCIM APIs.
-        (Method::POST, format!("{P}/apis"), Some(json!({"name": "M", "context": "/m", "version": "1"})), &[403]),
+        (
+            Method::POST,
+            format!("{P}/apis"),
+            Some(json!({"name": "M", "context": "/m", "version": "1"})),
+            &[403],
+        ),
         (Method::DELETE, format!("{P}/apis/{api_id}"), None, &[403]),
         (Method::GET, "/api/am/admin/v4/environments".into(), None, &[403]),
         (Method::GET, "/scim2/Users".into(), None, &[403]),
         (
             Method::PATCH,
             "/scim2/Users/alice".into(),
-            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "password", "value": "x"}]})),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "password", "value": "x"}]}),
+            ),
             &[403, 404],
         ),
     ];
@@ -135,13 +193,27 @@ async fn a_subscriber_cannot_reach_another_subscribers_applications_keys_or_subs
             wrong.push(format!("{method} {path}: {status} (expected {expected:?}) {answer}"));
         }
     }
-    assert!(wrong.is_empty(), "{} of {} cross-user requests answered otherwise:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cross-user requests answered otherwise:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
     // Alice's things are untouched.
     let (status, mine) = alice.call(Method::GET, &a, None).await;
     assert_eq!((status, mine["name"].as_str()), (StatusCode::OK, Some("AliceApp")));
-    let (status, listed) = alice.call(Method::GET, &format!("{D}/subscriptions?applicationId={app_id}"), None).await;
-    assert_eq!((status, listed["count"].as_i64()), (StatusCode::OK, Some(1)), "{listed}");
-    let (status, _) = alice.call(Method::GET, &format!("{a}/oauth-keys/{mapping_id}"), None).await;
+    let (status, listed) = alice
+        .call(Method::GET, &format!("{D}/subscriptions?applicationId={app_id}"), None)
+        .await;
+    assert_eq!(
+        (status, listed["count"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{listed}"
+    );
+    let (status, _) = alice
+        .call(Method::GET, &format!("{a}/oauth-keys/{mapping_id}"), None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     // Mallory's own list does not show it.
     let (_, theirs) = mallory.call(Method::GET, &format!("{D}/applications"), None).await;
@@ -169,7 +241,12 @@ async fn dcr_does_not_escalate_scopes() {
     let (client_id, secret) = (id(&client, "clientId"), id(&client, "clientSecret"));
     let wanted = "apim:admin apim:api_create apim:api_publish apim:api_delete apim:subscribe apim:app_manage";
     for grant in [
-        vec![("grant_type", "password"), ("username", "mallory"), ("password", mallory.password.as_str()), ("scope", wanted)],
+        vec![
+            ("grant_type", "password"),
+            ("username", "mallory"),
+            ("password", mallory.password.as_str()),
+            ("scope", wanted),
+        ],
         vec![("grant_type", "client_credentials"), ("scope", wanted)],
     ] {
         let r = node
@@ -183,13 +260,28 @@ async fn dcr_does_not_escalate_scopes() {
         assert_eq!(r.status(), StatusCode::OK);
         let answer: Value = r.json().await.expect("JSON");
         let token = id(&answer, "access_token");
-        let granted: Vec<String> = answer["scope"].as_str().unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        let granted: Vec<String> = answer["scope"]
+            .as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         for forbidden in ["apim:admin", "apim:api_create", "apim:api_publish", "apim:api_delete"] {
-            assert!(!granted.iter().any(|s| s == forbidden), "{grant:?} granted {forbidden}: {granted:?}");
+            assert!(
+                !granted.iter().any(|s| s == forbidden),
+                "{grant:?} granted {forbidden}: {granted:?}"
+            );
         }
         assert!(granted.iter().any(|s| s == "apim:subscribe"), "{granted:?}");
-        assert_eq!(jwt_part(&token, 1)["scope"], answer["scope"], "the token carries what the answer says");
-        for (method, path) in [(Method::GET, "/api/am/admin/v4/environments"), (Method::POST, "/api/am/publisher/v4/apis")] {
+        assert_eq!(
+            jwt_part(&token, 1)["scope"],
+            answer["scope"],
+            "the token carries what the answer says"
+        );
+        for (method, path) in [
+            (Method::GET, "/api/am/admin/v4/environments"),
+            (Method::POST, "/api/am/publisher/v4/apis"),
+        ] {
             let r = node
                 .client
                 .request(method.clone(), node.url(path))
@@ -198,7 +290,11 @@ async fn dcr_does_not_escalate_scopes() {
                 .send()
                 .await
                 .expect("call");
-            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path} with mallory's token");
+            assert_eq!(
+                r.status(),
+                StatusCode::FORBIDDEN,
+                "{method} {path} with mallory's token"
+            );
             let body: Value = r.json().await.expect("JSON");
             assert_eq!(body["code"], json!(900910), "{body}");
         }

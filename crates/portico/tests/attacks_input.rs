@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use attack_support::{P, id};
-use portico_testkit::{Admin, Node, NodeOptions, PgDatabase, node_on_both_backends};
+use portico_testkit::{Admin, Node, NodeOptions, node_on_both_backends};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -20,9 +20,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_portico");
 
 /// WSO2's REST documents: `WSO2_REST_DIR`, else `../shared/wso2-rest` beside the repository.
 fn wso2_rest_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("WSO2_REST_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/wso2-rest")
-    });
+    let dir = std::env::var_os("WSO2_REST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/wso2-rest"));
     if dir.join("publisher-api.yaml").is_file() {
         return Some(dir);
     }
@@ -70,7 +70,14 @@ fn wso2_operations(dir: &Path) -> (Vec<Operation>, BTreeSet<String>) {
             for method in ["get", "put", "post", "delete", "patch"] {
                 let Some(op) = item.get(method) else { continue };
                 let mut params: Vec<Value> = shared.iter().map(&resolve).collect();
-                params.extend(op["parameters"].as_array().cloned().unwrap_or_default().iter().map(&resolve));
+                params.extend(
+                    op["parameters"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(&resolve),
+                );
                 let names = |kind: &str| -> Vec<String> {
                     params
                         .iter()
@@ -128,7 +135,14 @@ const INJECTIONS: [&str; 5] = [
 ];
 
 /// What a database error leaking into an answer looks like.
-const LEAKS: [&str; 6] = ["syntax error", "SQLSTATE", "sqlite", "near \"", "unrecognized token", "pg_"];
+const LEAKS: [&str; 6] = [
+    "syntax error",
+    "SQLSTATE",
+    "sqlite",
+    "near \"",
+    "unrecognized token",
+    "pg_",
+];
 
 /// A bearer token of the admin carrying every scope the documents name (a JWT check per
 /// request instead of an argon2 password check).
@@ -149,7 +163,12 @@ async fn admin_token(node: &Node, scopes: &BTreeSet<String>) -> String {
         .client
         .post(node.url("/oauth2/token"))
         .basic_auth(id(&client, "clientId"), Some(id(&client, "clientSecret")))
-        .form(&[("grant_type", "password"), ("username", user), ("password", password), ("scope", &scope)])
+        .form(&[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+            ("scope", &scope),
+        ])
         .send()
         .await
         .expect("token");
@@ -191,7 +210,13 @@ async fn check_sql_injection(node: &Node) {
                 .path_params
                 .iter()
                 .map(|target| {
-                    let path = fill(&op.path, |name| if name == target { encoded.clone() } else { canary_id.clone() });
+                    let path = fill(&op.path, |name| {
+                        if name == target {
+                            encoded.clone()
+                        } else {
+                            canary_id.clone()
+                        }
+                    });
                     (path, Vec::new())
                 })
                 .collect();
@@ -204,7 +229,11 @@ async fn check_sql_injection(node: &Node) {
                 if op.method == Method::DELETE && !path.contains(&encoded) {
                     continue;
                 }
-                let mut request = node.client.request(op.method.clone(), node.url(&path)).bearer_auth(&token).query(&query);
+                let url = match query.first() {
+                    Some((name, value)) => format!("{}?{name}={}", node.url(&path), url_encode(value)),
+                    None => node.url(&path),
+                };
+                let mut request = node.client.request(op.method.clone(), url).bearer_auth(&token);
                 if matches!(op.method, Method::POST | Method::PUT | Method::PATCH) {
                     request = request.json(&json!({}));
                 }
@@ -214,17 +243,32 @@ async fn check_sql_injection(node: &Node) {
                 let body = r.text().await.unwrap_or_default();
                 let leak = LEAKS.iter().find(|l| body.to_lowercase().contains(&l.to_lowercase()));
                 if status.is_server_error() || leak.is_some() {
-                    wrong.push(format!("{} {path} {query:?}: {status} {}", op.method, &body[..body.len().min(300)]));
+                    wrong.push(format!(
+                        "{} {path} {query:?}: {status} {}",
+                        op.method,
+                        &body[..body.len().min(300)]
+                    ));
                 }
             }
         }
     }
     assert!(served_count > 50, "only {served_count} WSO2 operations served?");
-    assert!(wrong.is_empty(), "{} of {sent} injected requests answered 5xx or leaked a database error:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {sent} injected requests answered 5xx or leaked a database error:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     let (status, _) = admin.call(Method::GET, &format!("{P}/apis/{canary_id}"), None).await;
     assert_eq!(status, StatusCode::OK, "the canary API survived");
-    assert_eq!(admin.get("/scim2/Users").await["totalResults"], users_before, "no user was added or removed");
-    eprintln!("attack suite, SQL injection: {sent} requests over {served_count} served operations, none answered 5xx or leaked");
+    assert_eq!(
+        admin.get("/scim2/Users").await["totalResults"],
+        users_before,
+        "no user was added or removed"
+    );
+    eprintln!(
+        "attack suite, SQL injection: {sent} requests over {served_count} served operations, none answered 5xx or leaked"
+    );
 }
 
 fn url_encode(text: &str) -> String {
@@ -261,7 +305,12 @@ async fn path_traversal_in_artifact_and_revision_names_is_refused() {
     // Names with separators and dot segments: refused (context, version) or kept as data (name).
     let mut ids = Vec::new();
     for (name, context, version, expected) in [
-        ("../../../../tmp/portico-traversal", "/trav1", "1.0.0", StatusCode::CREATED),
+        (
+            "../../../../tmp/portico-traversal",
+            "/trav1",
+            "1.0.0",
+            StatusCode::CREATED,
+        ),
         ("Trav2", "/../../etc", "1.0.0", StatusCode::BAD_REQUEST),
         ("Trav3", "/trav3", "../../1.0.0", StatusCode::BAD_REQUEST),
         ("Trav4", "/trav4/%2e%2e/x", "1.0.0", StatusCode::BAD_REQUEST),
@@ -270,17 +319,24 @@ async fn path_traversal_in_artifact_and_revision_names_is_refused() {
             .call(
                 Method::POST,
                 &format!("{P}/apis"),
-                Some(&json!({"name": name, "context": context, "version": version, "policies": ["Unlimited"],
-                    "operations": [{"target": "/x", "verb": "GET"}]})),
+                Some(
+                    &json!({"name": name, "context": context, "version": version, "policies": ["Unlimited"],
+                    "operations": [{"target": "/x", "verb": "GET"}]}),
+                ),
             )
             .await;
-        assert_eq!(status, expected, "name {name:?}, context {context:?}, version {version:?}: {body}");
+        assert_eq!(
+            status, expected,
+            "name {name:?}, context {context:?}, version {version:?}: {body}"
+        );
         if status.is_success() {
             ids.push(id(&body, "id"));
         }
     }
     let api_id = ids.first().expect("the API with the hostile name").clone();
-    let revision = admin.post(&format!("{P}/apis/{api_id}/revisions"), &json!({"description": "r"})).await;
+    let revision = admin
+        .post(&format!("{P}/apis/{api_id}/revisions"), &json!({"description": "r"}))
+        .await;
     let revision_id = id(&revision, "id");
     for environment in ["../../../../tmp/portico-env", "Default/../../x", "..", "Default\u{0}x"] {
         let (status, body) = admin
@@ -314,7 +370,10 @@ async fn path_traversal_in_artifact_and_revision_names_is_refused() {
         let allowed = text.starts_with("deployment/server/Default/") && !text.contains("..")
             || text.starts_with("database/")
             || text.starts_with("logs/");
-        assert!(allowed, "a file outside the artifact tree: {text} (all new files: {added:?})");
+        assert!(
+            allowed,
+            "a file outside the artifact tree: {text} (all new files: {added:?})"
+        );
     }
     assert!(
         added.iter().any(|p| p.ends_with(format!("{api_id}.json"))),
@@ -337,7 +396,10 @@ async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
                 let mut buf = [0u8; 4096];
                 let _ = stream.read(&mut buf).await;
                 let body = r#"{"openapi":"3.0.1","info":{"title":"Internal","version":"1"},"paths":{"/x":{"get":{"responses":{"200":{"description":"ok"}}}}},"issuer":"https://internal.test","jwks_uri":"https://internal.test/certs"}"#;
-                let answer = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
                 let _ = stream.write_all(answer.as_bytes()).await;
             });
         }
@@ -350,7 +412,9 @@ fn multipart(parts: &[(&str, &str)]) -> (String, String) {
     let boundary = "portico-attack-boundary";
     let mut body = String::new();
     for (name, value) in parts {
-        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
     }
     body.push_str(&format!("--{boundary}--\r\n"));
     (format!("multipart/form-data; boundary={boundary}"), body)
@@ -400,28 +464,51 @@ async fn ssrf_through_openapi_import_and_key_manager_discovery_is_refused_unless
             let (status, body) = post_multipart(
                 &node,
                 &path,
-                &[("url", &url), ("additionalProperties", r#"{"context": "/ssrf", "version": "1.0.0", "policies": ["Unlimited"]}"#)],
+                &[
+                    ("url", &url),
+                    (
+                        "additionalProperties",
+                        r#"{"context": "/ssrf", "version": "1.0.0", "policies": ["Unlimited"]}"#,
+                    ),
+                ],
             )
             .await;
-            let refused = status == StatusCode::BAD_REQUEST || (status == StatusCode::OK && body["isValid"] == json!(false));
+            let refused =
+                status == StatusCode::BAD_REQUEST || (status == StatusCode::OK && body["isValid"] == json!(false));
             if !refused {
                 wrong.push(format!("{path} {url}: {status} {body}"));
             }
         }
         let (status, body) = post_multipart(&node, "/api/am/admin/v4/key-managers/discover", &[("url", &url)]).await;
         let reason = body["reason"].as_str().unwrap_or_default();
-        if status != StatusCode::OK || body["valid"] != json!(false) || !(reason.contains("non-public") || reason.contains("resolve")) {
+        if status != StatusCode::OK
+            || body["valid"] != json!(false)
+            || !(reason.contains("non-public") || reason.contains("resolve"))
+        {
             wrong.push(format!("discover {url}: {status} {body}"));
         }
     }
-    for url in ["file:///etc/passwd", "gopher://127.0.0.1:6379/_INFO", "ftp://127.0.0.1/x"] {
+    for url in [
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:6379/_INFO",
+        "ftp://127.0.0.1/x",
+    ] {
         let (status, body) = post_multipart(&node, &format!("{P}/apis/import-openapi"), &[("url", url)]).await;
         if status != StatusCode::BAD_REQUEST {
             wrong.push(format!("import {url}: {status} {body}"));
         }
     }
-    assert!(wrong.is_empty(), "{} internal fetches not refused:\n{}", wrong.len(), wrong.join("\n"));
-    assert_eq!(connections.load(Ordering::SeqCst), 0, "the internal listener was reached");
+    assert!(
+        wrong.is_empty(),
+        "{} internal fetches not refused:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "the internal listener was reached"
+    );
 
     // Allowed by configuration: the same loopback URL is fetched (so the refusals above are the
     // address rules, not a broken fetch).
@@ -429,8 +516,14 @@ async fn ssrf_through_openapi_import_and_key_manager_discovery_is_refused_unless
         Path::new(BIN),
         NodeOptions {
             config_edits: vec![
-                ("allow_private_import_urls = false".into(), "allow_private_import_urls = true".into()),
-                ("allow_private_discovery_urls = false".into(), "allow_private_discovery_urls = true".into()),
+                (
+                    "allow_private_import_urls = false".into(),
+                    "allow_private_import_urls = true".into(),
+                ),
+                (
+                    "allow_private_discovery_urls = false".into(),
+                    "allow_private_discovery_urls = true".into(),
+                ),
             ],
             ..NodeOptions::default()
         },

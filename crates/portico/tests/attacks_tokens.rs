@@ -101,10 +101,19 @@ async fn forged_and_stale_tokens_are_refused_by_the_rest_apis_and_the_gateway() 
     let real = token(
         &node,
         (&key, &secret),
-        &[("grant_type", "password"), ("username", user), ("password", password), ("scope", "apim:admin default")],
+        &[
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+            ("scope", "apim:admin default"),
+        ],
     )
     .await;
-    assert_eq!(rest_status(&node, &real).await, StatusCode::OK, "the real token works on REST");
+    assert_eq!(
+        rest_status(&node, &real).await,
+        StatusCode::OK,
+        "the real token works on REST"
+    );
     assert_eq!(gateway_status(&node, &real).await, StatusCode::OK, "and at the gateway");
     let header = jwt_part(&real, 0);
     let claims = jwt_part(&real, 1);
@@ -127,29 +136,76 @@ async fn forged_and_stale_tokens_are_refused_by_the_rest_apis_and_the_gateway() 
 
     // Controls: the node's own key, valid claims, with and without kid.
     let control = sign(&node_key, Some(&kid), &with(&claims, &json!({"jti": "control"})));
-    assert_eq!(rest_status(&node, &control).await, StatusCode::OK, "a re-signed token is accepted");
+    assert_eq!(
+        rest_status(&node, &control).await,
+        StatusCode::OK,
+        "a re-signed token is accepted"
+    );
     assert_eq!(gateway_status(&node, &control).await, StatusCode::OK);
 
     let t = now();
     let cases: Vec<(&str, String)> = vec![
-        ("alg none, no signature", raw(&json!({"alg": "none", "typ": "JWT", "kid": kid}), &claims, b"")),
+        (
+            "alg none, no signature",
+            raw(&json!({"alg": "none", "typ": "JWT", "kid": kid}), &claims, b""),
+        ),
         ("alg none, the real signature kept", {
             let signature = real.rsplit('.').next().expect("signature");
-            format!("{}.{}.{signature}", b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})), b64(&claims))
+            format!(
+                "{}.{}.{signature}",
+                b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
+                b64(&claims)
+            )
         }),
-        ("alg NONE in other case", raw(&json!({"alg": "NONE", "typ": "JWT"}), &claims, b"")),
-        ("HS256 keyed with the public key PEM", hs256(&public_pem, &json!({"alg": "HS256", "typ": "JWT", "kid": kid}), &claims)),
-        ("HS256 keyed with the certificate PEM", hs256(&node_cert, &json!({"alg": "HS256", "typ": "JWT", "kid": kid}), &claims)),
+        (
+            "alg NONE in other case",
+            raw(&json!({"alg": "NONE", "typ": "JWT"}), &claims, b""),
+        ),
+        (
+            "HS256 keyed with the public key PEM",
+            hs256(&public_pem, &json!({"alg": "HS256", "typ": "JWT", "kid": kid}), &claims),
+        ),
+        (
+            "HS256 keyed with the certificate PEM",
+            hs256(&node_cert, &json!({"alg": "HS256", "typ": "JWT", "kid": kid}), &claims),
+        ),
         ("RS256 header on the EC signature", {
             let signed = sign(&node_key, Some(&kid), &claims);
             let signature = signed.rsplit('.').next().expect("signature");
-            format!("{}.{}.{signature}", b64(&json!({"alg": "RS256", "typ": "JWT", "kid": kid})), b64(&claims))
+            format!(
+                "{}.{}.{signature}",
+                b64(&json!({"alg": "RS256", "typ": "JWT", "kid": kid})),
+                b64(&claims)
+            )
         }),
-        ("kid path traversal", sign(stranger.private_key_pem.as_bytes(), Some("../../../../conf/security/node-key.pem"), &claims)),
-        ("kid path traversal, the node's real signature", sign(&node_key, Some("../../../../../etc/passwd"), &claims)),
-        ("kid SQL injection", sign(stranger.private_key_pem.as_bytes(), Some("' OR '1'='1' --"), &claims)),
-        ("kid of 10,000 characters", sign(stranger.private_key_pem.as_bytes(), Some(&"k".repeat(10_000)), &claims)),
-        ("kid of a JWK URL", raw(&json!({"alg": "ES256", "kid": kid, "jku": "http://127.0.0.1:1/jwks", "x5u": "http://127.0.0.1:1/x"}), &claims, b"sig")),
+        (
+            "kid path traversal",
+            sign(
+                stranger.private_key_pem.as_bytes(),
+                Some("../../../../conf/security/node-key.pem"),
+                &claims,
+            ),
+        ),
+        (
+            "kid path traversal, the node's real signature",
+            sign(&node_key, Some("../../../../../etc/passwd"), &claims),
+        ),
+        (
+            "kid SQL injection",
+            sign(stranger.private_key_pem.as_bytes(), Some("' OR '1'='1' --"), &claims),
+        ),
+        (
+            "kid of 10,000 characters",
+            sign(stranger.private_key_pem.as_bytes(), Some(&"k".repeat(10_000)), &claims),
+        ),
+        (
+            "kid of a JWK URL",
+            raw(
+                &json!({"alg": "ES256", "kid": kid, "jku": "http://127.0.0.1:1/jwks", "x5u": "http://127.0.0.1:1/x"}),
+                &claims,
+                b"sig",
+            ),
+        ),
         ("an attacker's JWK embedded in the header", {
             let pair = stranger_jwk(&stranger);
             sign_raw(
@@ -163,16 +219,52 @@ async fn forged_and_stale_tokens_are_refused_by_the_rest_apis_and_the_gateway() 
             let (h, _, s) = (parts.next().expect("h"), parts.next(), parts.next().expect("s"));
             format!("{h}.{}.{s}", b64(&with(&claims, &json!({"sub": "someone-else"}))))
         }),
-        ("expired an hour ago", sign(&node_key, Some(&kid), &with(&claims, &json!({"exp": t - 3600, "iat": t - 7200, "nbf": t - 7200, "jti": "expired"})))),
-        ("not valid for another hour", sign(&node_key, Some(&kid), &with(&claims, &json!({"nbf": t + 3600, "iat": t, "exp": t + 7200, "jti": "early"})))),
+        (
+            "expired an hour ago",
+            sign(
+                &node_key,
+                Some(&kid),
+                &with(
+                    &claims,
+                    &json!({"exp": t - 3600, "iat": t - 7200, "nbf": t - 7200, "jti": "expired"}),
+                ),
+            ),
+        ),
+        (
+            "not valid for another hour",
+            sign(
+                &node_key,
+                Some(&kid),
+                &with(
+                    &claims,
+                    &json!({"nbf": t + 3600, "iat": t, "exp": t + 7200, "jti": "early"}),
+                ),
+            ),
+        ),
         ("no exp", {
             let mut c = with(&claims, &json!({"jti": "no-exp"}));
             c.as_object_mut().expect("object").remove("exp");
             sign(&node_key, Some(&kid), &c)
         }),
-        ("another issuer, the node's key", sign(&node_key, Some(&kid), &with(&claims, &json!({"iss": "https://evil.example/oauth2/token", "jti": "iss"})))),
-        ("another cluster's key, under the node's kid", sign(stranger.private_key_pem.as_bytes(), Some(&kid), &claims)),
-        ("another cluster's key, without kid", sign(stranger.private_key_pem.as_bytes(), None, &claims)),
+        (
+            "another issuer, the node's key",
+            sign(
+                &node_key,
+                Some(&kid),
+                &with(
+                    &claims,
+                    &json!({"iss": "https://evil.example/oauth2/token", "jti": "iss"}),
+                ),
+            ),
+        ),
+        (
+            "another cluster's key, under the node's kid",
+            sign(stranger.private_key_pem.as_bytes(), Some(&kid), &claims),
+        ),
+        (
+            "another cluster's key, without kid",
+            sign(stranger.private_key_pem.as_bytes(), None, &claims),
+        ),
         ("not a JWT", "not.a.jwt".into()),
         ("empty", String::new()),
     ];
@@ -184,6 +276,15 @@ async fn forged_and_stale_tokens_are_refused_by_the_rest_apis_and_the_gateway() 
             accepted.push(format!("{name}: REST {rest}, gateway {gateway} (expected 401 on both)"));
         }
     }
-    assert!(accepted.is_empty(), "{} of {} forged tokens not refused:\n{}", accepted.len(), cases.len(), accepted.join("\n"));
-    eprintln!("attack suite, tokens: {} forged tokens refused on REST and gateway", cases.len());
+    assert!(
+        accepted.is_empty(),
+        "{} of {} forged tokens not refused:\n{}",
+        accepted.len(),
+        cases.len(),
+        accepted.join("\n")
+    );
+    eprintln!(
+        "attack suite, tokens: {} forged tokens refused on REST and gateway",
+        cases.len()
+    );
 }

@@ -152,7 +152,9 @@ fn tls_connector(node: &Node) -> tokio_rustls::TlsConnector {
 use rustls_pki_types::pem::PemObject;
 
 async fn management_stream(node: &Node) -> tokio_rustls::client::TlsStream<TcpStream> {
-    let tcp = TcpStream::connect(("127.0.0.1", node.ports.management)).await.expect("connect");
+    let tcp = TcpStream::connect(("127.0.0.1", node.ports.management))
+        .await
+        .expect("connect");
     tls_connector(node)
         .connect(rustls_pki_types::ServerName::try_from("localhost").expect("name"), tcp)
         .await
@@ -160,7 +162,9 @@ async fn management_stream(node: &Node) -> tokio_rustls::client::TlsStream<TcpSt
 }
 
 async fn gateway_stream(node: &Node) -> TcpStream {
-    TcpStream::connect(("127.0.0.1", node.ports.gateway_http)).await.expect("connect")
+    TcpStream::connect(("127.0.0.1", node.ports.gateway_http))
+        .await
+        .expect("connect")
 }
 
 fn judge(port: &str, case: &Case, expect: Expect, (statuses, closed): (Vec<u16>, bool)) -> Option<String> {
@@ -168,7 +172,12 @@ fn judge(port: &str, case: &Case, expect: Expect, (statuses, closed): (Vec<u16>,
         Expect::Refused(status) => statuses == [status] && closed,
         Expect::Answered(status) => statuses.first() == Some(&status),
     };
-    (!ok).then(|| format!("{port}: {}: expected {expect:?}, got statuses {statuses:?}, closed: {closed}", case.name))
+    (!ok).then(|| {
+        format!(
+            "{port}: {}: expected {expect:?}, got statuses {statuses:?}, closed: {closed}",
+            case.name
+        )
+    })
 }
 
 async fn small_body_limit_node() -> Node {
@@ -194,7 +203,12 @@ async fn smuggling_and_oversized_requests_get_their_expected_answers_on_both_por
         let management = exchange(management_stream(&node).await, bytes.as_bytes()).await;
         wrong.extend(judge("management", &case, case.management, management));
     }
-    assert!(wrong.is_empty(), "{} case(s) answered otherwise:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} case(s) answered otherwise:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 /// Sends a request head one byte every 2 s and never finishes it; returns how long the server
@@ -225,10 +239,9 @@ async fn slowloris<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) -> Duration
 #[tokio::test]
 async fn slowloris_connections_are_closed_on_the_gateway_and_the_management_port() {
     let node = Node::start(Path::new(BIN), NodeOptions::default()).await.expect("node");
-    let (gateway, management) = tokio::join!(
-        async { slowloris(gateway_stream(&node).await).await },
-        async { slowloris(management_stream(&node).await).await },
-    );
+    let (gateway, management) = tokio::join!(async { slowloris(gateway_stream(&node).await).await }, async {
+        slowloris(management_stream(&node).await).await
+    },);
     // Closed by the server (the loop above fails the test after 90 s otherwise); the node still
     // serves others.
     eprintln!("slowloris closed after: gateway {gateway:?}, management {management:?}");

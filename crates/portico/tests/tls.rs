@@ -13,7 +13,10 @@ use portico_testkit::{Node, NodeOptions, NodePorts};
 const BIN: &str = env!("CARGO_BIN_EXE_portico");
 
 fn openssl_present() -> bool {
-    let present = Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success());
+    let present = Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !present && std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("openssl is needed for the TLS probes (CI=true)");
     }
@@ -34,7 +37,11 @@ fn s_client(port: u16, args: &[&str]) -> Output {
 /// Whether the handshake completed, and what s_client printed.
 fn handshake(port: u16, args: &[&str]) -> (bool, String) {
     let out = s_client(port, args);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let done = text.contains("New, TLSv1") && !text.contains("Cipher is (NONE)");
     (done, text)
 }
@@ -43,13 +50,25 @@ fn handshake(port: u16, args: &[&str]) -> (bool, String) {
 const REFUSED: [(&str, &[&str]); 4] = [
     ("TLS 1.0", &["-tls1", "-cipher", "ALL:@SECLEVEL=0"]),
     ("TLS 1.1", &["-tls1_1", "-cipher", "ALL:@SECLEVEL=0"]),
-    ("TLS 1.2 with AES-CBC-SHA", &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"]),
-    ("TLS 1.2 with AES-CBC-SHA256", &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256:@SECLEVEL=0"]),
+    (
+        "TLS 1.2 with AES-CBC-SHA",
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"],
+    ),
+    (
+        "TLS 1.2 with AES-CBC-SHA256",
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256:@SECLEVEL=0"],
+    ),
 ];
 
 const ACCEPTED: [(&str, &[&str]); 3] = [
-    ("TLS 1.2 with ECDHE-ECDSA-AES128-GCM", &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]),
-    ("TLS 1.2 with ECDHE-ECDSA-CHACHA20", &["-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305"]),
+    (
+        "TLS 1.2 with ECDHE-ECDSA-AES128-GCM",
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"],
+    ),
+    (
+        "TLS 1.2 with ECDHE-ECDSA-CHACHA20",
+        &["-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305"],
+    ),
     ("TLS 1.3", &["-tls1_3"]),
 ];
 
@@ -97,14 +116,23 @@ async fn old_protocols_and_cbc_suites_are_refused_on_every_https_listener() {
     let control = PermissiveServer::start(&node.home);
     for (what, args) in REFUSED {
         let (done, text) = handshake(control.1, args);
-        assert!(done, "the control server accepts {what}, so the probe offers it:\n{text}");
-        for (listener, port) in [("management", node.ports.management), ("gateway", node.ports.gateway_https)] {
+        assert!(
+            done,
+            "the control server accepts {what}, so the probe offers it:\n{text}"
+        );
+        for (listener, port) in [
+            ("management", node.ports.management),
+            ("gateway", node.ports.gateway_https),
+        ] {
             let (done, text) = handshake(port, args);
             assert!(!done, "{what} accepted on the {listener} port:\n{text}");
         }
     }
     for (what, args) in ACCEPTED {
-        for (listener, port) in [("management", node.ports.management), ("gateway", node.ports.gateway_https)] {
+        for (listener, port) in [
+            ("management", node.ports.management),
+            ("gateway", node.ports.gateway_https),
+        ] {
             let (done, text) = handshake(port, args);
             assert!(done, "{what} refused on the {listener} port:\n{text}");
         }
@@ -142,7 +170,10 @@ async fn eventually_presented(node: &Node, expected: &str, what: &str) {
     let started = Instant::now();
     for port in [node.ports.management, node.ports.gateway_https] {
         while presented(port) != expected {
-            assert!(started.elapsed() < Duration::from_secs(15), "{what}: port {port} presents the old certificate");
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "{what}: port {port} presents the old certificate"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -162,7 +193,13 @@ async fn the_certificate_reloads_on_sighup_and_on_file_change_without_a_restart(
     replace_certificate(&node.home);
     let second = file_certificate(&node.home);
     assert_ne!(second, first);
-    assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     eventually_presented(&node, &second, "after SIGHUP").await;
 
     // No signal: the node notices the files changed.
@@ -170,7 +207,11 @@ async fn the_certificate_reloads_on_sighup_and_on_file_change_without_a_restart(
     replace_certificate(&node.home);
     let third = file_certificate(&node.home);
     eventually_presented(&node, &third, "after the files changed").await;
-    assert!(node.output().contains("Reloaded the TLS certificate"), "{}", node.output());
+    assert!(
+        node.output().contains("Reloaded the TLS certificate"),
+        "{}",
+        node.output()
+    );
     // Still the same process, still serving.
     assert_eq!(node.pid().map(|p| p.to_string()), Some(pid));
     let ready = reqwest::Client::builder()

@@ -22,7 +22,8 @@ pub async fn follow(node: &Node) -> anyhow::Result<(IdentityCounts, usize, tokio
         .into_iter()
         .map(|pair| Ok((portico_keymanager::PublishedKey::of(pair)?.kid, pair)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let held: Vec<(&str, &portico_keystore::KeyMaterial)> = held.iter().map(|(kid, pair)| (kid.as_str(), *pair)).collect();
+    let held: Vec<(&str, &portico_keystore::KeyMaterial)> =
+        held.iter().map(|(kid, pair)| (kid.as_str(), *pair)).collect();
     let resident = portico_cluster::resident_identity(
         &held,
         validator.signer.issuer(),

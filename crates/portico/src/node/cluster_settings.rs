@@ -5,8 +5,8 @@
 
 use anyhow::Context;
 use portico_config::Config;
-use portico_keymanager::TokenSigner;
 use portico_keymanager::PublishedKey;
+use portico_keymanager::TokenSigner;
 use portico_store::{Backend, NewSigningKey, SETTING_PRIMARY_KEY_ID, SETTING_TOKEN_ISSUER, Store};
 
 use super::keys::NodeKeys;

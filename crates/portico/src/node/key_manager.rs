@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use super::keys::NodeKeys;
 use anyhow::Context;
 use portico_config::Config;
 use portico_keymanager::{Authenticator, TokenService, TokenValidator};
-use super::keys::NodeKeys;
 use portico_store::Store;
 
 pub struct KeyManager {
@@ -22,12 +22,7 @@ pub struct KeyManager {
 }
 
 /// Starts the key manager issuing tokens as `issuer` (the cluster's, see `cluster_settings`).
-pub async fn start(
-    config: &Config,
-    store: &Store,
-    keys: &NodeKeys,
-    issuer: String,
-) -> anyhow::Result<KeyManager> {
+pub async fn start(config: &Config, store: &Store, keys: &NodeKeys, issuer: String) -> anyhow::Result<KeyManager> {
     let signer = portico_keymanager::TokenSigner::with_keys(&keys.signing_keys(), issuer.clone())
         .with_context(|| format!("[keystore.primary] or its signing/ keys in {}", config.path.display()))?;
     let primary = &keys.primary;

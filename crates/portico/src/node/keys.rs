@@ -126,7 +126,10 @@ pub fn spawn_reloader(
             if asked || listed != seen {
                 match reload_signing(&primary, &listed, &signer.signer) {
                     Ok(kid) => {
-                        println!("Signing keys reloaded: {} held, signing with key id {kid}", listed.len() + 1);
+                        println!(
+                            "Signing keys reloaded: {} held, signing with key id {kid}",
+                            listed.len() + 1
+                        );
                         seen = listed;
                     }
                     Err(e) => tracing::warn!(error = %e, "signing keys not reloaded; the current ones stay"),

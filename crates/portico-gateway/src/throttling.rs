@@ -170,7 +170,8 @@ impl RateLimitNote {
     /// Adds `RateLimit-Policy` and `RateLimit` to `headers`.
     pub fn add_to(&self, headers: &mut HeaderMap) {
         let value = format!("{};r={};t={}", self.label.name, self.remaining, self.reset_secs);
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        // The string's buffer becomes the value's: no second copy.
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
             headers.insert(RATE_LIMIT, value);
         }
         headers.insert(RATE_LIMIT_POLICY, self.label.policy.clone());

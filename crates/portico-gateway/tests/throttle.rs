@@ -29,7 +29,7 @@ use portico_throttle::{
 struct NoCluster;
 
 impl Counter for NoCluster {
-    fn record(&self, _event: RequestEvent) -> bool {
+    fn record(&self, _event: &RequestEvent) -> bool {
         true
     }
     fn is_reachable(&self) -> bool {

@@ -12,9 +12,9 @@ use crate::event::RequestEvent;
 
 /// Where admitted requests are counted across the cluster.
 pub trait Counter: Send + Sync + 'static {
-    /// Hands an admitted request's keys to the counters. Never waits: when the queue is full
-    /// the event is dropped, counted, and `false` returned.
-    fn record(&self, event: RequestEvent) -> bool;
+    /// Adds an admitted request's keys to the next batch for the counters. Never waits: when
+    /// too many keys are pending the new ones are dropped, counted, and `false` returned.
+    fn record(&self, event: &RequestEvent) -> bool;
 
     /// Whether any counter is reachable now; when none is, the [`FailureMode`] applies.
     fn is_reachable(&self) -> bool;
@@ -105,42 +105,6 @@ impl Drop for OwnedTasks {
     fn drop(&mut self) {
         for task in &self.0 {
             task.abort();
-        }
-    }
-}
-
-/// The bounded queue in front of a counter's batcher: `record` never waits.
-#[derive(Debug)]
-pub(crate) struct EventQueue {
-    events: tokio::sync::mpsc::Sender<RequestEvent>,
-    pub stats: StatCells,
-    drops: Arc<BoundedLog>,
-}
-
-impl EventQueue {
-    /// The queue and the receiving end for the batcher.
-    pub fn new(capacity: usize, what: &'static str) -> (EventQueue, tokio::sync::mpsc::Receiver<RequestEvent>) {
-        let (events, queue) = tokio::sync::mpsc::channel(capacity.max(1));
-        let me = EventQueue {
-            events,
-            stats: StatCells::default(),
-            drops: BoundedLog::new(what),
-        };
-        (me, queue)
-    }
-
-    /// [`Counter::record`]: enqueue, or drop, count and log at a bounded rate.
-    pub fn record(&self, event: RequestEvent) -> bool {
-        match self.events.try_send(event) {
-            Ok(()) => {
-                StatCells::bump(&self.stats.queued);
-                true
-            }
-            Err(_) => {
-                StatCells::bump(&self.stats.dropped);
-                self.drops.note();
-                false
-            }
         }
     }
 }

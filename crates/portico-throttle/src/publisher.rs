@@ -2,12 +2,12 @@
 //! sends them, batched, to the Traffic Managers of every url group; receives the TMs' decisions
 //! into the decision table.
 //!
-//! - **Never blocks.** [`Publisher::record`] is a `try_send` into a bounded queue; a full queue
-//!   drops the event, counts it and logs at a bounded rate (WSO2 failure 3: a dead TM stalling
-//!   gateways).
-//! - **Batches.** One task drains the queue, adds up counts per key, and encodes one Events body
-//!   for all receivers, at most once per `batch_interval` (a few ms; the first batch after a
-//!   pause leaves at once, [`crate::batch::BatchWindow`]).
+//! - **Never blocks.** [`Publisher::record`] adds one to each key's pending count
+//!   ([`crate::batch::PendingCounts`], bounded by keys); past the bound new keys are dropped,
+//!   counted and logged at a bounded rate (WSO2 failure 3: a dead TM stalling gateways).
+//! - **Batches.** One task takes the pending counts and encodes one Events body for all
+//!   receivers, at most once per `batch_interval` (a few ms; the first batch after a pause leaves
+//!   at once, [`crate::batch::BatchWindow`]).
 //! - **Url groups** (`[[apim.throttling.url_group]]`): every batch goes to every group; within a
 //!   `loadbalance` group one connected receiver takes it in turn, within a `failover` group the
 //!   first connected one. A receiver whose send buffer is full counts as busy, so a slow TM
@@ -27,8 +27,8 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use crate::batch::{BatchWindow, Pending};
-use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, OwnedTasks, StatCells};
+use crate::batch::{BatchWindow, Pending, PendingCounts};
+use crate::counter::{BoundedLog, Counter, CounterStats, OwnedTasks, StatCells};
 use crate::decision::DecisionTable;
 use crate::event::RequestEvent;
 use crate::window::now_ms;
@@ -120,11 +120,11 @@ pub struct PublisherConfig {
     pub secret: ClusterSecret,
     /// The groups at start; [`Publisher::set_groups`] replaces them.
     pub groups: Vec<UrlGroup>,
-    /// Events the queue holds before dropping.
-    pub queue_capacity: usize,
+    /// Keys pending for the next batch at most; a request's keys past it are dropped.
+    pub max_pending_keys: usize,
     /// The shortest time between two batches (a batch after a pause leaves at once).
     pub batch_interval: Duration,
-    /// Keys per batch at most (keeps frames far under the TM's body limit).
+    /// Keys per Events frame at most (keeps frames far under the TM's body limit).
     pub max_batch_keys: usize,
     /// Batches buffered per receiver while its connection is busy.
     pub link_buffer: usize,
@@ -139,7 +139,7 @@ impl PublisherConfig {
             node_id: node_id.into(),
             secret,
             groups,
-            queue_capacity: 65_536,
+            max_pending_keys: 65_536,
             batch_interval: Duration::from_millis(2),
             max_batch_keys: 8_192,
             link_buffer: 64,
@@ -179,7 +179,7 @@ impl Group {
 }
 
 struct Shared {
-    queue: EventQueue,
+    pending: PendingCounts,
     /// Swapped whole by [`Publisher::set_groups`]; read per batch and per request.
     groups: ArcSwap<Vec<Group>>,
 }
@@ -210,12 +210,14 @@ impl Publisher {
     /// Starts the batcher and one link per receiver; decisions go into `decisions`.
     pub fn start(config: PublisherConfig, decisions: Arc<DecisionTable>) -> Publisher {
         let config = Arc::new(config);
-        let (event_queue, queue) = EventQueue::new(config.queue_capacity, "publisher dropped events (queue full)");
         let shared = Arc::new(Shared {
-            queue: event_queue,
+            pending: PendingCounts::new(
+                config.max_pending_keys,
+                "publisher dropped events (too many keys pending)",
+            ),
             groups: ArcSwap::from_pointee(Vec::new()),
         });
-        let batcher = tokio::spawn(run_batcher(queue, shared.clone(), config.clone()));
+        let batcher = tokio::spawn(run_batcher(shared.clone(), config.clone()));
         let publisher = Publisher {
             shared,
             config: config.clone(),
@@ -275,8 +277,8 @@ impl Publisher {
 }
 
 impl Counter for Publisher {
-    fn record(&self, event: RequestEvent) -> bool {
-        self.shared.queue.record(event)
+    fn record(&self, event: &RequestEvent) -> bool {
+        self.shared.pending.record(event)
     }
 
     fn is_reachable(&self) -> bool {
@@ -284,19 +286,23 @@ impl Counter for Publisher {
     }
 
     fn stats(&self) -> CounterStats {
-        self.shared.queue.stats.snapshot()
+        self.shared.pending.stats()
     }
 }
 
-async fn run_batcher(mut queue: mpsc::Receiver<RequestEvent>, shared: Arc<Shared>, config: Arc<PublisherConfig>) {
+async fn run_batcher(shared: Arc<Shared>, config: Arc<PublisherConfig>) {
     let mut pending = Pending::default();
     let mut encoder = EventsEncoder::default();
-    let mut window = BatchWindow::new(config.batch_interval, config.max_batch_keys);
-    while window.collect(&mut queue, &mut pending).await.is_some() {
+    let mut window = BatchWindow::new(config.batch_interval);
+    loop {
+        window.collect(&shared.pending, &mut pending).await;
+        let mut entries = 0;
         for (key, (quota, count)) in pending.drain() {
             encoder.push(&key, quota, count);
-            if encoder.body_len() >= MAX_BATCH_BYTES {
+            entries += 1;
+            if encoder.body_len() >= MAX_BATCH_BYTES || entries >= config.max_batch_keys {
                 dispatch(&shared, Arc::new(encoder.finish()));
+                entries = 0;
             }
         }
         if !encoder.is_empty() {
@@ -312,11 +318,11 @@ fn dispatch(shared: &Shared, batch: Arc<Vec<u8>>) {
         if group.dispatch(&batch) {
             taken = true;
         } else {
-            StatCells::bump(&shared.queue.stats.batches_dropped);
+            StatCells::bump(&shared.pending.stats.batches_dropped);
         }
     }
     if taken {
-        StatCells::bump(&shared.queue.stats.batches_sent);
+        StatCells::bump(&shared.pending.stats.batches_sent);
     }
 }
 

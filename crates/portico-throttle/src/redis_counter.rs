@@ -19,10 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::mpsc;
 
-use crate::batch::{BatchWindow, Pending};
-use crate::counter::{BoundedLog, Counter, CounterStats, EventQueue, OwnedTasks, StatCells};
+use crate::batch::{BatchWindow, Pending, PendingCounts};
+use crate::counter::{BoundedLog, Counter, CounterStats, OwnedTasks, StatCells};
 use crate::decision::{Decision, DecisionTable};
 use crate::event::RequestEvent;
 use crate::window::{Window, WindowQuota, now_ms};
@@ -54,8 +53,8 @@ pub struct RedisConfig {
     pub key_prefix: String,
     /// The local batching window.
     pub batch_interval: Duration,
-    pub queue_capacity: usize,
-    pub max_batch_keys: usize,
+    /// Keys pending for the next batch at most; a request's keys past it are dropped.
+    pub max_pending_keys: usize,
     /// A call slower than this counts as Redis being unreachable.
     pub response_timeout: Duration,
 }
@@ -66,8 +65,7 @@ impl RedisConfig {
             url: url.into(),
             key_prefix: "portico:throttle:".into(),
             batch_interval: Duration::from_millis(5),
-            queue_capacity: 65_536,
-            max_batch_keys: 8_192,
+            max_pending_keys: 65_536,
             response_timeout: Duration::from_millis(500),
         }
     }
@@ -83,7 +81,7 @@ pub struct RedisUrlError {
 }
 
 struct Shared {
-    queue: EventQueue,
+    pending: PendingCounts,
     failures: Arc<BoundedLog>,
     reachable: AtomicBool,
 }
@@ -112,9 +110,11 @@ impl RedisCounter {
                 url: config.url.clone(),
                 source,
             })?;
-        let (event_queue, queue) = EventQueue::new(config.queue_capacity, "redis counter dropped events (queue full)");
         let shared = Arc::new(Shared {
-            queue: event_queue,
+            pending: PendingCounts::new(
+                config.max_pending_keys,
+                "redis counter dropped events (too many keys pending)",
+            ),
             failures: BoundedLog::new("redis counter could not reach redis"),
             reachable: AtomicBool::new(false),
         });
@@ -124,7 +124,7 @@ impl RedisCounter {
                 shared.clone(),
                 config.response_timeout,
             )),
-            tokio::spawn(run_batcher(queue, connection, shared.clone(), config, decisions)),
+            tokio::spawn(run_batcher(connection, shared.clone(), config, decisions)),
         ];
         Ok(RedisCounter {
             shared,
@@ -134,8 +134,8 @@ impl RedisCounter {
 }
 
 impl Counter for RedisCounter {
-    fn record(&self, event: RequestEvent) -> bool {
-        self.shared.queue.record(event)
+    fn record(&self, event: &RequestEvent) -> bool {
+        self.shared.pending.record(event)
     }
 
     fn is_reachable(&self) -> bool {
@@ -143,7 +143,7 @@ impl Counter for RedisCounter {
     }
 
     fn stats(&self) -> CounterStats {
-        self.shared.queue.stats.snapshot()
+        self.shared.pending.stats()
     }
 }
 
@@ -168,7 +168,6 @@ async fn health_check(mut connection: ConnectionManager, shared: Arc<Shared>, ti
 }
 
 async fn run_batcher(
-    mut queue: mpsc::Receiver<RequestEvent>,
     mut connection: ConnectionManager,
     shared: Arc<Shared>,
     config: RedisConfig,
@@ -176,10 +175,11 @@ async fn run_batcher(
 ) {
     let script = redis::Script::new(INCREMENT_SCRIPT);
     let mut pending = Pending::default();
-    let mut window = BatchWindow::new(config.batch_interval, config.max_batch_keys);
-    while window.collect(&mut queue, &mut pending).await.is_some() {
+    let mut window = BatchWindow::new(config.batch_interval);
+    loop {
+        window.collect(&shared.pending, &mut pending).await;
         let now = now_ms();
-        let batch: Vec<(String, WindowQuota, u64)> = pending.drain().map(|(k, (q, n))| (k, q, n)).collect();
+        let batch: Vec<(Box<str>, WindowQuota, u64)> = pending.drain().map(|(k, (q, n))| (k, q, n)).collect();
         let mut decided = Vec::new();
         let mut all_ok = true;
         for chunk in batch.chunks(KEYS_PER_CALL) {
@@ -197,7 +197,7 @@ async fn run_batcher(
                     for ((key, quota, _), count) in chunk.iter().zip(counts) {
                         if quota.is_reached(count) {
                             decided.push(Decision {
-                                key: key.clone(),
+                                key: key.to_string(),
                                 throttled: true,
                                 until_ms: Window::containing(now, quota.window_ms).end_ms,
                             });
@@ -213,12 +213,12 @@ async fn run_batcher(
         }
         shared.mark(all_ok);
         if all_ok {
-            StatCells::bump(&shared.queue.stats.batches_sent);
+            StatCells::bump(&shared.pending.stats.batches_sent);
         } else {
-            StatCells::bump(&shared.queue.stats.batches_dropped);
+            StatCells::bump(&shared.pending.stats.batches_dropped);
         }
         if !decided.is_empty() {
-            StatCells::bump(&shared.queue.stats.decisions_received);
+            StatCells::bump(&shared.pending.stats.decisions_received);
             decisions.apply(&decided, now);
         }
     }

@@ -95,7 +95,7 @@ impl Throttler {
     }
 
     /// Checks the request's keys, and when it is admitted counts it and publishes its event.
-    pub fn admit(&self, event: RequestEvent, now_ms: u64) -> Result<Admission, Refusal> {
+    pub fn admit(&self, event: &RequestEvent, now_ms: u64) -> Result<Admission, Refusal> {
         if event.is_empty() {
             return Ok(Admission { tightest: None });
         }

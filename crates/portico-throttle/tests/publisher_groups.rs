@@ -21,7 +21,7 @@ async fn one_request_reaches(gateway: &Gateway, counting: &[&TrafficManagerHandl
     let app = unique("groups");
     gateway
         .throttler
-        .admit(subscription_event(&app, 100), now_ms())
+        .admit(&subscription_event(&app, 100), now_ms())
         .expect("admitted");
     let key = subscription_key(&app);
     eventually("the event at every group's TM", Duration::from_secs(5), || {

@@ -60,7 +60,7 @@ async fn the_same_limit_holds_on_redis_across_two_gateways() {
     let mut refused = [false, false];
     let mut refusals = Vec::new();
     for i in 0..2_000 {
-        match gateways[i % 2].admit(subscription_event(&app, 100), now_ms()) {
+        match gateways[i % 2].admit(&subscription_event(&app, 100), now_ms()) {
             Ok(_) => admitted += 1,
             Err(r) => {
                 refused[i % 2] = true;
@@ -123,7 +123,7 @@ async fn an_unreachable_redis_applies_the_failure_mode_and_never_blocks() {
 
     let started = Instant::now();
     for _ in 0..10_000 {
-        counter.record(subscription_event(&app, 1_000));
+        counter.record(&subscription_event(&app, 1_000));
     }
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -134,11 +134,11 @@ async fn an_unreachable_redis_applies_the_failure_mode_and_never_blocks() {
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert!(!counter.is_reachable());
     let refusal = closed
-        .admit(subscription_event(&app, 1_000), now_ms())
+        .admit(&subscription_event(&app, 1_000), now_ms())
         .expect_err("fail_closed");
     assert_eq!(refusal.cause, RefusalCause::CountersUnreachable);
     assert!(
-        open.admit(subscription_event(&app, 1_000), now_ms()).is_ok(),
+        open.admit(&subscription_event(&app, 1_000), now_ms()).is_ok(),
         "fail_open admits"
     );
     assert!(counter.stats().batches_dropped > 0);

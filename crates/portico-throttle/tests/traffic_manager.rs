@@ -29,7 +29,7 @@ async fn drive(
     let mut refused_by = vec![false; gateways.len()];
     for i in 0..2_000 {
         let g = i % gateways.len();
-        match gateways[g].admit(subscription_event(app, limit), now_ms()) {
+        match gateways[g].admit(&subscription_event(app, limit), now_ms()) {
             Ok(_) => admitted += 1,
             Err(refusal) => {
                 refused_by[g] = true;
@@ -110,7 +110,7 @@ async fn one_node_enforces_the_limit_exactly() {
     // No pacing: the local count alone refuses the 101st request, whatever the TM's latency.
     let mut admitted = 0;
     for _ in 0..150 {
-        if g.throttler.admit(subscription_event(&app, 100), now_ms()).is_ok() {
+        if g.throttler.admit(&subscription_event(&app, 100), now_ms()).is_ok() {
             admitted += 1;
         }
     }
@@ -174,16 +174,19 @@ async fn a_publisher_whose_tms_are_down_never_blocks() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let dead = listener.local_addr().expect("addr").to_string();
     drop(listener);
-    // A small queue, so that the records outrun the batcher and the queue fills.
-    let g = gateway_with("gw-alone", &[dead], |config| config.queue_capacity = 64);
+    // Room for 64 pending keys: requests for many more keys than that (one per application, as
+    // for unauthenticated clients by IP) outrun the batcher, and the keys past the bound drop.
+    let g = gateway_with("gw-alone", &[dead], |config| config.max_pending_keys = 64);
 
-    let app = unique("down");
+    let apps: Vec<String> = (0..1_000).map(|i| unique(&format!("down{i}"))).collect();
+    let events: Vec<_> = apps.iter().map(|app| subscription_event(app, 1_000_000)).collect();
+    let app = &apps[0];
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
     let total: u64 = 200_000;
-    for _ in 0..total {
+    for i in 0..total {
         let t = Instant::now();
-        g.publisher.record(subscription_event(&app, 1_000_000));
+        g.publisher.record(&events[i as usize % events.len()]);
         slowest = slowest.max(t.elapsed());
     }
     let elapsed = started.elapsed();
@@ -194,14 +197,14 @@ async fn a_publisher_whose_tms_are_down_never_blocks() {
     // connect timeout (1 s) or forever.
     assert!(slowest < Duration::from_millis(500), "one record took {slowest:?}");
     assert_eq!(stats.queued + stats.dropped, total);
-    assert!(stats.dropped > 0, "the bounded queue dropped events");
+    assert!(stats.dropped > 0, "keys past the bound were dropped");
     assert!(!g.publisher.is_reachable());
     eventually("batches with no receiver dropped", Duration::from_secs(2), || {
         g.publisher.stats().batches_dropped > 0
     })
     .await;
     // fail_open: requests keep flowing.
-    assert!(g.throttler.admit(subscription_event(&app, 1_000_000), now_ms()).is_ok());
+    assert!(g.throttler.admit(&subscription_event(app, 1_000_000), now_ms()).is_ok());
 }
 
 /// A connection to `addr` that opened with `secret`: its halves and, when the TM answered, the
@@ -278,7 +281,7 @@ async fn bad_frames_are_counted_and_the_tm_keeps_serving() {
     let app = unique("served");
     for _ in 0..5 {
         g1.throttler
-            .admit(subscription_event(&app, 5), now_ms())
+            .admit(&subscription_event(&app, 5), now_ms())
             .expect("admitted");
     }
     let key = subscription_key(&app);
@@ -293,7 +296,7 @@ async fn bad_frames_are_counted_and_the_tm_keeps_serving() {
     .await;
     let refusal = g2
         .throttler
-        .admit(subscription_event(&app, 5), now_ms())
+        .admit(&subscription_event(&app, 5), now_ms())
         .expect_err("refused");
     assert_eq!(refusal.cause, RefusalCause::Decision);
     let stats = tm.stats();

@@ -619,7 +619,10 @@ async fn a_traffic_manager_killed_and_restarted_mid_window_keeps_the_limit() {
     // Node 2 and its Traffic Manager die at once; node 1 keeps serving meanwhile.
     drop(node2);
     for i in 0..10 {
-        assert!(counted(&node1, &bearer, &mut admitted).await, "request {i} with node 2 down refused");
+        assert!(
+            counted(&node1, &bearer, &mut admitted).await,
+            "request {i} with node 2 down refused"
+        );
     }
     let node2 = Node::start(Path::new(BIN), on_home2()).await.expect("node 2 restarted");
     // Split evenly again until both gateways refuse.

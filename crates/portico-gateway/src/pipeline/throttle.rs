@@ -19,6 +19,7 @@
 //! Reads the route, the caller, the context's subscription tier and client IP; sets the
 //! session's rate-limit note.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -89,9 +90,13 @@ impl Gateway {
         if tiers.count_nothing() {
             return Ok(());
         }
-        let event = request_event(session, route, &tiers, throttling.trust_forwarded_for);
         let now = now_ms();
-        match throttling.throttler.admit(event, now) {
+        let admitted = EVENT.with_borrow_mut(|event| {
+            event.clear();
+            request_event(event, session, route, &tiers, throttling.trust_forwarded_for);
+            throttling.throttler.admit(event, now)
+        });
+        match admitted {
             Ok(admission) => {
                 session.rate_limit = admission.tightest.and_then(|headroom| {
                     Some(RateLimitNote {
@@ -107,10 +112,22 @@ impl Gateway {
     }
 }
 
-/// The request's throttle keys with their quotas (WSO2's formats, `portico_throttle::key`).
-fn request_event(session: &Session<'_>, route: RouteMatch<'_, '_>, tiers: &Tiers<'_>, trust_xff: bool) -> RequestEvent {
+thread_local! {
+    /// The keys of the request this I/O thread is throttling: the buffer outlives the request,
+    /// so building keys allocates nothing (the counter adds them up; it keeps no event).
+    static EVENT: RefCell<RequestEvent> = RefCell::new(RequestEvent::new());
+}
+
+/// Writes the request's throttle keys with their quotas (WSO2's formats,
+/// `portico_throttle::key`) into `event`.
+fn request_event(
+    event: &mut RequestEvent,
+    session: &Session<'_>,
+    route: RouteMatch<'_, '_>,
+    tiers: &Tiers<'_>,
+    trust_xff: bool,
+) {
     let api = (route.api.versioned_basepath(), route.api.def.version.as_str());
-    let mut event = RequestEvent::new();
     if let Some(level) = tiers.level {
         if tiers.level_kind == KeyKind::Api {
             event.api(api.0, api.1, level.quota);
@@ -136,7 +153,6 @@ fn request_event(session: &Session<'_>, route: RouteMatch<'_, '_>, tiers: &Tiers
             }
         }
     }
-    event
 }
 
 /// The client an unauthenticated request is keyed by: the first `X-Forwarded-For` hop when
